@@ -1,0 +1,180 @@
+"""The contest platform of Jinan's Vocational Education Activity Week."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+import redis
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .clock import Clock
+from .config import ConfigError, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("zh", "en")
+
+
+def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. `settings` is a Settings, a mapping of overrides on top of
+    the environment, or None to read the environment alone."""
+    instance_path = os.environ.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    if isinstance(settings, Settings):
+        resolved = settings
+    else:
+        resolved = Settings.from_env(os.environ, instance_path)
+        if settings:
+            resolved = resolved.override(settings)
+    if not resolved.instance_path:
+        resolved = resolved.override({"instance_path": instance_path})
+    resolved = resolved.with_defaults()
+
+    app = Flask(
+        __name__, instance_path=resolved.instance_path, instance_relative_config=False,
+        template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.extensions["settings"] = resolved
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["clock"] = resolved.extra.get("clock") or Clock()
+    _configure(app, resolved)
+    _init_extensions(app, resolved)
+
+    from .request_log import init_request_log
+    from .security_headers import init_security_headers
+    from .errors import register_error_handlers
+
+    init_request_log(app, resolved.log_level)
+    init_security_headers(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    if resolved.proxy_count:
+        n = resolved.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    return app
+
+
+def _configure(app: Flask, s: Settings) -> None:
+    engine_options: dict[str, Any] = {}
+    if s.uses_sqlite:
+        engine_options["connect_args"] = {"timeout": 30}
+    else:
+        engine_options.update(pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+    app.config.update(
+        SECRET_KEY=s.secret_key,
+        SQLALCHEMY_DATABASE_URI=s.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        TESTING=s.is_testing,
+        MAX_CONTENT_LENGTH=s.extra.get("max_content_length", 32 * 1024 * 1024),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=s.is_production,
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=s.is_production,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
+        # A phone page may stay open for a long time before its form is sent.
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_ENABLED=s.extra.get("csrf_enabled", True),
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        RATELIMIT_ENABLED=s.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=s.redis_url or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="contest-rl",
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if s.redis_url else {},
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=12),
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets readers run beside the writer; the busy timeout makes a second writer
+    # wait instead of failing; SQLite enforces foreign keys only when asked.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _init_extensions(app: Flask, s: Settings) -> None:
+    from . import model_registry  # noqa: F401
+    from .accounts.sms import make_sender
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .media.storage import LocalStorage
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.login_message_category = "info"
+    # "basic" rather than "strong": phones hop between Wi-Fi and mobile networks, and
+    # "strong" would log a voter out at every change of address. Sessions are still
+    # invalidated on password reset through User.session_token.
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str):  # type: ignore[no-untyped-def]
+        from .accounts.service import load_session_user
+
+        return load_session_user(db.session, token)
+
+    app.extensions["redis"] = (
+        redis.Redis.from_url(s.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30)
+        if s.redis_url else None
+    )
+    app.extensions["sms_sender"] = make_sender(s.sms_backend)
+    app.extensions["storage"] = LocalStorage(s.media_root)
+
+
+def _select_locale() -> str:
+    chosen = request.cookies.get("lang", "")
+    return chosen if chosen in LOCALES else "zh"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .admin.views import bp as admin_bp
+    from .contests.views import bp as contests_bp
+    from .media.views import bp as media_bp
+    from .site.views import bp as site_bp
+
+    for bp in (site_bp, accounts_bp, contests_bp, media_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from .clock import to_local
+    from .contests.service import kind_label, stage_label
+
+    @app.template_filter("local")
+    def local_filter(value, fmt: str = "%Y-%m-%d %H:%M"):  # type: ignore[no-untyped-def]
+        return to_local(value).strftime(fmt) if value else ""
+
+    app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale)
+
+
+__all__ = ["create_app", "ConfigError", "Settings"]

@@ -1,0 +1,64 @@
+"""The audit trail: recording and reading who changed what, when, before → after."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, User
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in (sorted(value) if isinstance(value, set) else value)]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values changed, as (before, after)."""
+    keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def record(
+    session: Session, *, actor: User | None, action: str, target_type: str, target_id: object,
+    now: datetime, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    summary: str = "", ip: str = "",
+) -> AuditEvent:
+    """Append one audit row in the caller's transaction."""
+    event = AuditEvent(
+        actor_id=actor.id if actor is not None else None, action=action, target_type=target_type,
+        target_id=str(target_id), summary=summary[:300], before=_jsonable(before), after=_jsonable(after),
+        ip=ip[:45], created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session, *, action: str = "", actor_id: int | None = None, target_type: str = "",
+    limit: int = 50, offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    """Audit events, newest first, filtered, with the total count."""
+    query = select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor_id:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if target_type:
+        query = query.where(AuditEvent.target_type == target_type)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    events = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)))
+    return events, total
+
+
+def known_actions(session: Session) -> list[str]:
+    """Distinct actions present in the log, for the filter."""
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

@@ -1,0 +1,123 @@
+"""People, their roles and their phone verification codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+
+ROLES = ("citizen", "school_contact", "judge", "organiser", "admin")
+SMS_PURPOSES = ("register", "reset")
+
+
+class User(UserMixin, Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(40), default="")
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    phone_verified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    # Changes when the password changes, so remember-me cookies and sessions issued
+    # before a reset stop working.
+    session_token: Mapped[str] = mapped_column(String(64))
+
+    roles: Mapped[list["UserRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+
+    @property
+    def is_active(self) -> bool:  # flask-login
+        return self.is_active_account
+
+    def get_id(self) -> str:  # flask-login: the token makes a reset log out old sessions
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_names.intersection(roles))
+
+    @property
+    def masked_phone(self) -> str:
+        return f"{self.phone[:3]}****{self.phone[-4:]}"
+
+    @property
+    def name_or_phone(self) -> str:
+        return self.display_name or self.masked_phone
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role"),
+        CheckConstraint("role IN ('citizen', 'school_contact', 'judge', 'organiser', 'admin')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class SmsCode(Base):
+    """A one-time code sent to a phone; only its keyed hash is stored."""
+
+    __tablename__ = "sms_code"
+    __table_args__ = (
+        Index("ix_sms_code_phone_purpose", "phone", "purpose", "created_at"),
+        CheckConstraint("purpose IN ('register', 'reset')", name="purpose_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+    requested_ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class SmsMessage(Base):
+    """The console sender's outbox: what a real gateway would have delivered."""
+
+    __tablename__ = "sms_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), index=True)
+    body: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who changed what, when, before → after. Accounts own it so every domain above can write it."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

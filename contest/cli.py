@@ -1,0 +1,91 @@
+"""flask commands: users, SMS outbox, demo data."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .accounts import service as accounts
+from .accounts.models import ROLES
+from .errors import DomainError
+from .extensions import db
+
+users_cli = AppGroup("users", help="Create accounts and manage their roles.")
+sms_cli = AppGroup("sms", help="Read the console SMS outbox.")
+
+
+def _now():  # type: ignore[no-untyped-def]
+    return current_app.extensions["clock"].now()
+
+
+@users_cli.command("create")
+@click.option("--phone", required=True, help="Mainland mobile number (11 digits).")
+@click.option("--password", required=True, help="At least 8 characters with letters and digits.")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="Repeat for several roles.")
+@click.option("--name", default="", help="Display name.")
+def create_user(phone: str, password: str, roles: tuple[str, ...], name: str) -> None:
+    """Create a verified account."""
+    try:
+        user = accounts.create_user(db.session, phone=phone, password=password, roles=list(roles) or ["citizen"],
+                                    now=_now(), display_name=name)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"created user {user.id} ({user.phone}) with roles {', '.join(sorted(user.role_names))}")
+
+
+def _change_roles(phone: str, role: str, grant: bool) -> None:
+    try:
+        user = accounts.find_user_by_phone(db.session, accounts.normalize_phone(phone))
+        if user is None:
+            raise click.ClickException(f"no account with phone {phone}")
+        wanted = user.role_names | {role} if grant else user.role_names - {role}
+        before, after = accounts.set_roles(db.session, actor=None, user=user, roles=wanted, now=_now())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"{user.phone}: {', '.join(before) or '-'} -> {', '.join(after) or '-'}")
+
+
+@users_cli.command("grant")
+@click.argument("phone")
+@click.argument("role", type=click.Choice(ROLES))
+def grant_role(phone: str, role: str) -> None:
+    """Give an account a role."""
+    _change_roles(phone, role, grant=True)
+
+
+@users_cli.command("revoke")
+@click.argument("phone")
+@click.argument("role", type=click.Choice(ROLES))
+def revoke_role(phone: str, role: str) -> None:
+    """Take a role from an account."""
+    _change_roles(phone, role, grant=False)
+
+
+@sms_cli.command("outbox")
+@click.option("--phone", default=None)
+@click.option("--limit", default=10, show_default=True)
+def show_outbox(phone: str | None, limit: int) -> None:
+    """Print the latest messages the console sender delivered."""
+    for message in reversed(accounts.outbox(db.session, phone=phone, limit=limit)):
+        click.echo(f"{message.created_at:%Y-%m-%d %H:%M:%S} {message.phone} {message.body}")
+
+
+@click.command("demo")
+@click.option("--reset", is_flag=True, help="Delete existing demo contests first.")
+def demo_command(reset: bool) -> None:
+    """Seed the 2023 Activity Week: schools, the three contests, entries with images, accounts."""
+    from .demo import seed_demo
+
+    seed_demo(db.session, current_app.extensions["storage"], current_app.extensions["settings"], _now(),
+              reset=reset, echo=click.echo)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(sms_cli)
+    app.cli.add_command(demo_command)

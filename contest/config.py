@@ -1,0 +1,147 @@
+"""Settings, read from the environment once (inside create_app) and validated."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ENVIRONMENTS = ("development", "production", "testing")
+SMS_BACKENDS = ("console",)
+
+
+class ConfigError(RuntimeError):
+    """Start-up refused: the message tells the operator what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    instance_path: str = ""
+    secret_key: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    media_root: str = ""
+    sms_backend: str = "console"
+    # How many reverse proxies stand in front of the app; 0 trusts no forwarded header.
+    proxy_count: int = 0
+    font_path: str = ""
+    ratelimit_enabled: bool = True
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_testing(self) -> bool:
+        return self.env == "testing"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], instance_path: str) -> "Settings":
+        """Build settings from environment variables (CONTEST_ENV, DATABASE_URL, …)."""
+        def get(name: str, default: str = "") -> str:
+            return environ.get(name, default).strip()
+
+        try:
+            proxy_count = int(get("PROXY_COUNT", "0") or 0)
+        except ValueError:
+            raise ConfigError("PROXY_COUNT must be a whole number (the number of proxies in front of the app)") from None
+        return cls(
+            env=get("CONTEST_ENV", "development"),
+            instance_path=instance_path,
+            secret_key=get("SECRET_KEY"),
+            database_url=get("DATABASE_URL"),
+            redis_url=get("REDIS_URL"),
+            media_root=get("MEDIA_ROOT"),
+            sms_backend=get("SMS_BACKEND", "console"),
+            proxy_count=proxy_count,
+            font_path=get("FONT_PATH"),
+            ratelimit_enabled=get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+        )
+
+    def with_defaults(self) -> "Settings":
+        """Fill the embedded defaults (SQLite, media and secret under instance/) and validate."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"CONTEST_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        instance = Path(self.instance_path)
+        changes: dict[str, Any] = {}
+        if self.is_production:
+            missing = [name for name, value in (
+                ("SECRET_KEY", self.secret_key),
+                ("DATABASE_URL", self.database_url),
+                ("REDIS_URL", self.redis_url),
+            ) if not value]
+            if missing:
+                raise ConfigError(
+                    "production start-up refused: set " + ", ".join(missing)
+                    + " in the environment (see README.md, 'Production')"
+                )
+            if len(self.secret_key) < 32:
+                raise ConfigError("production start-up refused: SECRET_KEY must be at least 32 characters")
+            if not self.database_url.startswith("postgresql"):
+                raise ConfigError("production start-up refused: DATABASE_URL must be postgresql+psycopg://…")
+        if not self.database_url:
+            instance.mkdir(parents=True, exist_ok=True)
+            changes["database_url"] = f"sqlite:///{instance / 'contest.sqlite3'}"
+        if not self.media_root:
+            changes["media_root"] = str(instance / "media")
+        if not self.secret_key:
+            changes["secret_key"] = _development_secret(instance)
+        if self.sms_backend not in SMS_BACKENDS:
+            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
+        if self.proxy_count < 0:
+            raise ConfigError("PROXY_COUNT cannot be negative")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return replace(self, **changes)
+
+    def override(self, values: Mapping[str, Any]) -> "Settings":
+        known = {f.name for f in fields(self)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **values)
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept in instance/ so sessions survive restarts of a development server."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def discover_cjk_font(configured: str = "") -> str:
+    """Path of a font with Chinese glyphs: the setting, or what fontconfig finds."""
+    if configured:
+        if not Path(configured).is_file():
+            raise ConfigError(f"FONT_PATH {configured!r} does not exist")
+        return configured
+    try:
+        found = subprocess.run(
+            ["fc-match", "sans:lang=zh-cn", "--format", "%{file}"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        found = ""
+    if not found or "CJK" not in found and "cjk" not in found.lower():
+        raise ConfigError(
+            "no Chinese font found: install the Debian package fonts-noto-cjk "
+            "(apt-get install fonts-noto-cjk) or set FONT_PATH"
+        )
+    return found

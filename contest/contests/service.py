@@ -1,0 +1,473 @@
+"""Contests: stages derived from the clock, public listings, and organisers' edits."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ..accounts.models import User
+from ..accounts.service import require_role
+from ..accounts import audit
+from ..errors import Conflict, InvalidInput, NotFound
+from ..i18n import _
+from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School
+from .rules import effective_rules, parse_rule, rules_for_kind
+
+SEARCH_MAX = 50
+PER_PAGE = 12
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}[a-z0-9]$")
+
+
+# --- stages -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StageInfo:
+    """Where a contest stands at one moment. `current` is a stage name, or
+    "upcoming" (nothing started), "between" (a gap between windows) or "closed"."""
+
+    current: str
+    active: tuple[str, ...]
+    next_stage: str | None
+    next_at: datetime | None
+
+    def is_active(self, stage: str) -> bool:
+        return stage in self.active
+
+
+def stage_of(contest: Contest, now: datetime) -> StageInfo:
+    """The contest's stage at `now`, derived from its windows (never stored)."""
+    windows = [(s, *contest.window(s)) for s in STAGES]
+    windows = [(s, a, b) for s, a, b in windows if a is not None and b is not None]
+    active = tuple(s for s, a, b in windows if a <= now < b)
+    upcoming = sorted((a, s) for s, a, _b in windows if a > now)
+    next_stage, next_at = (upcoming[0][1], upcoming[0][0]) if upcoming else (None, None)
+    if active:
+        current = active[-1]  # overlapping windows: the later stage is what the public sees
+    elif not windows or all(now >= b for _s, _a, b in windows):
+        current = "closed" if windows else "upcoming"
+    elif all(now < a for _s, a, _b in windows):
+        current = "upcoming"
+    else:
+        current = "between"
+    return StageInfo(current, active, next_stage, next_at)
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    stage: str
+    starts_at: datetime
+    ends_at: datetime
+    state: str  # past | current | future
+
+
+def timeline(contest: Contest, now: datetime) -> list[TimelineStep]:
+    """The contest's windows in order, each marked past, current or future."""
+    steps = []
+    for stage in STAGES:
+        start, end = contest.window(stage)
+        if start is None or end is None:
+            continue
+        state = "past" if end <= now else "current" if start <= now else "future"
+        steps.append(TimelineStep(stage, start, end, state))
+    return sorted(steps, key=lambda s: (s.starts_at, STAGES.index(s.stage)))
+
+
+def rules_of(contest: Contest) -> dict[str, Any]:
+    """The contest's effective rules: its kind's defaults overlaid with what it stores."""
+    return effective_rules(contest.kind, contest.rules)
+
+
+# --- public reading ----------------------------------------------------------------
+
+def list_contests(session: Session, *, include_unpublished: bool = False) -> list[Contest]:
+    """Contests in display order."""
+    query = select(Contest).order_by(Contest.position, Contest.id)
+    if not include_unpublished:
+        query = query.where(Contest.is_published.is_(True))
+    return list(session.scalars(query))
+
+
+def get_contest(session: Session, slug: str, *, include_unpublished: bool = False) -> Contest:
+    """A contest by slug, or NotFound."""
+    contest = session.scalar(select(Contest).where(Contest.slug == slug))
+    if contest is None or (not contest.is_published and not include_unpublished):
+        raise NotFound(_("没有找到这项活动，请检查链接。"))
+    return contest
+
+
+def get_contest_by_id(session: Session, contest_id: int) -> Contest:
+    contest = session.get(Contest, contest_id)
+    if contest is None:
+        raise NotFound(_("没有找到这项活动，请检查链接。"))
+    return contest
+
+
+def approved_counts(session: Session, contest_ids: list[int]) -> dict[int, int]:
+    """Approved entries per contest, in one query."""
+    rows = session.execute(
+        select(Entry.contest_id, func.count())
+        .where(Entry.contest_id.in_(contest_ids), Entry.status == "approved")
+        .group_by(Entry.contest_id)
+    )
+    return {cid: n for cid, n in rows}
+
+
+@dataclass(frozen=True)
+class ContestStats:
+    entries: int
+    schools: int
+    by_category: dict[int, int]
+
+
+def contest_stats(session: Session, contest: Contest) -> ContestStats:
+    """Counts of approved entries, schools taking part and entries per category."""
+    base = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved").subquery()
+    entries, schools = session.execute(
+        select(func.count(), func.count(base.c.school_id.distinct())).select_from(base)
+    ).one()
+    rows = session.execute(select(base.c.category_id, func.count()).group_by(base.c.category_id))
+    return ContestStats(entries, schools, {cid: n for cid, n in rows if cid is not None})
+
+
+@dataclass(frozen=True)
+class GalleryQuery:
+    q: str = ""
+    category_id: int | None = None
+    school_id: int | None = None
+    district: str = ""
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+
+GALLERY_SORTS = ("newest", "oldest", "title")
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def parse_gallery_query(args: Mapping[str, str]) -> GalleryQuery:
+    """Gallery parameters from a query string: bad numbers are ignored or clamped, an
+    over-long search is refused."""
+    q = (args.get("q") or "").strip()
+    if len(q) > SEARCH_MAX:
+        raise InvalidInput(_("搜索内容太长了，请不要超过 %(n)s 个字。", n=SEARCH_MAX), code="query_too_long")
+    raw_page = (args.get("page") or "1").strip()
+    page = int(raw_page) if re.fullmatch(r"-?\d{1,6}", raw_page) else 1
+    sort = args.get("sort") or "newest"
+    district = (args.get("district") or "").strip()
+    return GalleryQuery(
+        q=q,
+        category_id=_int_or_none(args.get("category")),
+        school_id=_int_or_none(args.get("school")),
+        district=district if district in DISTRICTS else "",
+        sort=sort if sort in GALLERY_SORTS else "newest",
+        page=max(page, 1),
+    )
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, math.ceil(self.total / self.per_page))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_gallery(session: Session, contest: Contest, query: GalleryQuery) -> Page:
+    """Approved entries of a contest, searched, filtered, sorted and paginated (2 queries)."""
+    stmt = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved")
+    if query.q:
+        pattern = f"%{_escape_like(query.q)}%"
+        stmt = stmt.where(or_(
+            Entry.title.ilike(pattern, escape="\\"),
+            Entry.school.has(School.name.ilike(pattern, escape="\\")),
+            Entry.nominee.has(NomineeProfile.name.ilike(pattern, escape="\\")),
+        ))
+    if query.category_id:
+        stmt = stmt.where(or_(Entry.category_id == query.category_id, Entry.group_id == query.category_id))
+    if query.school_id:
+        stmt = stmt.where(Entry.school_id == query.school_id)
+    if query.district:
+        stmt = stmt.where(Entry.school.has(School.district == query.district))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, math.ceil(total / query.per_page))
+    page = min(query.page, pages)
+    order = {
+        "newest": (Entry.published_at.desc(), Entry.id.desc()),
+        "oldest": (Entry.published_at.asc(), Entry.id.asc()),
+        "title": (Entry.title.asc(), Entry.id.asc()),
+    }[query.sort]
+    items = list(session.scalars(
+        stmt.options(joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee))
+        .order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
+    ).unique())
+    return Page(items, total, page, query.per_page)
+
+
+def get_public_entry(session: Session, contest: Contest, entry_id: int) -> Entry:
+    """An approved entry of this contest, with what its page shows, or NotFound."""
+    entry = session.scalar(
+        select(Entry)
+        .where(Entry.id == entry_id, Entry.contest_id == contest.id, Entry.status == "approved")
+        .options(
+            joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.group),
+            joinedload(Entry.nominee), selectinload(Entry.team_members),
+        )
+    )
+    if entry is None:
+        raise NotFound(_("没有找到这件作品，可能尚未通过审核或已撤回。"))
+    return entry
+
+
+def schools_in_contest(session: Session, contest: Contest) -> list[School]:
+    """Schools with at least one approved entry, for the gallery filter."""
+    return list(session.scalars(
+        select(School).where(School.id.in_(
+            select(Entry.school_id).where(Entry.contest_id == contest.id, Entry.status == "approved")
+        )).order_by(School.name)
+    ))
+
+
+# --- organisers' edits --------------------------------------------------------------
+
+CONTEST_TEXT_FIELDS = {"title": 120, "short_title": 40, "theme": 120, "summary": 500, "organiser": 200, "rules_text": 20000}
+
+
+def _contest_snapshot(contest: Contest) -> dict[str, Any]:
+    snap: dict[str, Any] = {f: getattr(contest, f) for f in ("slug", "kind", "is_published", "position", *CONTEST_TEXT_FIELDS)}
+    for stage in STAGES:
+        start, end = contest.window(stage)
+        snap[f"{stage}_starts_at"] = start.isoformat() if start else None
+        snap[f"{stage}_ends_at"] = end.isoformat() if end else None
+    snap["rules"] = dict(contest.rules or {})
+    return snap
+
+
+@dataclass
+class ContestChanges:
+    """What an organiser submits for a contest. Windows are aware datetimes or None."""
+
+    slug: str
+    kind: str
+    title: str
+    short_title: str = ""
+    theme: str = ""
+    summary: str = ""
+    organiser: str = ""
+    rules_text: str = ""
+    is_published: bool = True
+    position: int = 0
+    windows: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
+
+
+def _validate(changes: ContestChanges) -> dict[str, Any]:
+    if not SLUG_RE.fullmatch(changes.slug or ""):
+        raise InvalidInput(_("网址标识只能用小写字母、数字和连字符，3–60 位。"), field="slug")
+    if changes.kind not in KINDS:
+        raise InvalidInput(_("未知的活动类型。"), field="kind")
+    if not (changes.title or "").strip():
+        raise InvalidInput(_("请填写活动名称。"), field="title")
+    for name, limit in CONTEST_TEXT_FIELDS.items():
+        if len(getattr(changes, name) or "") > limit:
+            raise InvalidInput(_("“%(field)s”太长了（最多 %(n)s 个字）。", field=name, n=limit), field=name)
+    previous_start: datetime | None = None
+    for stage in STAGES:
+        start, end = changes.windows.get(stage, (None, None))
+        if (start is None) != (end is None):
+            raise InvalidInput(_("“%(stage)s”阶段需要同时填写开始和结束时间。", stage=stage_label(stage)), field=f"{stage}_starts_at")
+        if start is not None and end is not None:
+            if start >= end:
+                raise InvalidInput(_("“%(stage)s”阶段的结束时间必须晚于开始时间。", stage=stage_label(stage)), field=f"{stage}_ends_at")
+            if previous_start is not None and start < previous_start:
+                raise InvalidInput(_("“%(stage)s”阶段不能早于前一阶段开始。", stage=stage_label(stage)), field=f"{stage}_starts_at")
+            previous_start = start
+    return {key: parse_rule(key, value) for key, value in changes.rules.items()
+            if key in {spec.key for spec in rules_for_kind(changes.kind)}}
+
+
+def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now: datetime) -> None:
+    contest.slug = changes.slug
+    contest.kind = changes.kind
+    for name in CONTEST_TEXT_FIELDS:
+        setattr(contest, name, (getattr(changes, name) or "").strip())
+    contest.is_published = changes.is_published
+    contest.position = changes.position
+    for stage in STAGES:
+        start, end = changes.windows.get(stage, (None, None))
+        setattr(contest, f"{stage}_starts_at", start)
+        setattr(contest, f"{stage}_ends_at", end)
+    contest.rules = {**(contest.rules or {}), **rules}
+    contest.updated_at = now
+
+
+def create_contest(session: Session, *, actor: User | None, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
+    """Create a contest (organisers; actor None is an operator or the demo)."""
+    if actor is not None:
+        require_role(actor, "organiser", "admin")
+    rules = _validate(changes)
+    if session.scalar(select(Contest.id).where(Contest.slug == changes.slug)) is not None:
+        raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
+    contest = Contest(created_at=now, rules={})
+    _apply(contest, changes, rules, now)
+    session.add(contest)
+    _flush_unique(session, changes.slug)
+    audit.record(session, actor=actor, action="contest.create", target_type="contest", target_id=contest.id,
+                 now=now, after=_contest_snapshot(contest), summary=contest.title, ip=ip)
+    return contest
+
+
+def update_contest(session: Session, *, actor: User, contest: Contest, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
+    """Change a contest's texts, windows and rules; the change is audit-logged."""
+    require_role(actor, "organiser", "admin")
+    rules = _validate(changes)
+    clash = session.scalar(select(Contest.id).where(Contest.slug == changes.slug, Contest.id != contest.id))
+    if clash is not None:
+        raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
+    before = _contest_snapshot(contest)
+    _apply(contest, changes, rules, now)
+    _flush_unique(session, changes.slug)
+    old, new = audit.diff(before, _contest_snapshot(contest))
+    if new:
+        audit.record(session, actor=actor, action="contest.update", target_type="contest", target_id=contest.id,
+                     now=now, before=old, after=new, summary=contest.title, ip=ip)
+    return contest
+
+
+def _flush_unique(session: Session, slug: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=slug), field="slug") from None
+
+
+def add_category(session: Session, *, actor: User | None, contest: Contest, kind: str, name: str, description: str = "", now: datetime, ip: str = "") -> Category:
+    """Add a category, track or group to a contest."""
+    if actor is not None:
+        require_role(actor, "organiser", "admin")
+    name = (name or "").strip()
+    if kind not in CATEGORY_KINDS:
+        raise InvalidInput(_("未知的分类类型。"), field="kind")
+    if not name or len(name) > 60:
+        raise InvalidInput(_("请填写分类名称（最多 60 个字）。"), field="name")
+    if any(c.kind == kind and c.name == name for c in contest.categories):
+        raise Conflict(_("已有同名的分类“%(name)s”。", name=name), field="name")
+    category = Category(kind=kind, name=name, description=(description or "").strip()[:300],
+                        position=len(contest.categories_of(kind)))
+    contest.categories.append(category)
+    session.flush()
+    audit.record(session, actor=actor, action="category.create", target_type="contest", target_id=contest.id,
+                 now=now, after={"id": category.id, "kind": kind, "name": name}, summary=f"{contest.title} / {name}", ip=ip)
+    return category
+
+
+def remove_category(session: Session, *, actor: User, contest: Contest, category_id: int, now: datetime, ip: str = "") -> None:
+    """Remove a category that no entry uses."""
+    require_role(actor, "organiser", "admin")
+    category = next((c for c in contest.categories if c.id == category_id), None)
+    if category is None:
+        raise NotFound(_("没有找到这个分类。"))
+    used = session.scalar(select(func.count()).where(or_(Entry.category_id == category_id, Entry.group_id == category_id)))
+    if used:
+        raise Conflict(_("已有 %(n)s 件作品属于“%(name)s”，不能删除。", n=used, name=category.name))
+    contest.categories.remove(category)
+    session.flush()
+    audit.record(session, actor=actor, action="category.delete", target_type="contest", target_id=contest.id,
+                 now=now, before={"id": category_id, "kind": category.kind, "name": category.name}, ip=ip)
+
+
+# --- schools ------------------------------------------------------------------------
+
+def list_schools(session: Session) -> list[School]:
+    """Every school, by district then name."""
+    return list(session.scalars(select(School).order_by(School.district, School.name)))
+
+
+def get_school(session: Session, school_id: int) -> School:
+    school = session.get(School, school_id)
+    if school is None:
+        raise NotFound(_("没有找到这所学校。"))
+    return school
+
+
+def _school_values(name: str, district: str, level: str, enrolment: int | str) -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise InvalidInput(_("请填写学校名称（最多 80 个字）。"), field="name")
+    if district not in DISTRICTS:
+        raise InvalidInput(_("请选择济南市的区县。"), field="district")
+    if level not in ("中职", "高职", "技工"):
+        raise InvalidInput(_("请选择学校类型。"), field="level")
+    try:
+        enrolment = int(enrolment)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("在校生人数应为整数。"), field="enrolment") from None
+    if not 0 <= enrolment <= 200000:
+        raise InvalidInput(_("在校生人数应在 0 到 200000 之间。"), field="enrolment")
+    return {"name": name, "district": district, "level": level, "enrolment": enrolment}
+
+
+def save_school(
+    session: Session, *, actor: User | None, school: School | None, name: str, district: str, level: str,
+    enrolment: int | str, now: datetime, ip: str = "",
+) -> School:
+    """Create (school None) or change a school; audit-logged."""
+    if actor is not None:
+        require_role(actor, "organiser", "admin")
+    values = _school_values(name, district, level, enrolment)
+    clash = select(School.id).where(School.name == values["name"])
+    if school is not None:
+        clash = clash.where(School.id != school.id)
+    if session.scalar(clash) is not None:
+        raise Conflict(_("已有同名学校“%(name)s”。", name=values["name"]), field="name")
+    before = {k: getattr(school, k) for k in values} if school is not None else None
+    if school is None:
+        school = School(**values)
+        session.add(school)
+    else:
+        for key, value in values.items():
+            setattr(school, key, value)
+    session.flush()
+    if before is None:
+        audit.record(session, actor=actor, action="school.create", target_type="school", target_id=school.id,
+                     now=now, after=values, summary=school.name, ip=ip)
+    else:
+        old, new = audit.diff(before, values)
+        if new:
+            audit.record(session, actor=actor, action="school.update", target_type="school", target_id=school.id,
+                         now=now, before=old, after=new, summary=school.name, ip=ip)
+    return school
+
+
+STAGE_LABELS = {
+    "submission": "作品征集", "review": "资格审核", "voting": "公众投票", "judging": "专家评审",
+    "publicity": "结果公示", "upcoming": "即将开始", "between": "等待下一阶段", "closed": "已结束",
+}
+KIND_LABELS = {"selection": "网络评选", "media": "全民美拍", "innovation": "创新创业大赛"}
+
+
+def stage_label(stage: str) -> str:
+    return _(STAGE_LABELS.get(stage, stage))
+
+
+def kind_label(kind: str) -> str:
+    return _(KIND_LABELS.get(kind, kind))

@@ -1,0 +1,5 @@
+"""Imports every domain's models so the metadata (and Alembic) sees all tables."""
+
+from .accounts import models as accounts_models  # noqa: F401
+from .contests import models as contests_models  # noqa: F401
+from .media import models as media_models  # noqa: F401

@@ -1,0 +1,54 @@
+"""Home page, language switch and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
+from sqlalchemy import text
+
+from .. import LOCALES
+from ..contests import service as contests
+from ..extensions import db, limiter
+from .. import web
+
+bp = Blueprint("site", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    items = contests.list_contests(db.session)
+    counts = contests.approved_counts(db.session, [c.id for c in items])
+    now = web.now()
+    cards = [(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in items]
+    return render_template("site/home.html", cards=cards)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    target = request.args.get("next", "")
+    # only same-site paths, never an open redirect
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("site.home")
+    response = make_response(redirect(target))
+    if code in LOCALES:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    status = {"database": "up", "redis": "not configured"}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means the database is not usable
+        db.session.rollback()
+        status["database"] = "down"
+    client = web.redis_client()
+    if client is not None:
+        try:
+            client.ping()
+            status["redis"] = "up"
+        except Exception:  # noqa: BLE001
+            status["redis"] = "down"
+    code = 200 if status["database"] == "up" else 503
+    return jsonify(status=("ok" if code == 200 else "unavailable"), **status), code

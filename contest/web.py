@@ -1,0 +1,68 @@
+"""What views need from the running app, in one place: the clock, the acting user,
+the client address, and the app's pluggable parts (storage, SMS, Redis)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import redis
+from flask import current_app, request
+from flask_login import current_user
+
+from .accounts.models import User
+from .accounts.sms import SmsSender
+from .clock import Clock
+from .config import Settings
+from .media.storage import Storage
+
+
+def settings() -> Settings:
+    return current_app.extensions["settings"]
+
+
+def clock() -> Clock:
+    return current_app.extensions["clock"]
+
+
+def now() -> datetime:
+    return clock().now()
+
+
+def actor() -> User | None:
+    """The signed-in user, or None."""
+    return current_user._get_current_object() if current_user.is_authenticated else None  # type: ignore[attr-defined]
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def sms_sender() -> SmsSender:
+    return current_app.extensions["sms_sender"]
+
+
+def storage() -> Storage:
+    return current_app.extensions["storage"]
+
+
+def redis_client() -> "redis.Redis[Any] | None":
+    return current_app.extensions["redis"]
+
+
+def settle_failure(exc: Any) -> None:
+    """After a refused operation: keep what the refusal recorded (a failed code attempt),
+    drop everything else."""
+    from .extensions import db
+
+    if getattr(exc, "keep_changes", False):
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A same-site path to go to after login, never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

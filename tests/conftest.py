@@ -1,0 +1,226 @@
+"""Fixtures in the spirit of Flask's tutorial: app, client, runner, and factories.
+
+The same tests run on the embedded default (SQLite, no Redis) and, when
+TEST_DATABASE_URL / TEST_REDIS_URL are set, on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, event, text
+
+from contest import create_app
+from contest.accounts import service as accounts
+from contest.accounts.models import User
+from contest.clock import LOCAL_TZ, FixedClock
+from contest.config import Settings
+from contest.contests import service as contests
+from contest.contests.models import STAGES, Contest, Entry, NomineeProfile, School
+from contest.db import Base
+from contest.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+PASSWORD = "Passw0rd2023"
+# A fixed moment inside the 2023 Activity Week, Asia/Shanghai.
+START = datetime(2023, 5, 16, 10, 0, tzinfo=LOCAL_TZ)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database built by the migrations once per run."""
+    if TEST_DATABASE_URL:
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        url = TEST_DATABASE_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    app = create_app(_settings(url, tmp_path_factory.mktemp("migrate"), FixedClock(START)))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _settings(url: str, tmp: Path, clock: FixedClock, **extra: Any) -> Settings:
+    return Settings(
+        env="testing", instance_path=str(tmp / "instance"), secret_key="test-secret-key-" + "x" * 24,
+        database_url=url, redis_url=TEST_REDIS_URL, media_root=str(tmp / "media"), extra={"clock": clock, **extra},
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]:
+    app = create_app(_settings(database_url, tmp_path, clock))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        if app.extensions["redis"] is not None:
+            app.extensions["redis"].flushdb()
+        limiter.reset()
+
+
+def _empty_tables() -> None:
+    tables = Base.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token of the form on the page at url."""
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no csrf token on {url} ({page.status_code})"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, page_url: str, data: dict[str, Any], action: str | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """Post a form the way a browser does: take the token from the page, then send."""
+    token = csrf_token(client, page_url)
+    return client.post(action or page_url, data={"csrf_token": token, **data}, **kwargs)
+
+
+_phones = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app: Flask, clock: FixedClock) -> Callable[..., User]:
+    def make(*roles: str, phone: str | None = None, password: str = PASSWORD, name: str = "") -> User:
+        phone = phone or f"137{next(_phones):08d}"
+        user = accounts.create_user(db.session, phone=phone, password=password, roles=list(roles) or ["citizen"],
+                                    now=clock.now(), display_name=name)
+        db.session.commit()
+        return user
+    return make
+
+
+def login(client: FlaskClient, user: User, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    response = submit(client, "/account/login", {"phone": user.phone, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+@pytest.fixture
+def make_school(app: Flask, clock: FixedClock) -> Callable[..., School]:
+    counter = itertools.count(1)
+
+    def make(name: str | None = None, district: str = "历下区", enrolment: int = 1500, level: str = "中职") -> School:
+        school = contests.save_school(db.session, actor=None, school=None, name=name or f"济南测试职业学校{next(counter)}",
+                                      district=district, level=level, enrolment=enrolment, now=clock.now())
+        db.session.commit()
+        return school
+    return make
+
+
+def windows_around(now: datetime, current: str) -> dict[str, tuple[datetime, datetime]]:
+    """Stage windows laid out one after another so that `current` contains now."""
+    index = STAGES.index(current) if current in STAGES else (-1 if current == "closed" else len(STAGES))
+    windows = {}
+    for i, stage in enumerate(STAGES):
+        start = now + timedelta(days=3 * (i - index) - 1)
+        if current == "closed":
+            start = now - timedelta(days=3 * (len(STAGES) - i) + 1)
+        elif current == "upcoming":
+            start = now + timedelta(days=3 * i + 1)
+        windows[stage] = (start, start + timedelta(days=3))
+    return windows
+
+
+@pytest.fixture
+def make_contest(app: Flask, clock: FixedClock) -> Callable[..., Contest]:
+    counter = itertools.count(1)
+
+    def make(kind: str = "media", stage: str = "voting", slug: str | None = None, title: str | None = None,
+             categories: tuple[str, ...] = ("摄影作品", "短视频"), **changes: Any) -> Contest:
+        n = next(counter)
+        contest = contests.create_contest(db.session, actor=None, now=clock.now(), changes=contests.ContestChanges(
+            slug=slug or f"test-contest-{n}", kind=kind, title=title or f"测试活动{n}", theme="技能：让生活更美好",
+            summary="测试用的活动", rules_text="第一段规则\n\n第二段规则", windows=windows_around(clock.now(), stage), **changes,
+        ))
+        for name in categories:
+            contests.add_category(db.session, actor=None, contest=contest, kind="category", name=name, now=clock.now())
+        db.session.commit()
+        return contest
+    return make
+
+
+@pytest.fixture
+def make_entry(app: Flask, clock: FixedClock) -> Callable[..., Entry]:
+    counter = itertools.count(1)
+
+    def make(contest: Contest, *, status: str = "approved", title: str | None = None, school: School | None = None,
+             category_id: int | None = None, nominee: str | None = None, published_offset: int = 0) -> Entry:
+        n = next(counter)
+        now = clock.now()
+        entry = Entry(contest_id=contest.id, title=title or f"作品{n}", description="作品介绍", status=status,
+                      school_id=school.id if school else None, category_id=category_id, created_at=now, updated_at=now,
+                      submitted_at=now, published_at=now + timedelta(minutes=published_offset or n) if status == "approved" else None)
+        if nominee:
+            entry.nominee = NomineeProfile(name=nominee, gender="female", story="故事", major="护理", grade="二年级",
+                                           guardian_consent=True, public_fields={"major": True, "story": True})
+        db.session.add(entry)
+        db.session.commit()
+        return entry
+    return make
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], Any]:
+    """A context manager that counts the SQL statements run inside it."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+    return counting
+
+
+def redis_client(app: Flask) -> "redis.Redis[Any] | None":
+    return app.extensions["redis"]
