@@ -11,4 +11,9 @@ from flask_babel import gettext, lazy_gettext, ngettext
 
 _ = gettext
 
-__all__ = ["_", "gettext", "lazy_gettext", "ngettext"]
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is defined; it is translated where shown."""
+    return message
+
+__all__ = ["N_", "_", "gettext", "lazy_gettext", "ngettext"]

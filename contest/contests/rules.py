@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import InvalidInput
-from ..i18n import _
+from ..i18n import N_, _
+
 
 
 @dataclass(frozen=True)
@@ -26,22 +27,22 @@ class RuleSpec:
 
 
 RULES: tuple[RuleSpec, ...] = (
-    RuleSpec("entries_per_person", int, 3, "每人最多投稿数", ("media",), 1, 50),
-    RuleSpec("min_image_width", int, 1920, "图片最小宽度（像素）", ("media",), 100, 10000),
-    RuleSpec("min_image_height", int, 1080, "图片最小高度（像素）", ("media",), 100, 10000),
-    RuleSpec("photos_max", int, 9, "每件作品最多照片数", ("media", "selection"), 1, 20),
-    RuleSpec("video_max_seconds", int, 180, "视频最长时长（秒）", minimum=10, maximum=1800),
-    RuleSpec("video_max_mb", int, 300, "视频最大体积（MB）", minimum=1, maximum=2000),
-    RuleSpec("school_quota_small", int, 3, "在校生 2000 人以下的学校限报数", ("innovation", "selection"), 0, 50),
-    RuleSpec("school_quota_medium", int, 4, "在校生 2000–5000 人的学校限报数", ("innovation", "selection"), 0, 50),
-    RuleSpec("school_quota_large", int, 5, "在校生 5000 人以上的学校限报数", ("innovation", "selection"), 0, 50),
-    RuleSpec("votes_per_day", int, 5, "每人每天可投票数", ("selection", "media"), 0, 100),
-    RuleSpec("votes_per_entry_per_day", int, 1, "每人每天对同一作品可投票数", ("selection", "media"), 0, 10),
-    RuleSpec("verified_only", bool, True, "仅限手机验证用户投票", ("selection", "media")),
-    RuleSpec("min_account_age_hours", int, 0, "注册满多少小时后可投票", ("selection", "media"), 0, 24 * 30),
-    RuleSpec("captcha_mode", str, "risk", "验证码模式", ("selection", "media"), choices=("always", "risk", "never")),
-    RuleSpec("counts_public", bool, True, "公开实时票数", ("selection", "media")),
-    RuleSpec("hide_counts_hours_before_close", int, 24, "截止前多少小时隐藏票数", ("selection", "media"), 0, 24 * 14),
+    RuleSpec("entries_per_person", int, 3, N_("每人最多投稿数"), ("media",), 1, 50),
+    RuleSpec("min_image_width", int, 1920, N_("图片最小宽度（像素）"), ("media",), 100, 10000),
+    RuleSpec("min_image_height", int, 1080, N_("图片最小高度（像素）"), ("media",), 100, 10000),
+    RuleSpec("photos_max", int, 9, N_("每件作品最多照片数"), ("media", "selection"), 1, 20),
+    RuleSpec("video_max_seconds", int, 180, N_("视频最长时长（秒）"), minimum=10, maximum=1800),
+    RuleSpec("video_max_mb", int, 300, N_("视频最大体积（MB）"), minimum=1, maximum=2000),
+    RuleSpec("school_quota_small", int, 3, N_("在校生 2000 人以下的学校限报数"), ("innovation", "selection"), 0, 50),
+    RuleSpec("school_quota_medium", int, 4, N_("在校生 2000–5000 人的学校限报数"), ("innovation", "selection"), 0, 50),
+    RuleSpec("school_quota_large", int, 5, N_("在校生 5000 人以上的学校限报数"), ("innovation", "selection"), 0, 50),
+    RuleSpec("votes_per_day", int, 5, N_("每人每天可投票数"), ("selection", "media"), 0, 100),
+    RuleSpec("votes_per_entry_per_day", int, 1, N_("每人每天对同一作品可投票数"), ("selection", "media"), 0, 10),
+    RuleSpec("verified_only", bool, True, N_("仅限手机验证用户投票"), ("selection", "media")),
+    RuleSpec("min_account_age_hours", int, 0, N_("注册满多少小时后可投票"), ("selection", "media"), 0, 24 * 30),
+    RuleSpec("captcha_mode", str, "risk", N_("验证码模式"), ("selection", "media"), choices=("always", "risk", "never")),
+    RuleSpec("counts_public", bool, True, N_("公开实时票数"), ("selection", "media")),
+    RuleSpec("hide_counts_hours_before_close", int, 24, N_("截止前多少小时隐藏票数"), ("selection", "media"), 0, 24 * 14),
 )
 RULES_BY_KEY = {spec.key: spec for spec in RULES}
 

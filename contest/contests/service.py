@@ -16,7 +16,7 @@ from ..accounts.models import User
 from ..accounts.service import require_role
 from ..accounts import audit
 from ..errors import Conflict, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School
 from .rules import effective_rules, parse_rule, rules_for_kind
 
@@ -458,11 +458,12 @@ def save_school(
     return school
 
 
+
 STAGE_LABELS = {
-    "submission": "作品征集", "review": "资格审核", "voting": "公众投票", "judging": "专家评审",
-    "publicity": "结果公示", "upcoming": "即将开始", "between": "等待下一阶段", "closed": "已结束",
+    "submission": N_("作品征集"), "review": N_("资格审核"), "voting": N_("公众投票"), "judging": N_("专家评审"),
+    "publicity": N_("结果公示"), "upcoming": N_("即将开始"), "between": N_("等待下一阶段"), "closed": N_("已结束"),
 }
-KIND_LABELS = {"selection": "网络评选", "media": "全民美拍", "innovation": "创新创业大赛"}
+KIND_LABELS = {"selection": N_("网络评选"), "media": N_("全民美拍"), "innovation": N_("创新创业大赛")}
 
 
 def stage_label(stage: str) -> str:
