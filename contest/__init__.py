@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import redis
 from flask import Flask, request
@@ -44,9 +45,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     _configure(app, resolved)
     _init_extensions(app, resolved)
 
+    from .errors import register_error_handlers
     from .request_log import init_request_log
     from .security_headers import init_security_headers
-    from .errors import register_error_handlers
 
     init_request_log(app, resolved.log_level)
     init_security_headers(app)
@@ -172,7 +173,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("local")
     def local_filter(value, fmt: str = "%Y-%m-%d %H:%M"):  # type: ignore[no-untyped-def]
-        return to_local(value).strftime(fmt) if value else ""
+        # a no-break space keeps a date and its time on one line on narrow screens
+        return to_local(value).strftime(fmt).replace(" ", "\u00a0") if value else ""
 
     app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale)
 

@@ -6,7 +6,7 @@ datetime.now(), so tests can move time and stages deterministically.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -16,7 +16,7 @@ class Clock:
     """Wall-clock time, always aware."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def local_now(self) -> datetime:
         return self.now().astimezone(LOCAL_TZ)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console",)
@@ -46,7 +47,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], instance_path: str) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str], instance_path: str) -> Settings:
         """Build settings from environment variables (CONTEST_ENV, DATABASE_URL, …)."""
         def get(name: str, default: str = "") -> str:
             return environ.get(name, default).strip()
@@ -69,7 +70,7 @@ class Settings:
             log_level=get("LOG_LEVEL", "INFO").upper(),
         )
 
-    def with_defaults(self) -> "Settings":
+    def with_defaults(self) -> Settings:
         """Fill the embedded defaults (SQLite, media and secret under instance/) and validate."""
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"CONTEST_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
@@ -105,7 +106,7 @@ class Settings:
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         return replace(self, **changes)
 
-    def override(self, values: Mapping[str, Any]) -> "Settings":
+    def override(self, values: Mapping[str, Any]) -> Settings:
         known = {f.name for f in fields(self)}
         unknown = set(values) - known
         if unknown:

@@ -7,9 +7,17 @@ in the CLI, tests and benchmarks where there is none.
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import has_app_context
 from flask_babel import gettext, lazy_gettext, ngettext
 
-_ = gettext
+
+def _(message: str, **variables: Any) -> str:
+    """Translate for the current request; outside an app (CLI scripts, benchmarks) keep the Chinese source."""
+    if has_app_context():
+        return gettext(message, **variables)
+    return message % variables if variables else message
 
 
 def N_(message: str) -> str:

@@ -46,7 +46,7 @@ def storage() -> Storage:
     return current_app.extensions["storage"]
 
 
-def redis_client() -> "redis.Redis[Any] | None":
+def redis_client() -> redis.Redis[Any] | None:
     return current_app.extensions["redis"]
 
 

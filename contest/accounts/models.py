@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from flask_login import UserMixin
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,7 +29,7 @@ class User(UserMixin, Base):
     # before a reset stop working.
     session_token: Mapped[str] = mapped_column(String(64))
 
-    roles: Mapped[list["UserRole"]] = relationship(
+    roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
     )
 

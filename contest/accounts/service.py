@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from ..i18n import _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooMany
+from ..i18n import _
 from . import audit
 from .models import ROLES, SmsCode, SmsMessage, User, UserRole
 from .sms import SmsSender
@@ -23,7 +25,9 @@ from .sms import SmsSender
 CODE_TTL = timedelta(minutes=5)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_AFTER = timedelta(seconds=60)
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` would also accept other scripts' digits and let one number
+# be registered twice under different spellings.
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 COMMON_PASSWORDS = frozenset({
     "12345678", "123456789", "1234567890", "password", "password1", "qwerty123", "abc12345",
     "11111111", "88888888", "00000000", "a1234567", "aa123456", "woaini1314", "iloveyou",
@@ -43,7 +47,8 @@ class CodeRejected(DomainError):
 
 def normalize_phone(raw: str) -> str:
     """A mainland mobile number as 11 digits, or InvalidInput."""
-    phone = re.sub(r"[\s-]", "", raw or "")
+    # NFKC turns the full-width digits and plus sign of Chinese input methods into ASCII.
+    phone = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw or ""))
     if phone.startswith("+86"):
         phone = phone[3:]
     elif phone.startswith("0086"):
@@ -93,7 +98,8 @@ def load_session_user(session: Session, token: str) -> User | None:
     if not user_id.isdigit() or not session_token:
         return None
     user = session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(user.session_token, session_token):
+    # A disabled account loses its open sessions too, not only the next login.
+    if user is None or not user.is_active_account or not hmac.compare_digest(user.session_token, session_token):
         return None
     return user
 
@@ -115,7 +121,7 @@ def send_sms_code(
         .order_by(SmsCode.created_at.desc()).limit(1)
     )
     if latest is not None and now - latest < CODE_RESEND_AFTER:
-        wait = int((CODE_RESEND_AFTER - (now - latest)).total_seconds()) + 1
+        wait = max(1, math.ceil((CODE_RESEND_AFTER - (now - latest)).total_seconds()))
         raise TooMany(_("验证码已发送，请 %(seconds)s 秒后再试。", seconds=wait), code="sms_too_soon")
     # Earlier codes for the same purpose stop working.
     session.execute(

@@ -21,7 +21,8 @@ def _phone_key() -> str:
     try:
         return "phone:" + service.normalize_phone(raw)
     except DomainError:
-        return "phone:invalid"
+        # Per address, not one bucket shared by everyone who mistypes a number.
+        return "phone-invalid:" + web.client_ip()
 
 
 def _failed(response: Response) -> bool:

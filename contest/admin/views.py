@@ -8,9 +8,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 
 from .. import web
+from ..accounts import audit
 from ..accounts import service as accounts
 from ..accounts.models import ROLES
-from ..accounts import audit
 from ..clock import LOCAL_TZ
 from ..contests import service as contests
 from ..contests.models import STAGES

@@ -57,7 +57,7 @@ class Contest(Base):
     publicity_starts_at: Mapped[datetime | None]
     publicity_ends_at: Mapped[datetime | None]
 
-    categories: Mapped[list["Category"]] = relationship(
+    categories: Mapped[list[Category]] = relationship(
         back_populates="contest", cascade="all, delete-orphan", order_by="(Category.kind, Category.position, Category.id)",
         lazy="selectin",
     )
@@ -65,7 +65,7 @@ class Contest(Base):
     def window(self, stage: str) -> tuple[datetime | None, datetime | None]:
         return getattr(self, f"{stage}_starts_at"), getattr(self, f"{stage}_ends_at")
 
-    def categories_of(self, kind: str) -> list["Category"]:
+    def categories_of(self, kind: str) -> list[Category]:
         return [c for c in self.categories if c.kind == kind]
 
 
@@ -146,8 +146,8 @@ class Entry(Base):
     group: Mapped[Category | None] = relationship(foreign_keys=[group_id])
     school: Mapped[School | None] = relationship()
     submitted_by: Mapped[User | None] = relationship()
-    nominee: Mapped["NomineeProfile | None"] = relationship(back_populates="entry", cascade="all, delete-orphan", uselist=False)
-    team_members: Mapped[list["TeamMember"]] = relationship(
+    nominee: Mapped[NomineeProfile | None] = relationship(back_populates="entry", cascade="all, delete-orphan", uselist=False)
+    team_members: Mapped[list[TeamMember]] = relationship(
         back_populates="entry", cascade="all, delete-orphan", order_by="(TeamMember.position, TeamMember.id)"
     )
 

@@ -6,12 +6,12 @@ module is the one place that says what a valid rule set looks like.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import InvalidInput
 from ..i18n import N_, _
-
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from .. import LOCALES
+from .. import LOCALES, web
 from ..contests import service as contests
 from ..extensions import db, limiter
-from .. import web
 
 bp = Blueprint("site", __name__)
 
@@ -25,8 +24,10 @@ def home() -> str:
 @bp.get("/lang/<code>")
 def set_language(code: str) -> Response:
     target = request.args.get("next", "")
-    # only same-site paths, never an open redirect
-    if not target.startswith("/") or target.startswith("//"):
+    # Only same-site paths, never an open redirect. Browsers read "/\host" as "//host",
+    # and URL parsing drops tabs and newlines, so "/\t/host" would become "//host".
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 32 or ord(c) == 127 for c in target)):
         target = url_for("site.home")
     response = make_response(redirect(target))
     if code in LOCALES:
