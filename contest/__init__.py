@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -150,6 +150,8 @@ def _init_extensions(app: Flask, s: Settings) -> None:
 
 
 def _select_locale() -> str:
+    if not has_request_context():  # CLI commands and scripts speak the source language
+        return "zh"
     chosen = request.cookies.get("lang", "")
     return chosen if chosen in LOCALES else "zh"
 

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from .accounts import service as accounts
 from .accounts.models import ROLES
+from .clock import to_local
 from .errors import DomainError
 from .extensions import db
 
@@ -72,7 +73,7 @@ def revoke_role(phone: str, role: str) -> None:
 def show_outbox(phone: str | None, limit: int) -> None:
     """Print the latest messages the console sender delivered."""
     for message in reversed(accounts.outbox(db.session, phone=phone, limit=limit)):
-        click.echo(f"{message.created_at:%Y-%m-%d %H:%M:%S} {message.phone} {message.body}")
+        click.echo(f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S} {message.phone} {message.body}")
 
 
 @click.command("demo")

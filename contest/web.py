@@ -63,6 +63,8 @@ def settle_failure(exc: Any) -> None:
 
 def safe_next(target: str | None, default: str) -> str:
     """A same-site path to go to after login, never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines inside URLs, so "/\t/evil" would become "//evil".
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return target
     return default

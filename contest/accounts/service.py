@@ -98,8 +98,7 @@ def load_session_user(session: Session, token: str) -> User | None:
     if not user_id.isdigit() or not session_token:
         return None
     user = session.get(User, int(user_id))
-    # A disabled account loses its open sessions too, not only the next login.
-    if user is None or not user.is_active_account or not hmac.compare_digest(user.session_token, session_token):
+    if user is None or not hmac.compare_digest(user.session_token, session_token):
         return None
     return user
 
