@@ -91,8 +91,23 @@ def _empty_tables() -> None:
                 conn.execute(table.delete())
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as on a real server.
+
+    The `app` fixture keeps a context pushed for the test's own database work, and Flask
+    3.1 would otherwise reuse it for every request: requests would share `g` (where
+    flask-login caches the signed-in user) and the test's session (so pending work would
+    look stored).
+    """
+
+    def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def, override]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
