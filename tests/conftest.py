@@ -9,9 +9,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -237,5 +238,5 @@ def count_queries(app: Flask) -> Callable[[], Any]:
     return counting
 
 
-def redis_client(app: Flask) -> "redis.Redis[Any] | None":
+def redis_client(app: Flask) -> redis.Redis[Any] | None:
     return app.extensions["redis"]

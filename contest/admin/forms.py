@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..contests.models import DISTRICTS, KINDS, STAGES
 from ..contests.service import KIND_LABELS, STAGE_LABELS
@@ -13,7 +13,7 @@ from ..i18n import lazy_gettext as _l
 
 class ContestForm(FlaskForm):
     slug = StringField(_l("网址标识"), validators=[DataRequired(_l("请填写网址标识。")), Length(max=60)])
-    kind = SelectField(_l("活动类型"), choices=[(k, KIND_LABELS[k]) for k in KINDS])
+    kind = SelectField(_l("活动类型"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
     title = StringField(_l("活动名称"), validators=[DataRequired(_l("请填写活动名称。")), Length(max=120)])
     short_title = StringField(_l("简称"), validators=[Length(max=40)])
     theme = StringField(_l("主题"), validators=[Length(max=120)])
@@ -33,16 +33,17 @@ for _stage in STAGES:
 
 
 class CategoryForm(FlaskForm):
-    kind = SelectField(_l("类型"), choices=[("category", _l("类别")), ("track", _l("赛道")), ("group", _l("组别"))])
+    kind = SelectField(_l("类型"), choices=[SelectChoice("category", _l("类别")), SelectChoice("track", _l("赛道")), SelectChoice("group", _l("组别"))])
     name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
     description = StringField(_l("说明"), validators=[Length(max=300)])
 
 
 class SchoolForm(FlaskForm):
     name = StringField(_l("学校名称"), validators=[DataRequired(_l("请填写学校名称。")), Length(max=80)])
-    district = SelectField(_l("所在区县"), choices=[(d, d) for d in DISTRICTS])
-    level = SelectField(_l("学校类型"), choices=[("中职", "中职"), ("高职", "高职"), ("技工", "技工院校")])
-    enrolment = IntegerField(_l("在校生人数"), validators=[DataRequired(_l("请填写在校生人数。")), NumberRange(min=0, max=200000, message=_l("在校生人数应在 0 到 200000 之间。"))])
+    district = SelectField(_l("所在区县"), choices=[SelectChoice(d, d) for d in DISTRICTS])
+    level = SelectField(_l("学校类型"), choices=[SelectChoice("中职", "中职"), SelectChoice("高职", "高职"), SelectChoice("技工", "技工院校")])
+    # InputRequired, not DataRequired: 0 is a valid enrolment (a new school) but falsy.
+    enrolment = IntegerField(_l("在校生人数"), validators=[InputRequired(_l("请填写在校生人数。")), NumberRange(min=0, max=200000, message=_l("在校生人数应在 0 到 200000 之间。"))])
 
 
 class EmptyForm(FlaskForm):

@@ -47,7 +47,11 @@ def dashboard() -> str:
 
 
 def _local(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=LOCAL_TZ) if value is not None else None
+    """A form's naive datetime-local value is Beijing time. A field missing from the post
+    keeps the contest's stored (aware, UTC) value, which must be converted, not relabelled."""
+    if value is None:
+        return None
+    return value.astimezone(LOCAL_TZ) if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 
 
 def _changes_from(form: ContestForm) -> contests.ContestChanges:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from ..accounts import audit
 from ..accounts.models import User
 from ..accounts.service import require_role
+from ..clock import to_local
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School
@@ -254,11 +255,16 @@ CONTEST_TEXT_FIELDS = {"title": 120, "short_title": 40, "theme": 120, "summary":
 
 def _contest_snapshot(contest: Contest) -> dict[str, Any]:
     snap: dict[str, Any] = {f: getattr(contest, f) for f in ("slug", "kind", "is_published", "position", *CONTEST_TEXT_FIELDS)}
+    # Windows in Beijing time whatever zone they came in (the database gives UTC, a form
+    # gives +08:00), so an unchanged window never shows up as a change in the audit.
     for stage in STAGES:
         start, end = contest.window(stage)
-        snap[f"{stage}_starts_at"] = start.isoformat() if start else None
-        snap[f"{stage}_ends_at"] = end.isoformat() if end else None
-    snap["rules"] = dict(contest.rules or {})
+        snap[f"{stage}_starts_at"] = to_local(start).isoformat() if start else None
+        snap[f"{stage}_ends_at"] = to_local(end).isoformat() if end else None
+    # One key per effective rule, so the audit of an edit names only the rules whose value
+    # changed (storing a default explicitly is no change).
+    for key, value in rules_of(contest).items():
+        snap[f"rules.{key}"] = value
     return snap
 
 
@@ -309,7 +315,8 @@ def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now
     contest.slug = changes.slug
     contest.kind = changes.kind
     for name in CONTEST_TEXT_FIELDS:
-        setattr(contest, name, (getattr(changes, name) or "").strip())
+        # Browsers send a textarea's line breaks as CRLF; paragraphs are split on "\n\n".
+        setattr(contest, name, (getattr(changes, name) or "").replace("\r\n", "\n").strip())
     contest.is_published = changes.is_published
     contest.position = changes.position
     for stage in STAGES:

@@ -1,0 +1,250 @@
+"""The public gallery: only approved entries, search, filters, sorting, paging, bounded queries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from contest.contests.models import Entry
+from contest.extensions import db
+
+
+def titles(page) -> list[str]:  # type: ignore[no-untyped-def]
+    html = page.get_data(as_text=True)
+    gallery = re.search(r'<ul class="gallery">(.*?)</ul>', html, re.S)
+    assert gallery, html[:300]
+    return re.findall(r"<h3>(.*?)</h3>", gallery.group(1))
+
+
+def total(page) -> int:  # type: ignore[no-untyped-def]
+    match = re.search(r"共 (\d+) 件作品", page.get_data(as_text=True))
+    assert match
+    return int(match.group(1))
+
+
+@pytest.fixture
+def gallery(client, make_contest):  # type: ignore[no-untyped-def]
+    contest = make_contest()
+
+    def get(**params: str):  # type: ignore[no-untyped-def]
+        return client.get(f"/c/{contest.slug}/entries", query_string=params)
+    get.contest = contest  # type: ignore[attr-defined]
+    return get
+
+
+def test_only_approved_entries_appear(gallery, make_entry):
+    contest = gallery.contest
+    make_entry(contest, title="通过的作品")
+    for status in ("draft", "submitted", "rejected", "withdrawn"):
+        make_entry(contest, status=status, title=f"状态{status}")
+    page = gallery()
+    assert page.status_code == 200
+    assert titles(page) == ["通过的作品"]
+    assert total(page) == 1
+    assert "状态" not in page.get_data(as_text=True)
+
+
+def test_entries_of_other_contests_do_not_appear(gallery, make_contest, make_entry):
+    make_entry(gallery.contest, title="本活动作品")
+    make_entry(make_contest(), title="别的活动作品")
+    assert titles(gallery()) == ["本活动作品"]
+
+
+def test_empty_gallery_says_nothing_found(gallery):
+    page = gallery()
+    assert page.status_code == 200
+    assert "没有找到符合条件的作品。" in page.get_data(as_text=True)
+    assert total(page) == 0
+
+
+def test_search_by_title_school_and_nominee(gallery, make_entry, make_school):
+    contest = gallery.contest
+    make_entry(contest, title="泉城夜色", school=make_school("济南信息工程学校"))
+    make_entry(contest, title="钢铁匠心", school=make_school("济南理工职业学校"), nominee="李小红")
+    make_entry(contest, title="面点师傅", nominee="王大明")
+    assert titles(gallery(q="夜色")) == ["泉城夜色"]
+    assert titles(gallery(q="理工")) == ["钢铁匠心"]
+    assert titles(gallery(q="大明")) == ["面点师傅"]
+    assert sorted(titles(gallery(q="济南"))) == ["泉城夜色", "钢铁匠心"]
+    assert titles(gallery(q="  夜色  ")) == ["泉城夜色"]  # surrounding spaces are ignored
+    assert titles(gallery(q="不存在的词")) == []
+
+
+def test_search_is_case_insensitive_for_latin_letters(gallery, make_entry):
+    make_entry(gallery.contest, title="My Robot Arm")
+    assert titles(gallery(q="robot")) == ["My Robot Arm"]
+
+
+def test_search_keeps_the_query_in_the_box(gallery):
+    html = gallery(q='"><script>x</script>').get_data(as_text=True)
+    assert "<script>x</script>" not in html
+    assert 'value="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+
+
+def test_like_wildcards_are_taken_literally(gallery, make_entry):
+    contest = gallery.contest
+    make_entry(contest, title="100%纯手工")
+    make_entry(contest, title="纯手工")
+    make_entry(contest, title="a_b 作品")
+    make_entry(contest, title="axb 作品")
+    make_entry(contest, title="反斜杠\\作品")
+    assert titles(gallery(q="%")) == ["100%纯手工"]
+    assert titles(gallery(q="0%纯")) == ["100%纯手工"]
+    assert titles(gallery(q="a_b")) == ["a_b 作品"]
+    assert titles(gallery(q="_")) == ["a_b 作品"]
+    assert titles(gallery(q="\\")) == ["反斜杠\\作品"]
+
+
+def test_an_over_long_search_is_refused(gallery, make_entry):
+    make_entry(gallery.contest, title="作" * 10)
+    page = gallery(q="作" * 51)
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "搜索内容太长了，请不要超过 50 个字。" in html
+    assert "请求未能完成" in html
+    # exactly fifty is fine
+    assert gallery(q="作" * 50).status_code == 200
+
+
+def test_over_long_search_as_json(client, make_contest):
+    contest = make_contest()
+    page = client.get(f"/c/{contest.slug}/entries", query_string={"q": "x" * 51}, headers={"Accept": "application/json"})
+    assert page.status_code == 400
+    assert page.get_json() == {"error": {"code": "query_too_long", "message": "搜索内容太长了，请不要超过 50 个字。"}}
+
+
+def test_filter_by_category_school_and_district(gallery, make_entry, make_school):
+    contest = gallery.contest
+    photo, video = contest.categories
+    lixia = make_school("历下职业学校", district="历下区")
+    zhangqiu = make_school("章丘职业学校", district="章丘区")
+    make_entry(contest, title="历下照片", school=lixia, category_id=photo.id)
+    make_entry(contest, title="历下视频", school=lixia, category_id=video.id)
+    make_entry(contest, title="章丘照片", school=zhangqiu, category_id=photo.id)
+    assert sorted(titles(gallery(category=str(photo.id)))) == ["历下照片", "章丘照片"]
+    assert titles(gallery(category=str(video.id))) == ["历下视频"]
+    assert sorted(titles(gallery(school=str(lixia.id)))) == ["历下照片", "历下视频"]
+    assert titles(gallery(district="章丘区")) == ["章丘照片"]
+    assert titles(gallery(district="历下区", category=str(photo.id))) == ["历下照片"]
+    # combined with a search
+    assert titles(gallery(q="照片", school=str(zhangqiu.id))) == ["章丘照片"]
+
+
+def test_filter_options_list_schools_and_districts_with_entries(gallery, make_entry, make_school):
+    contest = gallery.contest
+    make_entry(contest, school=make_school("有作品的学校", district="天桥区"))
+    make_school("没有作品的学校", district="商河县")
+    make_entry(contest, status="rejected", school=make_school("被驳回的学校", district="平阴县"))
+    html = gallery().get_data(as_text=True)
+    assert "有作品的学校" in html and "<option >天桥区</option>" in html
+    for hidden in ("没有作品的学校", "商河县", "被驳回的学校", "平阴县"):
+        assert hidden not in html
+
+
+def test_bad_filters_are_ignored_or_match_nothing(gallery, make_entry):
+    make_entry(gallery.contest, title="唯一作品")
+    for params in ({"category": "abc"}, {"category": "-1"}, {"school": "99999999999"}, {"district": "不存在区"},
+                   {"sort": "evil"}, {"school": "1e3"}):
+        page = gallery(**params)
+        assert page.status_code == 200, params
+        assert titles(page) == ["唯一作品"], params
+    # a well-formed id that matches nothing gives an empty page, not an error
+    assert titles(gallery(category="99999")) == []
+
+
+def test_sort_newest_oldest_and_title(gallery, make_entry):
+    contest = gallery.contest
+    # published one after another: Charlie first, then Alpha, then Bravo
+    make_entry(contest, title="Charlie", published_offset=1)
+    make_entry(contest, title="Alpha", published_offset=2)
+    make_entry(contest, title="Bravo", published_offset=3)
+    assert titles(gallery()) == ["Bravo", "Alpha", "Charlie"]
+    assert titles(gallery(sort="newest")) == ["Bravo", "Alpha", "Charlie"]
+    assert titles(gallery(sort="oldest")) == ["Charlie", "Alpha", "Bravo"]
+    assert titles(gallery(sort="title")) == ["Alpha", "Bravo", "Charlie"]
+
+
+def test_pagination_second_page_shows_the_rest(gallery, make_entry):
+    contest = gallery.contest
+    for n in range(14):
+        make_entry(contest, title=f"作品{n:02d}", published_offset=n + 1)
+    first = gallery()
+    assert titles(first) == [f"作品{n:02d}" for n in range(13, 1, -1)]
+    assert total(first) == 14
+    html = first.get_data(as_text=True)
+    assert "第 1 / 2 页" in html
+    assert 'rel="next"' in html and 'rel="prev"' not in html
+    second = gallery(page="2")
+    assert titles(second) == ["作品01", "作品00"]
+    assert 'rel="prev"' in second.get_data(as_text=True)
+    assert set(titles(first)).isdisjoint(titles(second))
+
+
+def test_pager_links_keep_the_filters(gallery, make_entry):
+    for n in range(13):
+        make_entry(gallery.contest, title=f"夜景{n}")
+    html = gallery(q="夜景", sort="title").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" rel="next">', html)
+    assert link
+    assert "page=2" in link.group(1) and "sort=title" in link.group(1) and "q=" in link.group(1)
+
+
+def test_pager_links_stay_in_this_contest(gallery, make_entry):
+    for n in range(13):
+        make_entry(gallery.contest, title=f"作品{n}")
+    html = gallery(slug="another-contest").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" rel="next">', html)
+    assert link
+    assert link.group(1).startswith(f"/c/{gallery.contest.slug}/entries?")
+
+
+def test_odd_page_numbers_are_clamped_never_an_error(gallery, make_entry):
+    for n in range(13):
+        make_entry(gallery.contest, title=f"作品{n:02d}", published_offset=n + 1)
+    cases = [("-1", 1), ("0", 1), ("abc", 1), ("", 1), ("1.5", 1), ("99999", 2), ("9" * 30, 1), ("2", 2), ("%00", 1)]
+    for raw, expected_page in cases:
+        page = gallery(page=raw)
+        assert page.status_code == 200, raw
+        assert f"第 {expected_page} / 2 页" in page.get_data(as_text=True), raw
+        assert len(titles(page)) == (12 if expected_page == 1 else 1), raw
+
+
+def test_gallery_runs_a_bounded_number_of_queries(client, make_contest, make_entry, make_school, count_queries):
+    small, large = make_contest(), make_contest()
+    for contest, n in ((small, 2), (large, 12)):
+        category = contest.categories[0]
+        for i in range(n):
+            make_entry(contest, school=make_school(), category_id=category.id, nominee=f"选手{i}")
+    small_url, large_url = f"/c/{small.slug}/entries", f"/c/{large.slug}/entries"
+    client.get(small_url)  # warm up the connection
+    # The test shares the request's session: start both requests from an empty one.
+    db.session.remove()
+    with count_queries() as few:
+        page = client.get(small_url)
+    assert len(titles(page)) == 2
+    db.session.remove()
+    with count_queries() as many:
+        page = client.get(large_url)
+    assert len(titles(page)) == 12
+    assert "选手11" in page.get_data(as_text=True)
+    assert len(many) == len(few), (few, many)
+    assert len(many) <= 8
+
+
+def test_gallery_shows_school_nominee_and_category_on_cards(gallery, make_entry, make_school):
+    contest = gallery.contest
+    entry = make_entry(contest, title="卡片作品", school=make_school("卡片学校"), nominee="张三",
+                       category_id=contest.categories[0].id)
+    html = gallery().get_data(as_text=True)
+    assert f'href="/c/{contest.slug}/entries/{entry.id}"' in html
+    assert "张三 · 卡片学校" in html
+    assert '<span class="chip">摄影作品</span>' in html
+
+
+def test_gallery_shows_a_cover_when_the_entry_has_one(gallery, make_entry):
+    entry = make_entry(gallery.contest)
+    key = "a" * 64 + ".jpg"
+    db.session.get(Entry, entry.id).cover_key = key
+    db.session.commit()
+    assert f'src="/media/{key}"' in gallery().get_data(as_text=True)
