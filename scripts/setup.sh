@@ -33,4 +33,4 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r "$req"
   touch "$stamp"
 fi
-.venv/bin/pybabel compile -q -d contest/translations
+.venv/bin/pybabel compile -d contest/translations >/dev/null
