@@ -120,3 +120,18 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error")
         code, message = _http_messages()[500]
         return error_response(500, code, message)
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_type"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "unprocessable"

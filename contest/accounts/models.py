@@ -120,3 +120,16 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Notice(Base):
+    """A message to one user shown on the site (e.g. a moderation decision)."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(String(500))
+    link: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooMany
 from ..i18n import _
 from . import audit
-from .models import ROLES, SmsCode, SmsMessage, User, UserRole
+from .models import ROLES, Notice, SmsCode, SmsMessage, User, UserRole
 from .sms import SmsSender
 
 CODE_TTL = timedelta(minutes=5)
@@ -330,3 +330,18 @@ def outbox(session: Session, *, phone: str | None = None, limit: int = 20) -> li
     if phone:
         query = query.where(SmsMessage.phone == phone)
     return list(session.scalars(query))
+
+
+def notify(session: Session, sender: SmsSender, *, user: User, body: str, now: datetime, link: str = "", sms: bool = True) -> None:
+    """Tell a user something: a notice on the site and, unless sms=False, a text message."""
+    session.add(Notice(user_id=user.id, body=body[:500], link=link[:200], created_at=now))
+    if sms:
+        sender.send(session, user.phone, f"【济南职教活动周】{body}"[:500], now)
+
+
+def unread_notices(session: Session, user: User, *, limit: int = 20) -> list[Notice]:
+    """The user's latest notices, unread first."""
+    return list(session.scalars(
+        select(Notice).where(Notice.user_id == user.id)
+        .order_by(Notice.read_at.is_not(None), Notice.id.desc()).limit(limit)
+    ))

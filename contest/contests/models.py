@@ -174,7 +174,11 @@ class NomineeProfile(Base):
 
 class TeamMember(Base):
     __tablename__ = "team_member"
-    __table_args__ = (CheckConstraint(_in("role", TEAM_ROLES), name="role_known"),)
+    __table_args__ = (
+        CheckConstraint(_in("role", TEAM_ROLES), name="role_known"),
+        # A student is in one team per contest; the database has the last word.
+        UniqueConstraint("contest_id", "school_id", "student_no"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -30,4 +30,46 @@ class MediaItem(Base):
     caption: Mapped[str] = mapped_column(String(200), default="")
     alt_text: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int] = mapped_column(default=0)
+    # image: 64-bit difference hash (stored signed) for near-duplicate detection
+    dhash: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # video: poster frame (JPEG) and duration
+    poster_key: Mapped[str] = mapped_column(String(100), default="")
+    duration_seconds: Mapped[float | None]
+    # what the item is for: photo, cover, video, plan (business plan PDF), pitch (pitch video)
+    role: Mapped[str] = mapped_column(String(10), default="photo")
     created_at: Mapped[datetime]
+
+
+class DuplicateFlag(Base):
+    """An image that looks like an image of another entry, for moderators to judge."""
+
+    __tablename__ = "duplicate_flag"
+    __table_args__ = (UniqueConstraint("media_item_id", "other_media_item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    media_item_id: Mapped[int] = mapped_column(ForeignKey("media_item.id", ondelete="CASCADE"))
+    other_entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    other_media_item_id: Mapped[int] = mapped_column(ForeignKey("media_item.id", ondelete="CASCADE"))
+    distance: Mapped[int]
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class QuotaSlot(Base):
+    """One unit of a quota. A quota of N is N numbered slots; taking one is an INSERT that
+    the unique constraint lets only one request win, so parallel submissions can never
+    exceed the quota on PostgreSQL or SQLite alike."""
+
+    __tablename__ = "quota_slot"
+    __table_args__ = (
+        UniqueConstraint("contest_id", "scope", "owner_id", "slot"),
+        Index("ix_quota_slot_entry", "entry_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(10))  # "person" or "school"
+    owner_id: Mapped[int]
+    slot: Mapped[int]
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))

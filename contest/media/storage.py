@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -19,6 +20,7 @@ KEY_RE = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{2,5}$")
 
 class Storage(Protocol):
     def put(self, data: bytes, extension: str) -> str: ...
+    def put_file(self, source: str | os.PathLike[str], extension: str) -> str: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -54,6 +56,27 @@ class LocalStorage:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return key
+
+    def put_file(self, source: str | os.PathLike[str], extension: str) -> str:
+        """Store a file (a large video) by copying it in chunks, never whole in memory."""
+        digest = hashlib.sha256()
+        with open(source, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+                digest.update(chunk)
+        key = f"{digest.hexdigest()}.{extension.lower().lstrip('.')}"
+        target = self.path(key)
+        if target.exists():
+            return key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1024 * 1024)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
