@@ -115,6 +115,18 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint(conn: Any, name: str) -> None:
+    # The sqlite3 driver opens a transaction only before the first INSERT/UPDATE/DELETE
+    # (reads before it run on their own, so no stale snapshot can make a later write
+    # fail). A SAVEPOINT issued before any write would otherwise open the outermost
+    # transaction itself, and releasing it would commit: open a real one first.
+    if conn.dialect.name == "sqlite":
+        dbapi_connection = conn.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
 def _init_extensions(app: Flask, s: Settings) -> None:
     from . import model_registry  # noqa: F401
     from .accounts.sms import make_sender
