@@ -1,0 +1,502 @@
+"""Entries with their media: nominations (最美职校生), photo and video entries (全民美拍),
+team registrations (黄炎培); editing, withdrawing, and the entrant's own list.
+
+Files are validated and cleaned before anything touches the database; the rows are
+then written in the caller's transaction. When the operation is refused, or the
+transaction does not commit, `discard_unreferenced` removes the files it stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from ..accounts.models import User
+from ..contests import service as contests
+from ..contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..i18n import _
+from .images import ProcessedImage, hamming, process_image
+from .models import DuplicateFlag, MediaItem, QuotaSlot
+from .pdf import check_pdf
+from .storage import Storage
+from .video import ProcessedVideo, process_video
+
+TITLE_MAX = 80
+DESCRIPTION_MAX = 2000
+STORY_MAX = 1500
+NEAR_DUPLICATE_BITS = 6  # of 64: re-encodes and resizes stay within this, other photos do not
+PDF_MAX_BYTES = 20 * 1024 * 1024
+EDITABLE = ("draft", "submitted", "rejected")
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """An uploaded file spooled to disk by the view; services never see the request."""
+
+    name: str
+    path: str
+    size: int
+
+    def read(self) -> bytes:
+        return Path(self.path).read_bytes()
+
+
+@dataclass
+class StoredFiles:
+    """Keys this operation wrote, so a refusal can take them back."""
+
+    keys: list[str] = field(default_factory=list)
+
+    def put(self, storage: Storage, data: bytes, extension: str) -> str:
+        key = storage.put(data, extension)
+        self.keys.append(key)
+        return key
+
+    def put_file(self, storage: Storage, path: str, extension: str) -> str:
+        key = storage.put_file(path, extension)
+        self.keys.append(key)
+        return key
+
+
+def discard_unreferenced(session: Session, storage: Storage, keys: list[str]) -> None:
+    """Delete stored files that no committed media row refers to (after a refusal)."""
+    if not keys:
+        return
+    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key, MediaItem.poster_key)
+    used: set[str] = set()
+    for column in columns:
+        used.update(session.scalars(select(column).where(column.in_(keys))))
+    for key in set(keys) - used:
+        storage.delete(key)
+
+
+# --- checks shared by the three flows ------------------------------------------------
+
+def _require_open(contest: Contest, now: datetime) -> None:
+    if not contests.stage_of(contest, now).is_active("submission"):
+        raise Forbidden(_("本活动当前不在作品征集期，不能提交或修改作品。"), code="submission_closed")
+
+
+def _text(value: str | None, label: str, limit: int, *, required: bool = True) -> str:
+    text = (value or "").replace("\r\n", "\n").strip()
+    if required and not text:
+        raise InvalidInput(_("请填写%(label)s。", label=label), field=label)
+    if len(text) > limit:
+        raise InvalidInput(_("%(label)s不能超过 %(n)s 个字。", label=label, n=limit), field=label)
+    return text
+
+
+def _category(contest: Contest, category_id: int | None, kind: str, label: str, *, required: bool) -> Category | None:
+    if category_id is None:
+        if required:
+            raise InvalidInput(_("请选择%(label)s。", label=label))
+        return None
+    category = next((c for c in contest.categories if c.id == category_id and c.kind == kind), None)
+    if category is None:
+        raise InvalidInput(_("请选择%(label)s。", label=label))
+    return category
+
+
+def schools_of(session: Session, user: User) -> list[School]:
+    """The schools this account acts for."""
+    return list(session.scalars(
+        select(School).join(SchoolContact, SchoolContact.school_id == School.id)
+        .where(SchoolContact.user_id == user.id).order_by(School.name)
+    ))
+
+
+def _school_of_contact(session: Session, actor: User, school_id: int | None) -> School:
+    if not actor.has_role("school_contact"):
+        raise Forbidden(_("只有学校联络人可以推荐选手或报名团队。"), code="not_school_contact")
+    school = next((s for s in schools_of(session, actor) if s.id == school_id), None)
+    if school is None:
+        raise Forbidden(_("您只能代表自己所在的学校报名。"), code="not_your_school")
+    return school
+
+
+def school_quota(contest: Contest, school: School) -> int:
+    """Entries a school may have in a contest, by its enrolment (a rule of the contest)."""
+    rules = contests.rules_of(contest)
+    if school.enrolment < 2000:
+        return int(rules.get("school_quota_small", 3))
+    if school.enrolment <= 5000:
+        return int(rules.get("school_quota_medium", 4))
+    return int(rules.get("school_quota_large", 5))
+
+
+def _take_slot(session: Session, *, contest: Contest, scope: str, owner_id: int, limit: int, entry: Entry) -> None:
+    """Take one of `limit` numbered slots; the unique constraint decides races."""
+    taken = set(session.scalars(select(QuotaSlot.slot).where(
+        QuotaSlot.contest_id == contest.id, QuotaSlot.scope == scope, QuotaSlot.owner_id == owner_id)))
+    for slot in range(1, limit + 1):
+        if slot in taken:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(QuotaSlot(contest_id=contest.id, scope=scope, owner_id=owner_id, slot=slot, entry_id=entry.id))
+                session.flush()
+            return
+        except IntegrityError:
+            continue  # another request took this slot a moment ago: try the next
+    if scope == "person":
+        raise Conflict(_("每人在本活动最多投稿 %(n)s 件，您已达到上限。", n=limit), code="person_quota")
+    raise Conflict(_("贵校在本活动的名额（%(n)s 个）已用完。", n=limit), code="school_quota")
+
+
+def _release_slots(session: Session, entry: Entry) -> None:
+    for slot in session.scalars(select(QuotaSlot).where(QuotaSlot.entry_id == entry.id)):
+        session.delete(slot)
+
+
+# --- media ----------------------------------------------------------------------------
+
+def _images(files: list[IncomingFile], contest: Contest, *, at_least: int, at_most: int, label: str,
+            check_resolution: bool = True) -> list[ProcessedImage]:
+    if len(files) < at_least:
+        raise InvalidInput(_("请上传至少 %(n)s 张%(label)s。", n=at_least, label=label), code="too_few_images")
+    if len(files) > at_most:
+        raise InvalidInput(_("%(label)s最多 %(n)s 张。", label=label, n=at_most), code="too_many_images")
+    rules = contests.rules_of(contest)
+    min_w = int(rules.get("min_image_width", 0)) if check_resolution else 0
+    min_h = int(rules.get("min_image_height", 0)) if check_resolution else 0
+    return [process_image(f.read(), min_width=min_w, min_height=min_h) for f in files]
+
+
+def _video(file: IncomingFile, contest: Contest, workdir: str) -> ProcessedVideo:
+    rules = contests.rules_of(contest)
+    return process_video(file.path, max_seconds=int(rules.get("video_max_seconds", 180)),
+                         max_bytes=int(rules.get("video_max_mb", 300)) * 1024 * 1024, workdir=workdir)
+
+
+def _signed(value: int) -> int:
+    """A 64-bit hash as the signed integer a BIGINT column holds."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def _attach_images(session: Session, storage: Storage, stored: StoredFiles, entry: Entry, images: list[ProcessedImage],
+                   *, now: datetime, role: str = "photo", start: int = 0) -> list[MediaItem]:
+    items = []
+    for offset, image in enumerate(images):
+        item = MediaItem(
+            entry_id=entry.id, kind="image", role=role, content_type="image/jpeg" if image.original_ext == "jpg" else "image/png",
+            original_key=stored.put(storage, image.original, image.original_ext),
+            display_key=stored.put(storage, image.display, "jpg"), thumb_key=stored.put(storage, image.thumb, "jpg"),
+            width=image.width, height=image.height, byte_size=len(image.original), position=start + offset,
+            alt_text=entry.title, dhash=_signed(image.dhash), created_at=now,
+        )
+        session.add(item)
+        items.append(item)
+    session.flush()
+    return items
+
+
+def _attach_video(session: Session, storage: Storage, stored: StoredFiles, entry: Entry, video: ProcessedVideo,
+                  *, now: datetime, role: str, position: int) -> MediaItem:
+    poster = process_image(video.poster)
+    item = MediaItem(
+        entry_id=entry.id, kind="video", role=role, content_type=video.content_type,
+        original_key=stored.put_file(storage, video.path, video.extension),
+        poster_key=stored.put(storage, poster.display, "jpg"), thumb_key=stored.put(storage, poster.thumb, "jpg"),
+        width=video.width, height=video.height, byte_size=Path(video.path).stat().st_size,
+        duration_seconds=video.duration, position=position, alt_text=entry.title, created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def _flag_duplicates(session: Session, entry: Entry, items: list[MediaItem], now: datetime) -> int:
+    """Flag images that look like images of other entries in the same contest."""
+    hashed = [i for i in items if i.dhash is not None]
+    if not hashed:
+        return 0
+    others = session.execute(
+        select(MediaItem.id, MediaItem.entry_id, MediaItem.dhash)
+        .join(Entry, Entry.id == MediaItem.entry_id)
+        .where(Entry.contest_id == entry.contest_id, Entry.id != entry.id, MediaItem.dhash.is_not(None),
+               Entry.status != "withdrawn")
+    ).all()
+    flags = 0
+    for item in hashed:
+        mine = _unsigned(item.dhash)  # type: ignore[arg-type]
+        for other_id, other_entry_id, other_hash in others:
+            distance = hamming(mine, _unsigned(other_hash))
+            if distance <= NEAR_DUPLICATE_BITS:
+                session.add(DuplicateFlag(entry_id=entry.id, media_item_id=item.id, other_entry_id=other_entry_id,
+                                          other_media_item_id=other_id, distance=distance, created_at=now))
+                flags += 1
+    session.flush()
+    return flags
+
+
+def _set_cover(entry: Entry, items: list[MediaItem]) -> None:
+    ordered = sorted(items, key=lambda i: (i.role != "cover", i.kind != "image", i.position))
+    entry.cover_key = ordered[0].thumb_key if ordered else ""
+
+
+# --- the three flows ----------------------------------------------------------------
+
+@dataclass
+class MediaEntryInput:
+    title: str
+    description: str
+    category_id: int | None
+    kind: str  # "photo" | "video"
+
+
+def submit_media_entry(
+    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: MediaEntryInput,
+    photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime, workdir: str,
+) -> Entry:
+    """A citizen's 全民美拍 entry: 1–9 photos, or one video with an optional cover."""
+    if contest.kind != "media":
+        raise NotFound(_("本活动不接受此类投稿。"))
+    _require_open(contest, now)
+    if actor.phone_verified_at is None:
+        raise Forbidden(_("请先完成手机验证再投稿。"), code="not_verified")
+    title = _text(data.title, _("作品名称"), TITLE_MAX)
+    description = _text(data.description, _("作品介绍"), DESCRIPTION_MAX, required=False)
+    category = _category(contest, data.category_id, "category", _("作品类别"), required=bool(contest.categories_of("category")))
+    rules = contests.rules_of(contest)
+    if data.kind == "photo":
+        images = _images(photos, contest, at_least=1, at_most=int(rules.get("photos_max", 9)), label=_("照片"))
+        clip, cover_image = None, []
+    elif data.kind == "video":
+        if video is None:
+            raise InvalidInput(_("请上传一段视频。"), code="video_missing")
+        clip = _video(video, contest, workdir)
+        cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), check_resolution=False) if cover else []
+        images = []
+    else:
+        raise InvalidInput(_("请选择作品形式（照片或视频）。"))
+    entry = Entry(contest_id=contest.id, category_id=category.id if category else None, submitted_by_id=actor.id,
+                  title=title, description=description, status="submitted", created_at=now, updated_at=now, submitted_at=now)
+    session.add(entry)
+    session.flush()
+    _take_slot(session, contest=contest, scope="person", owner_id=actor.id,
+               limit=int(rules.get("entries_per_person", 3)), entry=entry)
+    items = _attach_images(session, storage, stored, entry, images, now=now)
+    if clip is not None:
+        items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="video", position=0))
+        items += _attach_images(session, storage, stored, entry, cover_image, now=now, role="cover", start=1)
+    _set_cover(entry, items)
+    _flag_duplicates(session, entry, items, now)
+    return entry
+
+
+@dataclass
+class NomineeInput:
+    school_id: int | None
+    category_id: int | None
+    name: str
+    gender: str
+    birth_date: date | None
+    major: str
+    grade: str
+    story: str
+    title: str = ""
+    guardian_consent: bool = False
+    # what the public page may show beyond the name
+    show_photo: bool = True
+    show_major: bool = True
+    show_story: bool = True
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def nominate_student(
+    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: NomineeInput,
+    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, workdir: str,
+) -> Entry:
+    """A school contact nominates a student for 最美职校生: profile, story, 1–6 photos, optional video."""
+    if contest.kind != "selection":
+        raise NotFound(_("本活动不接受此类投稿。"))
+    _require_open(contest, now)
+    school = _school_of_contact(session, actor, data.school_id)
+    name = _text(data.name, _("学生姓名"), 40)
+    if data.gender not in ("male", "female"):
+        raise InvalidInput(_("请选择性别。"), field="gender")
+    if data.birth_date is None:
+        raise InvalidInput(_("请填写出生日期。"), field="birth_date")
+    age = age_on(data.birth_date, now.date())
+    if not 12 <= age <= 40:
+        raise InvalidInput(_("出生日期不正确，请检查。"), field="birth_date")
+    if age < 18 and not data.guardian_consent:
+        raise InvalidInput(_("选手未满 18 周岁，须确认已取得监护人同意。"), code="guardian_consent", field="guardian_consent")
+    story = _text(data.story, _("事迹介绍"), STORY_MAX)
+    major = _text(data.major, _("专业"), 60)
+    grade = _text(data.grade, _("年级"), 20)
+    category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
+    images = _images(photos, contest, at_least=1, at_most=6, label=_("照片"), check_resolution=False)
+    clip = _video(video, contest, workdir) if video is not None else None
+    entry = Entry(contest_id=contest.id, category_id=category.id if category else None, school_id=school.id,
+                  submitted_by_id=actor.id, title=_text(data.title, _("推荐标题"), TITLE_MAX, required=False) or name,
+                  description="", status="submitted", created_at=now, updated_at=now, submitted_at=now)
+    entry.nominee = NomineeProfile(
+        name=name, gender=data.gender, birth_date=data.birth_date, major=major, grade=grade, story=story,
+        guardian_consent=bool(data.guardian_consent),
+        public_fields={"photo": data.show_photo, "major": data.show_major, "story": data.show_story, "school": True},
+    )
+    session.add(entry)
+    session.flush()
+    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=school_quota(contest, school), entry=entry)
+    items = _attach_images(session, storage, stored, entry, images, now=now)
+    if clip is not None:
+        items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="video", position=len(items)))
+    _set_cover(entry, items)
+    _flag_duplicates(session, entry, items, now)
+    return entry
+
+
+@dataclass
+class MemberInput:
+    name: str
+    student_no: str = ""
+    major: str = ""
+
+
+@dataclass
+class TeamInput:
+    school_id: int | None
+    track_id: int | None
+    group_id: int | None
+    project: str
+    summary: str
+    students: list[MemberInput]
+    leader_index: int
+    advisors: list[MemberInput]
+
+
+STUDENT_NO_RE = re.compile(r"^[A-Za-z0-9-]{4,30}$")
+
+
+def _team_members(data: TeamInput, contest: Contest, school: School) -> list[TeamMember]:
+    students = [m for m in data.students if (m.name or "").strip()]
+    advisors = [m for m in data.advisors if (m.name or "").strip()]
+    if not 3 <= len(students) <= 5:
+        raise InvalidInput(_("团队需要 3–5 名学生。"), code="team_size")
+    if not 1 <= len(advisors) <= 2:
+        raise InvalidInput(_("团队需要 1–2 名指导教师。"), code="advisor_count")
+    if not 0 <= data.leader_index < len(students):
+        raise InvalidInput(_("请指定一名学生为团队负责人。"), code="leader")
+    numbers = [(m.student_no or "").strip().upper() for m in students]
+    for number in numbers:
+        if not STUDENT_NO_RE.fullmatch(number):
+            raise InvalidInput(_("请填写每名学生的学号（4–30 位字母或数字）。"), code="student_no")
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInput(_("同一团队中有重复的学号。"), code="student_no_repeated")
+    members = [TeamMember(contest_id=contest.id, role="leader" if i == data.leader_index else "member",
+                          name=_text(m.name, _("学生姓名"), 40), student_no=numbers[i], school_id=school.id,
+                          major=_text(m.major, _("专业"), 60, required=False), position=i)
+               for i, m in enumerate(students)]
+    members += [TeamMember(contest_id=contest.id, role="advisor", name=_text(m.name, _("指导教师姓名"), 40), student_no=None,
+                           school_id=school.id, position=len(students) + i) for i, m in enumerate(advisors)]
+    return members
+
+
+def register_team(
+    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: TeamInput,
+    plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime, workdir: str,
+) -> Entry:
+    """A school contact registers a 黄炎培 team: project, track, group, members, plan PDF, pitch video, cover."""
+    if contest.kind != "innovation":
+        raise NotFound(_("本活动不接受此类投稿。"))
+    _require_open(contest, now)
+    school = _school_of_contact(session, actor, data.school_id)
+    project = _text(data.project, _("项目名称"), TITLE_MAX)
+    summary = _text(data.summary, _("项目简介"), DESCRIPTION_MAX)
+    track = _category(contest, data.track_id, "track", _("赛道"), required=bool(contest.categories_of("track")))
+    group = _category(contest, data.group_id, "group", _("组别"), required=bool(contest.categories_of("group")))
+    members = _team_members(data, contest, school)
+    if plan is None or pitch is None or cover is None:
+        raise InvalidInput(_("请上传商业计划书（PDF）、路演视频和封面图片。"), code="files_missing")
+    plan_bytes = plan.read()
+    check_pdf(plan_bytes, max_bytes=PDF_MAX_BYTES)
+    cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), check_resolution=False)
+    clip = _video(pitch, contest, workdir)
+    entry = Entry(contest_id=contest.id, category_id=track.id if track else None, group_id=group.id if group else None,
+                  school_id=school.id, submitted_by_id=actor.id, title=project, description=summary, status="submitted",
+                  created_at=now, updated_at=now, submitted_at=now)
+    entry.team_members = members
+    session.add(entry)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team") from None
+    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=school_quota(contest, school), entry=entry)
+    items = _attach_images(session, storage, stored, entry, cover_image, now=now, role="cover")
+    items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="pitch", position=1))
+    plan_item = MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
+                          original_key=stored.put(storage, plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
+                          caption=Path(plan.name).name[:200], created_at=now)
+    session.add(plan_item)
+    session.flush()
+    _set_cover(entry, items)
+    return entry
+
+
+# --- after submission ------------------------------------------------------------------
+
+def get_own_entry(session: Session, actor: User, entry_id: int) -> Entry:
+    """An entry the actor submitted (or, for school entries, one of their schools'), or NotFound."""
+    entry = session.get(Entry, entry_id, options=[selectinload(Entry.team_members)])
+    if entry is None:
+        raise NotFound(_("没有找到这件作品。"))
+    school_ids = {s.id for s in schools_of(session, actor)}
+    if entry.submitted_by_id != actor.id and entry.school_id not in school_ids:
+        raise NotFound(_("没有找到这件作品。"))
+    return entry
+
+
+def my_entries(session: Session, actor: User) -> list[Entry]:
+    """Entries the actor submitted or that belong to their schools, newest first."""
+    school_ids = [s.id for s in schools_of(session, actor)]
+    condition = Entry.submitted_by_id == actor.id
+    if school_ids:
+        condition = or_(condition, Entry.school_id.in_(school_ids))
+    return list(session.scalars(
+        select(Entry).where(condition).order_by(Entry.created_at.desc(), Entry.id.desc())
+    ))
+
+
+def update_entry_text(session: Session, *, actor: User, entry_id: int, title: str, description: str, now: datetime) -> Entry:
+    """Change one's entry's title and description until the window closes or it is approved."""
+    entry = get_own_entry(session, actor, entry_id)
+    contest = contests.get_contest_by_id(session, entry.contest_id)
+    _require_open(contest, now)
+    if entry.status not in EDITABLE:
+        raise Forbidden(_("作品已通过审核或已撤回，不能再修改。"), code="not_editable")
+    entry.title = _text(title, _("作品名称"), TITLE_MAX)
+    entry.description = _text(description, _("作品介绍"), DESCRIPTION_MAX, required=False)
+    if entry.status in ("draft", "rejected"):
+        entry.status, entry.submitted_at = "submitted", now
+    entry.updated_at = now
+    session.flush()
+    return entry
+
+
+def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetime) -> Entry:
+    """Withdraw one's entry; its quota slot is freed."""
+    entry = get_own_entry(session, actor, entry_id)
+    if entry.status == "withdrawn":
+        raise Conflict(_("作品已撤回。"))
+    entry.status = "withdrawn"
+    entry.updated_at = now
+    _release_slots(session, entry)
+    session.flush()
+    return entry
+
