@@ -3,3 +3,4 @@
 from .accounts import models as accounts_models  # noqa: F401
 from .contests import models as contests_models  # noqa: F401
 from .media import models as media_models  # noqa: F401
+from .voting import models as voting_models  # noqa: F401

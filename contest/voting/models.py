@@ -1,0 +1,114 @@
+"""Votes, the quota counters that keep them within the rules, and the sealed ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+VOTE_STATUSES = ("valid", "held", "voided")
+EVENT_KINDS = ("cast", "void", "release")
+
+
+class Vote(Base):
+    __tablename__ = "vote"
+    __table_args__ = (
+        CheckConstraint("status IN ('valid', 'held', 'voided')", name="status_known"),
+        UniqueConstraint("voter_id", "idempotency_key"),
+        Index("ix_vote_entry_status", "entry_id", "status"),
+        Index("ix_vote_contest_created", "contest_id", "created_at"),
+        Index("ix_vote_ip", "contest_id", "ip"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date]  # the Asia/Shanghai calendar day the quotas count in
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="valid")
+    risk_score: Mapped[int] = mapped_column(default=0)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    subnet: Mapped[str] = mapped_column(String(50), default="")
+    device_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    receipt: Mapped[str] = mapped_column(String(20), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    status_reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class VoteQuota(Base):
+    """Votes a voter used in a contest on one day. Incremented by one conditional upsert,
+    so parallel requests cannot pass the limit."""
+
+    __tablename__ = "vote_quota"
+    __table_args__ = (CheckConstraint("used >= 0", name="used_not_negative"),)
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"), primary_key=True)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+
+
+class VoteEntryQuota(Base):
+    """Votes a voter gave one entry on one day."""
+
+    __tablename__ = "vote_entry_quota"
+    __table_args__ = (CheckConstraint("used >= 0", name="used_not_negative"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+
+
+class LedgerEvent(Base):
+    """One append-only event: a vote cast, voided or released. Its digest covers the
+    event's fields; blocks seal runs of events later, off the vote path."""
+
+    __tablename__ = "ledger_event"
+    __table_args__ = (CheckConstraint("kind IN ('cast', 'void', 'release')", name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    vote_id: Mapped[int] = mapped_column(ForeignKey("vote.id", ondelete="CASCADE"), index=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    digest: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_block.id"), index=True)
+
+
+class LedgerBlock(Base):
+    """A sealed run of events: hash = H(height, previous hash, Merkle root, range, time)."""
+
+    __tablename__ = "ledger_block"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the height
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    first_event_id: Mapped[int]
+    last_event_id: Mapped[int]
+    event_count: Mapped[int]
+    sealed_at: Mapped[datetime]
+
+
+class IdempotentReply(Base):
+    """The first answer to a request carrying an Idempotency-Key, replayed for repeats."""
+
+    __tablename__ = "idempotent_reply"
+    __table_args__ = (UniqueConstraint("voter_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int]
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]

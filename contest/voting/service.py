@@ -1,0 +1,173 @@
+"""Casting votes within the rules, atomically; voiding and releasing; counts and receipts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..accounts.models import User
+from ..clock import LOCAL_TZ
+from ..contests import service as contests
+from ..contests.models import Contest, Entry
+from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
+from ..i18n import _
+from . import ledger
+from .models import LedgerEvent, Vote, VoteEntryQuota, VoteQuota
+
+RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud or typed from a phone
+
+
+class CaptchaRequired(DomainError):
+    status = 403
+    code = "captcha_required"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What anti-fraud decided for this request: accept, captcha, or hold; and why."""
+
+    action: str = "accept"  # accept | captcha | hold
+    score: int = 0
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VoteContext:
+    """Facts about the request that the ledger keeps with the vote."""
+
+    ip: str = ""
+    subnet: str = ""
+    device_id: str = ""
+    user_agent: str = ""
+    captcha_passed: bool = False
+
+
+@dataclass(frozen=True)
+class CastResult:
+    vote: Vote
+    votes_left_today: int
+    entry: Entry
+    contest: Contest = field(repr=False)
+
+
+def local_day(now: datetime) -> date:
+    return now.astimezone(LOCAL_TZ).date()
+
+
+def new_receipt() -> str:
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
+
+
+def load_votable_entry(session: Session, entry_id: int) -> tuple[Entry, Contest]:
+    """An approved entry of a published contest, or NotFound / Forbidden."""
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
+    contest = contests.get_contest_by_id(session, entry.contest_id)
+    if entry.status != "approved" or not contest.is_published:
+        raise Forbidden(_("这件作品目前不能投票。"), code="entry_not_votable")
+    return entry, contest
+
+
+def check_eligible(contest: Contest, voter: User, now: datetime) -> dict[str, Any]:
+    """The contest's rules, once the voting window and the voter's eligibility are checked."""
+    if not contests.stage_of(contest, now).is_active("voting"):
+        raise Forbidden(_("现在不在投票时间内。"), code="voting_closed")
+    rules = contests.rules_of(contest)
+    if rules.get("verified_only", True) and voter.phone_verified_at is None:
+        raise Forbidden(_("请先完成手机验证再投票。"), code="not_verified")
+    min_age = int(rules.get("min_account_age_hours", 0))
+    if min_age and now - voter.created_at < timedelta(hours=min_age):
+        raise Forbidden(_("新注册的账号需满 %(h)s 小时后才能投票。", h=min_age), code="account_too_new")
+    return rules
+
+
+def _bump(session: Session, model: type, keys: dict[str, Any], limit: int) -> int | None:
+    """used += 1 where used < limit, in one statement (insert when absent); the new value,
+    or None when the limit was already reached. Atomic on PostgreSQL and SQLite alike."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__
+    stmt = insert(table).values(**keys, used=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={"used": table.c.used + 1}, where=table.c.used < limit,
+    ).returning(table.c.used)
+    return session.execute(stmt).scalar()
+
+
+def votes_used_today(session: Session, contest_id: int, voter_id: int, day: date) -> int:
+    return session.scalar(select(VoteQuota.used).where(
+        VoteQuota.contest_id == contest_id, VoteQuota.voter_id == voter_id, VoteQuota.day == day)) or 0
+
+
+def cast_vote(
+    session: Session, *, voter: User, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
+    context: VoteContext = VoteContext(), idempotency_key: str | None = None,
+) -> CastResult:
+    """Cast one vote: window, eligibility, captcha, quotas (per entry, then per day), ledger."""
+    entry, contest = load_votable_entry(session, entry_id)
+    rules = check_eligible(contest, voter, now)
+    needs_captcha = rules.get("captcha_mode") == "always" or (rules.get("captcha_mode") == "risk" and verdict.action == "captcha")
+    if needs_captcha and not context.captcha_passed:
+        raise CaptchaRequired(_("请先完成图形验证码。"))
+    day = local_day(now)
+    per_entry = int(rules.get("votes_per_entry_per_day", 1))
+    per_day = int(rules.get("votes_per_day", 5))
+    if _bump(session, VoteEntryQuota, {"entry_id": entry.id, "voter_id": voter.id, "day": day}, per_entry) is None:
+        raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted")
+    used = _bump(session, VoteQuota, {"contest_id": contest.id, "voter_id": voter.id, "day": day}, per_day)
+    if used is None:
+        raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota")
+    status = "held" if verdict.action == "hold" else "valid"
+    vote = Vote(
+        contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, day=day, created_at=now, status=status,
+        risk_score=verdict.score, reasons=list(verdict.reasons), ip=context.ip[:45], subnet=context.subnet[:50],
+        device_id=context.device_id[:64], user_agent=context.user_agent[:300], receipt=new_receipt(),
+        idempotency_key=idempotency_key,
+    )
+    session.add(vote)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None
+    ledger.append_event(session, vote=vote, kind="cast", at=now, detail="held: " + ",".join(verdict.reasons) if status == "held" else "valid")
+    return CastResult(vote, per_day - used, entry, contest)
+
+
+def receipt_status(session: Session, receipt: str) -> tuple[Vote, list[Any]]:
+    """The vote behind a receipt code and its ledger events, or NotFound."""
+    vote = session.scalar(select(Vote).where(Vote.receipt == (receipt or "").strip().upper()))
+    if vote is None:
+        raise NotFound(_("没有找到这个投票凭证，请检查后重试。"), code="receipt_not_found")
+    events = list(session.scalars(select(LedgerEvent).where(LedgerEvent.vote_id == vote.id).order_by(LedgerEvent.id)))
+    return vote, events
+
+
+def change_status(session: Session, *, actor: User | None, vote_ids: list[int], to: str, reason: str, now: datetime) -> int:
+    """Void (to='voided') or release (to='valid') votes with a reason; returns how many changed."""
+    kind = {"voided": "void", "valid": "release"}[to]
+    allowed_from = ("valid", "held") if to == "voided" else ("held",)
+    votes = list(session.scalars(select(Vote).where(Vote.id.in_(vote_ids), Vote.status.in_(allowed_from)).with_for_update()))
+    for vote in votes:
+        vote.status = to
+        vote.status_reason = reason[:300]
+        ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason)
+    session.flush()
+    return len(votes)
+
+
+def valid_counts(session: Session, contest_id: int) -> dict[int, int]:
+    """Valid votes per entry, from the database (the source of truth)."""
+    rows = session.execute(
+        select(Vote.entry_id, func.count()).where(Vote.contest_id == contest_id, Vote.status == "valid").group_by(Vote.entry_id)
+    )
+    return {entry_id: n for entry_id, n in rows}
+
