@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -33,7 +33,7 @@ def _sha256(data: bytes) -> str:
 
 def _utc(value: datetime) -> str:
     # one spelling of an instant whatever zone it was written in or read back as
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def event_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any]:
