@@ -13,6 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
+from ..antifraud import captcha
+from ..antifraud import service as antifraud
+from ..antifraud.service import Verdict, VoteSignals
 from ..clock import LOCAL_TZ
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
@@ -27,15 +30,6 @@ RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read alou
 class CaptchaRequired(DomainError):
     status = 403
     code = "captcha_required"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What anti-fraud decided for this request: accept, captcha, or hold; and why."""
-
-    action: str = "accept"  # accept | captcha | hold
-    score: int = 0
-    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,3 +165,20 @@ def valid_counts(session: Session, contest_id: int) -> dict[int, int]:
     )
     return {entry_id: n for entry_id, n in rows}
 
+
+
+def submit_vote(
+    session: Session, redis: Any, *, voter: User, entry_id: int, signals: VoteSignals, now: datetime,
+    captcha_id: str = "", captcha_answer: str = "", idempotency_key: str | None = None,
+) -> CastResult:
+    """A vote request end to end before the commit: anti-fraud verdict, captcha, cast."""
+    verdict = antifraud.assess_vote(session, redis, signals, now)
+    captcha_passed = False
+    if captcha_id or captcha_answer:
+        captcha_passed = captcha.check_captcha(session, redis, captcha_id=captcha_id, answer=captcha_answer, purpose="vote")
+        if not captcha_passed:
+            raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
+    context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
+                          user_agent=signals.user_agent, captcha_passed=captcha_passed)
+    return cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
+                     idempotency_key=idempotency_key)
