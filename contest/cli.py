@@ -11,6 +11,7 @@ from .accounts.models import ROLES
 from .clock import to_local
 from .errors import DomainError
 from .extensions import db
+from .voting.cli import register_voting_cli
 
 users_cli = AppGroup("users", help="Create accounts and manage their roles.")
 sms_cli = AppGroup("sms", help="Read the console SMS outbox.")
@@ -87,6 +88,7 @@ def demo_command(reset: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    register_voting_cli(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(demo_command)

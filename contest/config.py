@@ -32,6 +32,8 @@ class Settings:
     font_path: str = ""
     ratelimit_enabled: bool = True
     log_level: str = "INFO"
+    # Every captcha's answer, for automated tests only; refused outside env 'testing'.
+    captcha_fixed_answer: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,12 +70,15 @@ class Settings:
             font_path=get("FONT_PATH"),
             ratelimit_enabled=get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            captcha_fixed_answer=get("CAPTCHA_FIXED_ANSWER"),
         )
 
     def with_defaults(self) -> Settings:
         """Fill the embedded defaults (SQLite, media and secret under instance/) and validate."""
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"CONTEST_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.captcha_fixed_answer and not self.is_testing:
+            raise ConfigError("CAPTCHA_FIXED_ANSWER is only allowed when CONTEST_ENV=testing")
         instance = Path(self.instance_path)
         changes: dict[str, Any] = {}
         if self.is_production:

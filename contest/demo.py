@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, or_, select
@@ -31,6 +30,7 @@ from .contests.service import ContestChanges
 from .media import service as media
 from .media.models import MediaItem
 from .media.storage import Storage
+from .typesetting import cjk_font, wrap_text
 
 Echo = Callable[[str], object]
 
@@ -710,35 +710,16 @@ PALETTES: dict[str, tuple[tuple[Color, Color], ...]] = {
 SIZE = (1600, 1000)
 TEXT_LEFT, TEXT_WIDTH = 110, 700
 BADGE_AT = (880, 190)
-NO_LINE_START = set("，。、：；！？”’）》」")
-
-
-def _simplified_chinese_index(path: str) -> int:
-    """Face index of the Simplified Chinese variant in a font collection (0 if there is none)."""
-    for index in range(10):
-        try:
-            family = ImageFont.truetype(path, 12, index=index).getname()[0] or ""
-        except OSError:
-            break
-        if family.endswith(" SC"):
-            return index
-    return 0
 
 
 class PosterPainter:
     """Draws the demo's pictures: a gradient, a simple icon, the title in Chinese and the school."""
 
     def __init__(self, font_path: str) -> None:
-        bold = font_path.replace("Regular", "Bold")
-        self._paths = {False: font_path, True: bold if bold != font_path and Path(bold).is_file() else font_path}
-        # Collections list Japanese first; the SC face draws the glyph shapes readers in Jinan expect.
-        self._index = {bold_: _simplified_chinese_index(path) for bold_, path in self._paths.items()}
-        self._fonts: dict[tuple[int, bool], ImageFont.FreeTypeFont] = {}
+        self._font_path = font_path
 
     def font(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-        if (size, bold) not in self._fonts:
-            self._fonts[size, bold] = ImageFont.truetype(self._paths[bold], size, index=self._index[bold])
-        return self._fonts[size, bold]
+        return cjk_font(self._font_path, size, bold)
 
     def poster(self, *, kind: str, variant: int, icon: str, heading: str, subtitle: str, label: str) -> Image.Image:
         palettes = PALETTES[kind]
@@ -764,7 +745,7 @@ class PosterPainter:
     def _heading(self, draw: ImageDraw.ImageDraw, text: str) -> int:
         for size in (96, 88, 80, 72, 64):
             font = self.font(size, bold=True)
-            lines = _wrap(text, font, TEXT_WIDTH)
+            lines = wrap_text(text, font, TEXT_WIDTH)
             if len(lines) <= 3:
                 break
         y = 210
@@ -777,19 +758,9 @@ class PosterPainter:
     def _subtitle(self, draw: ImageDraw.ImageDraw, text: str, y: int) -> None:
         draw.rectangle((TEXT_LEFT, y, TEXT_LEFT + 90, y + 8), fill=(255, 255, 255, 230))
         font = self.font(44)
-        for line in _wrap(text, font, TEXT_WIDTH)[:2]:
+        for line in wrap_text(text, font, TEXT_WIDTH)[:2]:
             y += 66
             draw.text((TEXT_LEFT, y - 30), line, font=font, fill=(255, 255, 255, 235))
-
-
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    lines, line = [], ""
-    for char in text:
-        if line and char not in NO_LINE_START and font.getlength(line + char) > width:
-            lines.append(line)
-            line = ""
-        line += char
-    return [*lines, line] if line else lines
 
 
 def _darker(color: Color, factor: float = 0.7) -> tuple[int, int, int, int]:

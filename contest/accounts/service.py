@@ -345,3 +345,18 @@ def unread_notices(session: Session, user: User, *, limit: int = 20) -> list[Not
         select(Notice).where(Notice.user_id == user.id)
         .order_by(Notice.read_at.is_not(None), Notice.id.desc()).limit(limit)
     ))
+
+
+def unread_notice_count(session: Session, user: User) -> int:
+    """How many of the user's notices are unread (one COUNT query)."""
+    return session.scalar(
+        select(func.count()).select_from(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
+    ) or 0
+
+
+def mark_notices_read(session: Session, user: User, now: datetime) -> int:
+    """Mark all of the user's unread notices read; returns how many were unread."""
+    result = session.execute(
+        update(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None)).values(read_at=now)
+    )
+    return result.rowcount or 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, url_for
 from flask_login import login_required, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import web
 from ..errors import DomainError
@@ -13,6 +17,8 @@ from . import service
 from .forms import LoginForm, RegisterForm, ResetForm, SendCodeForm
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
+log = logging.getLogger(__name__)
+NOTICES_SHOWN = 50
 
 
 def _phone_key() -> str:
@@ -134,3 +140,34 @@ def reset_password() -> Response | tuple[str, int]:
     logout_user()
     flash(_("密码已重置，请用新密码登录。"), "success")
     return redirect(url_for("accounts.login"))
+
+
+@bp.get("/notices")
+@login_required
+def notices() -> str:
+    user = web.actor()
+    items = service.unread_notices(db.session, user, limit=NOTICES_SHOWN)
+    unread = {n.id for n in items if n.read_at is None}
+    service.mark_notices_read(db.session, user, web.now())
+    db.session.commit()
+    return render_template("accounts/notices.html", notices=items, unread=unread)
+
+
+@bp.app_context_processor
+def notice_counter() -> dict[str, Callable[[], int | None]]:
+    """`unread_notice_count()` for the header: a callable, so the COUNT runs only when a
+    page shows it, and only for a signed-in user."""
+
+    def count() -> int | None:
+        user = web.actor() if has_request_context() else None
+        if user is None:
+            return None
+        try:
+            return service.unread_notice_count(db.session, user)
+        except SQLAlchemyError:
+            # The header must not break the page, not even the error page of a database outage.
+            log.warning("unread notice count unavailable", exc_info=True)
+            db.session.rollback()
+            return None
+
+    return {"unread_notice_count": count}

@@ -1,31 +1,39 @@
 """Anti-fraud: a risk score for each vote from named signals, and a decision.
 
-Signals are kept in Redis sliding windows when Redis is configured, otherwise in the
-database; either way the decision is made before the vote is written.
+The score is the sum of the points of the signals that fired (see antifraud.signals for
+each signal, its thresholds and its points); the decision follows the thresholds below.
+Whether a 'captcha' verdict actually asks for one is the contest's captcha_mode rule,
+applied by voting.cast_vote.
+
+Signals are kept in Redis sliding windows when Redis is configured and answering,
+otherwise (or when a Redis command fails) they are counted from the database; either way
+the decision is made before the vote is written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from . import signals as sig
+from .signals import VoteSignals, subnet_of
 
-@dataclass(frozen=True)
-class VoteSignals:
-    """Facts about one vote request, gathered by the view."""
+log = logging.getLogger(__name__)
 
-    voter_id: int
-    account_created_at: datetime
-    contest_id: int
-    entry_id: int
-    ip: str
-    device_id: str = ""
-    user_agent: str = ""
-    # when the voter's browser loaded the entry (a signed timestamp), if known
-    viewed_at: datetime | None = None
+# Below CAPTCHA_AT: accept. From CAPTCHA_AT: ask for a captcha. From HOLD_AT: accept but
+# hold the vote until an organiser releases it.
+CAPTCHA_AT = 30
+HOLD_AT = 70
+
+__all__ = [
+    "CAPTCHA_AT", "HOLD_AT", "Verdict", "VoteSignals", "assess_vote", "decide", "prune_observations",
+    "rebuild_windows", "record_vote", "subnet_of",
+]
 
 
 @dataclass(frozen=True)
@@ -38,22 +46,59 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def subnet_of(ip: str) -> str:
-    """The /24 of an IPv4 address or the /64 of an IPv6 address."""
-    import ipaddress
+def decide(score: int) -> str:
+    """accept below 30, captcha from 30, hold from 70."""
+    if score >= HOLD_AT:
+        return "hold"
+    if score >= CAPTCHA_AT:
+        return "captcha"
+    return "accept"
 
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+def _observe(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> sig.Observed:
+    observed: sig.Observed | None = None
+    if redis is not None:
+        try:
+            observed = sig.read_redis(redis, signals, now)
+        except RedisError as exc:
+            log.warning("antifraud: Redis unavailable, counting from the database (%s)", exc)
+    if observed is None:
+        observed = sig.read_database(session, signals, now)
+    accounts = sig.registration_accounts(session, signals, now)
+    return replace(observed, registration_accounts=accounts)
 
 
 def assess_vote(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> Verdict:
-    """Score the request and decide. (Signals are added in antifraud.signals.)"""
-    return Verdict()
+    """Score the request from the named signals and decide: accept, captcha or hold."""
+    observed = _observe(session, redis, signals, now)
+    hits = [hit for signal in sig.SIGNALS if (hit := signal(signals, observed, now)) is not None]
+    score = sum(hit.points for hit in hits)
+    details: dict[str, Any] = {hit.reason: {"points": hit.points, **hit.detail} for hit in hits}
+    details["source"] = observed.source
+    return Verdict(action=decide(score), score=score, reasons=tuple(hit.reason for hit in hits), details=details)
 
 
 def record_vote(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> None:
-    """Remember an accepted vote in the sliding windows the next assessments read."""
+    """Remember a cast vote in the sliding windows the next assessments read.
+
+    Call it inside the vote's transaction, before the commit: the observation row is
+    added to `session` and stored (or rolled back) with the vote. The Redis windows are
+    updated at once; should the vote then be rolled back, its Redis entry only makes the
+    next assessments a little stricter until the window forgets it.
+    """
+    observation = sig.write_database(session, signals, now)
+    if redis is not None:
+        try:
+            sig.write_redis(redis, signals, now, str(observation.id))
+        except RedisError as exc:
+            log.warning("antifraud: Redis unavailable, vote observed in the database only (%s)", exc)
+
+
+def rebuild_windows(session: Session, redis: Any, now: datetime) -> int:
+    """Refill the Redis windows from the database (after Redis was flushed or down); how many votes."""
+    return sig.rebuild_redis(session, redis, now)
+
+
+def prune_observations(session: Session, now: datetime) -> int:
+    """Delete observations no window reads any more (older than a week); how many."""
+    return sig.prune_database(session, now)

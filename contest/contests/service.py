@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -149,7 +149,11 @@ class GalleryQuery:
     per_page: int = PER_PAGE
 
 
-GALLERY_SORTS = ("newest", "oldest", "title")
+GALLERY_SORTS = ("newest", "oldest", "title", "votes")
+
+# The vote table seen through a lightweight construct: the gallery's "most votes" order
+# needs one column of it, and contests must not depend on the voting domain's models.
+_vote = table("vote", column("entry_id"), column("status"))
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -216,12 +220,30 @@ def search_gallery(session: Session, contest: Contest, query: GalleryQuery) -> P
         "newest": (Entry.published_at.desc(), Entry.id.desc()),
         "oldest": (Entry.published_at.asc(), Entry.id.asc()),
         "title": (Entry.title.asc(), Entry.id.asc()),
+        "votes": (_valid_votes_of_entry().desc(), Entry.published_at.desc(), Entry.id.desc()),
     }[query.sort]
     items = list(session.scalars(
         stmt.options(joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee))
         .order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
     ).unique())
     return Page(items, total, page, query.per_page)
+
+
+def _valid_votes_of_entry() -> Any:
+    # Correlated count over the (entry_id, status) index; counts held or voided votes never.
+    return (select(func.count()).select_from(_vote)
+            .where(_vote.c.entry_id == Entry.id, _vote.c.status == "valid").correlate(Entry).scalar_subquery())
+
+
+def entries_by_id(session: Session, entry_ids: list[int], *, approved_only: bool = True) -> dict[int, Entry]:
+    """Entries by id in one query (with school and category), approved ones only unless told otherwise."""
+    if not entry_ids:
+        return {}
+    query = select(Entry).where(Entry.id.in_(entry_ids)).options(
+        joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee))
+    if approved_only:
+        query = query.where(Entry.status == "approved")
+    return {entry.id: entry for entry in session.scalars(query).unique()}
 
 
 def get_public_entry(session: Session, contest: Contest, entry_id: int) -> Entry:
@@ -358,6 +380,30 @@ def update_contest(session: Session, *, actor: User, contest: Contest, changes: 
         audit.record(session, actor=actor, action="contest.update", target_type="contest", target_id=contest.id,
                      now=now, before=old, after=new, summary=contest.title, ip=ip)
     return contest
+
+
+def set_rules(
+    session: Session, *, actor: User | None, contest: Contest, values: Mapping[str, Any], now: datetime, ip: str = "",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Change some rules of a contest, each checked by parse_rule; returns and audit-logs (before, after)
+    of the rules whose value changed (actor None is an operator at the command line)."""
+    if actor is not None:
+        require_role(actor, "organiser", "admin")
+    applicable = {spec.key for spec in rules_for_kind(contest.kind)}
+    parsed: dict[str, Any] = {}
+    for key, raw in values.items():
+        parsed[key] = parse_rule(key, raw)
+        if key not in applicable:
+            raise InvalidInput(_("规则“%(key)s”不适用于%(kind)s。", key=key, kind=kind_label(contest.kind)), field=key)
+    before = rules_of(contest)
+    contest.rules = {**(contest.rules or {}), **parsed}
+    old, new = audit.diff(before, rules_of(contest))
+    if new:
+        contest.updated_at = now
+        audit.record(session, actor=actor, action="contest.rules", target_type="contest", target_id=contest.id,
+                     now=now, before=old, after=new, summary=contest.title, ip=ip)
+    session.flush()
+    return old, new
 
 
 def _flush_unique(session: Session, slug: str) -> None:

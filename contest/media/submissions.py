@@ -497,6 +497,11 @@ def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetim
     entry.status = "withdrawn"
     entry.updated_at = now
     _release_slots(session, entry)
+    # A withdrawn team is no longer a team: its students may register again (a school
+    # withdraws a team to correct its members). The one-team rule is a unique constraint
+    # on the student number, so the numbers go; the names stay on the record.
+    for member in entry.team_members:
+        member.student_no = None
     session.flush()
     return entry
 

@@ -1,0 +1,94 @@
+"""The moderation desk: the queue of entries, one entry's media, decisions and duplicate flags."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import web
+from ..contests import service as contests
+from ..errors import DomainError
+from ..extensions import db, login_manager
+from ..i18n import N_, _
+from ..media import moderation
+from .forms import EmptyForm
+
+bp = Blueprint("moderation", __name__, url_prefix="/admin/moderation")
+
+DONE = {"approve": N_("已通过 %(n)s 件作品。"), "reject": N_("已将 %(n)s 件作品标记为不通过。"),
+        "return": N_("已将 %(n)s 件作品退回修改。")}
+
+
+@bp.before_request
+def require_organiser() -> Response | None:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.has_role("organiser", "admin"):
+        abort(403)
+    return None
+
+
+def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", selected: tuple[int, ...] = (),
+                reason: str = "") -> tuple[str, int]:
+    query = moderation.parse_queue_query(args)
+    actor = web.actor()
+    items, total = moderation.moderation_queue(db.session, actor=actor, contest_id=query.contest_id,
+                                               status=query.status, page=query.page)
+    page = contests.Page(items, total, query.page, moderation.PER_PAGE)
+    return render_template(
+        "admin/moderation_queue.html", page=page, query=query, error=error, selected=selected, reason=reason,
+        counts=moderation.queue_counts(db.session, actor=actor, contest_id=query.contest_id),
+        contest_list=contests.list_contests(db.session, include_unpublished=True), form=EmptyForm(),
+        statuses=moderation.QUEUE_STATUSES, status_label=moderation.status_label,
+    ), status
+
+
+def _entry_page(entry_id: int, *, status: int = 200, error: str = "", reason: str = "") -> tuple[str, int]:
+    item = moderation.entry_for_review(db.session, actor=web.actor(), entry_id=entry_id)
+    return render_template("admin/moderation_entry.html", item=item, entry=item.entry, error=error, reason=reason,
+                           form=EmptyForm(), status_label=moderation.status_label), status
+
+
+@bp.get("/")
+def queue() -> tuple[str, int]:
+    return _queue_page(request.args.to_dict())
+
+
+@bp.get("/<int:entry_id>")
+def entry(entry_id: int) -> tuple[str, int]:
+    return _entry_page(entry_id)
+
+
+def _ids(raw: list[str]) -> list[int]:
+    return [int(v) for v in raw if v.isdigit() and len(v) < 10]
+
+
+@bp.post("/decide")
+def decide() -> Response | tuple[str, int]:
+    if not EmptyForm().validate():
+        abort(400)
+    ids, decision, reason = _ids(request.form.getlist("entry_ids")), request.form.get("decision", ""), request.form.get("reason", "")
+    from_entry = request.form.get("from_entry", "")
+    try:
+        decided = moderation.decide(db.session, web.sms_sender(), actor=web.actor(), entry_ids=ids, decision=decision,
+                                    reason=reason, now=web.now(), ip=web.client_ip())
+    except DomainError as exc:
+        # The form comes back with what was chosen and typed, and the reason it was refused.
+        web.settle_failure(exc)
+        if from_entry.isdigit() and len(from_entry) < 10:
+            return _entry_page(int(from_entry), status=exc.status, error=exc.message, reason=reason)
+        filters = {k: request.form.get(k, "") for k in ("contest", "status", "page")}
+        return _queue_page(filters, status=exc.status, error=exc.message, selected=tuple(ids), reason=reason)
+    db.session.commit()
+    flash(_(DONE[decision], n=len(decided)), "success")
+    return redirect(web.safe_next(request.form.get("next"), url_for("moderation.queue")))
+
+
+@bp.post("/flags/<int:flag_id>/resolve")
+def resolve_flag(flag_id: int) -> Response:
+    if not EmptyForm().validate():
+        abort(400)
+    moderation.resolve_duplicate_flag(db.session, actor=web.actor(), flag_id=flag_id, now=web.now(), ip=web.client_ip())
+    db.session.commit()
+    flash(_("已标记为已处理。"), "success")
+    return redirect(web.safe_next(request.form.get("next"), url_for("moderation.queue")))

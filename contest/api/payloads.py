@@ -1,0 +1,122 @@
+"""The JSON bodies the API sends, built from domain objects. openapi.py declares their
+shapes, and the tests hold the two together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+
+from ..clock import to_local
+from ..contests.models import STAGES, Category, Contest, Entry, School
+from ..contests.service import StageInfo
+from ..media.models import MediaItem
+from ..voting import ledger
+from .service import PUBLIC_MEDIA_ROLES, ReceiptProof
+
+
+def when(value: datetime | None) -> str | None:
+    """An instant in ISO 8601, Beijing time (what the contest's rules are written in)."""
+    return to_local(value).isoformat() if value else None
+
+
+def media_url(key: str) -> str | None:
+    return url_for("media.serve", key=key, _external=True) if key else None
+
+
+def category(value: Category | None) -> dict[str, Any] | None:
+    return {"id": value.id, "kind": value.kind, "name": value.name} if value else None
+
+
+def school(value: School | None) -> dict[str, Any] | None:
+    return {"id": value.id, "name": value.name, "district": value.district} if value else None
+
+
+def stage(info: StageInfo) -> dict[str, Any]:
+    return {"current": info.current, "active": list(info.active), "next_stage": info.next_stage, "next_at": when(info.next_at)}
+
+
+def contest(value: Contest, info: StageInfo, entries_count: int) -> dict[str, Any]:
+    windows = {}
+    for name in STAGES:
+        start, end = value.window(name)
+        windows[name] = {"starts_at": when(start), "ends_at": when(end)} if start and end else None
+    return {
+        "id": value.id, "slug": value.slug, "kind": value.kind, "title": value.title, "short_title": value.short_title,
+        "theme": value.theme, "summary": value.summary, "organiser": value.organiser, "stage": stage(info),
+        "windows": windows, "categories": [category(c) for c in value.categories], "entries_count": entries_count,
+        "url": url_for("contests.contest_page", slug=value.slug, _external=True),
+    }
+
+
+def entry_summary(value: Entry, contest_slug: str) -> dict[str, Any]:
+    return {
+        "id": value.id, "contest": contest_slug, "title": value.title, "category": category(value.category),
+        "school": school(value.school), "cover_url": media_url(value.cover_key), "published_at": when(value.published_at),
+        "url": url_for("contests.entry_page", slug=contest_slug, entry_id=value.id, _external=True),
+    }
+
+
+def media_item(item: MediaItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind, "url": media_url(item.display_key or item.original_key), "thumb_url": media_url(item.thumb_key),
+        "poster_url": media_url(item.poster_key), "width": item.width, "height": item.height, "caption": item.caption,
+        "alt_text": item.alt_text, "duration_seconds": item.duration_seconds,
+    }
+
+
+def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], voting_open: bool) -> dict[str, Any]:
+    nominee = None
+    if value.nominee is not None:
+        shown = value.nominee.public_fields or {}
+        # only what the guardian agreed to show, as on the entry's page
+        nominee = {
+            "name": value.nominee.name,
+            "major": value.nominee.major if shown.get("major") else None,
+            "grade": value.nominee.grade if shown.get("major") and value.nominee.grade else None,
+            "story": value.nominee.story if shown.get("story") else None,
+        }
+    return {
+        **entry_summary(value, contest_value.slug),
+        "group": category(value.group), "description": value.description, "nominee": nominee,
+        "team": [{"name": m.name, "role": m.role, "major": m.major} for m in value.team_members],
+        "media": [media_item(m) for m in media if m.role in PUBLIC_MEDIA_ROLES and m.kind in ("image", "video")],
+        "voting_open": voting_open,
+    }
+
+
+def page(items: list[dict[str, Any]], *, page_number: int, per_page: int, pages: int, total: int) -> dict[str, Any]:
+    return {"items": items, "page": page_number, "per_page": per_page, "pages": pages, "total": total}
+
+
+def receipt(proof: ReceiptProof) -> dict[str, Any]:
+    return {
+        "receipt": proof.receipt, "status": proof.status,
+        "entry": {"id": proof.entry.id, "title": proof.entry.title},
+        "contest": {"slug": proof.contest.slug, "title": proof.contest.title},
+        "cast_at": when(proof.cast_at),
+        "events": [_proven_event(i) for i in proof.events],
+    }
+
+
+def _proven_event(inclusion: ledger.Inclusion) -> dict[str, Any]:
+    block = inclusion.block
+    return {
+        "kind": inclusion.event.kind, "at": when(inclusion.event.at), "digest": inclusion.event.digest,
+        "block": {
+            "height": block.id, "hash": block.hash, "prev_hash": block.prev_hash, "merkle_root": block.merkle_root,
+            "sealed_at": when(block.sealed_at),
+        } if block else None,
+        "proof": inclusion.proof,
+    }
+
+
+def leaderboard(contest_value: Contest, category_id: int | None, rows: list[tuple[int, int]], entries: dict[int, Entry], *,
+                counts_visible: bool) -> dict[str, Any]:
+    """Ranked rows; while the rules hide live counts the ranking stays and the numbers go."""
+    items = [{
+        "rank": rank, "entry_id": entry_id, "title": entries[entry_id].title, "category": category(entries[entry_id].category),
+        "cover_url": media_url(entries[entry_id].cover_key), "votes": count if counts_visible else None,
+    } for rank, (entry_id, count) in enumerate(rows, start=1) if entry_id in entries]
+    return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not counts_visible, "items": items}

@@ -1,0 +1,70 @@
+"""What the API reads in shapes the domains' own pages do not need: an entry by its id
+alone, leaderboard rows with their entries, a receipt with its inclusion proofs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ..contests import service as contests
+from ..contests.models import Contest, Entry
+from ..errors import NotFound
+from ..i18n import _
+from ..voting import ledger
+from ..voting import service as voting
+
+PUBLIC_MEDIA_ROLES = ("photo", "cover", "video")  # business plans and pitch videos are for judges
+
+
+def public_entry(session: Session, entry_id: int) -> tuple[Contest, Entry]:
+    """An approved entry of a published contest by its id alone, or NotFound."""
+    contest_id = session.scalar(select(Entry.contest_id).where(Entry.id == entry_id))
+    if contest_id is None:
+        raise NotFound(_("没有找到这件作品，可能尚未通过审核或已撤回。"), code="entry_not_found")
+    contest = contests.get_contest_by_id(session, contest_id)
+    if not contest.is_published:
+        raise NotFound(_("没有找到这件作品，可能尚未通过审核或已撤回。"), code="entry_not_found")
+    try:
+        entry = contests.get_public_entry(session, contest, entry_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, code="entry_not_found") from None
+    return contest, entry
+
+
+def entries_by_id(session: Session, entry_ids: list[int]) -> dict[int, Entry]:
+    """Entries with their category, in one query (for leaderboards)."""
+    if not entry_ids:
+        return {}
+    rows = session.scalars(select(Entry).where(Entry.id.in_(entry_ids)).options(joinedload(Entry.category)))
+    return {entry.id: entry for entry in rows}
+
+
+@dataclass(frozen=True)
+class ReceiptProof:
+    """What a receipt holder may see: the vote's status and entry, and each of its ledger
+    events with the proof that it is in a sealed block. Never who voted."""
+
+    receipt: str
+    status: str  # counted | held | voided
+    entry: Entry
+    contest: Contest
+    cast_at: datetime
+    events: list[ledger.Inclusion]
+
+
+RECEIPT_STATUS = {"valid": "counted", "held": "held", "voided": "voided"}
+
+
+def receipt_proof(session: Session, code: str) -> ReceiptProof:
+    """A receipt's vote status and the inclusion proofs of its events, or NotFound."""
+    vote, events = voting.receipt_status(session, code)
+    entry = session.get(Entry, vote.entry_id)
+    contest = contests.get_contest_by_id(session, vote.contest_id)
+    assert entry is not None  # the vote's foreign key holds it
+    return ReceiptProof(
+        receipt=vote.receipt, status=RECEIPT_STATUS[vote.status], entry=entry, contest=contest,
+        cast_at=vote.created_at, events=[ledger.inclusion(session, event) for event in events],
+    )

@@ -1,0 +1,86 @@
+"""Bearer tokens: issued for a phone and password, verified on every API call."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..accounts import service as accounts
+from ..accounts.models import User
+from ..errors import DomainError, InvalidInput
+from ..i18n import _
+from .models import ApiToken
+
+TOKEN_TTL = timedelta(days=30)
+# Live tokens kept per account (one per installed app is plenty); older ones are dropped.
+MAX_TOKENS_PER_USER = 10
+TOKEN_MAX_LENGTH = 100
+
+
+class InvalidToken(DomainError):
+    status = 401
+    code = "invalid_token"
+
+
+class BadCredentials(DomainError):
+    status = 401
+    code = "bad_credentials"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, to the caller; only its digest is stored
+    expires_at: datetime
+    user: User
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def issue_token(session: Session, *, phone: str, password: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> IssuedToken:
+    """Check the credentials and issue a new bearer token for the account."""
+    try:
+        user = accounts.authenticate(session, phone=phone, password=password)
+    except InvalidInput as exc:
+        raise BadCredentials(exc.message) from None
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), session_stamp=_digest(user.session_token),
+                   created_at=now, expires_at=now + ttl)
+    session.add(row)
+    session.flush()
+    _prune(session, user.id, now)
+    return IssuedToken(token, row.expires_at, user)
+
+
+def _prune(session: Session, user_id: int, now: datetime) -> None:
+    """Drop the account's expired tokens and all but its newest live ones."""
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.expires_at <= now))
+    keep = select(ApiToken.id).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()).limit(MAX_TOKENS_PER_USER)
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.id.not_in(keep.scalar_subquery())))
+
+
+def verify_token(session: Session, *, token: str, now: datetime) -> User:
+    """The active account behind a bearer token, or InvalidToken (unknown, expired, or
+    issued before the account's password last changed)."""
+    invalid = InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
+    if not token or len(token) > TOKEN_MAX_LENGTH:
+        raise invalid
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.expires_at <= now:
+        raise invalid
+    user = row.user
+    if not user.is_active_account or not secrets.compare_digest(row.session_stamp, _digest(user.session_token)):
+        raise invalid
+    return user
+
+
+def bearer_from_header(value: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or "" when absent or of another scheme."""
+    scheme, _sep, token = (value or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""

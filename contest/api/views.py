@@ -1,0 +1,251 @@
+"""The JSON API /api/v1: parse the request, call one service, answer in JSON.
+
+Callers authenticate with bearer tokens, never cookies, so the blueprint is exempt from
+CSRF (a cross-site page cannot make a browser add an Authorization header). Errors take
+the one JSON shape of contest/errors.py, since every path here is under /api/.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+
+from .. import web
+from ..accounts.models import User
+from ..accounts.service import normalize_phone
+from ..antifraud import captcha
+from ..antifraud.service import VoteSignals
+from ..contests import service as contests
+from ..errors import DomainError, InvalidInput, NotFound
+from ..extensions import csrf, db, limiter
+from ..i18n import _
+from ..media import service as media
+from ..voting import live
+from ..voting import service as voting
+from . import idempotency, openapi, payloads, service, tokens
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+MAX_BODY = 16 * 1024  # the largest body any endpoint takes is a few short strings
+MAX_PER_PAGE = 50
+MAX_LEADERBOARD = 50
+DEVICE_ID_MAX = 64
+
+
+@bp.before_request
+def _limit_body() -> None:
+    request.max_content_length = MAX_BODY
+
+
+@bp.after_request
+def _api_headers(response: Response) -> Response:
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+# --- request parsing ------------------------------------------------------------------
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _json_object(*, optional: bool = False) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is {} where the body is optional."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise InvalidInput(_("请求内容不能为空，应为 JSON 对象。"), code="bad_json")
+    try:
+        payload = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:  # also UnicodeDecodeError
+        raise InvalidInput(_("请求内容不是有效的 JSON。"), code="bad_json") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput(_("请求内容应为 JSON 对象。"), code="bad_json")
+    return payload
+
+
+def _string(payload: dict[str, Any], name: str, *, required: bool = False) -> str:
+    value = payload.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise InvalidInput(_("“%(name)s”应为非空字符串。", name=name) if required else _("“%(name)s”应为字符串。", name=name),
+                           field=name)
+    return value
+
+
+def _int_arg(name: str, *, default: int | None = None, maximum: int | None = None) -> int | None:
+    """A positive integer query parameter; above `maximum` it is served as `maximum`."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise InvalidInput(_("参数“%(name)s”应为正整数。", name=name), code="invalid_parameter", field=name)
+    return min(int(raw), maximum) if maximum else int(raw)
+
+
+# --- authentication and rate-limit keys --------------------------------------------------
+
+def _authenticate() -> User:
+    """The account behind the request's bearer token (looked up once per request)."""
+    if "api_auth" not in g:
+        try:
+            g.api_auth = tokens.verify_token(
+                db.session, token=tokens.bearer_from_header(request.headers.get("Authorization")), now=web.now())
+        except tokens.InvalidToken as exc:
+            g.api_auth = exc
+    if isinstance(g.api_auth, DomainError):
+        raise g.api_auth
+    return g.api_auth
+
+
+def _voter_key() -> str:
+    try:
+        return f"user:{_authenticate().id}"
+    except tokens.InvalidToken:
+        return ""
+
+
+def _no_voter() -> bool:
+    # Requests without a valid token are refused with 401 and limited per address only.
+    return _voter_key() == ""
+
+
+def _phone_key() -> str:
+    # The limiter runs before the body limit of this blueprint: read no more than it allows.
+    too_big = request.content_length is None or request.content_length > MAX_BODY
+    payload = None if too_big else request.get_json(silent=True, force=True)
+    raw = payload.get("phone") if isinstance(payload, dict) else None
+    try:
+        return "phone:" + normalize_phone(raw if isinstance(raw, str) else "")
+    except DomainError:
+        return "phone-invalid:" + web.client_ip()
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code >= 400
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(openapi.document())
+
+
+@bp.post("/auth/token")
+@limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
+@limiter.limit("10 per hour", key_func=_phone_key, error_message=lambda: _("该手机号登录太频繁，请稍后再试。"))
+@limiter.limit("5 per 15 minutes", key_func=_phone_key, deduct_when=_failed,
+               error_message=lambda: _("密码错误次数过多，请 15 分钟后再试，或通过短信找回密码。"))
+def issue_token() -> tuple[Response, int]:
+    payload = _json_object()
+    issued = tokens.issue_token(db.session, phone=_string(payload, "phone", required=True),
+                                password=_string(payload, "password", required=True), now=web.now())
+    db.session.commit()
+    response = jsonify({"token": issued.token, "expires_at": payloads.when(issued.expires_at)})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.get("/contests")
+def list_contests() -> Response:
+    found = contests.list_contests(db.session)
+    counts = contests.approved_counts(db.session, [c.id for c in found])
+    now = web.now()
+    return jsonify({"items": [payloads.contest(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in found]})
+
+
+@bp.get("/contests/<slug>/entries")
+def list_entries(slug: str) -> Response:
+    contest = contests.get_contest(db.session, slug)
+    _int_arg("page"), _int_arg("category"), _int_arg("school")  # refuse what the gallery would quietly ignore
+    query = contests.parse_gallery_query(request.args)
+    query = replace(query, per_page=_int_arg("per_page", default=contests.PER_PAGE, maximum=MAX_PER_PAGE))
+    page = contests.search_gallery(db.session, contest, query)
+    items = [payloads.entry_summary(e, contest.slug) for e in page.items]
+    return jsonify(payloads.page(items, page_number=page.page, per_page=page.per_page, pages=page.pages, total=page.total))
+
+
+@bp.get("/entries/<int:entry_id>")
+def get_entry(entry_id: int) -> Response:
+    contest, entry = service.public_entry(db.session, entry_id)
+    voting_open = live.has_public_vote(contest) and contests.stage_of(contest, web.now()).is_active("voting")
+    return jsonify(payloads.entry_detail(entry, contest, media.media_of(db.session, entry.id), voting_open))
+
+
+@bp.post("/captchas")
+@limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("获取验证码太频繁，请稍后再试。"))
+def create_captcha() -> tuple[Response, int]:
+    challenge = captcha.issue_captcha(db.session, web.redis_client(), purpose="vote",
+                                      fixed_answer=web.settings().captcha_fixed_answer)
+    db.session.commit()
+    # The image and the audio are drawn by the site's captcha routes (rate-limited there).
+    response = jsonify({
+        "id": challenge.id, "expires_at": payloads.when(challenge.expires_at),
+        "image_url": url_for("captcha.image", captcha_id=challenge.id, _external=True),
+        "audio_url": url_for("captcha.audio", captcha_id=challenge.id, _external=True),
+    })
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+def _signals(voter: User, entry_id: int) -> VoteSignals:
+    _entry, contest = voting.load_votable_entry(db.session, entry_id)
+    return VoteSignals(
+        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
+        ip=web.client_ip(), device_id=request.headers.get("X-Device-Id", "").strip()[:DEVICE_ID_MAX],
+        user_agent=request.headers.get("User-Agent", "")[:300],
+    )
+
+
+@bp.post("/entries/<int:entry_id>/votes")
+@limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("投票太频繁，请稍后再试。"))
+@limiter.limit("20 per minute", key_func=_voter_key, exempt_when=_no_voter, error_message=lambda: _("投票太频繁，请稍后再试。"))
+def cast_vote(entry_id: int) -> tuple[Response, int]:
+    voter = _authenticate()
+    payload = _json_object(optional=True)
+    captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
+    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    now = web.now()
+    claim = idempotency.claim(db.session, voter_id=voter.id, key=key, now=now,
+                              digest=idempotency.request_digest(request.method, request.path, payload))
+    if claim.replay is not None:
+        response = jsonify(claim.replay.body)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response, claim.replay.status
+    redis = web.redis_client()
+    result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, signals=_signals(voter, entry_id),
+                                now=now, captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency_key=key)
+    body = {"vote_id": result.vote.id, "receipt": result.vote.receipt, "votes_left_today": result.votes_left_today}
+    claim.fulfil(201, body)
+    counted = live.LiveVote.of(result)  # before the commit expires the objects it reads
+    db.session.commit()
+    # Both never raise: the vote stands, and the boards and the ledger catch up by themselves.
+    live.after_vote_committed(db.session, redis, counted, now)
+    live.maybe_seal(db.session, redis, now)
+    return jsonify(body), 201
+
+
+@bp.get("/contests/<slug>/leaderboard")
+def leaderboard(slug: str) -> Response:
+    contest = contests.get_contest(db.session, slug)
+    category_id = _int_arg("category")
+    limit = _int_arg("limit", default=20, maximum=MAX_LEADERBOARD) or 20
+    if not live.has_public_vote(contest):
+        raise NotFound(_("这项活动没有公众投票。"), code="no_public_vote")
+    rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category_id, limit=limit)
+    entries = service.entries_by_id(db.session, [entry_id for entry_id, _count in rows])
+    return jsonify(payloads.leaderboard(contest, category_id, rows, entries, counts_visible=live.counts_visible(contest, web.now())))
+
+
+@bp.get("/receipts/<code>")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
+def receipt(code: str) -> Response:
+    return jsonify(payloads.receipt(service.receipt_proof(db.session, code)))

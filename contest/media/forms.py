@@ -1,0 +1,193 @@
+"""Entry forms: each an allow-list of fields, turned into the submissions service's inputs.
+
+The forms only parse (text, numbers, dates, files); every rule (required fields, lengths,
+team size, consent, quotas, file types) is the service's, so a refusal reads the same
+whichever way the entry came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import (
+    BooleanField, DateField, FieldList, Form, FormField, RadioField, SelectChoice, SelectField, StringField, TextAreaField,
+)
+
+from ..contests.models import Category, Contest, School
+from ..i18n import lazy_gettext as _l
+from .submissions import MediaEntryInput, MemberInput, NomineeInput, TeamInput
+
+STUDENT_ROWS = 5
+ADVISOR_ROWS = 2
+IMAGE_TYPES = "image/jpeg,image/png,image/webp"
+VIDEO_TYPES = "video/mp4,video/quicktime,video/webm"
+
+
+def optional_int(value: Any) -> int | None:
+    """A select's value as an id, or None when nothing (or nonsense) was chosen."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _choices(items: Iterable[Category | School], prompt: str) -> list[SelectChoice]:
+    return [SelectChoice("", prompt), *(SelectChoice(str(item.id), item.name) for item in items)]
+
+
+def _id_select(label: str) -> SelectField:
+    # The service checks that the id belongs to this contest (or to the actor's schools)
+    # and says so in words; WTForms' own "not a valid choice" would say less.
+    return SelectField(label, coerce=optional_int, validate_choice=False)
+
+
+class BirthDateField(DateField):
+    """A date input whose parse error is a sentence a school contact understands."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = datetime.strptime(str(valuelist[0]).strip(), "%Y-%m-%d").date()
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("请按“年-月-日”填写出生日期，例如 2006-09-01。")) from None
+
+
+class MediaEntryForm(FlaskForm):
+    """全民美拍: a photo entry (1–9 photos) or a video entry (one video and a cover)."""
+
+    kind = RadioField(_l("作品形式"), choices=[SelectChoice("photo", _l("照片")), SelectChoice("video", _l("短视频"))], default="photo",
+                      validate_choice=False)
+    category = _id_select(_l("作品类别"))
+    title = StringField(_l("作品名称"))
+    description = TextAreaField(_l("作品介绍（选填）"))
+    photos = MultipleFileField(_l("照片"), render_kw={"accept": IMAGE_TYPES})
+    video = FileField(_l("视频"), render_kw={"accept": VIDEO_TYPES})
+    cover = FileField(_l("封面图片（选填）"), render_kw={"accept": IMAGE_TYPES})
+
+    def __init__(self, *args: Any, contest: Contest, schools: list[School] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.category.choices = _choices(contest.categories_of("category"), str(_l("请选择作品类别")))
+
+    def to_input(self) -> MediaEntryInput:
+        return MediaEntryInput(title=self.title.data or "", description=self.description.data or "",
+                               category_id=self.category.data, kind=self.kind.data or "")
+
+
+class NomineeForm(FlaskForm):
+    """最美职校生: a school contact's nomination."""
+
+    school = _id_select(_l("推荐学校"))
+    category = _id_select(_l("组别"))
+    name = StringField(_l("学生姓名"))
+    gender = RadioField(_l("性别"), choices=[SelectChoice("female", _l("女")), SelectChoice("male", _l("男"))], validate_choice=False)
+    birth_date = BirthDateField(_l("出生日期"))
+    major = StringField(_l("专业"))
+    grade = StringField(_l("年级"))
+    title = StringField(_l("推荐标题（选填）"))
+    story = TextAreaField(_l("事迹介绍"))
+    guardian_consent = BooleanField(_l("已取得监护人的书面同意"))
+    show_photo = BooleanField(_l("公开照片"), default=True)
+    show_major = BooleanField(_l("公开专业和年级"), default=True)
+    show_story = BooleanField(_l("公开事迹介绍"), default=True)
+    photos = MultipleFileField(_l("照片（1–6 张）"), render_kw={"accept": IMAGE_TYPES})
+    video = FileField(_l("短视频（选填）"), render_kw={"accept": VIDEO_TYPES})
+
+    def __init__(self, *args: Any, contest: Contest, schools: list[School], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.school.choices = _school_choices(schools)
+        self.category.choices = _choices(contest.categories_of("category"), str(_l("请选择组别")))
+        if len(schools) == 1 and self.school.data is None:
+            self.school.data = schools[0].id
+
+    def to_input(self) -> NomineeInput:
+        return NomineeInput(
+            school_id=self.school.data, category_id=self.category.data, name=self.name.data or "",
+            gender=self.gender.data or "", birth_date=self.birth_date.data, major=self.major.data or "",
+            grade=self.grade.data or "", story=self.story.data or "", title=self.title.data or "",
+            guardian_consent=bool(self.guardian_consent.data), show_photo=bool(self.show_photo.data),
+            show_major=bool(self.show_major.data), show_story=bool(self.show_story.data),
+        )
+
+
+def _school_choices(schools: list[School]) -> list[SelectChoice]:
+    if len(schools) == 1:
+        return [SelectChoice(str(schools[0].id), schools[0].name)]
+    return _choices(schools, str(_l("请选择学校")))
+
+
+class StudentRow(Form):
+    name = StringField(_l("姓名"))
+    student_no = StringField(_l("学号"))
+    major = StringField(_l("专业"))
+
+
+class AdvisorRow(Form):
+    name = StringField(_l("姓名"))
+
+
+class TeamForm(FlaskForm):
+    """黄炎培: a school contact registers a team with its plan, pitch video and cover."""
+
+    school = _id_select(_l("参赛学校"))
+    track = _id_select(_l("赛道"))
+    group = _id_select(_l("组别"))
+    project = StringField(_l("项目名称"))
+    summary = TextAreaField(_l("项目简介"))
+    students = FieldList(FormField(StudentRow), min_entries=STUDENT_ROWS, max_entries=STUDENT_ROWS)
+    leader = RadioField(_l("团队负责人"), choices=[SelectChoice(str(i), str(i + 1)) for i in range(STUDENT_ROWS)], default="0",
+                        validate_choice=False)
+    advisors = FieldList(FormField(AdvisorRow), min_entries=ADVISOR_ROWS, max_entries=ADVISOR_ROWS)
+    plan = FileField(_l("商业计划书（PDF）"), render_kw={"accept": "application/pdf,.pdf"})
+    pitch = FileField(_l("路演视频"), render_kw={"accept": VIDEO_TYPES})
+    cover = FileField(_l("封面图片"), render_kw={"accept": IMAGE_TYPES})
+
+    def __init__(self, *args: Any, contest: Contest, schools: list[School], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.school.choices = _school_choices(schools)
+        self.track.choices = _choices(contest.categories_of("track"), str(_l("请选择赛道")))
+        self.group.choices = _choices(contest.categories_of("group"), str(_l("请选择组别")))
+        if len(schools) == 1 and self.school.data is None:
+            self.school.data = schools[0].id
+
+    def to_input(self) -> TeamInput:
+        # Only filled rows are students; the leader is named by its row, so its index is
+        # counted among the filled rows (an empty row above it must not shift it).
+        filled = [i for i, row in enumerate(self.students) if (row.form.name.data or "").strip()]
+        leader_row = optional_int(self.leader.data)
+        return TeamInput(
+            school_id=self.school.data, track_id=self.track.data, group_id=self.group.data,
+            project=self.project.data or "", summary=self.summary.data or "",
+            students=[_member(self.students[i].form) for i in filled],
+            leader_index=filled.index(leader_row) if leader_row in filled else -1,
+            advisors=[MemberInput(name=row.form.name.data or "") for row in self.advisors
+                      if (row.form.name.data or "").strip()],
+        )
+
+
+def _member(row: StudentRow) -> MemberInput:
+    return MemberInput(name=row.name.data or "", student_no=row.student_no.data or "", major=row.major.data or "")
+
+
+class EntryTextForm(FlaskForm):
+    """An entry's title and description, editable until the window closes or it is approved."""
+
+    title = StringField(_l("作品名称"))
+    description = TextAreaField(_l("作品介绍"))
+
+
+def first_error(form: FlaskForm) -> str:
+    """The first field error, for the notice above the form."""
+    for errors in form.errors.values():
+        for error in errors:
+            # FieldList/FormField nest their errors in lists and dicts.
+            if isinstance(error, str):
+                return error
+    return str(_l("请检查填写的内容。"))
+

@@ -1,0 +1,261 @@
+"""Entrants' pages: submit an entry (the form that fits the contest's kind), see one's
+entries with their status and the moderators' reasons, edit their text, withdraw them."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
+
+from .. import web
+from ..contests import service as contests
+from ..contests.models import Contest, Entry, School
+from ..errors import DomainError
+from ..extensions import db
+from ..i18n import _, lazy_gettext as _l
+from . import submissions
+from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
+from .submissions import IncomingFile, StoredFiles
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("submit", __name__)
+
+# Room for the photos, the cover, a business plan and the text fields beside the largest
+# video a contest allows: the request as a whole may be this much larger than the video.
+FORM_ALLOWANCE_MB = 60
+CHUNK = 1024 * 1024
+
+
+def upload_limit(contest: Contest) -> int:
+    """The largest request body a submission to this contest may send, in bytes."""
+    return (int(contests.rules_of(contest)["video_max_mb"]) + FORM_ALLOWANCE_MB) * 1024 * 1024
+
+
+@bp.url_value_preprocessor
+def _raise_upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # A submission may carry a video far above the app's default body limit. The limit
+    # has to be in place before anything reads the form, and the app-wide CSRF check
+    # (a before_request function of the app) reads it before any blueprint's
+    # before_request runs; URL value preprocessors run ahead of all of them. Werkzeug
+    # then refuses a larger body with 413 from its Content-Length, without reading it.
+    if endpoint != "submit.submit_entry" or request.method != "POST" or not values:
+        return
+    try:
+        contest = contests.get_contest(db.session, values["slug"])
+    except DomainError:
+        return  # the view answers 404
+    request.max_content_length = upload_limit(contest)
+
+
+# --- files and the transaction --------------------------------------------------------
+
+class Uploads:
+    """This request's files, copied to a private temporary folder, and the storage keys
+    the operation wrote."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.stored = StoredFiles()
+        self._count = 0
+
+    def one(self, upload: FileStorage | None) -> IncomingFile | None:
+        return self._spool(upload) if upload else None
+
+    def many(self, uploads: list[FileStorage] | None) -> list[IncomingFile]:
+        return [self._spool(upload) for upload in uploads or [] if upload]
+
+    def _spool(self, upload: FileStorage) -> IncomingFile:
+        self._count += 1
+        path = f"{self.workdir}/upload-{self._count}"
+        size = 0
+        with open(path, "wb") as out:
+            # In chunks: a video may be hundreds of megabytes.
+            while chunk := upload.stream.read(CHUNK):
+                out.write(chunk)
+                size += len(chunk)
+        # Only the last part of the client's name (old browsers send a whole path).
+        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
+        return IncomingFile(name=name, path=path, size=size)
+
+
+@contextmanager
+def committed_or_discarded() -> Iterator[Uploads]:
+    """One submission's rows and files: committed together, or neither kept.
+
+    On any failure the transaction is rolled back and the files this request stored are
+    deleted, unless a committed row refers to them (storage is content-addressed, so the
+    same bytes may belong to an earlier entry). The temporary copies go in every case.
+    """
+    workdir = tempfile.mkdtemp(prefix="contest-upload-")
+    uploads = Uploads(workdir)
+    try:
+        yield uploads
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        try:
+            submissions.discard_unreferenced(db.session, web.storage(), uploads.stored.keys)
+        except Exception:  # the refusal matters more than the clean-up: report, keep going
+            log.exception("could not remove the files of a refused submission")
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- the three flows ------------------------------------------------------------------
+
+def _send_media(form: MediaEntryForm, contest: Contest, files: Uploads) -> Entry:
+    return submissions.submit_media_entry(
+        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
+        photos=files.many(form.photos.data), video=files.one(form.video.data), cover=files.one(form.cover.data),
+        now=web.now(), workdir=files.workdir,
+    )
+
+
+def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
+    return submissions.nominate_student(
+        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
+        photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(), workdir=files.workdir,
+    )
+
+
+def _send_team(form: TeamForm, contest: Contest, files: Uploads) -> Entry:
+    return submissions.register_team(
+        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
+        plan=files.one(form.plan.data), pitch=files.one(form.pitch.data), cover=files.one(form.cover.data),
+        now=web.now(), workdir=files.workdir,
+    )
+
+
+@dataclass(frozen=True)
+class Flow:
+    form: type[FlaskForm]
+    template: str
+    send: Callable[[Any, Contest, Uploads], Entry]
+    done: str
+    for_schools: bool  # entered by school contacts for their school
+
+
+FLOWS = {
+    "media": Flow(MediaEntryForm, "media/submit_media.html", _send_media, _l("作品已提交，审核通过后将在作品展示中公开。"), False),
+    "selection": Flow(NomineeForm, "media/submit_nominee.html", _send_nominee, _l("推荐已提交，审核通过后将公开展示。"), True),
+    "innovation": Flow(TeamForm, "media/submit_team.html", _send_team, _l("团队报名已提交，请留意审核结果。"), True),
+}
+
+
+def _why_closed(flow: Flow, contest: Contest, schools: list[School]) -> str:
+    """Why this form cannot be sent now, for the page; the service refuses the same on submit."""
+    if not contests.stage_of(contest, web.now()).is_active("submission"):
+        return _("本活动当前不在作品征集期，不能提交或修改作品。")
+    if flow.for_schools and not schools:
+        return _("只有学校联络人可以推荐选手或报名团队。")
+    return ""
+
+
+def _render_flow(flow: Flow, form: FlaskForm, contest: Contest, schools: list[School], status: int = 200,
+                 error: str = "") -> tuple[str, int]:
+    closed = _why_closed(flow, contest, schools)
+    return render_template(
+        flow.template, form=form, contest=contest, stage=contests.stage_of(contest, web.now()), error=error,
+        closed=closed, rules=contests.rules_of(contest), max_bytes=upload_limit(contest),
+    ), (403 if closed and status == 200 else status)
+
+
+@bp.route("/c/<slug>/submit", methods=["GET", "POST"])
+@login_required
+def submit_entry(slug: str) -> Response | tuple[str, int]:
+    contest = contests.get_contest(db.session, slug)
+    flow = FLOWS[contest.kind]
+    schools = submissions.schools_of(db.session, web.actor())  # type: ignore[arg-type]
+    form = flow.form(contest=contest, schools=schools)
+    if request.method == "GET":
+        return _render_flow(flow, form, contest, schools)
+    if not form.validate():
+        return _render_flow(flow, form, contest, schools, 400, first_error(form))
+    try:
+        with committed_or_discarded() as files:
+            flow.send(form, contest, files)
+    except DomainError as exc:
+        return _render_flow(flow, form, contest, schools, exc.status, exc.message)
+    flash(str(flow.done), "success")
+    return redirect(url_for("submit.my_entries"))
+
+
+# --- after submission -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryRow:
+    """An entry on the entrant's list, with what they may still do to it."""
+
+    entry: Entry
+    window_open: bool
+
+    @property
+    def editable(self) -> bool:
+        return self.window_open and self.entry.status in submissions.EDITABLE
+
+    @property
+    def withdrawable(self) -> bool:
+        return self.entry.status != "withdrawn"
+
+    @property
+    def returned(self) -> bool:
+        """Sent back by a moderator for changes."""
+        return self.entry.status == "draft" and bool(self.entry.moderation_reason)
+
+
+def _entry_row(entry: Entry) -> EntryRow:
+    return EntryRow(entry, contests.stage_of(entry.contest, web.now()).is_active("submission"))
+
+
+def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
+    entries = submissions.my_entries(db.session, web.actor())  # type: ignore[arg-type]
+    return render_template("media/my_entries.html", rows=[_entry_row(e) for e in entries], error=error), status
+
+
+@bp.get("/me/entries")
+@login_required
+def my_entries() -> tuple[str, int]:
+    return _render_entries()
+
+
+@bp.route("/me/entries/<int:entry_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_entry(entry_id: int) -> Response | tuple[str, int]:
+    row = _entry_row(submissions.get_own_entry(db.session, web.actor(), entry_id))  # type: ignore[arg-type]
+    form = EntryTextForm(obj=row.entry)
+    if request.method == "GET":
+        return render_template("media/edit_entry.html", row=row, form=form, error=""), 200
+    try:
+        submissions.update_entry_text(db.session, actor=web.actor(), entry_id=entry_id, title=form.title.data or "",  # type: ignore[arg-type]
+                                      description=form.description.data or "", now=web.now())
+    except DomainError as exc:
+        web.settle_failure(exc)
+        return render_template("media/edit_entry.html", row=row, form=form, error=exc.message), exc.status
+    db.session.commit()
+    flash(_("作品信息已保存。"), "success")
+    return redirect(url_for("submit.my_entries"))
+
+
+@bp.post("/me/entries/<int:entry_id>/withdraw")
+@login_required
+def withdraw(entry_id: int) -> Response | tuple[str, int]:
+    try:
+        entry = submissions.withdraw_entry(db.session, actor=web.actor(), entry_id=entry_id, now=web.now())  # type: ignore[arg-type]
+    except DomainError as exc:
+        web.settle_failure(exc)
+        return _render_entries(exc.status, exc.message)
+    db.session.commit()
+    flash(_("“%(title)s”已撤回。", title=entry.title), "success")
+    return redirect(url_for("submit.my_entries"))

@@ -1,0 +1,459 @@
+"""Live vote counts and leaderboards: Redis sorted sets that follow the database.
+
+The database is the record; everything here can be thrown away and rebuilt from it, and
+every reader falls back to the database when Redis is absent, down or not yet rebuilt.
+
+Keys of one contest share a hash tag, so they sit in one Redis Cluster slot:
+
+    lb:{<contest>}:all          sorted set: entry id → valid votes
+    lb:{<contest>}:cat:<id>     the same for one category, track or group
+    lb:{<contest>}:boards       the board keys that exist (a rebuild drops them all)
+    lb:{<contest>}:ready        present while the boards are complete; set by a rebuild, with a TTL
+    lb:{<contest>}:gen          bumped by every invalidation
+    lb:{<contest>}:seen         ids of the newest votes already counted
+    lb:{<contest>}:building     present while a rebuild runs
+    lb:{<contest>}:pending      votes committed during a rebuild: vote id → "entry|board,board"
+    lb:{<contest>}:lock         one rebuild at a time
+
+Why it stays exact under concurrency:
+- A committed vote is added by one Lua script that counts it at most once (its id goes
+  into :seen) and only into complete boards (:ready); without :ready it is left to the
+  rebuild that the next reader starts.
+- A rebuild reads the counts and the ids of the newest votes in ONE SQL statement, so
+  both come from the same snapshot on PostgreSQL and SQLite. Votes committed while it
+  runs are parked in :pending; the install script applies those the snapshot did not
+  see and skips those it did, then sets :ready — unless :gen moved meanwhile (a void
+  or release committed while the snapshot was taken), in which case the next reader
+  rebuilds again.
+- :ready expires (READY_TTL), so a board that missed an update while Redis was
+  unreachable from some process heals by itself; the process that saw the failure also
+  invalidates the board as soon as Redis answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import Integer, cast, func, literal, null, or_, select, union_all
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..accounts.models import User
+from ..contests import service as contests
+from ..contests.models import Contest, Entry
+from . import ledger
+from .models import LedgerBlock, Vote
+from .service import CastResult, local_day, valid_counts, votes_used_today
+
+log = logging.getLogger(__name__)
+
+READY_TTL = 600  # seconds a rebuilt board is trusted before it is rebuilt from the database
+BUILD_TTL = 120  # a rebuild that dies leaves no lasting trace after this
+SEEN_KEEP = 10_000  # newest vote ids remembered for de-duplication
+DOWN_PAUSE = 5.0  # seconds Redis is left alone after a failure (no timeout on every request)
+SEAL_EVERY = timedelta(seconds=5)
+SEAL_TICK_KEY = "ledger:seal-tick"
+OVERFETCH = 20  # extra board rows read so ties at the cut sort the same as in SQL
+
+
+def _prefix(contest_id: int) -> str:
+    return f"lb:{{{contest_id}}}:"
+
+
+def _board_suffix(category_id: int | None) -> str:
+    return "all" if category_id is None else f"cat:{category_id}"
+
+
+# --- Redis health, per client ------------------------------------------------------------
+
+_down_until: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_dirty: set[int] = set()  # contests whose boards missed an update in this process
+_state_lock = threading.Lock()
+
+
+def _usable(redis: Any) -> bool:
+    if redis is None:
+        return False
+    return _down_until.get(redis, 0.0) <= time.monotonic()
+
+
+def _failed(redis: Any, exc: Exception, what: str, contest_id: int | None = None) -> None:
+    log.warning("live counts: Redis unavailable while %s (%s); reading the database", what, exc)
+    with _state_lock:
+        _down_until[redis] = time.monotonic() + DOWN_PAUSE
+        if contest_id is not None:
+            _dirty.add(contest_id)
+
+
+def _heal_dirty(redis: Any) -> None:
+    """Boards that missed an update while Redis was unreachable are rebuilt on next read."""
+    if not _dirty:
+        return
+    with _state_lock:
+        dirty = set(_dirty)
+        _dirty.difference_update(dirty)
+    for contest_id in dirty:
+        try:
+            invalidate(redis, contest_id)
+        except RedisError:
+            with _state_lock:
+                _dirty.update(dirty)
+            raise
+
+
+# --- Lua ---------------------------------------------------------------------------------
+
+# KEYS: ready, building, pending, seen, boards, board… ; ARGV: vote id, entry id, keep, pending spec
+_APPLY = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+  return 2
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('ZADD', KEYS[4], 'NX', ARGV[1], ARGV[1]) == 0 then return 3 end
+for i = 6, #KEYS do
+  redis.call('ZINCRBY', KEYS[i], 1, ARGV[2])
+  redis.call('SADD', KEYS[5], KEYS[i])
+end
+local keep = tonumber(ARGV[3])
+local n = redis.call('ZCARD', KEYS[4])
+if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
+return 1
+"""
+
+# KEYS: ready, building, pending, gen, lock, boards, tmp boards, seen, tmp seen
+# ARGV: generation read before the snapshot, lock token, ready TTL, keep, key prefix, tmp prefix
+_INSTALL = """
+if redis.call('GET', KEYS[5]) ~= ARGV[2] then return -1 end
+local prefix, tmp = ARGV[5], ARGV[6]
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[6])) do redis.call('DEL', key) end
+redis.call('DEL', KEYS[6], KEYS[8])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+  local live = prefix .. string.sub(key, string.len(tmp) + 1)
+  redis.call('RENAME', key, live)
+  redis.call('PERSIST', live)
+  redis.call('SADD', KEYS[6], live)
+end
+redis.call('DEL', KEYS[7])
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  redis.call('RENAME', KEYS[9], KEYS[8])
+  redis.call('PERSIST', KEYS[8])
+end
+local pending = redis.call('HGETALL', KEYS[3])
+for i = 1, #pending, 2 do
+  if redis.call('ZADD', KEYS[8], 'NX', pending[i], pending[i]) == 1 then
+    local spec = pending[i + 1]
+    local bar = string.find(spec, '|', 1, true)
+    local entry = string.sub(spec, 1, bar - 1)
+    for suffix in string.gmatch(string.sub(spec, bar + 1), '[^,]+') do
+      redis.call('ZINCRBY', prefix .. suffix, 1, entry)
+      redis.call('SADD', KEYS[6], prefix .. suffix)
+    end
+  end
+end
+redis.call('DEL', KEYS[3], KEYS[2], KEYS[5])
+local keep = tonumber(ARGV[4])
+local n = redis.call('ZCARD', KEYS[8])
+if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[8], 0, n - keep - 1) end
+if (redis.call('GET', KEYS[4]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+# --- what the public side shows ----------------------------------------------------------
+
+def counts_visible(contest: Contest, now: datetime) -> bool:
+    """Whether live counts may be shown now: the contest has a public vote, its rules make
+    counts public, and we are not in the hidden stretch before voting closes.
+
+    Once voting has closed the final counts are shown again (the stretch exists to stop a
+    last-minute race, which is over). Rankings are always shown; only numbers hide.
+    """
+    if not has_public_vote(contest):
+        return False
+    _start, end = contest.window("voting")
+    rules = contests.rules_of(contest)
+    if not rules.get("counts_public", True):
+        return False
+    hide = timedelta(hours=int(rules.get("hide_counts_hours_before_close", 0) or 0))
+    return not (hide and end - hide <= now < end)
+
+
+def has_public_vote(contest: Contest) -> bool:
+    """Whether the contest's schedule has a public voting window."""
+    start, end = contest.window("voting")
+    return start is not None and end is not None and "votes_per_day" in contests.rules_of(contest)
+
+
+def votes_left_today(session: Session, contest: Contest, voter: User, now: datetime) -> int:
+    """Votes the voter may still cast in this contest today (Asia/Shanghai day)."""
+    per_day = int(contests.rules_of(contest).get("votes_per_day", 5))
+    return max(0, per_day - votes_used_today(session, contest.id, voter.id, local_day(now)))
+
+
+# --- after a commit ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiveVote:
+    """What the live boards need to know about one committed vote. Take it before the
+    commit (`LiveVote.of(result)`) to spare reloading the expired objects after it."""
+
+    contest_id: int
+    entry_id: int
+    vote_id: int
+    counted: bool  # a valid vote; a held one counts only once released
+    category_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, result: CastResult) -> LiveVote:
+        entry = result.entry
+        categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
+        return cls(result.contest.id, entry.id, result.vote.id, result.vote.status == "valid", categories)
+
+
+def after_vote_committed(session: Session, redis: Any, result: CastResult | LiveVote, now: datetime) -> None:
+    """Add a committed vote to the live boards. Never raises: the vote already stands, and
+    a board that misses it is rebuilt from the database."""
+    vote = result if isinstance(result, LiveVote) else LiveVote.of(result)
+    if not vote.counted or not _usable(redis):
+        if redis is not None and vote.counted:
+            with _state_lock:
+                _dirty.add(vote.contest_id)
+        return
+    prefix = _prefix(vote.contest_id)
+    suffixes = [_board_suffix(None), *(_board_suffix(c) for c in vote.category_ids)]
+    keys = [prefix + name for name in ("ready", "building", "pending", "seen", "boards")] + [prefix + s for s in suffixes]
+    spec = f"{vote.entry_id}|{','.join(suffixes)}"
+    try:
+        _heal_dirty(redis)
+        redis.eval(_APPLY, len(keys), *keys, vote.vote_id, vote.entry_id, SEEN_KEEP, spec)
+    except RedisError as exc:
+        _failed(redis, exc, "counting a vote", vote.contest_id)
+
+
+def invalidate(redis: Any, contest_id: int) -> None:
+    """Mark a contest's boards incomplete: the next reader rebuilds them from the database."""
+    prefix = _prefix(contest_id)
+    pipe = redis.pipeline(transaction=True)
+    pipe.incr(prefix + "gen")
+    pipe.delete(prefix + "ready")
+    pipe.execute()
+
+
+def after_status_change(session: Session, redis: Any, contest_id: int, entry_ids: Iterable[int] = ()) -> None:
+    """After votes were voided or released (committed): the contest's boards are recounted
+    from the database at once. Recounting the whole contest in one snapshot, rather than
+    patching the changed entries, keeps concurrent votes from being lost or counted twice;
+    organisers' actions are rare enough for that to cost nothing noticeable."""
+    if not _usable(redis):
+        if redis is not None:
+            with _state_lock:
+                _dirty.add(contest_id)
+        return
+    try:
+        _heal_dirty(redis)
+        invalidate(redis, contest_id)
+        rebuild(session, redis, contest_id)
+    except RedisError as exc:
+        _failed(redis, exc, "recounting after a status change", contest_id)
+
+
+# --- rebuilding from the database ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    boards: dict[str, dict[int, int]]  # board suffix → entry id → valid votes
+    recent_vote_ids: list[int]
+
+
+def snapshot(session: Session, contest_id: int, keep: int = SEEN_KEEP) -> Snapshot:
+    """Valid votes per entry and category, and the ids of the newest votes, read in one
+    statement so that both describe the same moment."""
+    counted = (
+        select(literal("c").label("kind"), Vote.entry_id.label("id"), Entry.category_id.label("category_id"),
+               Entry.group_id.label("group_id"), func.count().label("n"))
+        .join(Entry, Entry.id == Vote.entry_id)
+        .where(Vote.contest_id == contest_id, Vote.status == "valid")
+        .group_by(Vote.entry_id, Entry.category_id, Entry.group_id)
+    )
+    newest = select(func.max(Vote.id)).where(Vote.contest_id == contest_id).scalar_subquery()
+    recent = select(literal("r"), Vote.id, cast(null(), Integer), cast(null(), Integer), literal(0)).where(
+        Vote.contest_id == contest_id, Vote.id > newest - keep)
+    boards: dict[str, dict[int, int]] = {}
+    recent_ids: list[int] = []
+    # A connection of its own: the caller's session keeps its transaction and its objects.
+    with session.get_bind().connect() as conn:
+        rows = conn.execute(union_all(counted, recent)).all()
+    for kind, row_id, category_id, group_id, n in rows:
+        if kind == "r":
+            recent_ids.append(row_id)
+            continue
+        suffixes = [_board_suffix(None), *(_board_suffix(c) for c in (category_id, group_id) if c is not None)]
+        for suffix in dict.fromkeys(suffixes):
+            board = boards.setdefault(suffix, {})
+            board[row_id] = board.get(row_id, 0) + n
+    return Snapshot(boards, recent_ids)
+
+
+def rebuild(session: Session, redis: Any, contest_id: int) -> bool:
+    """Rebuild a contest's boards from the database unless another process is doing it;
+    True when this call left them complete. Raises RedisError when Redis fails."""
+    prefix = _prefix(contest_id)
+    token = secrets.token_hex(8)
+    if not redis.set(prefix + "lock", token, nx=True, ex=BUILD_TTL):
+        return False
+    tmp = f"{prefix}tmp:{token}:"  # this rebuild's own scratch keys, gone by themselves if it dies
+    try:
+        generation = redis.get(prefix + "gen") or b"0"
+        start = redis.pipeline(transaction=True)
+        start.set(prefix + "building", token, ex=BUILD_TTL)
+        start.delete(prefix + "pending")
+        start.execute()
+        snap = snapshot(session, contest_id)
+        fill = redis.pipeline(transaction=False)
+        for suffix, counts in snap.boards.items():
+            items = list(counts.items())
+            for i in range(0, len(items), 1000):
+                fill.zadd(tmp + suffix, {str(entry): n for entry, n in items[i:i + 1000]})
+            fill.expire(tmp + suffix, BUILD_TTL)
+            fill.sadd(tmp + "boards", tmp + suffix)
+        for i in range(0, len(snap.recent_vote_ids), 1000):
+            fill.zadd(tmp + "seen", {str(v): v for v in snap.recent_vote_ids[i:i + 1000]})
+        fill.expire(tmp + "boards", BUILD_TTL)
+        fill.expire(tmp + "seen", BUILD_TTL)
+        fill.execute()
+        keys = [prefix + "ready", prefix + "building", prefix + "pending", prefix + "gen", prefix + "lock",
+                prefix + "boards", tmp + "boards", prefix + "seen", tmp + "seen"]
+        return redis.eval(_INSTALL, len(keys), *keys, generation, token, READY_TTL, SEEN_KEEP, prefix, tmp) == 1
+    except BaseException:
+        # let the next reader try again at once rather than after the lock's TTL
+        try:
+            if redis.get(prefix + "lock") == token.encode():
+                redis.delete(prefix + "lock", prefix + "building")
+        except RedisError:
+            pass
+        raise
+
+
+def recount(session: Session, redis: Any, contest: Contest | None = None) -> dict[int, int]:
+    """Rebuild the boards of one contest, or of every contest with a public vote, from the
+    database; valid votes per contest. Raises RedisError when Redis fails."""
+    targets = [contest] if contest is not None else [c for c in contests.list_contests(session, include_unpublished=True)
+                                                     if has_public_vote(c)]
+    ids = [c.id for c in targets]
+    totals: dict[int, int] = {}
+    for contest_id in ids:
+        if redis is not None:
+            invalidate(redis, contest_id)
+            # A rebuild already running may have read the database before this call; it
+            # will not mark its result complete (the generation moved), so wait and redo.
+            deadline = time.monotonic() + BUILD_TTL + 5
+            while not rebuild(session, redis, contest_id):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the boards of contest {contest_id} could not be rebuilt")
+                time.sleep(0.1)
+        totals[contest_id] = sum(valid_counts(session, contest_id).values())
+    return totals
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def _board_state(session: Session, redis: Any, contest_id: int) -> str:
+    """'ready' (complete), 'stale' (being rebuilt elsewhere; slightly behind) or 'none'."""
+    prefix = _prefix(contest_id)
+    _heal_dirty(redis)
+    if redis.exists(prefix + "ready"):
+        return "ready"
+    if rebuild(session, redis, contest_id) or redis.exists(prefix + "ready"):
+        return "ready"
+    return "stale" if redis.exists(prefix + "boards") else "none"
+
+
+def _ranked(rows: Iterable[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    return sorted(rows, key=lambda row: (-row[1], row[0]))[:limit]
+
+
+def leaderboard(session: Session, redis: Any, contest: Contest, *, category_id: int | None = None,
+                limit: int = 20) -> list[tuple[int, int]]:
+    """The top entries by valid votes as (entry id, votes), most votes first, ties by entry
+    id; from Redis when its board is complete (rebuilt on demand), else from the database."""
+    limit = max(0, limit)
+    if _usable(redis):
+        try:
+            if _board_state(session, redis, contest.id) != "none":
+                key = _prefix(contest.id) + _board_suffix(category_id)
+                rows = redis.zrevrangebyscore(key, "+inf", "(0", start=0, num=limit + OVERFETCH, withscores=True)
+                return _ranked(((int(member), int(score)) for member, score in rows), limit)
+        except RedisError as exc:
+            _failed(redis, exc, "reading a leaderboard")
+    return _database_board(session, contest.id, category_id, limit)
+
+
+def counts_for(session: Session, redis: Any, contest: Contest, entry_ids: list[int]) -> dict[int, int]:
+    """Valid votes of the given entries (0 for none), live from Redis or from the database."""
+    if not entry_ids:
+        return {}
+    if _usable(redis):
+        try:
+            if _board_state(session, redis, contest.id) != "none":
+                scores = redis.zmscore(_prefix(contest.id) + "all", [str(e) for e in entry_ids])
+                return {e: int(s or 0) for e, s in zip(entry_ids, scores, strict=True)}
+        except RedisError as exc:
+            _failed(redis, exc, "reading live counts")
+    rows = session.execute(
+        select(Vote.entry_id, func.count()).where(Vote.entry_id.in_(entry_ids), Vote.status == "valid").group_by(Vote.entry_id))
+    found = {entry_id: n for entry_id, n in rows}
+    return {e: found.get(e, 0) for e in entry_ids}
+
+
+def _database_board(session: Session, contest_id: int, category_id: int | None, limit: int) -> list[tuple[int, int]]:
+    count = func.count().label("n")
+    query = select(Vote.entry_id, count).where(Vote.contest_id == contest_id, Vote.status == "valid")
+    if category_id is not None:
+        query = query.join(Entry, Entry.id == Vote.entry_id).where(
+            or_(Entry.category_id == category_id, Entry.group_id == category_id))
+    query = query.group_by(Vote.entry_id).order_by(count.desc(), Vote.entry_id).limit(limit)
+    return [(entry_id, n) for entry_id, n in session.execute(query)]
+
+
+# --- sealing -----------------------------------------------------------------------------
+
+_last_seal: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
+
+
+def maybe_seal(session: Session, redis: Any, now: datetime) -> LedgerBlock | None:
+    """Seal pending ledger events, at most once per SEAL_EVERY in this process and (when
+    Redis answers) in the whole cluster; commits. Never raises: sealing is retried later."""
+    engine = session.get_bind()
+    last = _last_seal.get(engine)
+    # a clock that went backwards (tests, a corrected server clock) restarts the rhythm
+    if last is not None and last <= now < last + SEAL_EVERY:
+        return None
+    _last_seal[engine] = now
+    if _usable(redis):
+        try:
+            if not redis.set(SEAL_TICK_KEY, "1", nx=True, ex=int(SEAL_EVERY.total_seconds())):
+                return None
+        except RedisError as exc:
+            _failed(redis, exc, "taking the sealing turn")
+    try:
+        block = ledger.seal_pending(session, now=now)
+        session.commit()
+        return block
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("sealing the ledger failed; the next turn retries")
+        return None

@@ -1,0 +1,282 @@
+"""The public side of voting: the vote itself, the live leaderboard and receipt checks.
+
+Decisions:
+- A refused vote re-renders the entry page with the message at the refusal's status
+  (403 window closed / not verified / captcha, 409 already voted, 429 daily quota), so
+  the voter stays where they were; an entry the public cannot see gets the error page.
+- Counts hide as the rules say (live.counts_visible); the leaderboard then still ranks
+  the entries, without numbers, as the JSON API does.
+- The time the voter saw the entry travels as a signed timestamp in the vote form
+  (app clock, so tests can move it); a token older than VIEW_TOKEN_MAX_AGE or for
+  another contest or entry counts as unknown rather than as a refusal.
+- A long-lived random device cookie ('did') is set with the first vote from a browser
+  and read by the anti-fraud signals; it identifies a browser, never a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .. import web
+from ..antifraud import captcha
+from ..antifraud.service import VoteSignals
+from ..contests import service as contests
+from ..contests.models import Contest, Entry
+from ..errors import DomainError, NotFound, error_response, wants_json
+from ..extensions import db, limiter
+from ..i18n import _
+from ..media import service as media
+from . import ledger, live
+from . import service as voting
+
+bp = Blueprint("voting", __name__)
+log = logging.getLogger(__name__)
+
+LEADERBOARD_SIZE = 50
+VIEW_TOKEN_MAX_AGE = timedelta(hours=6)
+DEVICE_COOKIE = "did"
+DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
+DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+RECEIPT_RE = re.compile(r"^[A-Za-z0-9]{4,20}$")
+
+
+def _voter_key() -> str:
+    """Rate-limit key of the signed-in account (anonymous requests: their address)."""
+    user = web.actor()
+    return f"voter:{user.id}" if user is not None else f"voter-anonymous:{web.client_ip()}"
+
+
+# --- what entry pages and gallery cards show ------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(web.settings().secret_key, salt="contest.vote-view")
+
+
+def view_token(contest_id: int, entry_id: int, now: datetime) -> str:
+    """A signed note of when this page was shown, for the 'time on page' signal."""
+    return _serializer().dumps([contest_id, entry_id, int(now.timestamp())])
+
+
+def viewed_at(token: str, contest_id: int, entry_id: int, now: datetime) -> datetime | None:
+    """When the page carrying `token` was shown, or None when unknown, forged or stale.
+    Entry 0 is a gallery page, good for any entry of its contest."""
+    try:
+        token_contest, token_entry, stamp = _serializer().loads(token or "")
+        seen = datetime.fromtimestamp(int(stamp), UTC)
+    except (BadSignature, ValueError, TypeError, OverflowError):
+        return None
+    if token_contest != contest_id or token_entry not in (0, entry_id) or not now - VIEW_TOKEN_MAX_AGE <= seen <= now:
+        return None
+    return seen
+
+
+@dataclass(frozen=True)
+class VotePanel:
+    """Everything a page needs to draw vote buttons and counts for some entries."""
+
+    has_vote: bool
+    phase: str  # upcoming | open | closed
+    counts_visible: bool
+    counts_public: bool
+    hide_hours: int
+    votes_left: int | None
+    view_token: str
+    counts: dict[int, int] = field(default_factory=dict)
+    starts_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.phase == "open"
+
+
+def vote_panel(contest: Contest, entries: list[Entry], *, page_entry: Entry | None = None) -> VotePanel:
+    """Template helper: the vote state of a contest for the entries on a page."""
+    now = web.now()
+    if not live.has_public_vote(contest):
+        return VotePanel(False, "closed", False, False, 0, None, "")
+    rules = contests.rules_of(contest)
+    start, end = contest.window("voting")
+    assert start is not None and end is not None  # has_public_vote
+    phase = "upcoming" if now < start else "open" if now < end else "closed"
+    visible = live.counts_visible(contest, now)
+    counts = live.counts_for(db.session, web.redis_client(), contest, [e.id for e in entries]) if visible and phase != "upcoming" else {}
+    voter = web.actor()
+    left = live.votes_left_today(db.session, contest, voter, now) if voter is not None and phase == "open" else None
+    token = view_token(contest.id, page_entry.id if page_entry else 0, now) if phase == "open" else ""
+    return VotePanel(True, phase, visible, bool(rules.get("counts_public", True)),
+                     int(rules.get("hide_counts_hours_before_close", 0) or 0), left, token, counts, start)
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"vote_panel": vote_panel, "has_public_vote": live.has_public_vote}
+
+
+# --- the vote ----------------------------------------------------------------------------
+
+def _device_id() -> tuple[str, bool]:
+    """The browser's device cookie, or a new one (True: set it on the response)."""
+    current = request.cookies.get(DEVICE_COOKIE, "")
+    return (current, False) if DEVICE_RE.fullmatch(current) else (secrets.token_urlsafe(24), True)
+
+
+def _form(name: str, limit: int) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
+
+
+@bp.post("/c/<slug>/entries/<int:entry_id>/vote")
+@limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("投票太频繁，请稍后再试。"))
+@limiter.limit("20 per minute", key_func=_voter_key, error_message=lambda: _("投票太频繁，请稍后再试。"))
+@login_required
+def vote(slug: str, entry_id: int) -> Response | tuple[Any, int]:
+    voter, now, redis = web.actor(), web.now(), web.redis_client()
+    assert voter is not None  # login_required
+    device_id, new_device = _device_id()
+    try:
+        _entry, contest = voting.load_votable_entry(db.session, entry_id)
+        if contest.slug != slug:
+            raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
+        signals = VoteSignals(
+            voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
+            ip=web.client_ip(), device_id=device_id, user_agent=request.user_agent.string[:300],
+            viewed_at=viewed_at(_form("vt", 200), contest.id, entry_id, now),
+        )
+        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, signals=signals, now=now,
+                                    captcha_id=_form("captcha_id", 64), captcha_answer=_form("captcha_answer", 16))
+        tally, receipt, left = live.LiveVote.of(result), result.vote.receipt, result.votes_left_today
+        db.session.commit()
+    except DomainError as exc:
+        web.settle_failure(exc)
+        response = _refused(slug, entry_id, exc)
+    else:
+        live.after_vote_committed(db.session, redis, tally, now)
+        live.maybe_seal(db.session, redis, now)
+        response = _accepted(contest, tally, receipt, left, now)
+    if new_device:
+        response.set_cookie(DEVICE_COOKIE, device_id, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Lax",
+                            secure=web.settings().is_production)
+    return response
+
+
+def _accepted(contest: Contest, tally: live.LiveVote, receipt: str, left: int, now: datetime) -> Response:
+    message = _("投票成功！投票凭证：%(code)s（可在“查投票凭证”页核对），今日还可投 %(n)s 票。", code=receipt, n=left)
+    if wants_json():
+        body: dict[str, Any] = {"receipt": receipt, "votes_left_today": left, "message": message,
+                                "votes_left_text": _("今日还可投 %(n)s 票", n=left),
+                                "receipt_url": url_for("voting.receipt", code=receipt)}
+        if live.counts_visible(contest, now):
+            body["votes"] = live.counts_for(db.session, web.redis_client(), contest, [tally.entry_id])[tally.entry_id]
+        response = jsonify(body)
+        response.status_code = 201
+        return response
+    flash(message, "success")
+    entry_url = url_for("contests.entry_page", slug=contest.slug, entry_id=tally.entry_id)
+    return redirect(web.safe_next(request.form.get("next"), entry_url))
+
+
+def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
+    """The refusal on the entry page (a fresh captcha when one is needed), or the error page
+    when the public cannot see the entry."""
+    if wants_json():
+        return error_response(exc.status, exc.code, exc.message)
+    try:
+        contest = contests.get_contest(db.session, slug)
+        entry = contests.get_public_entry(db.session, contest, entry_id)
+    except DomainError:
+        return error_response(exc.status, exc.code, exc.message)
+    challenge = None
+    if isinstance(exc, voting.CaptchaRequired):
+        challenge = captcha.issue_captcha(db.session, web.redis_client(), purpose="vote",
+                                          fixed_answer=web.settings().captcha_fixed_answer)
+        db.session.commit()
+    html = render_template(
+        "contests/entry.html", contest=contest, entry=entry, media_items=media.media_of(db.session, entry.id),
+        stage=contests.stage_of(contest, web.now()), vote_error=exc.message, vote_captcha=challenge,
+    )
+    return Response(html, status=exc.status, mimetype="text/html")
+
+
+# --- leaderboard -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Standing:
+    rank: int
+    entry: Entry
+    votes: int
+
+
+def _standings(rows: list[tuple[int, int]], entries: dict[int, Entry], size: int) -> list[Standing]:
+    """Rows of public entries with shared ranks for equal counts (1, 2, 2, 4)."""
+    standings: list[Standing] = []
+    for entry_id, votes in rows:
+        if entry_id not in entries:
+            continue
+        tied = standings and standings[-1].votes == votes
+        standings.append(Standing(standings[-1].rank if tied else len(standings) + 1, entries[entry_id], votes))
+        if len(standings) == size:
+            break
+    return standings
+
+
+@bp.get("/c/<slug>/leaderboard")
+def leaderboard(slug: str) -> str:
+    contest = contests.get_contest(db.session, slug)
+    if not live.has_public_vote(contest):
+        raise NotFound(_("这项活动不设公众投票，没有排行榜。"), code="no_public_vote")
+    raw = request.args.get("category", "")
+    category = next((c for c in contest.categories if str(c.id) == raw), None)
+    now = web.now()
+    rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category.id if category else None,
+                            limit=LEADERBOARD_SIZE + 10)
+    entries = contests.entries_by_id(db.session, [entry_id for entry_id, _votes in rows])
+    return render_template(
+        "voting/leaderboard.html", contest=contest, category=category, stage=contests.stage_of(contest, now),
+        standings=_standings(rows, entries, LEADERBOARD_SIZE), panel=vote_panel(contest, []),
+    )
+
+
+# --- receipts ----------------------------------------------------------------------------
+
+@bp.get("/receipts")
+def receipt_lookup() -> Response | str:
+    code = (request.args.get("code") or "").strip().upper().replace(" ", "").replace("-", "")
+    if code:
+        return redirect(url_for("voting.receipt", code=code))
+    return render_template("voting/receipt_lookup.html")
+
+
+@dataclass(frozen=True)
+class EventProof:
+    event: Any
+    block: Any
+    proof: list[dict[str, str]]
+    proven: bool
+
+
+@bp.get("/receipts/<code>")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("查询太频繁，请稍后再试。"))
+def receipt(code: str) -> Response:
+    if not RECEIPT_RE.fullmatch(code):
+        raise NotFound(_("没有找到这个投票凭证，请检查后重试。"), code="receipt_not_found")
+    vote, events = voting.receipt_status(db.session, code)
+    proofs = []
+    for event in events:
+        found = ledger.inclusion(db.session, event)
+        proven = found.block is not None and ledger.apply_proof(event.digest, found.proof) == found.block.merkle_root
+        proofs.append(EventProof(event, found.block, found.proof, proven))
+    contest = contests.get_contest_by_id(db.session, vote.contest_id)
+    entry = contests.entries_by_id(db.session, [vote.entry_id], approved_only=False).get(vote.entry_id)
+    html = render_template("voting/receipt.html", vote=vote, proofs=proofs, contest=contest, entry=entry,
+                           head=ledger.head(db.session))
+    response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response

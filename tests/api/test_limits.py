@@ -1,0 +1,67 @@
+"""Rate limits on the vote route, per address and per account; the address is the real peer's."""
+
+from __future__ import annotations
+
+from tests.api.conftest import PREFIX, error_of, vote_count
+
+
+def vote_url(entry) -> str:  # type: ignore[no-untyped-def]
+    return f"{PREFIX}/entries/{entry.id}/votes"
+
+
+def test_a_forged_forwarded_for_changes_neither_the_address_nor_the_limit(api, ballot, make_voter):
+    """With no proxy configured (PROXY_COUNT=0) X-Forwarded-For is ignored: rotating it
+    does not escape the 30-per-minute limit of the address, and votes record the peer."""
+    _contest, entries = ballot
+    # several accounts, so that the per-account limit (20 a minute) is not what trips
+    tokens = [make_voter().token for _ in range(3)]
+    outcomes = []
+    for n in range(30):
+        response = api.post(vote_url(entries[n % len(entries)]), json={}, token=tokens[n % 3],
+                            headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}"})
+        outcomes.append(response.get_json().get("error", {}).get("code", response.status_code))
+    assert outcomes.count(201) == 15 and "rate_limited" not in outcomes  # 5 votes a day each, then daily_quota
+    stored = vote_count()
+    limited = api.post(vote_url(entries[0]), json={}, token=make_voter().token,
+                       headers={"X-Forwarded-For": "192.0.2.77"})
+    assert error_of(limited) == (429, "rate_limited")
+    assert limited.get_json()["error"]["message"] == "投票太频繁，请稍后再试。"
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["X-RateLimit-Limit"] == "30"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Reset" in limited.headers
+    assert vote_count() == stored == vote_count(ip="127.0.0.1")
+
+
+def test_another_address_has_its_own_allowance(api, ballot, make_voter):
+    _contest, entries = ballot
+    tokens = [make_voter().token for _ in range(2)]
+    for n in range(30):
+        api.post(vote_url(entries[n % len(entries)]), json={}, token=tokens[n % 2])
+    assert error_of(api.post(vote_url(entries[0]), json={}, token=tokens[0])) == (429, "rate_limited")
+    elsewhere = api.post(vote_url(entries[0]), json={}, token=make_voter().token,
+                         environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert elsewhere.status_code == 201
+    assert vote_count(ip="10.1.2.3") == 1
+
+
+def test_one_account_is_limited_whatever_its_address(api, ballot, voter):
+    _contest, entries = ballot
+    for n in range(20):
+        response = api.post(vote_url(entries[n % len(entries)]), json={}, token=voter.token,
+                            environ_base={"REMOTE_ADDR": f"10.0.{n}.1"})
+        assert response.status_code in (201, 409, 429)
+        if response.status_code == 429:
+            assert response.get_json()["error"]["code"] == "daily_quota"
+    limited = api.post(vote_url(entries[0]), json={}, token=voter.token, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert error_of(limited) == (429, "rate_limited")
+    assert limited.headers["X-RateLimit-Limit"] == "20"
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_requests_without_a_valid_token_count_against_the_address(api, ballot):
+    _contest, entries = ballot
+    for _ in range(30):
+        assert error_of(api.post(vote_url(entries[0]), json={}, headers={"Authorization": "Bearer forged"})) == (
+            401, "invalid_token")
+    assert error_of(api.post(vote_url(entries[0]), json={})) == (429, "rate_limited")

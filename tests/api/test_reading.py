@@ -1,0 +1,136 @@
+"""Contests, entries and one entry: public data only, bounded pages, bounded queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from contest.extensions import db
+from tests.api.conftest import PREFIX, error_of
+
+
+def test_contests_in_display_order_with_stage_windows_and_counts(api, make_contest, make_entry):
+    first = make_contest(stage="voting", title="全民美拍", position=1)
+    second = make_contest(kind="selection", stage="submission", title="最美职校生", position=2)
+    make_contest(title="未发布的活动", is_published=False)
+    make_entry(first)
+    make_entry(first)
+    make_entry(first, status="submitted")
+    response = api.get(PREFIX + "/contests")
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert [c["slug"] for c in items] == [first.slug, second.slug]
+    assert items[0]["entries_count"] == 2 and items[1]["entries_count"] == 0
+    assert items[0]["stage"]["current"] == "voting" and items[0]["stage"]["active"] == ["voting"]
+    assert items[1]["stage"]["next_stage"] == "review"
+    assert items[0]["windows"]["voting"]["starts_at"].endswith("+08:00")
+    assert [c["name"] for c in items[0]["categories"]] == ["摄影作品", "短视频"]
+    assert items[0]["url"] == f"http://localhost/c/{first.slug}"
+
+
+def test_the_contest_list_runs_a_fixed_number_of_queries(api, make_contest, count_queries):
+    make_contest()
+    with count_queries() as few:
+        api.client.get(PREFIX + "/contests")
+    for _ in range(5):
+        make_contest()
+    with count_queries() as many:
+        api.client.get(PREFIX + "/contests")
+    assert len(many) == len(few) == 3  # contests, their categories, entry counts
+
+
+@pytest.fixture
+def gallery(make_contest, make_entry, make_school):  # type: ignore[no-untyped-def]
+    contest = make_contest()
+    school = make_school("济南信息工程学校")
+    photo = contest.categories[0]
+    entries = [make_entry(contest, title=f"作品{i:02d}", school=school if i % 2 else None,
+                          category_id=photo.id if i < 10 else None) for i in range(60)]
+    make_entry(contest, status="submitted", title="未审核")
+    return contest, entries, photo
+
+
+def test_entries_page_by_page(api, gallery):
+    contest, _entries, _photo = gallery
+    first = api.get(f"{PREFIX}/contests/{contest.slug}/entries").get_json()
+    assert (first["page"], first["per_page"], first["pages"], first["total"]) == (1, 12, 5, 60)
+    assert [e["title"] for e in first["items"]][:2] == ["作品59", "作品58"]  # newest first
+    second = api.get(f"{PREFIX}/contests/{contest.slug}/entries?page=2&per_page=25").get_json()
+    assert (second["page"], second["per_page"], len(second["items"])) == (2, 25, 25)
+    last = api.get(f"{PREFIX}/contests/{contest.slug}/entries?page=99&per_page=25").get_json()
+    assert (last["page"], len(last["items"])) == (3, 10)  # past the end: the last page
+    assert "未审核" not in {e["title"] for e in first["items"] + second["items"] + last["items"]}
+
+
+def test_per_page_above_50_is_served_as_50(api, gallery):
+    contest, _entries, _photo = gallery
+    body = api.get(f"{PREFIX}/contests/{contest.slug}/entries?per_page=1000").get_json()
+    assert (body["per_page"], len(body["items"]), body["pages"]) == (50, 50, 2)
+
+
+@pytest.mark.parametrize("query", ["per_page=0", "per_page=-5", "per_page=abc", "page=0", "page=x", "page=1.5",
+                                   "per_page=９", "category=abc"])
+def test_bad_numbers_are_400(api, gallery, query):
+    contest, _entries, _photo = gallery
+    response = api.get(f"{PREFIX}/contests/{contest.slug}/entries?{query}")
+    assert error_of(response) == (400, "invalid_parameter")
+    assert "应为正整数" in response.get_json()["error"]["message"]
+
+
+def test_search_and_category(api, gallery):
+    contest, _entries, photo = gallery
+    found = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"q": "作品0"}).get_json()
+    assert found["total"] == 10
+    by_school = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"q": "信息工程"}).get_json()
+    assert by_school["total"] == 30
+    assert by_school["items"][0]["school"]["name"] == "济南信息工程学校"
+    photos = api.get(f"{PREFIX}/contests/{contest.slug}/entries?category={photo.id}&per_page=50").get_json()
+    assert photos["total"] == 10 and {e["category"]["id"] for e in photos["items"]} == {photo.id}
+    too_long = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"q": "字" * 51})
+    assert error_of(too_long) == (400, "query_too_long")
+
+
+def test_an_entries_page_runs_the_same_queries_at_any_size(api, gallery, count_queries):
+    contest, _entries, _photo = gallery
+    url = f"{PREFIX}/contests/{contest.slug}/entries"
+    with count_queries() as small:
+        assert api.client.get(url + "?per_page=1").status_code == 200
+    with count_queries() as large:
+        assert api.client.get(url + "?per_page=50").status_code == 200
+    # the contest, its categories, the count, the page (with schools and categories joined)
+    assert len(small) == len(large) == 4
+
+
+def test_unknown_or_unpublished_contest_is_404(api, make_contest):
+    hidden = make_contest(is_published=False)
+    for slug in ("no-such-contest", hidden.slug):
+        for what in ("entries", "leaderboard"):
+            assert error_of(api.get(f"{PREFIX}/contests/{slug}/{what}")) == (404, "not_found")
+
+
+def test_one_entry_with_only_what_may_be_shown(api, make_contest, make_entry, make_school):
+    contest = make_contest(kind="selection", stage="voting")
+    entry = make_entry(contest, title="最美的她", school=make_school("济南护理学校"), nominee="李小红")
+    entry.nominee.public_fields = {"major": True}  # the story is not for the public
+    entry.nominee.story = "不公开的故事"
+    db.session.commit()
+    response = api.get(f"{PREFIX}/entries/{entry.id}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["title"], body["contest"], body["voting_open"]) == ("最美的她", contest.slug, True)
+    assert body["nominee"] == {"name": "李小红", "major": "护理", "grade": "二年级", "story": None}
+    assert "不公开的故事" not in response.get_data(as_text=True)
+    assert body["school"]["name"] == "济南护理学校"
+    assert body["url"] == f"http://localhost/c/{contest.slug}/entries/{entry.id}"
+
+
+@pytest.mark.parametrize("status", ["draft", "submitted", "rejected", "withdrawn"])
+def test_an_entry_that_is_not_public_is_404(api, make_contest, make_entry, status):
+    entry = make_entry(make_contest(), status=status)
+    response = api.get(f"{PREFIX}/entries/{entry.id}")
+    assert error_of(response) == (404, "entry_not_found")
+
+
+def test_unknown_entry_and_entries_of_unpublished_contests_are_404(api, make_contest, make_entry):
+    hidden = make_entry(make_contest(is_published=False))
+    for entry_id in (hidden.id, 987654):
+        assert error_of(api.get(f"{PREFIX}/entries/{entry_id}")) == (404, "entry_not_found")
