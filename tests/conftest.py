@@ -64,6 +64,26 @@ def _settings(url: str, tmp: Path, clock: FixedClock, **extra: Any) -> Settings:
     )
 
 
+_hashes: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def hash_each_password_once(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 is slow on purpose, and most tests make accounts with the same password: hash
+    each password once per run (logging in still verifies for real). The accounts tests
+    keep the real, salted hashing they examine."""
+    if "tests/accounts/" in str(request.node.path).replace("\\", "/"):
+        return
+    real = accounts.hash_password
+
+    def cached(password: str) -> str:
+        if password not in _hashes:
+            _hashes[password] = real(password)
+        return _hashes[password]
+
+    monkeypatch.setattr(accounts, "hash_password", cached)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)

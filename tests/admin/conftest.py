@@ -4,24 +4,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from contest.accounts import service as accounts
 from contest.accounts.models import User
-
-_hashes: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 is slow on purpose; these tests make many accounts with the same password,
-    so each password is hashed once per run (logging in still verifies for real)."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _hashes:
-            _hashes[password] = real(password)
-        return _hashes[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 @pytest.fixture
