@@ -56,11 +56,11 @@ def _hours() -> int | None:
 
 
 def _entry_page(entry_id: int, *, status: int = 200, error: str = "", values: dict[str, Any] | None = None) -> tuple[str, int]:
-    report = review.entry_report(db.session, actor=web.actor(), entry_id=entry_id, now=web.now(), hours=_hours())
+    now, hours = web.now(), _hours()
+    report = review.entry_report(db.session, actor=web.actor(), entry_id=entry_id, now=now, hours=hours)
     return render_template("admin/fraud_entry.html", report=report, entry=report.entry, chart=hour_chart(report),
-                           hours=_hours(), hour_choices=HOUR_CHOICES,
-                           default_whole=review.report_period(report.contest, web.now(), None)[2], error=error, values=values or {},
-                           form=EmptyForm()), status
+                           hours=hours, hour_choices=HOUR_CHOICES, default_whole=review.report_period(report.contest, now, None)[2],
+                           error=error, values=values or {}, form=EmptyForm()), status
 
 
 @bp.get("/entries/<int:entry_id>")
@@ -120,8 +120,9 @@ def _confirm_page(entry_id: int, contest_id: int, to: str, values: dict[str, Any
                   status: int = 200, error: str = "") -> tuple[str, int]:
     preview = review.preview_change(db.session, actor=web.actor(), contest_id=contest_id, to=to, reason=values["reason"],
                                     **selection)
+    verb = _("作废") if to == "voided" else _("放行")
     return render_template("admin/fraud_confirm.html", preview=preview, described=review.describe(preview.described),
-                           entry_id=entry_id, to=to, verb=_("作废") if to == "voided" else _("放行"), values=values, error=error, form=EmptyForm()), status
+                           entry_id=entry_id, to=to, verb=verb, values=values, error=error, form=EmptyForm()), status
 
 
 # --- the votes-per-hour chart, drawn on the server as SVG --------------------------------

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from contest.accounts import service as accounts
 from contest.accounts.models import AuditEvent, User
 from contest.antifraud.service import Verdict, subnet_of
 from contest.clock import LOCAL_TZ
@@ -18,21 +17,6 @@ from contest.voting import service as voting
 from contest.voting.models import LedgerEvent, Vote
 from tests.conftest import START
 from tests.site.isolation import committed
-
-_hashes: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests make many voters with one password: hash it once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _hashes:
-            _hashes[password] = real(password)
-        return _hashes[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
 
 
 @pytest.fixture
