@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -97,7 +99,9 @@ def _configure(app: Flask, s: Settings) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_KEY_PREFIX="contest-rl",
-        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if s.redis_url else {},
+        RATELIMIT_STORAGE_OPTIONS=(
+            {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)} if s.redis_url else {}
+        ),
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=12),
     )
 
@@ -153,8 +157,11 @@ def _init_extensions(app: Flask, s: Settings) -> None:
 
         return load_session_user(db.session, token)
 
+    # No retries with back-off: when Redis is down every call should fail at once so the
+    # database fallback answers, instead of each call waiting seconds.
     app.extensions["redis"] = (
-        redis.Redis.from_url(s.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30)
+        redis.Redis.from_url(s.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30,
+                             retry=Retry(NoBackoff(), 0))
         if s.redis_url else None
     )
     app.extensions["sms_sender"] = make_sender(s.sms_backend)

@@ -99,6 +99,9 @@ def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]
         if app.extensions["redis"] is not None:
             app.extensions["redis"].flushdb()
         limiter.reset()
+        # Each test's app has its own engine: close its pool, or PostgreSQL runs out of
+        # connections over a long run.
+        db.engine.dispose()
 
 
 def _empty_tables() -> None:

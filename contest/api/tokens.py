@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..accounts import service as accounts
 from ..accounts.models import User
@@ -71,7 +71,7 @@ def verify_token(session: Session, *, token: str, now: datetime) -> User:
     invalid = InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise invalid
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)).options(joinedload(ApiToken.user)))
     if row is None or row.expires_at <= now:
         raise invalid
     user = row.user

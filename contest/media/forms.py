@@ -14,7 +14,16 @@ from typing import Any
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
-    BooleanField, DateField, FieldList, Form, FormField, RadioField, SelectChoice, SelectField, StringField, TextAreaField,
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
 )
 
 from ..contests.models import Category, Contest, School

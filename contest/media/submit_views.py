@@ -22,7 +22,8 @@ from ..contests import service as contests
 from ..contests.models import Contest, Entry, School
 from ..errors import DomainError
 from ..extensions import db
-from ..i18n import _, lazy_gettext as _l
+from ..i18n import _
+from ..i18n import lazy_gettext as _l
 from . import submissions
 from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
 from .submissions import IncomingFile, StoredFiles

@@ -171,7 +171,7 @@ def submit_vote(
     session: Session, redis: Any, *, voter: User, entry_id: int, signals: VoteSignals, now: datetime,
     captcha_id: str = "", captcha_answer: str = "", idempotency_key: str | None = None,
 ) -> CastResult:
-    """A vote request end to end before the commit: anti-fraud verdict, captcha, cast."""
+    """A vote request end to end before the commit: anti-fraud verdict, captcha, cast, observation."""
     verdict = antifraud.assess_vote(session, redis, signals, now)
     captcha_passed = False
     if captcha_id or captcha_answer:
@@ -180,5 +180,9 @@ def submit_vote(
             raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
     context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
                           user_agent=signals.user_agent, captcha_passed=captcha_passed)
-    return cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
-                     idempotency_key=idempotency_key)
+    result = cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
+                       idempotency_key=idempotency_key)
+    # In the vote's transaction: the observation the next assessments count exists
+    # exactly when the vote does.
+    antifraud.record_vote(session, redis, signals, now)
+    return result

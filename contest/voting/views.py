@@ -137,20 +137,14 @@ def _form(name: str, limit: int) -> str:
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("投票太频繁，请稍后再试。"))
 @limiter.limit("20 per minute", key_func=_voter_key, error_message=lambda: _("投票太频繁，请稍后再试。"))
 @login_required
-def vote(slug: str, entry_id: int) -> Response | tuple[Any, int]:
+def vote(slug: str, entry_id: int) -> Response:
     voter, now, redis = web.actor(), web.now(), web.redis_client()
     assert voter is not None  # login_required
     device_id, new_device = _device_id()
     try:
-        _entry, contest = voting.load_votable_entry(db.session, entry_id)
-        if contest.slug != slug:
-            raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
-        signals = VoteSignals(
-            voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
-            ip=web.client_ip(), device_id=device_id, user_agent=request.user_agent.string[:300],
-            viewed_at=viewed_at(_form("vt", 200), contest.id, entry_id, now),
-        )
-        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, signals=signals, now=now,
+        contest = _contest_of(slug, entry_id)
+        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, now=now,
+                                    signals=_signals(voter, contest, entry_id, device_id, now),
                                     captcha_id=_form("captcha_id", 64), captcha_answer=_form("captcha_answer", 16))
         tally, receipt, left = live.LiveVote.of(result), result.vote.receipt, result.votes_left_today
         db.session.commit()
@@ -165,6 +159,22 @@ def vote(slug: str, entry_id: int) -> Response | tuple[Any, int]:
         response.set_cookie(DEVICE_COOKIE, device_id, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Lax",
                             secure=web.settings().is_production)
     return response
+
+
+def _contest_of(slug: str, entry_id: int) -> Contest:
+    """The contest of a votable entry, which must be the one in the address."""
+    _entry, contest = voting.load_votable_entry(db.session, entry_id)
+    if contest.slug != slug:
+        raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
+    return contest
+
+
+def _signals(voter: Any, contest: Contest, entry_id: int, device_id: str, now: datetime) -> VoteSignals:
+    return VoteSignals(
+        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
+        ip=web.client_ip(), device_id=device_id, user_agent=request.user_agent.string[:300],
+        viewed_at=viewed_at(_form("vt", 200), contest.id, entry_id, now),
+    )
 
 
 def _accepted(contest: Contest, tally: live.LiveVote, receipt: str, left: int, now: datetime) -> Response:

@@ -119,6 +119,7 @@ def test_the_testing_configuration_may_fix_the_answer(app, tmp_path):
         assert captcha.check_captcha(db.session, fixed.extensions["redis"], captcha_id=captcha_id, answer="K7PX",
                                      purpose="vote")
         db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.mark.parametrize("env", ["development", "production"])

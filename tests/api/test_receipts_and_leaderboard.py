@@ -121,3 +121,20 @@ def test_the_leaderboard_runs_a_fixed_number_of_queries(api, ballot, make_voter,
         assert api.client.get(url).status_code == 200
     # the contest, its categories, the board (when Redis has none) and the entries shown
     assert len(many) == len(few) <= 4
+
+
+def test_hidden_counts_keep_the_ranking_and_drop_the_numbers(api, make_contest, make_entry, make_voter):
+    contest = make_contest(rules={"captcha_mode": "never", "counts_public": False})
+    entries = [make_entry(contest) for _ in range(2)]
+    voter = make_voter()
+    vote(api, entries[1], voter.token)
+    body = api.get(f"{PREFIX}/contests/{contest.slug}/leaderboard").get_json()
+    assert body["counts_hidden"] is True
+    assert [(row["entry_id"], row["votes"]) for row in body["items"]] == [(entries[1].id, None)]
+
+
+def test_a_contest_without_a_public_vote_has_no_leaderboard(api, make_contest):
+    contest = make_contest(kind="innovation", categories=())
+    response = api.get(f"{PREFIX}/contests/{contest.slug}/leaderboard")
+    assert error_of(response) == (404, "no_public_vote")
+    assert response.get_json()["error"]["message"] == "这项活动没有公众投票。"

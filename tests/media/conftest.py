@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
-from contest.accounts import service as accounts
 from contest.accounts.models import User
 from contest.contests import service as contests
 from contest.contests.models import Contest, Entry, School, SchoolContact
@@ -34,22 +33,6 @@ MINIMAL_PDF = (
     b"trailer << /Root 1 0 R /Size 4 >>\n"
     b"%%EOF\n"
 )
-
-_hashes: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 is slow on purpose; each password is hashed once per run."""
-    real = accounts.hash_password
-
-    def cached(password: str) -> str:
-        if password not in _hashes:
-            _hashes[password] = real(password)
-        return _hashes[password]
-
-    monkeypatch.setattr(accounts, "hash_password", cached)
-
 
 # --- files ------------------------------------------------------------------------------
 

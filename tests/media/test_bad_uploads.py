@@ -10,8 +10,20 @@ import pytest
 from contest.errors import PayloadTooLarge
 from contest.media import images
 from tests.media.conftest import (
-    assert_nothing_stored, gif, huge_png, jpeg, page, photo_entry, png, send, set_rules, submit_url, team_entry,
-    upload, video_entry, zip_bytes,
+    assert_nothing_stored,
+    gif,
+    huge_png,
+    jpeg,
+    page,
+    photo_entry,
+    png,
+    send,
+    set_rules,
+    submit_url,
+    team_entry,
+    upload,
+    video_entry,
+    zip_bytes,
 )
 
 UNSUPPORTED_IMAGE = "只接受 JPEG、PNG 或 WebP 格式的图片。"

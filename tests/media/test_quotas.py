@@ -19,8 +19,8 @@ from contest.errors import Conflict
 from contest.extensions import db
 from contest.media import submissions
 from contest.media.models import MediaItem, QuotaSlot
-from contest.media.submit_views import committed_or_discarded
 from contest.media.submissions import IncomingFile, MediaEntryInput, MemberInput, TeamInput
+from contest.media.submit_views import committed_or_discarded
 from tests.media.conftest import MINIMAL_PDF, add_contact, count, jpeg, set_rules, stored_files
 
 

@@ -14,8 +14,21 @@ from contest.extensions import db
 from contest.media.models import MediaItem, QuotaSlot
 from tests.conftest import csrf_token
 from tests.media.conftest import (
-    assert_nothing_stored, count, entries, gps_exif, jpeg, media_root, page, photo_entry, send, set_rules, sign_in,
-    stored_files, submit_url, upload, video_entry,
+    assert_nothing_stored,
+    count,
+    entries,
+    gps_exif,
+    jpeg,
+    media_root,
+    page,
+    photo_entry,
+    send,
+    set_rules,
+    sign_in,
+    stored_files,
+    submit_url,
+    upload,
+    video_entry,
 )
 
 CLOSED = "本活动当前不在作品征集期，不能提交或修改作品。"
@@ -240,7 +253,7 @@ def test_approved_entry_cannot_be_edited(client, citizen, media_contest):
     response = send(client, url, {"title": "新标题", "description": ""})
     assert response.status_code == 403
     assert "作品已通过审核或已撤回，不能再修改。" in page(response)
-    assert 'href="/me/entries/%d/edit"' % entry.id not in page(client.get("/me/entries"))
+    assert f'href="/me/entries/{entry.id}/edit"' not in page(client.get("/me/entries"))
 
 
 def test_returned_entry_shows_the_reason_and_resubmits(client, citizen, media_contest):

@@ -8,7 +8,16 @@ from contest.contests.models import NomineeProfile
 from contest.extensions import db
 from contest.media.models import MediaItem
 from tests.media.conftest import (
-    add_contact, assert_nothing_stored, entries, jpeg, nominee_entry, page, send, set_rules, sign_in, submit_url,
+    add_contact,
+    assert_nothing_stored,
+    entries,
+    jpeg,
+    nominee_entry,
+    page,
+    send,
+    set_rules,
+    sign_in,
+    submit_url,
     upload,
 )
 

@@ -9,7 +9,15 @@ from contest.extensions import db
 from contest.media.models import MediaItem
 from tests.conftest import csrf_token
 from tests.media.conftest import (
-    MINIMAL_PDF, assert_nothing_stored, entries, page, send, set_rules, submit_url, team_entry, upload,
+    MINIMAL_PDF,
+    assert_nothing_stored,
+    entries,
+    page,
+    send,
+    set_rules,
+    submit_url,
+    team_entry,
+    upload,
 )
 
 
