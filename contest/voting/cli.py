@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..contests import service as contests
 from ..errors import DomainError
@@ -63,17 +64,28 @@ def verify_command() -> None:
 def seal_command(every: float | None, count: int | None) -> None:
     """Seal pending ledger events into a block (once, or as a daemon with --every)."""
     rounds = 0
-    while True:
-        block = ledger.seal_pending(db.session, now=_now())
-        db.session.commit()
-        if block is not None:
-            click.echo(f"sealed block #{block.id}: {block.event_count} events, hash {block.hash}")
-        elif every is None:
-            click.echo("nothing to seal")
-        rounds += 1
-        if every is None or (count is not None and rounds >= count):
-            break
-        time.sleep(every)
+    try:
+        while True:
+            try:
+                block = ledger.seal_pending(db.session, now=_now())
+                db.session.commit()
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                if every is None:
+                    raise
+                # a daemon outlives a database restart: the events wait for the next round
+                click.echo(f"sealing failed, retrying in {every} s: {exc.__class__.__name__}: {exc}", err=True)
+                block = None
+            if block is not None:
+                click.echo(f"sealed block #{block.id}: {block.event_count} events, hash {block.hash}")
+            elif every is None:
+                click.echo("nothing to seal")
+            rounds += 1
+            if every is None or (count is not None and rounds >= count):
+                break
+            time.sleep(every)
+    except KeyboardInterrupt:
+        click.echo("stopped")
 
 
 @contests_cli.command("rules")
