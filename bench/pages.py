@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask_migrate import upgrade
 
 from contest import create_app
-from contest.clock import FixedClock, LOCAL_TZ
+from contest.clock import LOCAL_TZ, FixedClock
 from contest.config import Settings
 from contest.contests import service as contests
 from contest.contests.models import Entry, NomineeProfile

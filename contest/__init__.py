@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from flask import Flask, has_request_context, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
