@@ -27,6 +27,7 @@ from .config import Settings, discover_cjk_font
 from .contests import service as contests
 from .contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
 from .contests.service import ContestChanges
+from .judging.demo import seed_judging
 from .media import service as media
 from .media.models import MediaItem
 from .media.storage import Storage
@@ -38,7 +39,7 @@ THEME = "技能：让生活更美好"
 WEEK = "济南市 2023 年职业教育活动周"
 MEIPAI, HUANGYANPEI, ZUIMEI = "meipai-2023", "huangyanpei-2023", "zuimei-2023"
 DEMO_SLUGS = (MEIPAI, HUANGYANPEI, ZUIMEI)
-STEPS = 5
+STEPS = 6
 
 
 # --- schools and people ---------------------------------------------------------------
@@ -411,6 +412,7 @@ SECONDARY_CAPTIONS = {
 class DemoPeople:
     organiser: User
     citizens: list[User]
+    judges: list[User] = field(default_factory=list)
     contacts: dict[str, User] = field(default_factory=dict)  # school name -> its contact
     reused: int = 0
 
@@ -441,7 +443,10 @@ def seed_demo(
     session.commit()
     echo(f"[4/{STEPS}] entries and images…")
     _seed_entries(session, storage, painter, seeded, schools, people, now, echo)
-    echo(f"[5/{STEPS}] done in {time.monotonic() - started:.1f} s.")
+    echo(f"[5/{STEPS}] judging rounds and scores…")
+    seed_judging(session, seeded, people.judges, schools, now)
+    session.commit()
+    echo(f"[6/{STEPS}] done in {time.monotonic() - started:.1f} s.")
     _print_summary(echo, people)
 
 
@@ -501,6 +506,7 @@ def _seed_people(session: Session, schools: dict[str, School], now: datetime) ->
         organiser=users[STAFF[1].phone],
         citizens=[users[f"139000000{1 + i:02d}"] for i in range(len(CITIZEN_NAMES))],
         contacts={school: users[f"138000000{21 + i}"] for i, (_name, school) in enumerate(CONTACTS)},
+        judges=[users[f"138000000{11 + i}"] for i in range(len(JUDGE_NAMES))],
         reused=reused,
     )
     return people

@@ -43,6 +43,7 @@ RULES: tuple[RuleSpec, ...] = (
     RuleSpec("captcha_mode", str, "risk", N_("验证码模式"), ("selection", "media"), choices=("always", "risk", "never")),
     RuleSpec("counts_public", bool, True, N_("公开实时票数"), ("selection", "media")),
     RuleSpec("hide_counts_hours_before_close", int, 24, N_("截止前多少小时隐藏票数"), ("selection", "media"), 0, 24 * 14),
+    RuleSpec("hide_minor_vote_counts", bool, True, N_("结果中不公开未成年人的票数"), ("selection",)),
 )
 RULES_BY_KEY = {spec.key: spec for spec in RULES}
 

@@ -1,0 +1,1 @@
+"""Judge panels: rounds, rubrics, conflict-free assignment, scoring and aggregation."""

@@ -1,0 +1,552 @@
+"""Results: the formula as published data, counting valid votes from the sealed ledger,
+combining them with finalised rounds, publication by two organisers with a 公示 period,
+objections (异议) and their answers.
+
+Rules this module keeps:
+- The formula is fixed before voting opens (judging, for a contest without a public
+  vote). A later change needs an explicit override with a reason; every change is in
+  FormulaChange and the audit log, and the public page shows overrides.
+- Votes are counted by replaying the ledger up to its sealed head: cast (valid or held),
+  void, release. The vote table is only used to cross-check; a disagreement is shown to
+  organisers as a warning and blocks publication.
+- Only finalised rounds count; a preview says which rounds are missing.
+- Publishing takes two organisers: one requests, a different one confirms. A publication
+  freezes formula, fingerprint, ledger head and every breakdown; an amendment is a new
+  version with a reason, and old versions stay visible.
+- Objections are filed by signed-in, phone-verified citizens only during 公示; the public
+  sees text, answer and outcome without who filed them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..accounts import audit
+from ..accounts.models import User
+from ..accounts.service import require_role
+from ..clock import to_local
+from ..contests.models import Contest, Entry
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, TooMany, UnsupportedMediaType
+from ..i18n import _
+from ..judging import service as judging
+from ..judging.models import Round
+from ..media.images import process_image
+from ..media.pdf import check_pdf
+from ..media.sniff import sniff
+from ..media.storage import Storage
+from ..voting import ledger
+from ..voting.models import LedgerBlock, LedgerEvent, Vote
+from . import formulas
+from .models import FormulaChange, Objection, ObjectionEvidence, Publication, ResultFormula
+
+ORGANISER_ROLES = ("organiser", "admin")
+PUBLICITY_DAYS = 5
+OBJECTION_MAX = 2000
+OBJECTION_MIN = 10
+OBJECTIONS_PER_DAY = 5
+EVIDENCE_FILES = 5
+EVIDENCE_BYTES = 10 * 1024 * 1024
+
+
+def require_organiser(actor: User | None) -> User:
+    return require_role(actor, *ORGANISER_ROLES)
+
+
+# --- the formula -------------------------------------------------------------------
+
+
+def formula_of(session: Session, contest: Contest) -> tuple[dict[str, Any], str]:
+    """The contest's formula (stored, or the kind's default) and its fingerprint."""
+    stored = session.get(ResultFormula, contest.id)
+    if stored is not None:
+        return stored.formula, stored.fingerprint
+    formula = formulas.default_formula(contest.kind)
+    return formula, formulas.fingerprint(contest.kind, formula)
+
+
+def locks_at(contest: Contest) -> datetime | None:
+    """When the formula becomes fixed: voting opens (judging, without a public vote)."""
+    return contest.voting_starts_at or contest.judging_starts_at
+
+
+def set_formula(
+    session: Session, *, actor: User | None, contest: Contest, formula: dict[str, Any], now: datetime,
+    reason: str = "", override: bool = False, ip: str = "",
+) -> ResultFormula:
+    """Store a formula. After voting opened it takes override=True and a reason."""
+    if actor is not None:
+        require_organiser(actor)
+    try:
+        clean = formulas.check_formula(contest.kind, formula)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_formula") from None
+    fingerprint = formulas.fingerprint(contest.kind, clean)
+    stored = session.get(ResultFormula, contest.id)
+    current, before = formula_of(session, contest)
+    if fingerprint == before:
+        # Saving what is already in force (the default included) changes nothing.
+        if stored is None:
+            stored = ResultFormula(contest_id=contest.id, formula=current, fingerprint=before, updated_at=now)
+            session.add(stored)
+        return stored
+    locked = locks_at(contest)
+    is_override = locked is not None and now >= locked
+    reason = (reason or "").strip()
+    if is_override and not override:
+        raise Conflict(_("投票已经开始，计分公式已锁定；如确需修改，请以“特别变更”提交并说明理由，变更将公开显示。"),
+                       code="formula_locked")
+    if is_override and len(reason) < 5:
+        raise InvalidInput(_("特别变更必须说明理由（至少 5 个字）。"), field="reason")
+    if stored is None:
+        stored = ResultFormula(contest_id=contest.id, formula=clean, fingerprint=fingerprint, updated_at=now)
+        session.add(stored)
+    stored.formula, stored.fingerprint, stored.updated_at = clean, fingerprint, now
+    stored.updated_by_id = actor.id if actor else None
+    session.add(FormulaChange(contest_id=contest.id, fingerprint_before=before, fingerprint_after=fingerprint,
+                              formula=clean, is_override=is_override, reason=reason[:500],
+                              actor_id=actor.id if actor else None, created_at=now))
+    audit.record(session, actor=actor, action="results.formula_override" if is_override else "results.formula",
+                 target_type="contest", target_id=contest.id, now=now, before={"fingerprint": before},
+                 after={"fingerprint": fingerprint, "reason": reason} if is_override else {"fingerprint": fingerprint},
+                 summary=contest.short_title or contest.title, ip=ip)
+    session.flush()
+    return stored
+
+
+def formula_history(session: Session, contest: Contest) -> list[FormulaChange]:
+    return list(session.scalars(select(FormulaChange).where(FormulaChange.contest_id == contest.id)
+                                .order_by(FormulaChange.id)))
+
+
+# --- counting votes from the ledger -------------------------------------------------
+
+
+@dataclass
+class Tally:
+    valid: Counter[int] = field(default_factory=Counter)
+    held: Counter[int] = field(default_factory=Counter)
+    voided: Counter[int] = field(default_factory=Counter)
+    head: LedgerBlock | None = None
+    unsealed: int = 0
+    mismatched: list[int] = field(default_factory=list)  # vote ids whose table status disagrees
+
+    def head_info(self) -> dict[str, Any]:
+        if self.head is None:
+            return {}
+        return {"height": self.head.id, "hash": self.head.hash, "sealed_at": self.head.sealed_at.isoformat(),
+                "events": self.head.last_event_id}
+
+
+def ledger_tally(session: Session, contest: Contest) -> Tally:
+    """Valid, held and voided votes per entry, replaying the contest's sealed ledger
+    events in order. Events not sealed yet are counted out and reported."""
+    tally = Tally(head=ledger.head(session))
+    upto = tally.head.last_event_id if tally.head else 0
+    state: dict[int, tuple[int, str]] = {}
+    rows = session.execute(
+        select(LedgerEvent.vote_id, LedgerEvent.kind, LedgerEvent.detail, Vote.entry_id)
+        .join(Vote, Vote.id == LedgerEvent.vote_id)
+        .where(LedgerEvent.contest_id == contest.id, LedgerEvent.id <= upto, LedgerEvent.block_id.is_not(None))
+        .order_by(LedgerEvent.id)
+        .execution_options(yield_per=5000)
+    )
+    for vote_id, kind, detail, entry_id in rows:
+        if kind == "cast":
+            state[vote_id] = (entry_id, "held" if (detail or "").startswith("held") else "valid")
+        elif kind == "void":
+            state[vote_id] = (entry_id, "voided")
+        elif kind == "release":
+            state[vote_id] = (entry_id, "valid")
+    for entry_id, status in state.values():
+        getattr(tally, status)[entry_id] += 1
+    tally.unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
+        LedgerEvent.contest_id == contest.id, LedgerEvent.block_id.is_(None))) or 0
+    if state:
+        table = dict(session.execute(select(Vote.id, Vote.status).where(Vote.contest_id == contest.id)).all())
+        tally.mismatched = sorted(v for v, (_e, s) in state.items() if table.get(v) != s)[:50]
+    return tally
+
+
+# --- computing ---------------------------------------------------------------------
+
+
+ROUND_KEYS = ("expert_round", "jury_round", "final_round")
+
+
+def referenced_rounds(formula: dict[str, Any]) -> list[str]:
+    return [formula[key] for key in ROUND_KEYS if formula.get(key)]
+
+
+@dataclass
+class Computation:
+    contest: Contest
+    formula: dict[str, Any]
+    fingerprint: str
+    tally: Tally
+    rounds: list[Round]
+    results: list[Any]  # formulas.EntryResult, best first
+    entries: dict[int, Entry]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> bool:
+        return bool(self.warnings)
+
+    def explain(self) -> list[str]:
+        names = {c.id: c.name for c in self.contest.categories}
+        return formulas.explain(self.contest.kind, self.formula, self.results, names=names)
+
+
+def compute(session: Session, contest: Contest) -> Computation:
+    """Results as they would be published now, with what stands in the way."""
+    formula, fingerprint = formula_of(session, contest)
+    tally = ledger_tally(session, contest)
+    warnings: list[str] = []
+    rounds_by_key = {r.key: r for r in judging.rounds_of(session, contest)}
+    scores: dict[str, dict[int, judging.FinalScore]] = {}
+    used_rounds = []
+    for key in referenced_rounds(formula):
+        rnd = rounds_by_key.get(key)
+        if rnd is None:
+            warnings.append(_("公式引用的评审轮次“%(key)s”不存在。", key=key))
+            continue
+        used_rounds.append(rnd)
+        if rnd.state != "finalised":
+            warnings.append(_("评审轮次“%(name)s”尚未定稿。", name=rnd.name))
+            continue
+        scores[key] = judging.final_scores(session, rnd)
+    if tally.unsealed:
+        warnings.append(_("还有 %(n)d 条投票记录未封存进区块，请稍候再发布。", n=tally.unsealed))
+    if tally.mismatched:
+        warnings.append(_("账本与投票表不一致（%(n)d 票），请先运行 flask votes verify 检查。", n=len(tally.mismatched)))
+    entries = {e.id: e for e in session.scalars(
+        select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved").order_by(Entry.id))}
+    inputs = []
+    for entry in entries.values():
+        round_scores: dict[str, float | None] = {}
+        tie: tuple[float, ...] = ()
+        for key in referenced_rounds(formula):
+            final = scores.get(key, {}).get(entry.id)
+            round_scores[key] = final.score if final else None
+            if final:
+                tie = tie + final.tie_break
+        inputs.append(formulas.EntryInput(
+            entry_id=entry.id, title=entry.title, category_id=entry.category_id, group_id=entry.group_id,
+            valid_votes=tally.valid.get(entry.id, 0), round_scores=round_scores, tie_break=tie,
+        ))
+    results = formulas.compute(contest.kind, formula, inputs)
+    return Computation(contest, formula, fingerprint, tally, used_rounds, results, entries, warnings)
+
+
+def breakdown_rows(comp: Computation) -> list[dict[str, Any]]:
+    """Each entry's breakdown as frozen, public data."""
+    rows = []
+    for r in comp.results:
+        entry = comp.entries.get(r.entry_id)
+        rows.append({
+            "entry_id": r.entry_id, "title": entry.title if entry else "",
+            "school": entry.school.name if entry and entry.school else "",
+            "category": entry.category.name if entry and entry.category else "",
+            "group": entry.group.name if entry and entry.group else "",
+            "valid_votes": r.valid_votes, "held_votes": comp.tally.held.get(r.entry_id, 0),
+            "voided_votes": comp.tally.voided.get(r.entry_id, 0),
+            "vote_score": _num(r.vote_score), "round_scores": {k: _num(v) for k, v in r.round_scores.items()},
+            "weights": dict(r.weights), "final_score": _num(r.final_score), "rank": r.rank,
+            "award": r.award, "awards": list(getattr(r, "awards", ()) or ([r.award] if r.award else [])),
+        })
+    return rows
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+# --- publication -------------------------------------------------------------------
+
+
+def publications(session: Session, contest: Contest) -> list[Publication]:
+    return list(session.scalars(select(Publication).where(Publication.contest_id == contest.id)
+                                .order_by(Publication.version.desc())))
+
+
+def current_publication(session: Session, contest: Contest) -> Publication | None:
+    """The results the public sees: the latest in 公示 or final."""
+    return session.scalar(select(Publication).where(
+        Publication.contest_id == contest.id, Publication.state.in_(("publicity", "final")))
+        .order_by(Publication.version.desc()).limit(1))
+
+
+def get_publication(session: Session, publication_id: int) -> Publication:
+    found = session.get(Publication, publication_id)
+    if found is None:
+        raise NotFound(_("没有这次发布。"))
+    return found
+
+
+def request_publication(
+    session: Session, *, actor: User | None, contest: Contest, now: datetime, publicity_days: int = PUBLICITY_DAYS,
+    amendment_reason: str = "", ip: str = "",
+) -> Publication:
+    """The first organiser's step: freeze the results as computed now (after sealing the
+    ledger's pending events) and wait for a second organiser's confirmation."""
+    if actor is not None:
+        require_organiser(actor)
+    if not 1 <= publicity_days <= 30:
+        raise InvalidInput(_("公示期应为 1 到 30 天。"), field="publicity_days")
+    if contest.voting_ends_at is not None and now < contest.voting_ends_at:
+        raise Conflict(_("投票尚未结束，不能发布结果。"), code="voting_open")
+    if session.scalar(select(Publication.id).where(Publication.contest_id == contest.id, Publication.state == "pending")):
+        raise Conflict(_("已有一份结果在等待确认。"), code="pending_exists")
+    previous = current_publication(session, contest)
+    reason = (amendment_reason or "").strip()
+    if previous is not None and len(reason) < 5:
+        raise InvalidInput(_("结果已公布，更正须说明理由（至少 5 个字），理由将公开显示。"), field="reason")
+    ledger.seal_pending(session, now=now + ledger.SEAL_GRACE)
+    comp = compute(session, contest)
+    if comp.blocking:
+        raise Conflict("；".join(comp.warnings), code="not_ready")
+    version = (session.scalar(select(func.max(Publication.version)).where(Publication.contest_id == contest.id)) or 0) + 1
+    publication = Publication(
+        contest_id=contest.id, version=version, state="pending", formula=comp.formula, fingerprint=comp.fingerprint,
+        ledger_head=comp.tally.head_info(), rows=breakdown_rows(comp),
+        rounds=[{"key": r.key, "name": r.name, "finalised_at": r.finalised_at.isoformat() if r.finalised_at else None}
+                for r in comp.rounds],
+        computed_at=now, amendment_reason=reason[:500], publicity_days=publicity_days,
+        requested_by_id=actor.id if actor else None, requested_at=now,
+    )
+    session.add(publication)
+    session.flush()
+    audit.record(session, actor=actor, action="results.request", target_type="publication", target_id=publication.id,
+                 now=now, after={"version": version, "fingerprint": comp.fingerprint, "reason": reason},
+                 summary=contest.short_title or contest.title, ip=ip)
+    return publication
+
+
+def confirm_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> Publication:
+    """The second organiser's confirmation: the results go public and 公示 starts."""
+    actor = require_organiser(actor)
+    if publication.state != "pending":
+        raise Conflict(_("这份结果不在等待确认状态。"))
+    if publication.requested_by_id == actor.id:
+        raise Forbidden(_("发布结果需要另一位组织者确认，不能由提交人本人确认。"), code="second_organiser_required")
+    for older in session.scalars(select(Publication).where(
+        Publication.contest_id == publication.contest_id, Publication.state.in_(("publicity", "final")))):
+        older.state = "superseded"
+    publication.state = "publicity"
+    publication.confirmed_by_id, publication.confirmed_at = actor.id, now
+    publication.publicity_ends_at = now + timedelta(days=publication.publicity_days)
+    session.flush()
+    audit.record(session, actor=actor, action="results.publish", target_type="publication", target_id=publication.id,
+                 now=now, after={"version": publication.version, "publicity_ends_at": publication.publicity_ends_at},
+                 summary=publication.contest.short_title or publication.contest.title, ip=ip)
+    return publication
+
+
+def cancel_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> None:
+    if actor is not None:
+        require_organiser(actor)
+    if publication.state != "pending":
+        raise Conflict(_("只能撤回等待确认的结果。"))
+    publication.state = "cancelled"
+    audit.record(session, actor=actor, action="results.cancel", target_type="publication", target_id=publication.id,
+                 now=now, summary=f"v{publication.version}", ip=ip)
+    session.flush()
+
+
+def finalise_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> Publication:
+    """After 公示, with every objection answered, the results become final."""
+    if actor is not None:
+        require_organiser(actor)
+    if publication.state != "publicity":
+        raise Conflict(_("只有公示中的结果可以确认为最终结果。"))
+    if publication.publicity_ends_at and now < publication.publicity_ends_at:
+        raise Conflict(_("公示期尚未结束。"), code="publicity_running")
+    open_count = session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.publication_id == publication.id, Objection.answered_at.is_(None))) or 0
+    if open_count:
+        raise Conflict(_("还有 %(n)d 条异议未答复。", n=open_count), code="objections_open")
+    publication.state = "final"
+    publication.finalised_at = now
+    publication.finalised_by_id = actor.id if actor else None
+    audit.record(session, actor=actor, action="results.finalise", target_type="publication", target_id=publication.id,
+                 now=now, summary=f"v{publication.version}", ip=ip)
+    session.flush()
+    return publication
+
+
+def in_publicity(publication: Publication | None, now: datetime) -> bool:
+    return bool(publication and publication.state == "publicity" and publication.publicity_ends_at
+                and now < publication.publicity_ends_at)
+
+
+def row_of(publication: Publication, entry_id: int) -> dict[str, Any] | None:
+    return next((row for row in publication.rows if row.get("entry_id") == entry_id), None)
+
+
+# --- objections --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _CheckedFile:
+    data: bytes
+    extension: str
+    content_type: str
+    size: int
+    name: str
+
+
+def _check_evidence(upload: Upload) -> _CheckedFile:
+    """An image (re-encoded, metadata stripped) or a PDF, recognised by its content."""
+    if len(upload.data) > EVIDENCE_BYTES:
+        raise PayloadTooLarge(_("每个证明文件不能超过 10 MB。"), code="file_too_large")
+    kind = sniff(upload.data[:64])
+    if kind == "pdf":
+        check_pdf(upload.data, max_bytes=EVIDENCE_BYTES)
+        return _CheckedFile(upload.data, "pdf", "application/pdf", len(upload.data), upload.filename[-200:])
+    if kind not in ("jpeg", "png", "webp"):
+        raise UnsupportedMediaType(_("证明文件只接受 JPEG、PNG、WebP 图片或 PDF。"), code="unsupported_evidence")
+    image = process_image(upload.data, max_bytes=EVIDENCE_BYTES)
+    return _CheckedFile(image.display, "jpg", "image/jpeg", len(upload.data), upload.filename[-200:])
+
+
+def objection_refusal(publication: Publication | None, now: datetime) -> str | None:
+    """Why no objection can be filed now, or None while 公示 runs."""
+    if in_publicity(publication, now):
+        return None
+    if publication is not None and publication.state == "publicity" and publication.publicity_ends_at:
+        return _("公示期已于 %(end)s 结束，不能再提出异议。", end=_local_text(publication.publicity_ends_at))
+    return _("本活动目前不在公示期，不能提出异议。")
+
+
+SUBJECT_LABELS = {"entry": "作品或参赛资格", "votes": "投票情况", "score": "评审评分"}
+OUTCOME_LABELS = {"upheld": "异议成立", "partly": "部分成立", "rejected": "异议不成立"}
+
+
+def file_objection(
+    session: Session, *, user: User | None, contest: Contest, entry_id: int | None, subject: str, body: str,
+    uploads: Sequence[Upload] = (), storage: Storage, now: datetime, ip: str = "",
+) -> Objection:
+    """A citizen's objection during 公示; refused with a clear message outside it."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise Forbidden(_("请先登录再提出异议。"), code="login_required")
+    if user.phone_verified_at is None:
+        raise Forbidden(_("请先验证手机号再提出异议。"), code="unverified")
+    publication = current_publication(session, contest)
+    refusal = objection_refusal(publication, now)
+    if refusal or publication is None:
+        over = publication is not None and publication.state == "publicity"
+        raise Conflict(refusal or "", code="publicity_over" if over else "not_in_publicity")
+    if subject not in SUBJECT_LABELS:
+        raise InvalidInput(_("请选择异议类型。"), field="subject")
+    if entry_id is not None and row_of(publication, entry_id) is None:
+        raise InvalidInput(_("请选择本次公示中的作品。"), field="entry_id")
+    body = (body or "").strip()
+    if len(body) < OBJECTION_MIN:
+        raise InvalidInput(_("请写明异议的事实和理由（至少 %(n)d 个字）。", n=OBJECTION_MIN), field="body")
+    if len(body) > OBJECTION_MAX:
+        raise InvalidInput(_("异议内容不能超过 %(n)d 字。", n=OBJECTION_MAX), field="body")
+    if len(uploads) > EVIDENCE_FILES:
+        raise InvalidInput(_("最多上传 %(n)d 个证明文件。", n=EVIDENCE_FILES), field="files")
+    today = session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.filed_by_id == user.id, Objection.contest_id == contest.id,
+        Objection.filed_at >= now - timedelta(days=1))) or 0
+    if today >= OBJECTIONS_PER_DAY:
+        raise TooMany(_("24 小时内最多提出 %(n)d 条异议。", n=OBJECTIONS_PER_DAY), code="objection_quota")
+    # Every file is checked before any is stored: a refusal leaves nothing behind.
+    checked = [_check_evidence(upload) for upload in uploads if upload.data]
+    evidence = [ObjectionEvidence(storage_key=storage.put(f.data, f.extension), content_type=f.content_type,
+                                  size=f.size, original_name=f.name) for f in checked]
+    objection = Objection(contest_id=contest.id, publication_id=publication.id, entry_id=entry_id, subject=subject,
+                          body=body, filed_by_id=user.id, filed_at=now, evidence=evidence)
+    session.add(objection)
+    session.flush()
+    audit.record(session, actor=user, action="results.objection", target_type="objection", target_id=objection.id,
+                 now=now, after={"entry": entry_id, "subject": subject, "files": len(evidence)},
+                 summary=contest.short_title or contest.title, ip=ip)
+    return objection
+
+
+def _local_text(value: datetime) -> str:
+    return to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def answer_objection(
+    session: Session, *, actor: User | None, objection: Objection, answer: str, outcome: str, now: datetime, ip: str = "",
+) -> Objection:
+    """An organiser's public answer. An upheld objection that changes results is
+    followed by an amendment (a new publication version with its reason)."""
+    if actor is not None:
+        require_organiser(actor)
+    answer = (answer or "").strip()
+    if len(answer) < 5:
+        raise InvalidInput(_("请写明答复内容（至少 5 个字）。"), field="answer")
+    if outcome not in OUTCOME_LABELS:
+        raise InvalidInput(_("请选择处理结论。"), field="outcome")
+    if objection.answered_at is not None:
+        raise Conflict(_("这条异议已经答复过了。"))
+    objection.answer, objection.outcome = answer[:OBJECTION_MAX], outcome
+    objection.answered_by_id, objection.answered_at = actor.id if actor else None, now
+    session.flush()
+    audit.record(session, actor=actor, action="results.objection_answer", target_type="objection",
+                 target_id=objection.id, now=now, after={"outcome": outcome}, summary=answer[:100], ip=ip)
+    return objection
+
+
+def get_objection(session: Session, objection_id: int) -> Objection:
+    found = session.get(Objection, objection_id)
+    if found is None:
+        raise NotFound(_("没有这条异议。"))
+    return found
+
+
+def objections(session: Session, contest: Contest, *, answered: bool | None = None) -> list[Objection]:
+    query = select(Objection).where(Objection.contest_id == contest.id).options(
+        selectinload(Objection.entry), selectinload(Objection.evidence))
+    if answered is not None:
+        query = query.where(Objection.answered_at.is_not(None) if answered else Objection.answered_at.is_(None))
+    return list(session.scalars(query.order_by(Objection.filed_at.desc(), Objection.id.desc())))
+
+
+# --- transparency and charts -----------------------------------------------------------
+
+
+def voided_by_reason(session: Session, contest: Contest) -> list[tuple[int, str, str, int]]:
+    """(entry id, entry title, reason, votes) for every voided vote, grouped — the public
+    transparency table."""
+    rows = session.execute(
+        select(Vote.entry_id, Entry.title, Vote.status_reason, func.count())
+        .join(Entry, Entry.id == Vote.entry_id)
+        .where(Vote.contest_id == contest.id, Vote.status == "voided")
+        .group_by(Vote.entry_id, Entry.title, Vote.status_reason)
+        .order_by(func.count().desc(), Vote.entry_id)
+    )
+    return [(e, t, r or _("未说明"), n) for e, t, r, n in rows]
+
+
+def valid_votes_by_day(session: Session, contest: Contest) -> list[tuple[str, int]]:
+    """Valid votes per Asia/Shanghai day, for the public chart."""
+    rows = session.execute(select(Vote.day, func.count()).where(
+        Vote.contest_id == contest.id, Vote.status == "valid").group_by(Vote.day).order_by(Vote.day))
+    return [(day.isoformat(), n) for day, n in rows]
+
+
+def status_counts(session: Session, contest: Contest) -> dict[int, dict[str, int]]:
+    """Per entry: valid / held / voided votes, from the vote table (organisers' export)."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"valid": 0, "held": 0, "voided": 0})
+    for entry_id, status, n in session.execute(select(Vote.entry_id, Vote.status, func.count()).where(
+        Vote.contest_id == contest.id).group_by(Vote.entry_id, Vote.status)):
+        counts[entry_id][status] = n
+    return counts
