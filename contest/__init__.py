@@ -178,18 +178,22 @@ def _select_locale() -> str:
 def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .admin.fraud_views import bp as fraud_bp
+    from .admin.judging_views import bp as judging_admin_bp
     from .admin.moderation_views import bp as moderation_bp
+    from .admin.results_views import bp as results_admin_bp
     from .admin.views import bp as admin_bp
     from .antifraud.views import bp as captcha_bp
     from .api.views import bp as api_bp
     from .contests.views import bp as contests_bp
+    from .judging.views import bp as judging_bp
     from .media.share_views import bp as sharing_bp
     from .media.submit_views import bp as submit_bp
     from .media.views import bp as media_bp
+    from .results.views import bp as results_bp
     from .site.views import bp as site_bp
     from .voting.views import bp as voting_bp
 
-    for bp in (site_bp, accounts_bp, contests_bp, voting_bp, media_bp, sharing_bp, submit_bp, captcha_bp, admin_bp, moderation_bp, fraud_bp, api_bp):
+    for bp in (site_bp, accounts_bp, contests_bp, voting_bp, media_bp, sharing_bp, submit_bp, captcha_bp, admin_bp, moderation_bp, fraud_bp, judging_admin_bp, results_admin_bp, api_bp, judging_bp, results_bp):
         app.register_blueprint(bp)
 
 

@@ -11,6 +11,7 @@ from .accounts.models import ROLES
 from .clock import to_local
 from .errors import DomainError
 from .extensions import db
+from .results.cli import register_results_cli
 from .voting.cli import register_voting_cli
 
 users_cli = AppGroup("users", help="Create accounts and manage their roles.")
@@ -89,6 +90,7 @@ def demo_command(reset: bool) -> None:
 
 def register_cli(app: Flask) -> None:
     register_voting_cli(app)
+    register_results_cli(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(demo_command)

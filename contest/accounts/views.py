@@ -89,7 +89,7 @@ def register() -> Response | tuple[str, int]:
     db.session.commit()
     login_user(user)
     flash(_("注册成功，欢迎参与！"), "success")
-    return redirect(url_for("site.home"))
+    return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))
 
 
 @bp.route("/login", methods=["GET", "POST"])

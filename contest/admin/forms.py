@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..contests.models import DISTRICTS, KINDS, STAGES
 from ..contests.service import KIND_LABELS, STAGE_LABELS
@@ -48,3 +60,51 @@ class SchoolForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons that post."""
+
+
+# --- judging rounds -----------------------------------------------------------------
+
+# Labels of the round's choices, in the order the form offers them.
+ROUND_KIND_LABELS = {"review": _l("网络评审"), "live": _l("现场路演")}
+AGGREGATION_LABELS = {"mean": _l("平均"), "trimmed": _l("去掉最高最低后平均（≥5 位评委时）"), "median": _l("中位数")}
+RUBRIC_ROWS_MAX = 20
+
+
+class CriterionForm(Form):
+    """One rubric row. A row left wholly empty is ignored, which is how a row is removed
+    without script; the rubric's rules (names, maxima, weights summing to 100) are the
+    service's, so the message is the same whichever page sends it."""
+
+    class Meta:
+        csrf = False
+
+    name = StringField(_l("名称"), validators=[Length(max=40)])
+    description = StringField(_l("说明"), validators=[Length(max=300)])
+    maximum = DecimalField(_l("满分"), places=None, validators=[Optional(), NumberRange(min=0, max=1000)])
+    weight = DecimalField(_l("权重（%%）"), places=None, validators=[Optional(), NumberRange(min=0, max=100)])
+
+    def is_blank(self) -> bool:
+        return not (self.name.data or "").strip() and self.maximum.data is None and self.weight.data is None \
+            and not (self.description.data or "").strip()
+
+
+class RoundForm(FlaskForm):
+    key = StringField(_l("轮次标识"), validators=[DataRequired(_l("请填写轮次标识。")), Length(max=40),
+                                                  Regexp(r"^[A-Za-z0-9_-]+$", message=_l("轮次标识只能用字母、数字、- 和 _。"))])
+    name = StringField(_l("轮次名称"), validators=[DataRequired(_l("请填写轮次名称。")), Length(max=60)])
+    kind = SelectField(_l("评审方式"), choices=[SelectChoice(k, v) for k, v in ROUND_KIND_LABELS.items()])
+    judges_per_entry = IntegerField(_l("每件作品的评委人数"), default=3, validators=[
+        InputRequired(_l("请填写每件作品的评委人数。")), NumberRange(min=1, max=50, message=_l("每件作品的评委人数应在 1 到 50 之间。"))])
+    blind = BooleanField(_l("匿名评审（评委看不到学校和作者）"), default=True)
+    aggregation = SelectField(_l("汇总方法"), default="trimmed",
+                              choices=[SelectChoice(k, v) for k, v in AGGREGATION_LABELS.items()])
+    normalise = BooleanField(_l("按评委标准化（z 分数）后再汇总"), default=False)
+    min_scores = IntegerField(_l("标准化所需的最少评分数"), default=5, validators=[
+        InputRequired(_l("请填写最少评分数。")), NumberRange(min=1, max=1000, message=_l("校准所需最少评分数应在 1 到 1000 之间。"))])
+    spread_threshold = DecimalField(_l("分差阈值（总分，0–100）"), places=None, default=20, validators=[
+        InputRequired(_l("请填写分差阈值。")), NumberRange(min=0, max=100, message=_l("分差阈值应在 0 到 100 之间。"))])
+    score_step = DecimalField(_l("评分步长"), places=None, default=0.5, validators=[
+        InputRequired(_l("请填写评分步长。")), NumberRange(min=0.01, max=100, message=_l("评分步长必须大于 0。"))])
+    position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=0, max=100)])
+    instructions = TextAreaField(_l("给评委的说明"), validators=[Length(max=5000)])
+    criteria = FieldList(FormField(CriterionForm), min_entries=1, max_entries=RUBRIC_ROWS_MAX)

@@ -335,3 +335,17 @@ def test_password_is_stored_as_an_argon2_hash(client):
     user = find_user(PHONE)
     assert user.password_hash.startswith("$argon2id$")
     assert STRONG_PASSWORD not in user.password_hash
+
+
+@pytest.mark.parametrize("target, expected", [("/judge/invite/abc", "/judge/invite/abc"), ("https://evil.example/", "/")])
+def test_register_returns_to_a_local_next_page_only(client, target, expected):
+    """An invited judge who registers lands back on the invitation; an outside address is ignored."""
+    from tests.conftest import submit
+    request_code(client, PHONE)
+    page = f"{REGISTER}?next={target}"
+    assert "?next=" in html(client.get(page))  # the form posts back with its next page
+    done = submit(client, page, {"phone": PHONE, "code": sent_code(PHONE), "display_name": "",
+                                 "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+                  action=page)
+    assert done.status_code == 302
+    assert done.headers["Location"] == expected
