@@ -31,6 +31,7 @@ from .judging.demo import seed_judging
 from .media import service as media
 from .media.models import MediaItem
 from .media.storage import Storage
+from .results.demo import seed_votes_and_results
 from .typesetting import cjk_font, wrap_text
 
 Echo = Callable[[str], object]
@@ -39,7 +40,7 @@ THEME = "技能：让生活更美好"
 WEEK = "济南市 2023 年职业教育活动周"
 MEIPAI, HUANGYANPEI, ZUIMEI = "meipai-2023", "huangyanpei-2023", "zuimei-2023"
 DEMO_SLUGS = (MEIPAI, HUANGYANPEI, ZUIMEI)
-STEPS = 6
+STEPS = 7
 
 
 # --- schools and people ---------------------------------------------------------------
@@ -413,6 +414,7 @@ class DemoPeople:
     organiser: User
     citizens: list[User]
     judges: list[User] = field(default_factory=list)
+    organisers: list[User] = field(default_factory=list)
     contacts: dict[str, User] = field(default_factory=dict)  # school name -> its contact
     reused: int = 0
 
@@ -446,7 +448,10 @@ def seed_demo(
     echo(f"[5/{STEPS}] judging rounds and scores…")
     seed_judging(session, seeded, people.judges, schools, now)
     session.commit()
-    echo(f"[6/{STEPS}] done in {time.monotonic() - started:.1f} s.")
+    echo(f"[6/{STEPS}] votes, the sealed ledger and the 最美职校生 results in 公示…")
+    seed_votes_and_results(session, seeded, people.citizens, people.organisers, storage, now)
+    session.commit()
+    echo(f"[7/{STEPS}] done in {time.monotonic() - started:.1f} s.")
     _print_summary(echo, people)
 
 
@@ -507,6 +512,7 @@ def _seed_people(session: Session, schools: dict[str, School], now: datetime) ->
         citizens=[users[f"139000000{1 + i:02d}"] for i in range(len(CITIZEN_NAMES))],
         contacts={school: users[f"138000000{21 + i}"] for i, (_name, school) in enumerate(CONTACTS)},
         judges=[users[f"138000000{11 + i}"] for i in range(len(JUDGE_NAMES))],
+        organisers=[users[STAFF[1].phone], users[STAFF[2].phone]],
         reused=reused,
     )
     return people

@@ -201,7 +201,11 @@ class Computation:
 
     def explain(self) -> list[str]:
         names = {c.id: c.name for c in self.contest.categories}
-        return formulas.explain(self.contest.kind, self.formula, self.results, names=names)
+        lines = formulas.explain(self.contest.kind, self.formula, self.results, names=names)
+        # The formula names rounds by key; readers know them by name.
+        for rnd in self.rounds:
+            lines = [line.replace(f"轮次“{rnd.key}”", f"“{rnd.name}”轮") for line in lines]
+        return lines
 
 
 def compute(session: Session, contest: Contest) -> Computation:
