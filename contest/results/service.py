@@ -201,11 +201,19 @@ class Computation:
 
     def explain(self) -> list[str]:
         names = {c.id: c.name for c in self.contest.categories}
-        lines = formulas.explain(self.contest.kind, self.formula, self.results, names=names)
-        # The formula names rounds by key; readers know them by name.
-        for rnd in self.rounds:
-            lines = [line.replace(f"轮次“{rnd.key}”", f"“{rnd.name}”轮") for line in lines]
-        return lines
+        return name_rounds(formulas.explain(self.contest.kind, self.formula, self.results, names=names),
+                           {r.key: r.name for r in self.rounds})
+
+
+def name_rounds(lines: list[str], names: dict[str, str]) -> list[str]:
+    """The formula names rounds by key; readers know them by name."""
+    for key, name in names.items():
+        lines = [line.replace(f"轮次“{key}”", f"“{name}”轮") for line in lines]
+    return lines
+
+
+def round_names(session: Session, contest: Contest) -> dict[str, str]:
+    return {r.key: r.name for r in judging.rounds_of(session, contest)}
 
 
 def compute(session: Session, contest: Contest) -> Computation:

@@ -234,10 +234,11 @@ class FormulaView:
     canonical: str  # the hashed text, when it reproduces the fingerprint
 
 
-def formula_view(kind: str, formula: dict[str, Any], fingerprint: str) -> FormulaView:
-    """The formula in words, with its fingerprint and the text the fingerprint covers."""
+def formula_view(kind: str, formula: dict[str, Any], fingerprint: str, rounds: dict[str, str]) -> FormulaView:
+    """The formula in words (rounds by name), with its fingerprint and the text the
+    fingerprint covers."""
     try:
-        explained = formulas.explain(kind, formula, [])
+        explained = results.name_rounds(formulas.explain(kind, formula, []), rounds)
         canonical = formulas.canonical_json(kind, formula)
     except ValueError:  # a formula stored under an older format: still show its fingerprint
         explained, canonical = [], ""
@@ -459,7 +460,8 @@ def results_page_of(contest: Contest, wanted_version: int | None, now: datetime)
         awards=award_lists(rows, publication.formula, grouped), columns=columns,
         show_votes=has_vote or any(r.get("valid_votes") for r in publication.rows),
         show_vote_score=any(r.vote_score for r in rows), minors_hidden=bool(hidden),
-        formula=formula_view(contest.kind, publication.formula, publication.fingerprint),
+        formula=formula_view(contest.kind, publication.formula, publication.fingerprint,
+                             {r["key"]: r.get("name") or r["key"] for r in publication.rounds}),
         changes=change_views(results.formula_history(db.session, contest)), head=ledger_head(publication),
         chart=day_chart(results.valid_votes_by_day(db.session, contest)) if has_vote else None,
         versions=versions(all_publications), objections=objection_views(contest, all_publications),
@@ -482,7 +484,7 @@ def results_page(slug: str) -> str:
         formula, fingerprint = results.formula_of(db.session, contest)
         return render_template(
             "results/unpublished.html", contest=contest, stage=stage,
-            formula=formula_view(contest.kind, formula, fingerprint),
+            formula=formula_view(contest.kind, formula, fingerprint, results.round_names(db.session, contest)),
             changes=change_views(results.formula_history(db.session, contest)),
         )
     return render_template("results/results.html", contest=contest, stage=stage, page=page)
