@@ -81,7 +81,7 @@ class CriterionForm(Form):
     name = StringField(_l("名称"), validators=[Length(max=40)])
     description = StringField(_l("说明"), validators=[Length(max=300)])
     maximum = DecimalField(_l("满分"), places=None, validators=[Optional(), NumberRange(min=0, max=1000)])
-    weight = DecimalField(_l("权重（%%）"), places=None, validators=[Optional(), NumberRange(min=0, max=100)])
+    weight = DecimalField(_l("权重（%）"), places=None, validators=[Optional(), NumberRange(min=0, max=100)])
 
     def is_blank(self) -> bool:
         return not (self.name.data or "").strip() and self.maximum.data is None and self.weight.data is None \
