@@ -14,10 +14,11 @@ What a plan guarantees, in this order of priority
 3. Loads (entries per active judge, fixed ones included) are as even as the conflicts and
    fixed pairs allow: max - min <= 1 whenever any assignment satisfying 1-2 achieves it.
 4. Among those, as many pairs of the current assignment as possible are kept (least churn).
-5. Then, without touching 1-4 where possible: the judge graph (judges linked when they
-   share an entry) is made connected, so every judge's scale can be compared with every
-   other's, and meetings are spread so that no two judges sit together all the time and
-   every two judges meet when there are enough panels for it.
+5. Meetings are spread, without touching 1-4, so that no two judges sit together all the
+   time and every two judges meet when there are enough panels for it.
+6. The judge graph (judges linked when they share an entry) is made connected, so every
+   judge's scale can be compared with every other's. This keeps 1-3 but may give up a few
+   current pairs: scores that cannot be compared are worth less than an unchanged list.
 
 How, and why this way
 ---------------------
@@ -53,12 +54,15 @@ is reproducible.
 
 Connectivity is repaired last, if needed: for two groups of judges that share no entry, a
 judge of one group takes an entry from a judge of the other, and the load is handed back
-along the cheapest path of hand-overs (least churn). Each repair merges two groups or is
-undone. `Plan.connected` reports the outcome: with k = 1 no two judges ever meet, and
-conflicts can split the panel for good (two schools whose judges may only score each
-other's entries).
+along the cheapest chain of hand-overs (least churn), to the judge who gave it or to one
+who had one entry fewer (the two swap loads; evenness is unchanged). Each repair merges
+two groups or is undone. Whether some even assignment is connected at all is a hard
+question in general, so this is a targeted search, not a proof: `Plan.connected` reports
+the outcome. Some splits cannot be avoided: with k = 1 no two judges ever meet, too few
+entries cannot link many judges, and conflicts can force it (two schools whose judges may
+only score each other's entries).
 
-For 2,000 entries, 20 judges and k = 7 a plan takes well under a second.
+For 2,000 entries, 20 judges and k = 7 a plan takes about half a second.
 """
 
 from __future__ import annotations
@@ -134,7 +138,7 @@ class Plan:
             lines.append(f"受回避关系或已固定的分配所限，评委工作量无法做到相差不超过 1 件："
                          f"最多 {max(self.loads.values())} 件，最少 {min(self.loads.values())} 件。")
         if not self.connected:
-            lines.append("回避关系把评委分成了互不共评作品的几组，组与组之间的评分尺度无法横向比较。")
+            lines.append("受回避关系或作品数量所限，部分评委与其他评委没有共同评审的作品，他们之间的评分尺度无法横向比较。")
         return tuple(lines)
 
 
