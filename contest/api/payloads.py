@@ -113,10 +113,12 @@ def _proven_event(inclusion: ledger.Inclusion) -> dict[str, Any]:
 
 
 def leaderboard(contest_value: Contest, category_id: int | None, rows: list[tuple[int, int]], entries: dict[int, Entry], *,
-                counts_visible: bool) -> dict[str, Any]:
-    """Ranked rows; while the rules hide live counts the ranking stays and the numbers go."""
+                counts_visible: bool, hidden: set[int] | frozenset[int] = frozenset()) -> dict[str, Any]:
+    """Ranked rows; while the rules hide live counts the ranking stays and the numbers go
+    (and minors' numbers always go when the rules say so: `hidden`)."""
     items = [{
         "rank": rank, "entry_id": entry_id, "title": entries[entry_id].title, "category": category(entries[entry_id].category),
-        "cover_url": media_url(entries[entry_id].cover_key), "votes": count if counts_visible else None,
+        "cover_url": media_url(entries[entry_id].cover_key),
+        "votes": count if counts_visible and entry_id not in hidden else None,
     } for rank, (entry_id, count) in enumerate(rows, start=1) if entry_id in entries]
     return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not counts_visible, "items": items}

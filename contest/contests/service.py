@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import column, func, or_, select, table
@@ -87,6 +87,35 @@ def rules_of(contest: Contest) -> dict[str, Any]:
 
 
 # --- public reading ----------------------------------------------------------------
+
+ADULT_AGE = 18
+
+
+def age_on(birth: date, day: date) -> int:
+    """Age in whole years on a day."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def is_minor(entry: Entry | None, on: datetime) -> bool:
+    """A nominee under 18 on that day, or of unknown age."""
+    nominee = entry.nominee if entry is not None else None
+    if nominee is None:
+        return False
+    return nominee.birth_date is None or age_on(nominee.birth_date, to_local(on).date()) < ADULT_AGE
+
+
+def hides_minor_votes(contest: Contest) -> bool:
+    """Whether the contest's rules keep minors' vote counts off public pages."""
+    return bool(rules_of(contest).get("hide_minor_vote_counts", False))
+
+
+def minors_hidden(session: Session, contest: Contest, entry_ids: Sequence[int], on: datetime) -> set[int]:
+    """Entries whose vote counts the public may not see (one query, only when the rule is on)."""
+    if not entry_ids or not hides_minor_votes(contest):
+        return set()
+    entries = entries_by_id(session, list(entry_ids), approved_only=False)
+    return {entry_id for entry_id, entry in entries.items() if is_minor(entry, on)}
+
 
 def list_contests(session: Session, *, include_unpublished: bool = False) -> list[Contest]:
     """Contests in display order."""

@@ -313,10 +313,6 @@ class NomineeInput:
     show_story: bool = True
 
 
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
 def nominate_student(
     session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, workdir: str,
@@ -331,7 +327,7 @@ def nominate_student(
         raise InvalidInput(_("请选择性别。"), field="gender")
     if data.birth_date is None:
         raise InvalidInput(_("请填写出生日期。"), field="birth_date")
-    age = age_on(data.birth_date, now.date())
+    age = contests.age_on(data.birth_date, now.date())
     if not 12 <= age <= 40:
         raise InvalidInput(_("出生日期不正确，请检查。"), field="birth_date")
     if age < 18 and not data.guardian_consent:

@@ -36,7 +36,6 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from .. import web
-from ..clock import to_local
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, NotFound
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("results", __name__)
 
-ADULT_AGE = 18
 # Five evidence files of up to 10 MB each, and room for the text fields.
 OBJECTION_BODY_LIMIT = results.EVIDENCE_FILES * results.EVIDENCE_BYTES + 1024 * 1024
 ROUND_COMPONENTS = {"expert_round": "expert", "jury_round": "jury", "final_round": "final"}
@@ -124,35 +122,13 @@ def _weight_text(value: Any) -> str:
     return f"{float(value):g}%" if value not in (None, "") else ""
 
 
-def age_on(birth: date, day: date) -> int:
-    """Age in whole years on a day."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def hides_minor_votes(contest: Contest) -> bool:
-    """Whether the contest's rules keep minors' vote counts off public pages."""
-    return bool(contests.rules_of(contest).get("hide_minor_vote_counts", False))
-
-
-def is_minor(entry: Entry | None, on: datetime) -> bool:
-    """A nominee under 18 on that day, or of unknown age."""
-    nominee = entry.nominee if entry is not None else None
-    if nominee is None:
-        return False
-    return nominee.birth_date is None or age_on(nominee.birth_date, to_local(on).date()) < ADULT_AGE
-
-
 def published_on(publication: Publication) -> datetime:
     """The day results count from: when the second organiser confirmed them."""
     return publication.confirmed_at or publication.computed_at
 
 
 def hidden_vote_entries(contest: Contest, entry_ids: Sequence[int], on: datetime) -> set[int]:
-    """Entries whose vote counts the public may not see (one query, only when the rule is on)."""
-    if not entry_ids or not hides_minor_votes(contest):
-        return set()
-    entries = contests.entries_by_id(db.session, list(entry_ids), approved_only=False)
-    return {entry_id for entry_id, entry in entries.items() if is_minor(entry, on)}
+    return contests.minors_hidden(db.session, contest, entry_ids, on)
 
 
 def round_columns(publication: Publication) -> list[RoundColumn]:
@@ -696,7 +672,7 @@ def entry_breakdown(contest: Contest, entry: Entry) -> EntryBreakdown | None:
     raw = results.row_of(publication, entry.id) if publication is not None else None
     if publication is None or raw is None:
         return None
-    hidden = hides_minor_votes(contest) and is_minor(entry, published_on(publication))
+    hidden = contests.hides_minor_votes(contest) and contests.is_minor(entry, published_on(publication))
     weights = raw.get("weights") or {}
     return EntryBreakdown(publication, public_row(raw, round_columns(publication), hidden),
                           _weight_text(weights.get("vote")), results.in_publicity(publication, web.now()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -108,12 +108,19 @@ def vote_panel(contest: Contest, entries: list[Entry], *, page_entry: Entry | No
     assert start is not None and end is not None  # has_public_vote
     phase = "upcoming" if now < start else "open" if now < end else "closed"
     visible = live.counts_visible(contest, now)
-    counts = live.counts_for(db.session, web.redis_client(), contest, [e.id for e in entries]) if visible and phase != "upcoming" else {}
+    counts = public_counts(contest, [e.id for e in entries], now) if visible and phase != "upcoming" else {}
     voter = web.actor()
     left = live.votes_left_today(db.session, contest, voter, now) if voter is not None and phase == "open" else None
     token = view_token(contest.id, page_entry.id if page_entry else 0, now) if phase == "open" else ""
     return VotePanel(True, phase, visible, bool(rules.get("counts_public", True)),
                      int(rules.get("hide_counts_hours_before_close", 0) or 0), left, token, counts, start)
+
+
+def public_counts(contest: Contest, entry_ids: list[int], now: datetime) -> dict[int, int]:
+    """Live counts the public may see: minors' are left out when the rules say so."""
+    hidden = contests.minors_hidden(db.session, contest, entry_ids, now)
+    shown = [e for e in entry_ids if e not in hidden]
+    return live.counts_for(db.session, web.redis_client(), contest, shown) if shown else {}
 
 
 @bp.app_context_processor
@@ -184,7 +191,9 @@ def _accepted(contest: Contest, tally: live.LiveVote, receipt: str, left: int, n
                                 "votes_left_text": _("今日还可投 %(n)s 票", n=left),
                                 "receipt_url": url_for("voting.receipt", code=receipt)}
         if live.counts_visible(contest, now):
-            body["votes"] = live.counts_for(db.session, web.redis_client(), contest, [tally.entry_id])[tally.entry_id]
+            shown = public_counts(contest, [tally.entry_id], now)
+            if tally.entry_id in shown:
+                body["votes"] = shown[tally.entry_id]
         response = jsonify(body)
         response.status_code = 201
         return response
@@ -222,6 +231,7 @@ class Standing:
     rank: int
     entry: Entry
     votes: int
+    hidden: bool = False  # a minor's count, kept off public pages by the rules
 
 
 def _standings(rows: list[tuple[int, int]], entries: dict[int, Entry], size: int) -> list[Standing]:
@@ -248,9 +258,11 @@ def leaderboard(slug: str) -> str:
     rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category.id if category else None,
                             limit=LEADERBOARD_SIZE + 10)
     entries = contests.entries_by_id(db.session, [entry_id for entry_id, _votes in rows])
+    hidden = contests.minors_hidden(db.session, contest, list(entries), now)
+    standings = [replace(s, hidden=s.entry.id in hidden) for s in _standings(rows, entries, LEADERBOARD_SIZE)]
     return render_template(
         "voting/leaderboard.html", contest=contest, category=category, stage=contests.stage_of(contest, now),
-        standings=_standings(rows, entries, LEADERBOARD_SIZE), panel=vote_panel(contest, []),
+        standings=standings, panel=vote_panel(contest, []),
     )
 
 
