@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from contest.judging.aggregate import Criterion, Score, aggregate_round
+from contest.judging.assign import plan_assignment
 
 PANELS = 10
 
@@ -44,6 +45,17 @@ def build_round(n_entries: int, n_judges: int, n_criteria: int, seed: int = 2023
                 values[c.id] = round(min(max(share, 0.0), 1.0) * c.maximum * 2) / 2
             scores.append(Score(entry_id=entry, judge_id=j, values=values))
     return criteria, scores
+
+
+def assignment_instance(n_entries: int, n_judges: int = 20, schools: int = 40, seed: int = 7) -> tuple[list[int], list[int], set[tuple[int, int]]]:
+    """Entries from `schools` schools; half the judges teach at one of them (a conflict with
+    that school's entries)."""
+    rng = random.Random(seed)
+    school_of = {e: rng.randrange(schools) for e in range(1, n_entries + 1)}
+    judges = list(range(1, n_judges + 1))
+    affiliation = {j: rng.randrange(schools) for j in judges[: n_judges // 2]}
+    conflicts = {(j, e) for j, s in affiliation.items() for e, school in school_of.items() if school == s}
+    return list(school_of), judges, conflicts
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
@@ -83,10 +95,18 @@ def main() -> None:
     w = "none" if a.kendall_w is None else f"{a.kendall_w:.3f} on {a.w_entries} entries × {a.w_judges} judges"
     print(f"{args.entries} entries × {args.judges} judges × {args.criteria} criteria = {len(marks)} marks, "
           f"{args.repeat} repetitions; ICC(1) = {a.icc:.3f} (k0 = {a.k0:.1f}), Kendall's W = {w}")
+    entries, judges, conflicts = assignment_instance(args.entries)
+    plan = plan_assignment(entries, judges, 7, conflicts)
+    print(f"assignment: {len(entries)} entries × {len(judges)} judges, k = 7, {len(conflicts)} school conflicts → "
+          f"balanced {plan.balanced}, connected {plan.connected}, shortfalls {len(plan.shortfalls)}")
+    added = judges + [max(judges) + 1]
     runs = {
         f"baseline: sum {len(marks)} floats in a loop": timed(baseline, args.repeat),
         "aggregate_round(trimmed, normalise=True)": timed(aggregate, args.repeat),
         "aggregate_round(mean, normalise=False)": timed(lambda: aggregate_round(criteria, scores), args.repeat),
+        "plan_assignment (new round)": timed(lambda: plan_assignment(entries, judges, 7, conflicts), max(3, args.repeat // 3)),
+        "plan_assignment (a judge joins)": timed(
+            lambda: plan_assignment(entries, added, 7, conflicts, current=plan.pairs), max(3, args.repeat // 3)),
     }
     base_median = statistics.median(next(iter(runs.values()))[0])
     print(f"  {'':44s} {'median':>10s} {'min':>10s} {'CPU median':>11s}  ratio (wall medians)")
