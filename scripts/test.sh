@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command on a fresh machine: install everything and run the whole suite twice,
+# One command on a fresh machine: install everything and run the whole suite twice (side by side),
 # on the embedded default (SQLite, no Redis) and on PostgreSQL + Redis at 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,14 +22,36 @@ start_services() {
 }
 
 status=0
-echo "==> test suite on SQLite (embedded default)"
-python -m pytest -q -p no:cacheprovider "$@" || status=$?
-
-echo "==> test suite on PostgreSQL + Redis"
 start_services
 DB=${TEST_PG_DATABASE:-contest_test}
 psql -q -h "$PG_HOST" -U postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
 psql -q -h "$PG_HOST" -U postgres -c "CREATE DATABASE $DB" >/dev/null
-TEST_DATABASE_URL="postgresql+psycopg://postgres@$PG_HOST/$DB" TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/15" \
-  python -m pytest -q -p no:cacheprovider "$@" || status=$?
+run_sqlite() { python -m pytest -q -p no:cacheprovider "$@"; }
+run_postgres() {
+  TEST_DATABASE_URL="postgresql+psycopg://postgres@$PG_HOST/$DB" TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/15" \
+    python -m pytest -q -p no:cacheprovider "$@"
+}
+
+if [ "$(nproc)" -ge 2 ]; then
+  # The two passes share nothing (each its own database; Redis only in the second), so
+  # they run side by side, one per core. Only the PostgreSQL pass writes docs/screenshots.
+  echo "==> test suite on SQLite (embedded default) and on PostgreSQL + Redis, side by side"
+  sqlite_log=$(mktemp)
+  shots=$(mktemp -d)
+  SCREENSHOTS_DIR="$shots" run_sqlite "$@" >"$sqlite_log" 2>&1 &
+  sqlite_pid=$!
+  echo "==> PostgreSQL + Redis"
+  run_postgres "$@" || status=$?
+  sqlite_status=0
+  wait "$sqlite_pid" || sqlite_status=$?
+  echo "==> SQLite (embedded default)"
+  cat "$sqlite_log"
+  rm -rf "$sqlite_log" "$shots"
+  [ "$sqlite_status" -eq 0 ] || status=$sqlite_status
+else
+  echo "==> test suite on SQLite (embedded default)"
+  run_sqlite "$@" || status=$?
+  echo "==> test suite on PostgreSQL + Redis"
+  run_postgres "$@" || status=$?
+fi
 exit $status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from playwright.sync_api import ConsoleMessage, Error, Page, Request
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# SCREENSHOTS_DIR sends them elsewhere (a second, simultaneous test pass keeps docs/ as is).
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
 
 # Most visitors come from a phone, often inside a chat app's browser.
 PHONE: dict[str, Any] = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
