@@ -124,6 +124,7 @@ SCHEMAS: dict[str, Any] = {
         "counts_hidden": {"type": "boolean", "description": "the rules hide live counts now (e.g. the last hours before close)"},
         "items": {"type": "array", "items": _ref("LeaderboardRow")},
     }),
+    "Pong": _obj({"ok": {"type": "boolean", "const": True}}),
     "ProofStep": _obj({"side": {"type": "string", "enum": ["left", "right"]}, "hash": SHA256}),
     "Block": _obj({"height": {"type": "integer", "minimum": 1}, "hash": SHA256, "prev_hash": SHA256, "merkle_root": SHA256,
                    "sealed_at": DATETIME}),
@@ -271,6 +272,10 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _ok("The receipt's vote (never the voter)", "Receipt"),
                       "404": _error("No such receipt", ("receipt_not_found",))},
+    }},
+    "/ping": {"get": {
+        "operationId": "ping", "summary": "A constant answer: the API is serving (touches no database)",
+        "responses": {"200": _ok("Always the same body", "Pong")},
     }},
     "/openapi.json": {"get": {
         "operationId": "getOpenApi", "summary": "This document",

@@ -71,7 +71,9 @@ def verify_token(session: Session, *, token: str, now: datetime) -> User:
     invalid = InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise invalid
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)).options(joinedload(ApiToken.user)))
+    # The account in the same query; its roles (a second query) only if something asks.
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token))
+                         .options(joinedload(ApiToken.user).lazyload(User.roles)))
     if row is None or row.expires_at <= now:
         raise invalid
     user = row.user

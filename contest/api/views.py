@@ -19,6 +19,7 @@ from ..accounts.service import normalize_phone
 from ..antifraud import captcha
 from ..antifraud.service import VoteSignals
 from ..contests import service as contests
+from ..contests.models import Contest
 from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import csrf, db, limiter
 from ..i18n import _
@@ -139,6 +140,13 @@ def openapi_document() -> Response:
     return jsonify(openapi.document())
 
 
+@bp.get("/ping")
+def ping() -> Response:
+    # A constant answer with no database, Redis or limiter work: what a request costs the
+    # stack alone (load balancers' liveness checks, and the ceiling in bench/votes.py).
+    return jsonify({"ok": True})
+
+
 @bp.post("/auth/token")
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
 @limiter.limit("10 per hour", key_func=_phone_key, error_message=lambda: _("该手机号登录太频繁，请稍后再试。"))
@@ -196,8 +204,7 @@ def create_captcha() -> tuple[Response, int]:
     return response, 201
 
 
-def _signals(voter: User, entry_id: int) -> VoteSignals:
-    _entry, contest = voting.load_votable_entry(db.session, entry_id)
+def _signals(voter: User, contest: Contest, entry_id: int) -> VoteSignals:
     return VoteSignals(
         voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
         ip=web.client_ip(), device_id=request.headers.get("X-Device-Id", "").strip()[:DEVICE_ID_MAX],
@@ -221,10 +228,13 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
         response.headers["Idempotent-Replayed"] = "true"
         return response, claim.replay.status
     redis = web.redis_client()
-    result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, signals=_signals(voter, entry_id),
+    # Held for the whole request: the session keeps loaded objects only while they are
+    # referenced, and cast_vote then finds them there instead of loading them again.
+    entry, contest = voting.load_votable_entry(db.session, entry_id)
+    result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=_signals(voter, contest, entry.id),
                                 now=now, captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency_key=key)
     body = {"vote_id": result.vote.id, "receipt": result.vote.receipt, "votes_left_today": result.votes_left_today}
-    claim.fulfil(201, body)
+    claim.fulfil(db.session, 201, body)
     counted = live.LiveVote.of(result)  # before the commit expires the objects it reads
     db.session.commit()
     # Both never raise: the vote stands, and the boards and the ledger catch up by themselves.

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..accounts.models import User
 from ..antifraud import captcha
@@ -61,7 +61,8 @@ def new_receipt() -> str:
 
 def load_votable_entry(session: Session, entry_id: int) -> tuple[Entry, Contest]:
     """An approved entry of a published contest, or NotFound / Forbidden."""
-    entry = session.get(Entry, entry_id)
+    # The contest in the same query (its categories only if asked for): one round trip.
+    entry = session.get(Entry, entry_id, options=[joinedload(Entry.contest).lazyload(Contest.categories)])
     if entry is None:
         raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
     contest = contests.get_contest_by_id(session, entry.contest_id)
