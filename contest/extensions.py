@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import request
+from functools import partial
+from typing import Any
+
+from flask import Flask, Response, request
 from flask_babel import Babel
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,4 +26,44 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=client_ip)
+class FailoverLimiter(Limiter):
+    """flask-limiter (4.1) switches to its in-memory fallback in the thread that first sees
+    the storage fail; another thread of the same worker whose Redis call fails a moment
+    later finds the switch already made and re-raises the error: a 500 for a request that
+    should simply be checked against the fallback (before the view) or answered without
+    the limit headers' Redis read (after it: the vote is already stored). Both calls are
+    retried once against the fallback here. Relies on the pinned version's internals
+    (`_storage_dead`, the after-request hook), which the Redis outage test exercises."""
+
+    def _fell_over(self) -> bool:
+        return bool(self._in_memory_fallback_enabled and self._storage_dead)
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        try:
+            super()._check_request_limit(callable_name, in_middleware)
+        except RateLimitExceeded:
+            raise
+        except Exception:
+            if not self._fell_over():
+                raise
+            self.context.seen_limits.clear()
+            super()._check_request_limit(callable_name, in_middleware)
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        hooks = app.after_request_funcs.setdefault(None, [])
+        for i, hook in enumerate(hooks):
+            if isinstance(hook, partial) and hook.func is getattr(Limiter, "_Limiter__inject_headers", None):
+                hooks[i] = partial(FailoverLimiter._inject_headers_after_failover, self)
+
+    def _inject_headers_after_failover(self, response: Response) -> Any:
+        inject = Limiter._Limiter__inject_headers  # type: ignore[attr-defined]
+        try:
+            return inject(self, response)
+        except Exception:
+            if not self._fell_over():
+                raise
+            return inject(self, response)
+
+
+limiter = FailoverLimiter(key_func=client_ip)
