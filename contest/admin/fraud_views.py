@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from .. import web
 from ..clock import to_local
 from ..errors import DomainError
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..i18n import _
 from ..voting import live, review
 from ..voting.review import EntryReport, HourBucket
+from .access import organisers_only
 from .forms import EmptyForm
 
 bp = Blueprint("fraud", __name__, url_prefix="/admin/fraud")
@@ -29,13 +29,7 @@ HOUR_CHOICES = (24, 48, 72, 168)
 FORM_KEYS = ("mode", "ip_range", "start", "end", "phones", "scope", "reason")
 
 
-@bp.before_request
-def require_organiser() -> Response | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role("organiser", "admin"):
-        abort(403)
-    return None
+bp.before_request(organisers_only)
 
 
 @bp.get("/")

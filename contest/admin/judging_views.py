@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.routing import BuildError
@@ -28,10 +27,11 @@ from ..accounts.models import User
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, InvalidInput, NotFound
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..i18n import N_, _
 from ..judging import service as judging
 from ..judging.models import JudgeProfile, Round
+from .access import organisers_only
 from .forms import AGGREGATION_LABELS, ROUND_KIND_LABELS, EmptyForm, RoundForm
 
 bp = Blueprint("judging_admin", __name__, url_prefix="/admin/judging")
@@ -47,13 +47,7 @@ STATE_TARGETS = ("open", "closed", "finalised")
 BAND_LABELS = {"poor": N_("较差"), "moderate": N_("中等"), "good": N_("良好"), "excellent": N_("优秀")}
 
 
-@bp.before_request
-def require_organiser() -> Response | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role("organiser", "admin"):
-        abort(403)
-    return None
+bp.before_request(organisers_only)
 
 
 @bp.context_processor

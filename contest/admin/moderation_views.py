@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from .. import web
 from ..contests import service as contests
 from ..errors import DomainError
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..i18n import N_, _
 from ..media import moderation
+from .access import organisers_only
 from .forms import EmptyForm
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin/moderation")
@@ -19,13 +19,7 @@ DONE = {"approve": N_("已通过 %(n)s 件作品。"), "reject": N_("已将 %(n)
         "return": N_("已将 %(n)s 件作品退回修改。")}
 
 
-@bp.before_request
-def require_organiser() -> Response | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role("organiser", "admin"):
-        abort(403)
-    return None
+bp.before_request(organisers_only)
 
 
 def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", selected: tuple[int, ...] = (),

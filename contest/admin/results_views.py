@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
 from .. import web
@@ -24,13 +23,14 @@ from ..accounts.models import User
 from ..contests import service as contests
 from ..contests.models import Contest
 from ..errors import DomainError, InvalidInput, NotFound
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..i18n import N_, _
 from ..judging import service as judging
 from ..results import certificates, exports, formulas
 from ..results import service as results
 from ..results.models import Objection, Publication
 from ..typesetting import resolve_font
+from .access import organisers_only
 from .forms import EmptyForm
 
 bp = Blueprint("results_admin", __name__, url_prefix="/admin/results")
@@ -39,18 +39,12 @@ TIER_ROWS_MAX = formulas.TIERS_MAX
 SPARE_TIER_ROWS = 2
 
 
-@bp.before_request
-def require_organiser() -> Response | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role("organiser", "admin"):
-        abort(403)
-    return None
+bp.before_request(organisers_only)
 
 
 @bp.context_processor
 def helpers() -> dict[str, object]:
-    return {"publication_state": lambda s: _(exports.STATE_LABELS.get(s, s)), "score": formulas.format_score,
+    return {"publication_state": lambda s: _(results.PUBLICATION_STATE_LABELS.get(s, s)), "score": formulas.format_score,
             "short_fp": formulas.display_fingerprint, "subject_label": lambda s: _(results.SUBJECT_LABELS.get(s, s)),
             "outcome_label": lambda s: _(results.OUTCOME_LABELS.get(s, s)) if s else ""}
 

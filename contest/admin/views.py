@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from .. import web
 from ..accounts import audit
@@ -16,21 +15,16 @@ from ..contests import service as contests
 from ..contests.models import STAGES
 from ..contests.rules import rules_for_kind
 from ..errors import DomainError
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..i18n import _
+from .access import organisers_only
 from .forms import CategoryForm, ContestForm, EmptyForm, SchoolForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
 
 
-@bp.before_request
-def require_organiser() -> Response | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role("organiser", "admin"):
-        abort(403)
-    return None
+bp.before_request(organisers_only)
 
 
 def _page() -> int:

@@ -31,7 +31,7 @@ from ..accounts.models import User
 from ..accounts.service import require_role, set_roles
 from ..contests.models import Contest, Entry, SchoolContact
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _
 from . import aggregate
 from .assign import Plan, plan_assignment
 from .models import (
@@ -274,7 +274,7 @@ def set_state(session: Session, *, actor: User | None, rnd: Round, state: str, n
     return rnd
 
 
-STATE_LABELS = {"draft": "草稿", "open": "评审中", "closed": "已截止", "finalised": "已定稿"}
+STATE_LABELS = {"draft": N_("草稿"), "open": N_("评审中"), "closed": N_("已截止"), "finalised": N_("已定稿")}
 
 
 def state_label(state: str) -> str:

@@ -5,14 +5,13 @@ Decisions:
 - Who may do what is the service's call; these views only turn its refusals into pages.
   The one refusal handled here is "declaration_required": the queue and the entry pages
   send the judge to the declaration instead of showing an error.
-- What a judge may see of an entry is decided in one place, `what_judge_sees`: in a blind
+- What a judge may see of an entry is decided in one place, `visibility.what_judge_sees`: in a blind
   round never the school, the nominee's name or the team's names.
 - A submitted score is locked, so submitting is confirmed first: with script by a
   dialog, without it by the page coming back with the confirmation. An unconfirmed
   submission is tried through the service inside a savepoint and undone, so the judge
   is only asked to confirm what would be accepted, and nothing is stored until then.
-- The big screen is for organisers and the round's judges; the service has no check of
-  its own for it yet, so `_require_screen_viewer` composes it from the service's.
+- The big screen is for organisers and the round's judges (service.live_board_for).
   It renders completely on the server; judging.js then polls screen.json and updates
   the same elements with textContent only.
 """
@@ -25,8 +24,6 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
 from .. import web
 from ..accounts.models import User
@@ -35,10 +32,10 @@ from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..extensions import db, limiter, login_manager
 from ..i18n import N_, _
 from ..media import service as media
-from ..media.models import MediaItem
 from . import aggregate
 from . import service as judging
 from .models import PanelMember, Round, Score
+from .visibility import EntryForJudge, load_people, what_judge_sees
 
 bp = Blueprint("judging", __name__, url_prefix="/judge")
 
@@ -46,82 +43,6 @@ bp = Blueprint("judging", __name__, url_prefix="/judge")
 ROLE_LABELS = {"leader": N_("负责人"), "member": N_("成员"), "advisor": N_("指导教师")}
 STATUS_LABELS = {"todo": N_("待评"), "draft": N_("草稿"), "submitted": N_("已提交")}
 KIND_LABELS = {"review": N_("网络评审"), "live": N_("现场路演")}
-
-
-# --- what a judge may see of an entry -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    role: str
-    major: str = ""
-
-
-@dataclass(frozen=True)
-class EntryForJudge:
-    """An entry as a judge (or the big screen) is allowed to see it."""
-
-    id: int
-    title: str
-    description: str
-    blind: bool
-    category: str = ""
-    group: str = ""
-    school: str = ""  # empty in a blind round
-    nominee_name: str = ""  # empty in a blind round
-    nominee_major: str = ""
-    nominee_grade: str = ""
-    nominee_story: str = ""
-    team: tuple[Person, ...] = ()  # empty in a blind round
-    students: int = 0
-    advisors: int = 0
-    photos: tuple[MediaItem, ...] = ()
-    videos: tuple[MediaItem, ...] = ()
-    documents: tuple[MediaItem, ...] = ()
-
-    @property
-    def has_nominee(self) -> bool:
-        return bool(self.nominee_name or self.nominee_major or self.nominee_grade or self.nominee_story)
-
-
-def what_judge_sees(entry: Entry, media_items: Sequence[MediaItem] = (), *, blind: bool) -> EntryForJudge:
-    """The one place that decides what of an entry reaches a judge's page or the screen.
-
-    Everyone sees the work itself: title, description, category, photos, videos and the
-    business plan. Only an open (non-blind) round adds who made it: the school, the
-    nominee's name and the team members. A blind round keeps the team's size, which
-    names nobody. Gender and birth date are never needed to judge and never shown."""
-    members = list(entry.team_members)
-    students = sum(1 for m in members if m.role != "advisor")
-    nominee = entry.nominee
-    return EntryForJudge(
-        id=entry.id, title=entry.title, description=entry.description, blind=blind,
-        category=entry.category.name if entry.category else "",
-        group=entry.group.name if entry.group else "",
-        school="" if blind or entry.school is None else entry.school.name,
-        nominee_name="" if blind or nominee is None else nominee.name,
-        nominee_major=nominee.major if nominee else "",
-        nominee_grade=nominee.grade if nominee else "",
-        nominee_story=nominee.story if nominee else "",
-        team=() if blind else tuple(Person(m.name, m.role, m.major) for m in members),
-        students=students, advisors=len(members) - students,
-        photos=tuple(m for m in media_items if m.kind == "image"),
-        videos=tuple(m for m in media_items if m.kind == "video"),
-        documents=tuple(m for m in media_items if m.kind == "pdf"),
-    )
-
-
-def load_people(entries: Sequence[Entry]) -> None:
-    """Load the school, category, group, nominee and team of a list of entries in two
-    queries, so a list page costs the same however long it is (the entries are already in
-    the session: this fills in what they have not loaded)."""
-    ids = [e.id for e in entries]
-    if ids:
-        db.session.scalars(select(Entry).where(Entry.id.in_(ids)).options(
-            joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.group), joinedload(Entry.nominee),
-            selectinload(Entry.team_members),
-        )).unique().all()
 
 
 # --- access helpers ------------------------------------------------------------------------
@@ -206,7 +127,7 @@ def _declaration_page(rnd: Round, member: PanelMember, *, status: int = 200, err
     judge = _judge()
     excluded = {c.entry_id: c.source for c in judging.round_conflicts(db.session, rnd, [judge.id])}
     entries = judging.round_entries(db.session, rnd)
-    load_people(entries)
+    load_people(db.session, entries)
     lines = [DeclarationLine(what_judge_sees(e, blind=rnd.blind), excluded.get(e.id, "")) for e in entries]
     return render_template(
         "judging/declaration.html", round=rnd, member=member, lines=lines, ticked=set(ticked), note=note,
@@ -264,7 +185,7 @@ class Queue:
 
 def _queue(rnd: Round, judge: User) -> Queue:
     items = judging.judge_queue(db.session, judge=judge, rnd=rnd)
-    load_people([i.entry for i in items])
+    load_people(db.session, [i.entry for i in items])
     rows = [QueueRow(what_judge_sees(i.entry, blind=rnd.blind), i.status, rnd.live_entry_id == i.entry.id) for i in items]
     pending = [r.entry.id for r in rows if r.status != "submitted"]
     return Queue(rows, sum(1 for r in rows if r.status == "submitted"), pending[0] if pending else None)
@@ -449,7 +370,7 @@ def _screen_line(line: judging.LiveLine, blind: bool) -> dict[str, Any]:
 def screen_payload(board: judging.LiveBoard) -> dict[str, Any]:
     """What the big screen shows, for the page and for screen.json alike."""
     rnd = board.round
-    load_people([line.entry for line in [*board.ranking, *([board.current] if board.current else [])]])
+    load_people(db.session, [line.entry for line in [*board.ranking, *([board.current] if board.current else [])]])
     return {
         "round": {"id": rnd.id, "name": rnd.name, "state": rnd.state, "state_label": judging.state_label(rnd.state),
                   "contest": rnd.contest.short_title or rnd.contest.title},

@@ -32,7 +32,7 @@ from ..accounts.models import User
 from ..clock import to_local
 from ..contests.models import Contest, Entry
 from ..errors import Conflict, NotFound
-from ..i18n import N_, _
+from ..i18n import _
 from ..judging import service as judging
 from ..judging.aggregate import Criterion as RubricLine
 from ..judging.aggregate import weighted_total
@@ -48,8 +48,6 @@ AUDIT_ROWS_MAX = 100_000
 # return, start a new cell or line in some importers).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A publication's state as organisers read it (the results admin shows the same words).
-STATE_LABELS = {"pending": N_("待确认"), "publicity": N_("公示中"), "final": N_("最终结果"), "cancelled": N_("已撤回"),
-                "superseded": N_("已被更正版本取代")}
 
 
 @dataclass
@@ -189,7 +187,7 @@ def results_table(session: Session, contest: Contest) -> Table:
         fingerprint = publication.fingerprint
         notes += [
             (_("来源"), _("第 %(v)s 版发布（%(state)s）", v=publication.version,
-                         state=_(STATE_LABELS.get(publication.state, publication.state)))),
+                         state=_(results.PUBLICATION_STATE_LABELS.get(publication.state, publication.state)))),
             (_("计算时间"), _local_text(publication.computed_at)),
             (_("账本区块"), json.dumps(publication.ledger_head, ensure_ascii=False)),
         ]

@@ -34,7 +34,7 @@ from ..accounts.service import require_role
 from ..clock import to_local
 from ..contests.models import Contest, Entry
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, TooMany, UnsupportedMediaType
-from ..i18n import _
+from ..i18n import N_, _
 from ..judging import service as judging
 from ..judging.models import Round
 from ..media.images import process_image
@@ -443,8 +443,10 @@ def objection_refusal(publication: Publication | None, now: datetime) -> str | N
     return _("本活动目前不在公示期，不能提出异议。")
 
 
-SUBJECT_LABELS = {"entry": "作品或参赛资格", "votes": "投票情况", "score": "评审评分"}
-OUTCOME_LABELS = {"upheld": "异议成立", "partly": "部分成立", "rejected": "异议不成立"}
+SUBJECT_LABELS = {"entry": N_("作品或参赛资格"), "votes": N_("投票情况"), "score": N_("评审评分")}
+OUTCOME_LABELS = {"upheld": N_("异议成立"), "partly": N_("部分成立"), "rejected": N_("异议不成立")}
+PUBLICATION_STATE_LABELS = {"pending": N_("待确认"), "publicity": N_("公示中"), "final": N_("最终结果"),
+                            "cancelled": N_("已撤回"), "superseded": N_("已被更正版本取代")}
 
 
 def file_objection(

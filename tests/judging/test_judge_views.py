@@ -27,7 +27,7 @@ from contest.extensions import db
 from contest.judging import service as judging
 from contest.judging.models import Conflict as ConflictRow
 from contest.judging.models import JudgeProfile, PanelMember, Round, Score
-from contest.judging.views import what_judge_sees
+from contest.judging.visibility import what_judge_sees
 from tests.conftest import csrf_token
 
 CSRF_MESSAGE = "页面已过期或来源不明，请刷新页面后重新提交。"

@@ -1,0 +1,86 @@
+"""What of an entry a judge may see: the one place that applies a round's blind mode,
+for the judge's pages and the big screen alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ..contests.models import Entry
+from ..media.models import MediaItem
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str
+    major: str = ""
+
+
+@dataclass(frozen=True)
+class EntryForJudge:
+    """An entry as a judge (or the big screen) is allowed to see it."""
+
+    id: int
+    title: str
+    description: str
+    blind: bool
+    category: str = ""
+    group: str = ""
+    school: str = ""  # empty in a blind round
+    nominee_name: str = ""  # empty in a blind round
+    nominee_major: str = ""
+    nominee_grade: str = ""
+    nominee_story: str = ""
+    team: tuple[Person, ...] = ()  # empty in a blind round
+    students: int = 0
+    advisors: int = 0
+    photos: tuple[MediaItem, ...] = ()
+    videos: tuple[MediaItem, ...] = ()
+    documents: tuple[MediaItem, ...] = ()
+
+    @property
+    def has_nominee(self) -> bool:
+        return bool(self.nominee_name or self.nominee_major or self.nominee_grade or self.nominee_story)
+
+
+def what_judge_sees(entry: Entry, media_items: Sequence[MediaItem] = (), *, blind: bool) -> EntryForJudge:
+    """The one place that decides what of an entry reaches a judge's page or the screen.
+
+    Everyone sees the work itself: title, description, category, photos, videos and the
+    business plan. Only an open (non-blind) round adds who made it: the school, the
+    nominee's name and the team members. A blind round keeps the team's size, which
+    names nobody. Gender and birth date are never needed to judge and never shown."""
+    members = list(entry.team_members)
+    students = sum(1 for m in members if m.role != "advisor")
+    nominee = entry.nominee
+    return EntryForJudge(
+        id=entry.id, title=entry.title, description=entry.description, blind=blind,
+        category=entry.category.name if entry.category else "",
+        group=entry.group.name if entry.group else "",
+        school="" if blind or entry.school is None else entry.school.name,
+        nominee_name="" if blind or nominee is None else nominee.name,
+        nominee_major=nominee.major if nominee else "",
+        nominee_grade=nominee.grade if nominee else "",
+        nominee_story=nominee.story if nominee else "",
+        team=() if blind else tuple(Person(m.name, m.role, m.major) for m in members),
+        students=students, advisors=len(members) - students,
+        photos=tuple(m for m in media_items if m.kind == "image"),
+        videos=tuple(m for m in media_items if m.kind == "video"),
+        documents=tuple(m for m in media_items if m.kind == "pdf"),
+    )
+
+
+def load_people(session: Session, entries: Sequence[Entry]) -> None:
+    """Load the school, category, group, nominee and team of a list of entries in two
+    queries, so a list page costs the same however long it is (the entries are already in
+    the session: this fills in what they have not loaded)."""
+    ids = [e.id for e in entries]
+    if ids:
+        session.scalars(select(Entry).where(Entry.id.in_(ids)).options(
+            joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.group), joinedload(Entry.nominee),
+            selectinload(Entry.team_members),
+        )).unique().all()
