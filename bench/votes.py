@@ -65,6 +65,7 @@ from sqlalchemy.engine import make_url
 from contest import create_app
 from contest.accounts.models import SmsCode, User, UserRole
 from contest.accounts.service import hash_password
+from contest.antifraud import service as antifraud
 from contest.api.models import ApiToken
 from contest.config import Settings
 from contest.contests import service as contests
@@ -109,7 +110,7 @@ class Seeded:
     voters: list[tuple[str, str, str]]  # token, address, device id
 
 
-def seed(n_voters: int, n_entries: int, now: datetime) -> Seeded:
+def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> Seeded:
     """One contest in its voting stage, approved entries, verified voters with tokens."""
     index = STAGES.index("voting")
     # windows laid end to end with "now" a day into voting, which has 6 days to go (live
@@ -159,6 +160,13 @@ def seed(n_voters: int, n_entries: int, now: datetime) -> Seeded:
         for start in range(0, len(rows), 5000):
             db.session.execute(insert(model), rows[start:start + 5000])
     db.session.execute(text("SELECT setval(pg_get_serial_sequence('user_account', 'id'), :n)"), {"n": n_voters})
+    db.session.commit()
+    # Each voter signed in for its token, and signing in settles the account's
+    # registration-burst count (contest.antifraud.service.settle_registration).
+    for n, user in enumerate(db.session.scalars(select(User).order_by(User.id)), 1):
+        antifraud.settle_registration(db.session, redis, user, now)
+        if n % 2000 == 0:
+            db.session.commit()
     db.session.commit()
     db.session.execute(text("ANALYZE"))
     return Seeded(contest.id, [e.id for e in entries], voters)
@@ -392,7 +400,7 @@ def bench(args: argparse.Namespace, tmp: Path, redis_url: str, redis_pid: int | 
     app.extensions["redis"].flushdb()
     with app.app_context():
         upgrade()
-        seeded = seed(args.voters, args.entries, datetime.now(UTC))
+        seeded = seed(args.voters, args.entries, datetime.now(UTC), app.extensions["redis"])
         db.session.remove()
         db.engine.dispose()
     print(f"seeded {args.voters:,} voters with tokens and {args.entries} entries in "

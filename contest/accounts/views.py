@@ -10,6 +10,7 @@ from flask_login import login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import web
+from ..antifraud import service as antifraud
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
@@ -107,6 +108,7 @@ def login() -> Response | tuple[str, int]:
     except DomainError as exc:
         web.settle_failure(exc)
         return _render_form("accounts/login.html", form, exc.status, exc.message)
+    antifraud.settle_registration(db.session, web.redis_client(), user, web.now())
     db.session.commit()
     login_user(user, remember=bool(form.remember.data))
     return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))

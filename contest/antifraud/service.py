@@ -20,6 +20,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from ..accounts.models import User
 from . import signals as sig
 from .signals import VoteSignals, subnet_of
 
@@ -32,7 +33,7 @@ HOLD_AT = 70
 
 __all__ = [
     "CAPTCHA_AT", "HOLD_AT", "Verdict", "VoteSignals", "assess_vote", "decide", "prune_observations",
-    "rebuild_windows", "record_vote", "subnet_of",
+    "observation_of", "queue_windows", "rebuild_windows", "record_vote", "settle_registration", "subnet_of",
 ]
 
 
@@ -64,8 +65,31 @@ def _observe(session: Session, redis: Any, signals: VoteSignals, now: datetime) 
             log.warning("antifraud: Redis unavailable, counting from the database (%s)", exc)
     if observed is None:
         observed = sig.read_database(session, signals, now)
+    if observed.registration_known:
+        return observed
     accounts = sig.registration_accounts(session, signals, now)
+    if observed.source == "redis" and now >= signals.account_created_at + sig.REGISTRATION_WINDOW:
+        _remember_registration(redis, signals.voter_id, accounts)
     return replace(observed, registration_accounts=accounts)
+
+
+def _remember_registration(redis: Any, voter_id: int, accounts: int) -> None:
+    # Settled: the burst around a registration cannot change once its window has passed.
+    try:
+        redis.set(sig.registration_key(voter_id), accounts, ex=sig.REGISTRATION_MEMO_TTL)
+    except RedisError as exc:
+        log.warning("antifraud: Redis unavailable, registration memo kept in the database only (%s)", exc)
+
+
+def settle_registration(session: Session, redis: Any, user: User, now: datetime) -> None:
+    """At sign-in: once an account's registration window has passed, count the accounts
+    registered with it and keep the count (in the caller's transaction, and in Redis),
+    so that its votes need not count them again."""
+    if now < user.created_at + sig.REGISTRATION_WINDOW:
+        return
+    accounts = sig.settle_registration_memo(session, user.id, user.created_at, now)
+    if redis is not None:
+        _remember_registration(redis, user.id, accounts)
 
 
 def assess_vote(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> Verdict:
@@ -92,6 +116,16 @@ def record_vote(session: Session, redis: Any, signals: VoteSignals, now: datetim
             sig.write_redis(redis, signals, now, str(observation.id))
         except RedisError as exc:
             log.warning("antifraud: Redis unavailable, vote observed in the database only (%s)", exc)
+
+
+def observation_of(signals: VoteSignals, now: datetime) -> dict[str, Any]:
+    """The vote's observation row, as values for the vote's own statement (voting.writer)."""
+    return sig.observation_of(signals, now)
+
+
+def queue_windows(pipe: Any, signals: VoteSignals, now: datetime, observation_id: int) -> None:
+    """Queue the committed vote's additions to the Redis windows on the caller's pipeline."""
+    sig.queue_write(pipe, signals, now, str(observation_id))
 
 
 def rebuild_windows(session: Session, redis: Any, now: datetime) -> int:

@@ -97,6 +97,7 @@ class Observed:
     entry_recent: int = 0
     entry_baseline: int = 0  # votes in the 2 hours before the last 5 minutes
     registration_accounts: int = 0
+    registration_known: bool = False  # the burst size came with the windows (Redis memo)
     source: str = "database"
 
 
@@ -228,8 +229,10 @@ def read_redis(redis: Any, s: VoteSignals, now: datetime) -> Observed:
             pipe.zcount(key, t - BURST_RECENT.total_seconds(), "+inf")
             pipe.zcard(key)
             order += ["entry_recent", "entry_all"]
+    pipe.get(registration_key(s.voter_id))
+    *window_replies, registration = pipe.execute()
     # Every key queued three commands, the trim first: keep the two reads.
-    replies = [r for i, r in enumerate(pipe.execute()) if i % 3]
+    replies = [r for i, r in enumerate(window_replies) if i % 3]
     got = dict(zip(order, replies, strict=True))
     device_all = int(got.get("device_all") or 0)
     return Observed(
@@ -238,11 +241,20 @@ def read_redis(redis: Any, s: VoteSignals, now: datetime) -> Observed:
         device_other_voters=max(0, device_all - (1 if got.get("device_self") is not None else 0)),
         entry_recent=int(got.get("entry_recent") or 0),
         entry_baseline=int(got.get("entry_all") or 0) - int(got.get("entry_recent") or 0),
+        registration_accounts=int(registration or 0), registration_known=registration is not None,
         source="redis",
     )
 
 
-def _queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
+def registration_key(voter_id: int) -> str:
+    return f"{KEY_PREFIX}reg:{voter_id}"
+
+
+REGISTRATION_MEMO_TTL = 7 * 24 * 3600  # seconds; the database keeps the memo for good
+
+
+def queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
+    """Queue the vote's additions to its windows on a Redis pipeline (see write_redis)."""
     t = now.timestamp()
     for kind, key in _keys(s).items():
         keeps = _keeps(kind).total_seconds()
@@ -254,7 +266,7 @@ def _queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
 def write_redis(redis: Any, s: VoteSignals, now: datetime, member: str) -> None:
     """Add the vote to its windows (member: the observation's id, so a rebuild is idempotent)."""
     pipe = redis.pipeline(transaction=True)
-    _queue_write(pipe, s, now, member)
+    queue_write(pipe, s, now, member)
     pipe.execute()
 
 
@@ -269,7 +281,7 @@ def rebuild_redis(session: Session, redis: Any, now: datetime, batch: int = 500)
     for obs in rows:
         signals = VoteSignals(voter_id=obs.voter_id, account_created_at=obs.at, contest_id=obs.contest_id,
                               entry_id=obs.entry_id, ip=obs.ip, device_id=obs.device_id)
-        _queue_write(pipe, signals, obs.at, str(obs.id))
+        queue_write(pipe, signals, obs.at, str(obs.id))
         n += 1
         if n % batch == 0:
             pipe.execute()
@@ -304,10 +316,15 @@ def read_database(session: Session, s: VoteSignals, now: datetime) -> Observed:
     return Observed(**{name: int(row._mapping[name] or 0) for name in columns}, source="database")
 
 
+def observation_of(s: VoteSignals, now: datetime) -> dict[str, Any]:
+    """The fraud_observation row of a vote, as values (voting.writer stores it with the vote)."""
+    return {"contest_id": s.contest_id, "entry_id": s.entry_id, "voter_id": s.voter_id, "at": now,
+            "ip": s.ip[:45], "subnet": subnet_of(s.ip)[:50], "device_id": s.device_id[:64]}
+
+
 def write_database(session: Session, s: VoteSignals, now: datetime) -> FraudObservation:
     """One observation row, in the caller's transaction (it is committed with the vote)."""
-    obs = FraudObservation(contest_id=s.contest_id, entry_id=s.entry_id, voter_id=s.voter_id, at=now,
-                           ip=s.ip[:45], subnet=subnet_of(s.ip)[:50], device_id=s.device_id[:64])
+    obs = FraudObservation(**observation_of(s, now))
     session.add(obs)
     session.flush()
     return obs
@@ -356,6 +373,23 @@ def count_registration_burst(session: Session, voter_id: int, created_at: dateti
     return subnet, len(accounts)
 
 
+def _memo_insert(session: Session, voter_id: int, subnet: str, accounts: int, now: datetime) -> Any:
+    table = RegistrationBurst.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return (insert(table).values(voter_id=voter_id, subnet=subnet, accounts=accounts, checked_at=now)
+            .on_conflict_do_nothing(index_elements=["voter_id"]))
+
+
+def settle_registration_memo(session: Session, voter_id: int, created_at: datetime, now: datetime) -> int:
+    """The burst size of a settled registration, memoised in the caller's transaction."""
+    memo = session.get(RegistrationBurst, voter_id)
+    if memo is not None:
+        return memo.accounts
+    subnet, accounts = count_registration_burst(session, voter_id, created_at)
+    session.execute(_memo_insert(session, voter_id, subnet, accounts, now))
+    return accounts
+
+
 def registration_accounts(session: Session, s: VoteSignals, now: datetime) -> int:
     """The burst size for this voter: from the memo, or counted (and memoised once settled)."""
     memo = session.get(RegistrationBurst, s.voter_id)
@@ -363,12 +397,8 @@ def registration_accounts(session: Session, s: VoteSignals, now: datetime) -> in
         return memo.accounts
     subnet, accounts = count_registration_burst(session, s.voter_id, s.account_created_at)
     if now >= s.account_created_at + REGISTRATION_WINDOW:
-        table = RegistrationBurst.__table__
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
         def store(conn: Any) -> None:
-            conn.execute(insert(table).values(voter_id=s.voter_id, subnet=subnet, accounts=accounts, checked_at=now)
-                         .on_conflict_do_nothing(index_elements=["voter_id"]))
+            conn.execute(_memo_insert(session, s.voter_id, subnet, accounts, now))
 
         # A memo, not part of the vote: kept even if the vote is refused; skipped when
         # SQLite's single writer slot is taken by the caller.

@@ -17,6 +17,7 @@ from .. import web
 from ..accounts.models import User
 from ..accounts.service import normalize_phone
 from ..antifraud import captcha
+from ..antifraud import service as antifraud
 from ..antifraud.service import VoteSignals
 from ..contests import service as contests
 from ..contests.models import Contest
@@ -24,7 +25,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import csrf, db, limiter
 from ..i18n import _
 from ..media import service as media
-from ..voting import live
+from ..voting import live, writer
 from ..voting import service as voting
 from . import idempotency, openapi, payloads, service, tokens
 
@@ -156,6 +157,7 @@ def issue_token() -> tuple[Response, int]:
     payload = _json_object()
     issued = tokens.issue_token(db.session, phone=_string(payload, "phone", required=True),
                                 password=_string(payload, "password", required=True), now=web.now())
+    antifraud.settle_registration(db.session, web.redis_client(), issued.user, web.now())
     db.session.commit()
     response = jsonify({"token": issued.token, "expires_at": payloads.when(issued.expires_at)})
     response.headers["Cache-Control"] = "no-store"
@@ -221,26 +223,34 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
     captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
     now = web.now()
-    claim = idempotency.claim(db.session, voter_id=voter.id, key=key, now=now,
-                              digest=idempotency.request_digest(request.method, request.path, payload))
-    if claim.replay is not None:
-        response = jsonify(claim.replay.body)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response, claim.replay.status
+    claim = None
+    if key is not None:
+        claim = voting.Idempotency(key, idempotency.request_digest(request.method, request.path, payload))
     redis = web.redis_client()
-    # Held for the whole request: the session keeps loaded objects only while they are
-    # referenced, and cast_vote then finds them there instead of loading them again.
-    entry, contest = voting.load_votable_entry(db.session, entry_id)
-    result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=_signals(voter, contest, entry.id),
-                                now=now, captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency_key=key)
-    body = {"vote_id": result.vote.id, "receipt": result.vote.receipt, "votes_left_today": result.votes_left_today}
-    claim.fulfil(db.session, 201, body)
+    # The key is claimed in the vote's own statement. A request whose key already has an
+    # answer is refused somewhere on the way (the key taken, the quota used, the captcha
+    # spent, …): then the earlier answer is replayed instead of the refusal.
+    try:
+        # Held for the whole request: the session keeps loaded objects only while they
+        # are referenced, and cast_vote then finds them there instead of loading them again.
+        entry, contest = voting.load_votable_entry(db.session, entry_id)
+        signals = _signals(voter, contest, entry.id)
+        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=signals, now=now,
+                                    captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency=claim)
+    except (DomainError, writer.KeyTaken) as refusal:
+        db.session.rollback()
+        earlier = idempotency.earlier_reply(db.session, voter_id=voter.id, key=key, digest=claim.request_hash) if claim else None
+        if earlier is None:
+            if isinstance(refusal, writer.KeyTaken):  # pragma: no cover - the key's row exists
+                raise RuntimeError("idempotency key taken without a row") from None
+            raise
+        response = jsonify(earlier.body)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response, earlier.status
     counted = live.LiveVote.of(result)  # before the commit expires the objects it reads
     db.session.commit()
-    # Both never raise: the vote stands, and the boards and the ledger catch up by themselves.
-    live.after_vote_committed(db.session, redis, counted, now)
-    live.maybe_seal(db.session, redis, now)
-    return jsonify(body), 201
+    live.after_vote(db.session, redis, counted, signals, result.observation_id, now)
+    return jsonify(result.answer()), 201
 
 
 @bp.get("/contests/<slug>/leaderboard")

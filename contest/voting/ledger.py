@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -36,13 +36,22 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def event_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any]:
-    """What an event's digest covers: the event and the vote as cast."""
+def cast_fields(*, kind: str, at: datetime, detail: str, contest_id: int, entry_id: int, voter_id: int, day: date,
+                cast_at: datetime, receipt: str) -> dict[str, Any]:
+    """What an event's digest covers: the event and the vote as cast. Not the rows' ids,
+    which the database gives on insert: the receipt already names the vote, and a
+    block's Merkle root fixes its events' order."""
     return {
-        "event": event.id, "kind": event.kind, "at": _utc(event.at), "detail": event.detail,
-        "vote": vote.id, "contest": vote.contest_id, "entry": vote.entry_id, "voter": vote.voter_id,
-        "day": vote.day.isoformat(), "cast_at": _utc(vote.created_at), "receipt": vote.receipt,
+        "kind": kind, "at": _utc(at), "detail": detail, "contest": contest_id, "entry": entry_id, "voter": voter_id,
+        "day": day.isoformat(), "cast_at": _utc(cast_at), "receipt": receipt,
     }
+
+
+def event_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any]:
+    """The digest's fields of a stored event and its vote."""
+    return cast_fields(kind=event.kind, at=event.at, detail=event.detail, contest_id=vote.contest_id,
+                       entry_id=vote.entry_id, voter_id=vote.voter_id, day=vote.day, cast_at=vote.created_at,
+                       receipt=vote.receipt)
 
 
 def digest_of(fields: dict[str, Any]) -> str:
@@ -50,11 +59,10 @@ def digest_of(fields: dict[str, Any]) -> str:
 
 
 def append_event(session: Session, *, vote: Vote, kind: str, at: datetime, detail: str = "") -> LedgerEvent:
-    """Append one event for a vote (the vote must be flushed); its digest is fixed now."""
+    """Append one event for a stored vote, its digest fixed now."""
     event = LedgerEvent(kind=kind, vote_id=vote.id, contest_id=vote.contest_id, at=at, detail=detail[:300], digest="")
-    session.add(event)
-    session.flush()
     event.digest = digest_of(event_fields(event, vote))
+    session.add(event)
     return event
 
 

@@ -32,23 +32,26 @@ Why it stays exact under concurrency:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy import Integer, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
+from ..antifraud import service as antifraud
+from ..antifraud.service import VoteSignals
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from . import ledger
@@ -130,6 +133,8 @@ local n = redis.call('ZCARD', KEYS[4])
 if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
 return 1
 """
+
+_APPLY_SHA = hashlib.sha1(_APPLY.encode()).hexdigest()
 
 # KEYS: ready, building, pending, gen, lock, boards, tmp boards, seen, tmp seen
 # ARGV: generation read before the snapshot, lock token, ready TTL, keep, key prefix, tmp prefix
@@ -224,24 +229,51 @@ class LiveVote:
         return cls(result.contest.id, entry.id, result.vote.id, result.vote.status == "valid", categories)
 
 
-def after_vote_committed(session: Session, redis: Any, result: CastResult | LiveVote, now: datetime) -> None:
-    """Add a committed vote to the live boards. Never raises: the vote already stands, and
-    a board that misses it is rebuilt from the database."""
+def after_vote(session: Session, redis: Any, vote: LiveVote, signals: VoteSignals, observation_id: int | None,
+               now: datetime) -> None:
+    """After a vote request's commit: the live boards and the anti-fraud windows learn of
+    the vote in one Redis round trip, and the ledger is sealed when its turn has come.
+    Never raises: the vote stands, and whatever missed it catches up by itself."""
+    def windows(pipe: Any) -> None:
+        if observation_id is not None:
+            antifraud.queue_windows(pipe, signals, now, observation_id)
+
+    after_vote_committed(session, redis, vote, now, also=windows)
+    maybe_seal(session, redis, now)
+
+
+def after_vote_committed(session: Session, redis: Any, result: CastResult | LiveVote, now: datetime,
+                         also: Callable[[Any], None] | None = None) -> None:
+    """Add a committed vote to the live boards; `also` queues more commands (the vote's
+    anti-fraud windows) on the same pipeline, so it all costs one round trip. Never
+    raises: the vote already stands, and a board that misses it is rebuilt from the
+    database."""
     vote = result if isinstance(result, LiveVote) else LiveVote.of(result)
-    if not vote.counted or not _usable(redis):
+    if not _usable(redis):
         if redis is not None and vote.counted:
             with _state_lock:
                 _dirty.add(vote.contest_id)
         return
-    prefix = _prefix(vote.contest_id)
-    suffixes = [_board_suffix(None), *(_board_suffix(c) for c in vote.category_ids)]
-    keys = [prefix + name for name in ("ready", "building", "pending", "seen", "boards")] + [prefix + s for s in suffixes]
-    spec = f"{vote.entry_id}|{','.join(suffixes)}"
     try:
         _heal_dirty(redis)
-        redis.eval(_APPLY, len(keys), *keys, vote.vote_id, vote.entry_id, SEEN_KEEP, spec)
+        pipe = redis.pipeline(transaction=False)
+        if also is not None:
+            also(pipe)
+        apply: list[Any] = []
+        if vote.counted:
+            prefix = _prefix(vote.contest_id)
+            suffixes = [_board_suffix(None), *(_board_suffix(c) for c in vote.category_ids)]
+            keys = [prefix + name for name in ("ready", "building", "pending", "seen", "boards")]
+            keys += [prefix + s for s in suffixes]
+            apply = [len(keys), *keys, vote.vote_id, vote.entry_id, SEEN_KEEP, f"{vote.entry_id}|{','.join(suffixes)}"]
+            pipe.evalsha(_APPLY_SHA, *apply)
+        try:
+            pipe.execute()
+        except NoScriptError:  # a new or flushed server: load the script and apply again
+            redis.script_load(_APPLY)
+            redis.evalsha(_APPLY_SHA, *apply)
     except RedisError as exc:
-        _failed(redis, exc, "counting a vote", vote.contest_id)
+        _failed(redis, exc, "counting a vote", vote.contest_id if vote.counted else None)
 
 
 def invalidate(redis: Any, contest_id: int) -> None:

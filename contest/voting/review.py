@@ -48,9 +48,9 @@ from ..i18n import _
 from .models import VOTE_STATUSES, Vote
 from .service import change_status
 
-# Votes one action may change. Each change appends its own ledger event (an INSERT and a
-# digest UPDATE per vote in service.change_status): about 1 ms per vote on SQLite and
-# 2 ms on PostgreSQL on the reference machine, so 10,000 stays within a request's time.
+# Votes one action may change. Each change appends its own ledger event (an INSERT per
+# vote in service.change_status): well under 1 ms per vote on SQLite and 2 ms on
+# PostgreSQL on the reference machine, so 10,000 stays within a request's time.
 SELECT_MAX = 10_000
 PICK_MAX = 1_000  # votes ticked one by one
 PHONES_MAX = 500

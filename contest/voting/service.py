@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from ..accounts.models import User
@@ -21,8 +19,8 @@ from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from ..i18n import _
-from . import ledger
-from .models import LedgerEvent, Vote, VoteEntryQuota, VoteQuota
+from . import ledger, writer
+from .models import LedgerEvent, Vote, VoteQuota
 
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud or typed from a phone
 
@@ -44,11 +42,39 @@ class VoteContext:
 
 
 @dataclass(frozen=True)
+class CastVote:
+    """A vote as it was stored (written by voting.writer, not through the ORM)."""
+
+    id: int
+    contest_id: int
+    entry_id: int
+    voter_id: int
+    status: str
+    risk_score: int
+    reasons: list[str]
+    receipt: str
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key to claim with the vote's answer: the answer is stored in the
+    vote's own statement, so a repeat finds it exactly when the vote exists."""
+
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
 class CastResult:
-    vote: Vote
+    vote: CastVote
     votes_left_today: int
     entry: Entry
     contest: Contest = field(repr=False)
+    observation_id: int | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The vote's answer to its caller (and what an Idempotency-Key replays)."""
+        return {"vote_id": self.vote.id, "receipt": self.vote.receipt, "votes_left_today": self.votes_left_today}
 
 
 def local_day(now: datetime) -> date:
@@ -84,19 +110,6 @@ def check_eligible(contest: Contest, voter: User, now: datetime) -> dict[str, An
     return rules
 
 
-def _bump(session: Session, model: type, keys: dict[str, Any], limit: int) -> int | None:
-    """used += 1 where used < limit, in one statement (insert when absent); the new value,
-    or None when the limit was already reached. Atomic on PostgreSQL and SQLite alike."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    stmt = insert(table).values(**keys, used=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={"used": table.c.used + 1}, where=table.c.used < limit,
-    ).returning(table.c.used)
-    return session.execute(stmt).scalar()
-
-
 def votes_used_today(session: Session, contest_id: int, voter_id: int, day: date) -> int:
     return session.scalar(select(VoteQuota.used).where(
         VoteQuota.contest_id == contest_id, VoteQuota.voter_id == voter_id, VoteQuota.day == day)) or 0
@@ -104,9 +117,13 @@ def votes_used_today(session: Session, contest_id: int, voter_id: int, day: date
 
 def cast_vote(
     session: Session, *, voter: User, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
-    context: VoteContext = VoteContext(), idempotency_key: str | None = None,
+    context: VoteContext = VoteContext(), idempotency: Idempotency | None = None, observe: VoteSignals | None = None,
 ) -> CastResult:
-    """Cast one vote: window, eligibility, captcha, quotas (per entry, then per day), ledger."""
+    """Cast one vote: window, eligibility, captcha, quotas (per entry, then per day), ledger.
+
+    With `observe`, the vote's fraud observation is written with it; with `idempotency`,
+    the key is claimed with the vote's answer (writer.KeyTaken when it already has one).
+    """
     entry, contest = load_votable_entry(session, entry_id)
     rules = check_eligible(contest, voter, now)
     needs_captcha = rules.get("captcha_mode") == "always" or (rules.get("captcha_mode") == "risk" and verdict.action == "captcha")
@@ -115,26 +132,34 @@ def cast_vote(
     day = local_day(now)
     per_entry = int(rules.get("votes_per_entry_per_day", 1))
     per_day = int(rules.get("votes_per_day", 5))
-    if _bump(session, VoteEntryQuota, {"entry_id": entry.id, "voter_id": voter.id, "day": day}, per_entry) is None:
-        raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted")
-    used = _bump(session, VoteQuota, {"contest_id": contest.id, "voter_id": voter.id, "day": day}, per_day)
-    if used is None:
-        raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota")
     status = "held" if verdict.action == "hold" else "valid"
-    vote = Vote(
-        contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, day=day, created_at=now, status=status,
-        risk_score=verdict.score, reasons=list(verdict.reasons), ip=context.ip[:45], subnet=context.subnet[:50],
-        device_id=context.device_id[:64], user_agent=context.user_agent[:300], receipt=new_receipt(),
-        idempotency_key=idempotency_key,
-    )
-    session.add(vote)
+    vote = {
+        "contest_id": contest.id, "entry_id": entry.id, "voter_id": voter.id, "day": day, "created_at": now,
+        "status": status, "risk_score": verdict.score, "reasons": list(verdict.reasons), "ip": context.ip[:45],
+        "subnet": context.subnet[:50], "device_id": context.device_id[:64], "user_agent": context.user_agent[:300],
+        "receipt": new_receipt(), "idempotency_key": idempotency.key if idempotency else None, "status_reason": "",
+    }
+    detail = "held: " + ",".join(verdict.reasons) if status == "held" else "valid"
+    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail[:300], "digest": ledger.digest_of(
+        ledger.cast_fields(kind="cast", at=now, detail=detail[:300], contest_id=contest.id, entry_id=entry.id,
+                           voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"]))}
+    reply = None
+    if idempotency is not None:
+        reply = {"voter_id": voter.id, "key": idempotency.key, "request_hash": idempotency.request_hash, "status": 201,
+                 "created_at": now}
+    rows = writer.VoteRows(vote=vote, event=event, per_entry=per_entry, per_day=per_day,
+                           observation=antifraud.observation_of(observe, now) if observe else None, reply=reply)
     try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
+        written = writer.write_vote(session, rows)
+    except writer.QuotaReached as reached:
+        if reached.which == "entry":
+            raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted") from None
+        raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota") from None
+    except writer.DuplicateVote:
         raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None
-    ledger.append_event(session, vote=vote, kind="cast", at=now, detail="held: " + ",".join(verdict.reasons) if status == "held" else "valid")
-    return CastResult(vote, per_day - used, entry, contest)
+    cast = CastVote(id=written.vote_id, contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, status=status,
+                    risk_score=verdict.score, reasons=list(verdict.reasons), receipt=vote["receipt"])
+    return CastResult(cast, per_day - written.used_today, entry, contest, written.observation_id)
 
 
 def receipt_status(session: Session, receipt: str) -> tuple[Vote, list[Any]]:
@@ -170,9 +195,11 @@ def valid_counts(session: Session, contest_id: int) -> dict[int, int]:
 
 def submit_vote(
     session: Session, redis: Any, *, voter: User, entry_id: int, signals: VoteSignals, now: datetime,
-    captcha_id: str = "", captcha_answer: str = "", idempotency_key: str | None = None,
+    captcha_id: str = "", captcha_answer: str = "", idempotency: Idempotency | None = None,
 ) -> CastResult:
-    """A vote request end to end before the commit: anti-fraud verdict, captcha, cast, observation."""
+    """A vote request end to end before the commit: anti-fraud verdict, captcha, then the
+    vote with its fraud observation (stored exactly when the vote is). The Redis windows
+    learn of it after the commit (live.after_vote_committed)."""
     verdict = antifraud.assess_vote(session, redis, signals, now)
     captcha_passed = False
     if captcha_id or captcha_answer:
@@ -181,9 +208,5 @@ def submit_vote(
             raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
     context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
                           user_agent=signals.user_agent, captcha_passed=captcha_passed)
-    result = cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
-                       idempotency_key=idempotency_key)
-    # In the vote's transaction: the observation the next assessments count exists
-    # exactly when the vote does.
-    antifraud.record_vote(session, redis, signals, now)
-    return result
+    return cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
+                     idempotency=idempotency, observe=signals)

@@ -150,8 +150,8 @@ def vote(slug: str, entry_id: int) -> Response:
     device_id, new_device = _device_id()
     try:
         contest = _contest_of(slug, entry_id)
-        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, now=now,
-                                    signals=_signals(voter, contest, entry_id, device_id, now),
+        signals = _signals(voter, contest, entry_id, device_id, now)
+        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, now=now, signals=signals,
                                     captcha_id=_form("captcha_id", 64), captcha_answer=_form("captcha_answer", 16))
         tally, receipt, left = live.LiveVote.of(result), result.vote.receipt, result.votes_left_today
         db.session.commit()
@@ -159,8 +159,7 @@ def vote(slug: str, entry_id: int) -> Response:
         web.settle_failure(exc)
         response = _refused(slug, entry_id, exc)
     else:
-        live.after_vote_committed(db.session, redis, tally, now)
-        live.maybe_seal(db.session, redis, now)
+        live.after_vote(db.session, redis, tally, signals, result.observation_id, now)
         response = _accepted(contest, tally, receipt, left, now)
     if new_device:
         response.set_cookie(DEVICE_COOKIE, device_id, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Lax",

@@ -1,0 +1,207 @@
+"""Writing an accepted vote: quotas, the vote row, its ledger event, its fraud observation
+and the idempotent answer, in the caller's transaction.
+
+On PostgreSQL this is ONE statement of data-modifying CTEs, so a vote costs one round
+trip however many rows it touches:
+
+    eq     bump the voter's count for the entry today, unless it reached its limit
+    dq     bump the voter's count for the contest today, only if eq did, unless at limit
+    v      insert the vote, only if dq did
+    ev     insert the vote's ledger event, for the vote v inserted
+    ob     insert the fraud observation, for that vote           (when asked for)
+    reply  claim the Idempotency-Key with the answer              (when asked for)
+
+Each step reads its predecessor's RETURNING rows, so a refused quota stops everything
+after it; the conditional upserts lock the quota rows, so parallel requests queue on
+them and can never pass a limit. The statement answers which steps happened.
+
+On SQLite (one writer at a time) the same rows are written by the same inserts one
+after the other, each checked before the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Integer, String, Table, bindparam, cast, exists, func, literal, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from ..antifraud.models import FraudObservation
+from .models import IdempotentReply, LedgerEvent, Vote, VoteEntryQuota, VoteQuota
+
+VOTE = Vote.__table__
+EVENT = LedgerEvent.__table__
+ENTRY_QUOTA = VoteEntryQuota.__table__
+DAY_QUOTA = VoteQuota.__table__
+OBSERVATION = FraudObservation.__table__
+REPLY = IdempotentReply.__table__
+
+VOTE_COLUMNS = ("contest_id", "entry_id", "voter_id", "day", "created_at", "status", "risk_score", "reasons", "ip",
+                "subnet", "device_id", "user_agent", "receipt", "idempotency_key", "status_reason")
+EVENT_COLUMNS = ("kind", "contest_id", "at", "detail", "digest")  # and vote_id, from the vote
+OBSERVATION_COLUMNS = ("contest_id", "entry_id", "voter_id", "at", "ip", "subnet", "device_id")
+REPLY_COLUMNS = ("voter_id", "key", "request_hash", "status", "created_at")  # and body
+
+
+class QuotaReached(Exception):
+    """A quota stopped the vote: which one ("entry" or "day")."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(which)
+        self.which = which
+
+
+class KeyTaken(Exception):
+    """The Idempotency-Key already has an answer: the caller rolls back and replays it."""
+
+
+class DuplicateVote(Exception):
+    """The vote's own unique constraints refused it (same voter and key, or receipt)."""
+
+
+@dataclass(frozen=True)
+class Written:
+    vote_id: int
+    used_today: int
+    observation_id: int | None
+
+
+@dataclass(frozen=True)
+class VoteRows:
+    """The values of every row a vote writes (the vote's id is the database's)."""
+
+    vote: dict[str, Any]
+    event: dict[str, Any]
+    per_entry: int
+    per_day: int
+    observation: dict[str, Any] | None = None
+    reply: dict[str, Any] | None = None  # voter_id, key, request_hash, status, created_at
+
+
+def write_vote(session: Session, rows: VoteRows) -> Written:
+    """Write the vote's rows in the caller's transaction; QuotaReached, KeyTaken or
+    DuplicateVote when something refused it (the caller rolls back)."""
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            return _write_postgresql(session, rows)
+        return _write_in_steps(session, rows)
+    except IntegrityError as exc:
+        raise DuplicateVote(str(exc.orig)) from None
+
+
+# --- PostgreSQL: one statement ---------------------------------------------------------------
+
+def _param(table: Table, column: str, prefix: str) -> ColumnElement[Any]:
+    # Typed and cast: in INSERT … SELECT the server cannot infer a parameter's type.
+    col = table.c[column]
+    return cast(bindparam(f"{prefix}{column}", type_=col.type), col.type)
+
+
+def _bump_cte(table: Table, keys: tuple[str, ...], prefix: str, limit: str, guard: Any = None) -> Any:
+    source = select(*(_param(table, k, prefix) for k in keys), literal(1))
+    if guard is not None:
+        source = source.where(guard)
+    return (
+        postgresql.insert(table).from_select([*keys, "used"], source)
+        .on_conflict_do_update(index_elements=list(keys), set_={"used": table.c.used + 1},
+                               where=table.c.used < bindparam(limit))
+        .returning(table.c.used).cte(prefix.rstrip("_"))
+    )
+
+
+@cache
+def _statement(observe: bool, answer: bool) -> Any:
+    eq = _bump_cte(ENTRY_QUOTA, ("entry_id", "voter_id", "day"), "eq_", "per_entry")
+    dq = _bump_cte(DAY_QUOTA, ("contest_id", "voter_id", "day"), "dq_", "per_day", guard=exists(select(eq.c.used)))
+    v = (postgresql.insert(VOTE).from_select(
+        list(VOTE_COLUMNS), select(*(_param(VOTE, c, "v_") for c in VOTE_COLUMNS)).where(exists(select(dq.c.used))),
+    ).returning(VOTE.c.id).cte("v"))
+    ev = (postgresql.insert(EVENT).from_select(
+        [*EVENT_COLUMNS, "vote_id"], select(*(_param(EVENT, c, "ev_") for c in EVENT_COLUMNS), v.c.id),
+    ).returning(EVENT.c.id).cte("ev"))
+    answers: list[Any] = [select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
+                          select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery()]
+    if observe:
+        ob = (postgresql.insert(OBSERVATION).from_select(
+            list(OBSERVATION_COLUMNS), select(*(_param(OBSERVATION, c, "ob_") for c in OBSERVATION_COLUMNS))
+            .where(exists(select(v.c.id))),
+        ).returning(OBSERVATION.c.id).cte("ob"))
+        answers.append(select(ob.c.id).scalar_subquery())
+    else:
+        answers.append(literal(None))
+    if answer:
+        body = func.json_build_object(
+            "vote_id", v.c.id, "receipt", cast(bindparam("v_receipt"), String),
+            "votes_left_today", cast(bindparam("per_day"), Integer) - dq.c.used,
+        )
+        reply = (postgresql.insert(REPLY).from_select(
+            [*REPLY_COLUMNS, "body"], select(*(_param(REPLY, c, "re_") for c in REPLY_COLUMNS), body).select_from(v.join(dq, true())),
+        ).on_conflict_do_nothing(index_elements=["voter_id", "key"]).returning(REPLY.c.id).cte("reply"))
+        answers.append(select(reply.c.id).scalar_subquery())
+    else:
+        answers.append(literal(None))
+    return select(*answers)
+
+
+def _params(rows: VoteRows) -> dict[str, Any]:
+    params: dict[str, Any] = {"per_entry": rows.per_entry, "per_day": rows.per_day}
+    vote = rows.vote
+    params.update({f"eq_{k}": vote[k] for k in ("entry_id", "voter_id", "day")})
+    params.update({f"dq_{k}": vote[k] for k in ("contest_id", "voter_id", "day")})
+    params.update({f"v_{k}": vote[k] for k in VOTE_COLUMNS})
+    params.update({f"ev_{k}": rows.event[k] for k in EVENT_COLUMNS})
+    if rows.observation is not None:
+        params.update({f"ob_{k}": rows.observation[k] for k in OBSERVATION_COLUMNS})
+    if rows.reply is not None:
+        params.update({f"re_{k}": rows.reply[k] for k in REPLY_COLUMNS})
+    return params
+
+
+def _write_postgresql(session: Session, rows: VoteRows) -> Written:
+    statement = _statement(rows.observation is not None, rows.reply is not None)
+    entry_used, day_used, vote_id, _events, observation_id, reply_id = session.execute(statement, _params(rows)).one()
+    if entry_used is None:
+        raise QuotaReached("entry")
+    if day_used is None:
+        raise QuotaReached("day")
+    if rows.reply is not None and reply_id is None:
+        raise KeyTaken()
+    return Written(vote_id, day_used, observation_id)
+
+
+# --- SQLite: the same rows, one insert after the other ------------------------------------------
+
+def _bump(session: Session, table: Table, keys: dict[str, Any], limit: int) -> int | None:
+    stmt = sqlite.insert(table).values(**keys, used=1).on_conflict_do_update(
+        index_elements=list(keys), set_={"used": table.c.used + 1}, where=table.c.used < limit,
+    ).returning(table.c.used)
+    return session.execute(stmt).scalar()
+
+
+def _write_in_steps(session: Session, rows: VoteRows) -> Written:
+    vote = rows.vote
+    if _bump(session, ENTRY_QUOTA, {k: vote[k] for k in ("entry_id", "voter_id", "day")}, rows.per_entry) is None:
+        raise QuotaReached("entry")
+    used = _bump(session, DAY_QUOTA, {k: vote[k] for k in ("contest_id", "voter_id", "day")}, rows.per_day)
+    if used is None:
+        raise QuotaReached("day")
+    vote_id = session.execute(sqlite.insert(VOTE).values(**vote).returning(VOTE.c.id)).scalar_one()
+    session.execute(sqlite.insert(EVENT).values(**rows.event, vote_id=vote_id))
+    observation_id = None
+    if rows.observation is not None:
+        observation_id = session.execute(
+            sqlite.insert(OBSERVATION).values(**rows.observation).returning(OBSERVATION.c.id)).scalar_one()
+    if rows.reply is not None:
+        body = {"vote_id": vote_id, "receipt": vote["receipt"], "votes_left_today": rows.per_day - used}
+        claimed = session.execute(
+            sqlite.insert(REPLY).values(**rows.reply, body=body)
+            .on_conflict_do_nothing(index_elements=["voter_id", "key"]).returning(REPLY.c.id)
+        ).scalar()
+        if claimed is None:
+            raise KeyTaken()
+    return Written(vote_id, used, observation_id)
