@@ -210,10 +210,10 @@ def _keeps(kind: str) -> timedelta:
 
 
 def read_redis(redis: Any, s: VoteSignals, now: datetime) -> Observed:
-    """Trim and count every window of this request in one MULTI round trip."""
+    """Trim and count every window of this request in one round trip."""
     t = now.timestamp()
     keys = _keys(s)
-    pipe = redis.pipeline(transaction=True)
+    pipe = redis.pipeline(transaction=False)
     order: list[str] = []
     for kind, key in keys.items():
         pipe.zremrangebyscore(key, "-inf", f"({t - _keeps(kind).total_seconds()}")
@@ -254,13 +254,13 @@ REGISTRATION_MEMO_TTL = 7 * 24 * 3600  # seconds; the database keeps the memo fo
 
 
 def queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
-    """Queue the vote's additions to its windows on a Redis pipeline (see write_redis)."""
+    """Queue the vote's additions to its windows on a Redis pipeline (see write_redis).
+    No trim here: every read trims the windows it reads, and a vote's windows are read
+    just before it is added to them; a window nobody reads any more expires."""
     t = now.timestamp()
     for kind, key in _keys(s).items():
-        keeps = _keeps(kind).total_seconds()
         pipe.zadd(key, {str(s.voter_id) if kind == "device" else member: t})
-        pipe.zremrangebyscore(key, "-inf", f"({t - keeps}")
-        pipe.expire(key, int(keeps) + 60)
+        pipe.expire(key, int(_keeps(kind).total_seconds()) + 60)
 
 
 def write_redis(redis: Any, s: VoteSignals, now: datetime, member: str) -> None:

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import Session, lazyload
 
 from ..accounts import service as accounts
 from ..accounts.models import User
@@ -71,15 +71,20 @@ def verify_token(session: Session, *, token: str, now: datetime) -> User:
     invalid = InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise invalid
-    # The account in the same query; its roles (a second query) only if something asks.
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token))
-                         .options(joinedload(ApiToken.user).lazyload(User.roles)))
-    if row is None or row.expires_at <= now:
+    # The account and the token's two checked columns in one query; the roles (a second
+    # query) only if something asks.
+    row = session.execute(_VERIFY, {"digest": _digest(token)}).first()
+    if row is None:
         raise invalid
-    user = row.user
-    if not user.is_active_account or not secrets.compare_digest(row.session_stamp, _digest(user.session_token)):
+    user, expires_at, session_stamp = row
+    if expires_at <= now or not user.is_active_account or not secrets.compare_digest(
+            session_stamp, _digest(user.session_token)):
         raise invalid
     return user
+
+
+_VERIFY = (select(User, ApiToken.expires_at, ApiToken.session_stamp).join(ApiToken, ApiToken.user_id == User.id)
+           .where(ApiToken.token_hash == bindparam("digest")).options(lazyload(User.roles)))
 
 
 def bearer_from_header(value: str | None) -> str:

@@ -85,10 +85,13 @@ def new_receipt() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
 
 
+# The contest in the same query (its categories only if asked for): one round trip.
+_WITH_CONTEST = (joinedload(Entry.contest).lazyload(Contest.categories),)
+
+
 def load_votable_entry(session: Session, entry_id: int) -> tuple[Entry, Contest]:
     """An approved entry of a published contest, or NotFound / Forbidden."""
-    # The contest in the same query (its categories only if asked for): one round trip.
-    entry = session.get(Entry, entry_id, options=[joinedload(Entry.contest).lazyload(Contest.categories)])
+    entry = session.get(Entry, entry_id, options=_WITH_CONTEST)
     if entry is None:
         raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
     contest = contests.get_contest_by_id(session, entry.contest_id)

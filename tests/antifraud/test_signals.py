@@ -14,6 +14,8 @@ from contest.antifraud.models import FraudObservation, RegistrationBurst
 from contest.antifraud.service import VoteSignals
 from contest.extensions import db
 from contest.voting import service as voting
+from tests.api.conftest import PREFIX
+from tests.conftest import PASSWORD, login
 
 MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_4 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.37")
@@ -277,4 +279,28 @@ def test_assessment_takes_a_bounded_number_of_queries(app, store, honest, clock,
     with count_queries() as statements:
         assess(store, honest(), clock)
     # the windows and the registration memo: two statements, or one Redis pipeline and none
+    assert len(statements) == (2 if store is None else 0)
+
+
+def test_signing_in_settles_the_registration_burst(app, client, store, clock, make_user, count_queries):
+    farm = [_register(make_user, clock, f"10.20.40.{n}") for n in range(5)]
+    fresh = _register(make_user, clock, "10.20.41.1")
+    # within the ten minutes after registering, the count may still grow: nothing is kept
+    token = client.post(PREFIX + "/auth/token", json={"phone": fresh.phone, "password": PASSWORD})
+    assert token.status_code == 201 and db.session.get(RegistrationBurst, fresh.id) is None
+    clock.advance(minutes=11)
+    # an app's sign-in (a token) and a browser's sign-in both settle it
+    assert client.post(PREFIX + "/auth/token", json={"phone": farm[0].phone, "password": PASSWORD}).status_code == 201
+    login(client, farm[1])
+    for user in farm[:2]:
+        memo = db.session.get(RegistrationBurst, user.id)
+        assert memo is not None and (memo.accounts, memo.subnet) == (5, "10.20.40.0/24")
+        if store is not None:
+            assert store.get(sig.registration_key(user.id)) == b"5"
+    # the vote's assessment then reads it with the windows: no query with Redis
+    signals = VoteSignals(voter_id=farm[0].id, account_created_at=farm[0].created_at, contest_id=1, entry_id=1,
+                          ip="198.51.100.7", user_agent="Mozilla/5.0")
+    with count_queries() as statements:
+        verdict = antifraud.assess_vote(db.session, store, signals, clock.now())
+    assert verdict.details[sig.REGISTRATION_BURST] == {"points": 20, "accounts": 5}
     assert len(statements) == (2 if store is None else 0)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contest.antifraud import captcha
+from contest.antifraud.models import FraudObservation
 from contest.extensions import db
 from contest.voting.models import IdempotentReply, LedgerEvent, Vote
 from tests.api.conftest import PREFIX, error_of, vote_count
@@ -203,6 +204,53 @@ def test_the_same_key_with_another_body_or_entry_is_422(api, ballot, voter):
     other_entry = api.post(vote_url(entries[1]), json={}, token=voter.token, headers=headers)
     assert error_of(other_entry) == (422, "idempotency_mismatch")
     assert vote_count() == 1
+
+
+def test_a_repeat_that_the_quota_would_let_through_still_replays(api, app, ballot, voter):
+    # Two votes a day for an entry: the repeat passes the quota and is stopped by its key.
+    contest, entries = ballot
+    contest.rules = {**contest.rules, "votes_per_entry_per_day": 2}
+    db.session.commit()
+    headers = {"Idempotency-Key": "twice-allowed"}
+    first = api.post(vote_url(entries[0]), json={}, token=voter.token, headers=headers)
+    again = api.post(vote_url(entries[0]), json={}, token=voter.token, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"] == "true"
+    assert vote_count() == 1 and db.session.scalar(select(func.count()).select_from(LedgerEvent)) == 1
+    fresh = api.post(vote_url(entries[0]), json={}, token=voter.token, headers={"Idempotency-Key": "second-vote"})
+    assert fresh.status_code == 201 and vote_count() == 2
+
+
+def test_a_repeat_after_voting_closed_replays_the_answer(api, ballot, voter, clock):
+    contest, entries = ballot
+    headers = {"Idempotency-Key": "before-the-close"}
+    first = api.post(vote_url(entries[0]), json={}, token=voter.token, headers=headers)
+    assert first.status_code == 201
+    clock.set(contest.window("voting")[1])
+    closed = api.post(vote_url(entries[1]), json={}, token=voter.token)
+    assert error_of(closed) == (403, "voting_closed")
+    again = api.post(vote_url(entries[0]), json={}, token=voter.token, headers=headers)
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    assert vote_count() == 1
+
+
+def test_a_vote_is_written_by_one_statement_on_postgresql(app, api, ballot, voter, count_queries):
+    _contest, entries = ballot
+    api.post(vote_url(entries[0]), json={}, token=voter.token)  # the registration memo is settled here
+    with count_queries() as statements:
+        response = api.post(vote_url(entries[1]), json={}, token=voter.token, headers={"Idempotency-Key": "one-trip"})
+    assert response.status_code == 201
+    writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+    if db.engine.dialect.name == "postgresql":
+        # quotas, vote, ledger event, fraud observation and the key's answer: one WITH statement
+        assert len(writes) == 1 and writes[0].lstrip().upper().startswith("WITH")
+        for table in ("vote_entry_quota", "vote_quota", "vote ", "ledger_event", "fraud_observation", "idempotent_reply"):
+            assert f"INSERT INTO {table}" in writes[0]
+    else:
+        assert len(writes) == 6  # the same rows, one insert after the other
+    reply = db.session.scalar(select(IdempotentReply).where(IdempotentReply.key == "one-trip"))
+    assert reply.body == response.get_json() and reply.body["votes_left_today"] == 3
+    assert db.session.scalar(select(func.count()).select_from(FraudObservation)) == 2
 
 
 def test_keys_belong_to_their_voter(api, ballot, voter, make_voter):
