@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, delete, func, literal, select
@@ -108,8 +109,10 @@ class Hit:
     detail: dict[str, Any]
 
 
+@lru_cache(maxsize=4096)
 def subnet_of(ip: str) -> str:
-    """The /24 of an IPv4 address or the /64 of an IPv6 address."""
+    """The /24 of an IPv4 address or the /64 of an IPv6 address (parsing is dear; a
+    request asks several times, and one address votes several times)."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

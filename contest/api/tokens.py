@@ -68,19 +68,22 @@ def _prune(session: Session, user_id: int, now: datetime) -> None:
 def verify_token(session: Session, *, token: str, now: datetime) -> User:
     """The active account behind a bearer token, or InvalidToken (unknown, expired, or
     issued before the account's password last changed)."""
-    invalid = InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
-        raise invalid
+        raise _invalid()
     # The account and the token's two checked columns in one query; the roles (a second
     # query) only if something asks.
     row = session.execute(_VERIFY, {"digest": _digest(token)}).first()
     if row is None:
-        raise invalid
+        raise _invalid()
     user, expires_at, session_stamp = row
     if expires_at <= now or not user.is_active_account or not secrets.compare_digest(
             session_stamp, _digest(user.session_token)):
-        raise invalid
+        raise _invalid()
     return user
+
+
+def _invalid() -> InvalidToken:
+    return InvalidToken(_("登录凭证无效或已过期，请重新登录。"))
 
 
 _VERIFY = (select(User, ApiToken.expires_at, ApiToken.session_stamp).join(ApiToken, ApiToken.user_id == User.id)
