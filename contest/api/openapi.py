@@ -100,13 +100,18 @@ SCHEMAS: dict[str, Any] = {
         "team": {"type": "array", "items": _ref("TeamMember")},
         "media": {"type": "array", "items": _ref("Media")},
         "voting_open": {"type": "boolean", "description": "the contest is in its voting window now"},
+        "view_token": {**NULLABLE_STRING, "description": (
+            "while voting is open: send it back with the vote (VoteRequest.view_token); how long the entry "
+            "was shown before the vote is one of the anti-fraud signals")},
     }),
     "Captcha": _obj({
         "id": {"type": "string", "description": "send back as captcha_id with the answer"},
         "expires_at": DATETIME, "image_url": URL, "audio_url": {**URL, "description": "the same code read aloud (accessibility)"},
     }),
     "VoteRequest": {
-        **_obj({"captcha_id": STRING, "captcha_answer": STRING}, optional=("captcha_id", "captcha_answer")),
+        **_obj({"captcha_id": STRING, "captcha_answer": STRING, "view_token": {
+            **STRING, "description": "Entry.view_token, as received when the entry was shown"}},
+            optional=("captcha_id", "captcha_answer", "view_token")),
         "additionalProperties": True,
         "description": "An empty object (or no body) when no captcha is asked for.",
     },

@@ -66,7 +66,8 @@ def media_item(item: MediaItem) -> dict[str, Any]:
     }
 
 
-def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], voting_open: bool) -> dict[str, Any]:
+def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], voting_open: bool,
+                 view_token: str | None = None) -> dict[str, Any]:
     nominee = None
     if value.nominee is not None:
         shown = value.nominee.public_fields or {}
@@ -83,6 +84,7 @@ def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], v
         "team": [{"name": m.name, "role": m.role, "major": m.major} for m in value.team_members],
         "media": [media_item(m) for m in media if m.role in PUBLIC_MEDIA_ROLES and m.kind in ("image", "video")],
         "voting_open": voting_open,
+        "view_token": view_token if voting_open else None,
     }
 
 

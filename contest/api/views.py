@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -25,7 +26,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import csrf, db, limiter
 from ..i18n import _
 from ..media import service as media
-from ..voting import live, writer
+from ..voting import live, view_stamps, writer
 from ..voting import service as voting
 from . import idempotency, openapi, payloads, service, tokens
 
@@ -186,8 +187,13 @@ def list_entries(slug: str) -> Response:
 @bp.get("/entries/<int:entry_id>")
 def get_entry(entry_id: int) -> Response:
     contest, entry = service.public_entry(db.session, entry_id)
-    voting_open = live.has_public_vote(contest) and contests.stage_of(contest, web.now()).is_active("voting")
-    return jsonify(payloads.entry_detail(entry, contest, media.media_of(db.session, entry.id), voting_open))
+    now = web.now()
+    voting_open = live.has_public_vote(contest) and contests.stage_of(contest, now).is_active("voting")
+    stamp = view_stamps.view_token(contest.id, entry.id, now) if voting_open else None
+    response = jsonify(payloads.entry_detail(entry, contest, media.media_of(db.session, entry.id), voting_open, stamp))
+    if voting_open:
+        response.headers["Cache-Control"] = "no-store"  # the stamp says when this answer was made
+    return response
 
 
 @bp.post("/captchas")
@@ -206,11 +212,12 @@ def create_captcha() -> tuple[Response, int]:
     return response, 201
 
 
-def _signals(voter: User, contest: Contest, entry_id: int) -> VoteSignals:
+def _signals(voter: User, contest: Contest, entry_id: int, view_token: str, now: datetime) -> VoteSignals:
     return VoteSignals(
         voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
         ip=web.client_ip(), device_id=request.headers.get("X-Device-Id", "").strip()[:DEVICE_ID_MAX],
         user_agent=request.headers.get("User-Agent", "")[:300],
+        viewed_at=view_stamps.viewed_at(view_token, contest.id, entry_id, now),
     )
 
 
@@ -221,6 +228,7 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
     voter = _authenticate()
     payload = _json_object(optional=True)
     captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
+    view_token = _string(payload, "view_token")
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
     now = web.now()
     claim = None
@@ -234,7 +242,7 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
         # Held for the whole request: the session keeps loaded objects only while they
         # are referenced, and cast_vote then finds them there instead of loading them again.
         entry, contest = voting.load_votable_entry(db.session, entry_id)
-        signals = _signals(voter, contest, entry.id)
+        signals = _signals(voter, contest, entry.id, view_token, now)
         result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=signals, now=now,
                                     captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency=claim)
     except (DomainError, writer.KeyTaken) as refusal:

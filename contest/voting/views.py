@@ -19,12 +19,11 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from .. import web
 from ..antifraud import captcha
@@ -37,12 +36,12 @@ from ..i18n import _
 from ..media import service as media
 from . import ledger, live
 from . import service as voting
+from .view_stamps import view_token, viewed_at
 
 bp = Blueprint("voting", __name__)
 log = logging.getLogger(__name__)
 
 LEADERBOARD_SIZE = 50
-VIEW_TOKEN_MAX_AGE = timedelta(hours=6)
 DEVICE_COOKIE = "did"
 DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
 DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -56,28 +55,6 @@ def _voter_key() -> str:
 
 
 # --- what entry pages and gallery cards show ------------------------------------------------
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(web.settings().secret_key, salt="contest.vote-view")
-
-
-def view_token(contest_id: int, entry_id: int, now: datetime) -> str:
-    """A signed note of when this page was shown, for the 'time on page' signal."""
-    return _serializer().dumps([contest_id, entry_id, int(now.timestamp())])
-
-
-def viewed_at(token: str, contest_id: int, entry_id: int, now: datetime) -> datetime | None:
-    """When the page carrying `token` was shown, or None when unknown, forged or stale.
-    Entry 0 is a gallery page, good for any entry of its contest."""
-    try:
-        token_contest, token_entry, stamp = _serializer().loads(token or "")
-        seen = datetime.fromtimestamp(int(stamp), UTC)
-    except (BadSignature, ValueError, TypeError, OverflowError):
-        return None
-    if token_contest != contest_id or token_entry not in (0, entry_id) or not now - VIEW_TOKEN_MAX_AGE <= seen <= now:
-        return None
-    return seen
-
 
 @dataclass(frozen=True)
 class VotePanel:

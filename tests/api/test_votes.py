@@ -30,6 +30,33 @@ def test_an_accepted_vote(api, ballot, voter):
     assert db.session.scalar(select(func.count()).select_from(LedgerEvent).where(LedgerEvent.vote_id == vote.id)) == 1
 
 
+def test_the_entry_answer_stamps_when_it_was_shown(api, ballot, voter, clock):
+    # An app that votes the instant it shows an entry (or never shows it) looks like a bot.
+    _contest, entries = ballot
+    shown = api.get(f"{PREFIX}/entries/{entries[0].id}")
+    assert shown.headers["Cache-Control"] == "no-store"
+    stamp = shown.get_json()["view_token"]
+    clock.advance(seconds=1)
+    fast = api.post(vote_url(entries[0]), json={"view_token": stamp}, token=voter.token)
+    assert fast.status_code == 201
+    assert "too_fast" in db.session.get(Vote, fast.get_json()["vote_id"]).reasons
+    second = api.get(f"{PREFIX}/entries/{entries[1].id}").get_json()["view_token"]
+    clock.advance(seconds=20)
+    calm = api.post(vote_url(entries[1]), json={"view_token": second}, token=voter.token)
+    assert db.session.get(Vote, calm.get_json()["vote_id"]).reasons == []
+    # a stamp of another entry, a forged one or a malformed one counts as unknown
+    for n, token in ((2, second), (3, second[:-2] + "xx"), (4, "x" * 500)):
+        other = api.post(vote_url(entries[n]), json={"view_token": token}, token=voter.token)
+        assert other.status_code == 201 and db.session.get(Vote, other.get_json()["vote_id"]).reasons == []
+    assert error_of(api.post(vote_url(entries[5]), json={"view_token": 7}, token=voter.token)) == (400, "invalid")
+
+
+def test_no_stamp_while_voting_is_closed(api, make_contest, make_entry):
+    entry = make_entry(make_contest(kind="media", stage="judging"))
+    body = api.get(f"{PREFIX}/entries/{entry.id}").get_json()
+    assert body["voting_open"] is False and body["view_token"] is None
+
+
 def test_a_vote_without_a_body_is_fine(api, ballot, voter):
     _contest, entries = ballot
     assert api.post(vote_url(entries[0]), token=voter.token).status_code == 201
