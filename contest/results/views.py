@@ -623,25 +623,31 @@ class Transparency:
 
 
 def transparency_of(contest: Contest, now: datetime) -> Transparency:
-    """Voided votes per entry and reason, held votes and totals, minors' counts left out."""
+    """Voided votes per entry and reason, held votes and totals, minors' counts left out.
+
+    Where the rules hide minors' vote counts, their entries are left out of every total
+    too: a total that included them, less the counts shown beside it, would give a
+    minor's count away (a reason used on one minor's entry only, say)."""
     publication = results.current_publication(db.session, contest)
     voided = results.voided_by_reason(db.session, contest)
     counts = results.status_counts(db.session, contest)
     held_ids = [entry_id for entry_id, c in counts.items() if c["held"]]
-    hidden = hidden_vote_entries(contest, sorted({e for e, *_rest in voided} | set(held_ids)),
+    hidden = hidden_vote_entries(contest, sorted({e for e, *_rest in voided} | set(counts)),
                                  published_on(publication) if publication else now)
     titles = {e.id: e.title for e in contests.entries_by_id(db.session, held_ids, approved_only=False).values()}
     by_reason: dict[str, int] = {}
-    for _entry, _title, reason, n in voided:
-        by_reason[reason] = by_reason.get(reason, 0) + n
+    for entry_id, _title, reason, n in voided:
+        if entry_id not in hidden:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+    shown = [c for entry_id, c in counts.items() if entry_id not in hidden]
     visible = publication is not None or live.counts_visible(contest, now)
     return Transparency(
         voided=[VoidedRow(e, t, r, None if e in hidden else n) for e, t, r, n in voided],
         by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
         held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else counts[e]["held"]) for e in held_ids),
                     key=lambda r: (-(r.votes or 0), r.entry_id)),
-        total_valid=sum(c["valid"] for c in counts.values()) if visible else None,
-        total_held=sum(c["held"] for c in counts.values()), total_voided=sum(c["voided"] for c in counts.values()),
+        total_valid=sum(c["valid"] for c in shown) if visible else None,
+        total_held=sum(c["held"] for c in shown), total_voided=sum(c["voided"] for c in shown),
         minors_hidden=bool(hidden), publication=publication,
     )
 
