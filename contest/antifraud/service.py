@@ -32,7 +32,7 @@ CAPTCHA_AT = 30
 HOLD_AT = 70
 
 __all__ = [
-    "CAPTCHA_AT", "HOLD_AT", "Verdict", "VoteSignals", "assess_vote", "decide", "prune_observations",
+    "CAPTCHA_AT", "HOLD_AT", "Verdict", "VoteSignals", "assess_vote", "decide",
     "observation_of", "queue_windows", "rebuild_windows", "record_vote", "settle_registration", "subnet_of",
 ]
 
@@ -131,8 +131,3 @@ def queue_windows(pipe: Any, signals: VoteSignals, now: datetime, observation_id
 def rebuild_windows(session: Session, redis: Any, now: datetime) -> int:
     """Refill the Redis windows from the database (after Redis was flushed or down); how many votes."""
     return sig.rebuild_redis(session, redis, now)
-
-
-def prune_observations(session: Session, now: datetime) -> int:
-    """Delete observations no window reads any more (older than a week); how many."""
-    return sig.prune_database(session, now)

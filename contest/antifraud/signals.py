@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, literal, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -331,13 +331,6 @@ def write_database(session: Session, s: VoteSignals, now: datetime) -> FraudObse
     session.add(obs)
     session.flush()
     return obs
-
-
-def prune_database(session: Session, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
-    """Delete observations older than `keep` (at least a day: the longest window)."""
-    cutoff = now - max(keep, DEVICE_WINDOW)
-    result = session.execute(delete(FraudObservation).where(FraudObservation.at < cutoff))
-    return int(result.rowcount or 0)
 
 
 # --- accounts registered in bursts ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""flask votes recount | verify | seal, and flask contests rules."""
+"""flask votes recount | verify | seal | prune, and flask contests rules."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..contests import service as contests
 from ..errors import DomainError
 from ..extensions import db
-from . import ledger, live
+from . import housekeeping, ledger, live
 
 votes_cli = AppGroup("votes", help="Recount live boards, verify and seal the vote ledger.")
 contests_cli = AppGroup("contests", help="Operate on contests.")
@@ -58,14 +58,39 @@ def verify_command() -> None:
                + (f"#{head.id} {head.hash}" if head else "(nothing sealed yet)"))
 
 
+@votes_cli.command("prune")
+def prune_command() -> None:
+    """Delete fraud observations and Idempotency-Key answers past their use (never votes)."""
+    pruned = housekeeping.prune(db.session, _now())
+    click.echo(f"pruned {pruned.observations} fraud observations and {pruned.replies} idempotent answers")
+
+
+def _prune_quietly() -> None:
+    try:
+        pruned = housekeeping.prune(db.session, _now())
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        click.echo(f"pruning failed, retrying at the next turn: {exc.__class__.__name__}: {exc}", err=True)
+        return
+    if pruned.observations or pruned.replies:
+        click.echo(f"pruned {pruned.observations} fraud observations and {pruned.replies} idempotent answers")
+
+
 @votes_cli.command("seal")
 @click.option("--every", type=click.FloatRange(min=0.1), default=None, help="Keep sealing, every SECONDS.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many rounds.")
-def seal_command(every: float | None, count: int | None) -> None:
-    """Seal pending ledger events into a block (once, or as a daemon with --every)."""
+@click.option("--prune-every", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="As a daemon, also prune (flask votes prune) every SECONDS.")
+def seal_command(every: float | None, count: int | None, prune_every: float) -> None:
+    """Seal pending ledger events into a block (once, or as a daemon with --every, which
+    also prunes what the vote path no longer needs)."""
     rounds = 0
+    next_prune = time.monotonic()
     try:
         while True:
+            if every is not None and time.monotonic() >= next_prune:
+                _prune_quietly()
+                next_prune = time.monotonic() + prune_every
             try:
                 block = ledger.seal_pending(db.session, now=_now())
                 db.session.commit()

@@ -13,6 +13,7 @@ from contest.antifraud import signals as sig
 from contest.antifraud.models import FraudObservation, RegistrationBurst
 from contest.antifraud.service import VoteSignals
 from contest.extensions import db
+from contest.voting import housekeeping
 from contest.voting import service as voting
 from tests.api.conftest import PREFIX
 from tests.conftest import PASSWORD, login
@@ -269,8 +270,7 @@ def test_redis_windows_are_rebuilt_from_the_database(app, store, honest, clock):
 def test_old_observations_are_pruned(app, honest, clock):
     record(None, honest(), clock.now() - timedelta(days=8))
     record(None, honest(), clock.now() - timedelta(hours=1))
-    assert antifraud.prune_observations(db.session, clock.now()) == 1
-    db.session.commit()
+    assert housekeeping.prune(db.session, clock.now()).observations == 1
     assert db.session.scalar(select(func.count()).select_from(FraudObservation)) == 1
 
 
