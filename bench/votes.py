@@ -2,7 +2,7 @@
 wrk against a bare endpoint of the same app, in the same run and the same server.
 
     python -m bench.votes [--voters 20000] [--entries 40] [--rounds 3] [--duration 10]
-                          [--connections 32] [--workers <CPUs>] [--threads 4]
+                          [--connections 32] [--workers <CPUs + 1>] [--threads 4]
 
 What it does, writing nothing inside the repository:
 
@@ -357,7 +357,8 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     # One worker process per core (Python runs one thread at a time per process), and
     # threads to overlap each request's waits on PostgreSQL and Redis.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1,
+                        help="gunicorn worker processes (default: one more than the cores)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE, help="dropped and created")
     parser.add_argument("--redis-url", default="", help="flushed; default: a private redis-server on a free port")
