@@ -67,7 +67,7 @@ def _observe(session: Session, redis: Any, signals: VoteSignals, now: datetime) 
         observed = sig.read_database(session, signals, now)
     if observed.registration_known:
         return observed
-    accounts = sig.registration_accounts(session, signals, now)
+    accounts = sig.registration_accounts(session, signals.voter_id, signals.account_created_at, now)
     if observed.source == "redis" and now >= signals.account_created_at + sig.REGISTRATION_WINDOW:
         _remember_registration(redis, signals.voter_id, accounts)
     return replace(observed, registration_accounts=accounts)
@@ -87,7 +87,7 @@ def settle_registration(session: Session, redis: Any, user: User, now: datetime)
     so that its votes need not count them again."""
     if now < user.created_at + sig.REGISTRATION_WINDOW:
         return
-    accounts = sig.settle_registration_memo(session, user.id, user.created_at, now)
+    accounts = sig.registration_accounts(session, user.id, user.created_at, now, in_caller_transaction=True)
     if redis is not None:
         _remember_registration(redis, user.id, accounts)
 

@@ -376,27 +376,20 @@ def _memo_insert(session: Session, voter_id: int, subnet: str, accounts: int, no
             .on_conflict_do_nothing(index_elements=["voter_id"]))
 
 
-def settle_registration_memo(session: Session, voter_id: int, created_at: datetime, now: datetime) -> int:
-    """The burst size of a settled registration, memoised in the caller's transaction."""
+def registration_accounts(session: Session, voter_id: int, created_at: datetime, now: datetime, *,
+                          in_caller_transaction: bool = False) -> int:
+    """The burst size for this account: from the memo, or counted (and memoised once
+    settled: in the caller's transaction, or else on a connection of its own)."""
     memo = session.get(RegistrationBurst, voter_id)
     if memo is not None:
         return memo.accounts
     subnet, accounts = count_registration_burst(session, voter_id, created_at)
-    session.execute(_memo_insert(session, voter_id, subnet, accounts, now))
-    return accounts
-
-
-def registration_accounts(session: Session, s: VoteSignals, now: datetime) -> int:
-    """The burst size for this voter: from the memo, or counted (and memoised once settled)."""
-    memo = session.get(RegistrationBurst, s.voter_id)
-    if memo is not None:
-        return memo.accounts
-    subnet, accounts = count_registration_burst(session, s.voter_id, s.account_created_at)
-    if now >= s.account_created_at + REGISTRATION_WINDOW:
-        def store(conn: Any) -> None:
-            conn.execute(_memo_insert(session, s.voter_id, subnet, accounts, now))
-
-        # A memo, not part of the vote: kept even if the vote is refused; skipped when
-        # SQLite's single writer slot is taken by the caller.
-        write_now(session, store, redo_after_rollback=False)
+    if now >= created_at + REGISTRATION_WINDOW:
+        statement = _memo_insert(session, voter_id, subnet, accounts, now)
+        if in_caller_transaction:
+            session.execute(statement)
+        else:
+            # A memo, not part of the vote: kept even if the vote is refused; skipped when
+            # SQLite's single writer slot is taken by the caller.
+            write_now(session, lambda conn: conn.execute(statement), redo_after_rollback=False)
     return accounts

@@ -26,7 +26,7 @@ from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import csrf, db, limiter
 from ..i18n import _
 from ..media import service as media
-from ..voting import live, view_stamps, writer
+from ..voting import live, view_stamps
 from ..voting import service as voting
 from . import idempotency, openapi, payloads, service, tokens
 
@@ -245,12 +245,10 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
         signals = _signals(voter, contest, entry.id, view_token, now)
         result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=signals, now=now,
                                     captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency=claim)
-    except (DomainError, writer.KeyTaken) as refusal:
+    except DomainError:
         db.session.rollback()
         earlier = idempotency.earlier_reply(db.session, voter_id=voter.id, key=key, digest=claim.request_hash) if claim else None
         if earlier is None:
-            if isinstance(refusal, writer.KeyTaken):  # pragma: no cover - the key's row exists
-                raise RuntimeError("idempotency key taken without a row") from None
             raise
         response = jsonify(earlier.body)
         response.headers["Idempotent-Replayed"] = "true"

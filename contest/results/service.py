@@ -32,6 +32,7 @@ from ..accounts import audit
 from ..accounts.models import User
 from ..accounts.service import require_role
 from ..clock import to_local
+from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, TooMany, UnsupportedMediaType
 from ..i18n import N_, _
@@ -41,7 +42,7 @@ from ..media.images import process_image
 from ..media.pdf import check_pdf
 from ..media.sniff import sniff
 from ..media.storage import Storage
-from ..voting import ledger
+from ..voting import ledger, live
 from ..voting.models import LedgerBlock, LedgerEvent, Vote
 from . import formulas
 from .models import FormulaChange, Objection, ObjectionEvidence, Publication, ResultFormula
@@ -564,3 +565,67 @@ def status_counts(session: Session, contest: Contest) -> dict[int, dict[str, int
         Vote.contest_id == contest.id).group_by(Vote.entry_id, Vote.status)):
         counts[entry_id][status] = n
     return counts
+
+
+# --- the transparency report ----------------------------------------------------------------------
+
+def published_on(publication: Publication) -> datetime:
+    """The day results count from: when the second organiser confirmed them."""
+    return publication.confirmed_at or publication.computed_at
+
+
+@dataclass(frozen=True)
+class VoidedRow:
+    entry_id: int
+    title: str
+    reason: str
+    votes: int | None  # None: not public (a minor's)
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    entry_id: int
+    title: str
+    votes: int | None
+
+
+@dataclass
+class Transparency:
+    voided: list[VoidedRow]
+    by_reason: list[tuple[str, int]]
+    held: list[HeldRow]
+    total_valid: int | None  # None while live counts are hidden and nothing is published
+    total_held: int
+    total_voided: int
+    minors_hidden: bool
+    publication: Publication | None
+
+
+def transparency_report(session: Session, contest: Contest, now: datetime) -> Transparency:
+    """Voided votes per entry and reason, held votes and totals, minors' counts left out.
+
+    Where the rules hide minors' vote counts, their entries are left out of every total
+    too: a total that included them, less the counts shown beside it, would give a
+    minor's count away (a reason used on one minor's entry only, say)."""
+    publication = current_publication(session, contest)
+    voided = voided_by_reason(session, contest)
+    counts = status_counts(session, contest)
+    held_ids = [entry_id for entry_id, c in counts.items() if c["held"]]
+    hidden = contests.minors_hidden(session, contest, sorted({e for e, *_rest in voided} | set(counts)),
+                                    published_on(publication) if publication else now)
+    titles = {e.id: e.title for e in contests.entries_by_id(session, held_ids, approved_only=False).values()}
+    by_reason: dict[str, int] = {}
+    for entry_id, _title, reason, n in voided:
+        if entry_id not in hidden:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+    shown = [c for entry_id, c in counts.items() if entry_id not in hidden]
+    visible = publication is not None or live.counts_visible(contest, now)
+    return Transparency(
+        voided=[VoidedRow(e, t, r, None if e in hidden else n) for e, t, r, n in voided],
+        by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
+        held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else counts[e]["held"]) for e in held_ids),
+                    key=lambda r: (-(r.votes or 0), r.entry_id)),
+        total_valid=sum(c["valid"] for c in shown) if visible else None,
+        total_held=sum(c["held"] for c in shown), total_voided=sum(c["voided"] for c in shown),
+        minors_hidden=bool(hidden), publication=publication,
+    )

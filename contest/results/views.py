@@ -122,11 +122,6 @@ def _weight_text(value: Any) -> str:
     return f"{float(value):g}%" if value not in (None, "") else ""
 
 
-def published_on(publication: Publication) -> datetime:
-    """The day results count from: when the second organiser confirmed them."""
-    return publication.confirmed_at or publication.computed_at
-
-
 def hidden_vote_entries(contest: Contest, entry_ids: Sequence[int], on: datetime) -> set[int]:
     return contests.minors_hidden(db.session, contest, entry_ids, on)
 
@@ -426,7 +421,7 @@ def results_page_of(contest: Contest, wanted_version: int | None, now: datetime)
         if publication is None:
             raise NotFound(_("没有这一版结果。"), code="version_not_found")
     columns = round_columns(publication)
-    hidden = hidden_vote_entries(contest, [int(r["entry_id"]) for r in publication.rows], published_on(publication))
+    hidden = hidden_vote_entries(contest, [int(r["entry_id"]) for r in publication.rows], results.published_on(publication))
     rows = [public_row(r, columns, int(r["entry_id"]) in hidden) for r in publication.rows]
     grouped = grouped_by_category(publication)
     weights = next((r.get("weights") or {} for r in publication.rows if r.get("weights")), {})
@@ -595,63 +590,6 @@ def new_objection(slug: str) -> Response | tuple[str, int]:
 
 # --- transparency ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class VoidedRow:
-    entry_id: int
-    title: str
-    reason: str
-    votes: int | None  # None: not public (a minor's)
-
-
-@dataclass(frozen=True)
-class HeldRow:
-    entry_id: int
-    title: str
-    votes: int | None
-
-
-@dataclass
-class Transparency:
-    voided: list[VoidedRow]
-    by_reason: list[tuple[str, int]]
-    held: list[HeldRow]
-    total_valid: int | None  # None while live counts are hidden and nothing is published
-    total_held: int
-    total_voided: int
-    minors_hidden: bool
-    publication: Publication | None
-
-
-def transparency_of(contest: Contest, now: datetime) -> Transparency:
-    """Voided votes per entry and reason, held votes and totals, minors' counts left out.
-
-    Where the rules hide minors' vote counts, their entries are left out of every total
-    too: a total that included them, less the counts shown beside it, would give a
-    minor's count away (a reason used on one minor's entry only, say)."""
-    publication = results.current_publication(db.session, contest)
-    voided = results.voided_by_reason(db.session, contest)
-    counts = results.status_counts(db.session, contest)
-    held_ids = [entry_id for entry_id, c in counts.items() if c["held"]]
-    hidden = hidden_vote_entries(contest, sorted({e for e, *_rest in voided} | set(counts)),
-                                 published_on(publication) if publication else now)
-    titles = {e.id: e.title for e in contests.entries_by_id(db.session, held_ids, approved_only=False).values()}
-    by_reason: dict[str, int] = {}
-    for entry_id, _title, reason, n in voided:
-        if entry_id not in hidden:
-            by_reason[reason] = by_reason.get(reason, 0) + n
-    shown = [c for entry_id, c in counts.items() if entry_id not in hidden]
-    visible = publication is not None or live.counts_visible(contest, now)
-    return Transparency(
-        voided=[VoidedRow(e, t, r, None if e in hidden else n) for e, t, r, n in voided],
-        by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
-        held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else counts[e]["held"]) for e in held_ids),
-                    key=lambda r: (-(r.votes or 0), r.entry_id)),
-        total_valid=sum(c["valid"] for c in shown) if visible else None,
-        total_held=sum(c["held"] for c in shown), total_voided=sum(c["voided"] for c in shown),
-        minors_hidden=bool(hidden), publication=publication,
-    )
-
-
 @bp.get("/c/<slug>/transparency")
 def transparency(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
@@ -659,7 +597,7 @@ def transparency(slug: str) -> str:
         raise NotFound(_("这项活动不设公众投票，没有投票透明度报告。"), code="no_public_vote")
     now = web.now()
     return render_template("results/transparency.html", contest=contest, stage=contests.stage_of(contest, now),
-                           report=transparency_of(contest, now))
+                           report=results.transparency_report(db.session, contest, now))
 
 
 # --- the result box on entry pages --------------------------------------------------------------------
@@ -678,7 +616,7 @@ def entry_breakdown(contest: Contest, entry: Entry) -> EntryBreakdown | None:
     raw = results.row_of(publication, entry.id) if publication is not None else None
     if publication is None or raw is None:
         return None
-    hidden = contests.hides_minor_votes(contest) and contests.is_minor(entry, published_on(publication))
+    hidden = contests.hides_minor_votes(contest) and contests.is_minor(entry, results.published_on(publication))
     weights = raw.get("weights") or {}
     return EntryBreakdown(publication, public_row(raw, round_columns(publication), hidden),
                           _weight_text(weights.get("vote")), results.in_publicity(publication, web.now()))

@@ -125,7 +125,7 @@ def cast_vote(
     """Cast one vote: window, eligibility, captcha, quotas (per entry, then per day), ledger.
 
     With `observe`, the vote's fraud observation is written with it; with `idempotency`,
-    the key is claimed with the vote's answer (writer.KeyTaken when it already has one).
+    the key is claimed with the vote's answer (Conflict when it already has one).
     """
     entry, contest = load_votable_entry(session, entry_id)
     rules = check_eligible(contest, voter, now)
@@ -142,9 +142,9 @@ def cast_vote(
         "subnet": context.subnet[:50], "device_id": context.device_id[:64], "user_agent": context.user_agent[:300],
         "receipt": new_receipt(), "idempotency_key": idempotency.key if idempotency else None, "status_reason": "",
     }
-    detail = "held: " + ",".join(verdict.reasons) if status == "held" else "valid"
-    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail[:300], "digest": ledger.digest_of(
-        ledger.cast_fields(kind="cast", at=now, detail=detail[:300], contest_id=contest.id, entry_id=entry.id,
+    detail = ("held: " + ",".join(verdict.reasons) if status == "held" else "valid")[:300]
+    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail, "digest": ledger.digest_of(
+        ledger.cast_fields(kind="cast", at=now, detail=detail, contest_id=contest.id, entry_id=entry.id,
                            voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"]))}
     reply = None
     if idempotency is not None:
@@ -158,7 +158,8 @@ def cast_vote(
         if reached.which == "entry":
             raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted") from None
         raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota") from None
-    except writer.DuplicateVote:
+    except (writer.DuplicateVote, writer.KeyTaken):
+        # the same voter and key, or the key's answer already stored: the caller replays it
         raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None
     cast = CastVote(id=written.vote_id, contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, status=status,
                     risk_score=verdict.score, reasons=list(verdict.reasons), receipt=vote["receipt"])

@@ -124,6 +124,8 @@ def _statement(observe: bool, answer: bool) -> Any:
     ev = (postgresql.insert(EVENT).from_select(
         [*EVENT_COLUMNS, "vote_id"], select(*(_param(EVENT, c, "ev_") for c in EVENT_COLUMNS), v.c.id),
     ).returning(EVENT.c.id).cte("ev"))
+    # PostgreSQL runs every data-modifying CTE, read or not; SQLAlchemy renders only those
+    # the statement refers to, hence the count of ev.
     answers: list[Any] = [select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
                           select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery()]
     if observe:
