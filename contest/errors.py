@@ -21,12 +21,18 @@ class DomainError(Exception):
     # the error handler then commits instead of rolling back.
     keep_changes = False
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    # Seconds a client should wait before trying again (sent as Retry-After), or None.
+    retry_after: int | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.field = field
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class InvalidInput(DomainError):
@@ -52,6 +58,14 @@ class Conflict(DomainError):
 class TooMany(DomainError):
     status = 429
     code = "too_many"
+
+
+class Unavailable(DomainError):
+    """The server cannot take this request now (busy, or a service it needs is down)."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 5
 
 
 def wants_json() -> bool:
@@ -92,7 +106,10 @@ def register_error_handlers(app: Flask) -> None:
             db.session.commit()
         else:
             db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError) -> Response:
