@@ -61,8 +61,11 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     if resolved.proxy_count:
+        # The client's address and scheme come from the proxies; the Host only when the
+        # operator says the proxy sets it (a forwarded Host is otherwise the client's word).
         n = resolved.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        host = n if resolved.proxy_sets_host else 0
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=host, x_port=host)  # type: ignore[method-assign]
     return app
 
 
@@ -103,6 +106,8 @@ def _configure(app: Flask, s: Settings) -> None:
             {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)} if s.redis_url else {}
         ),
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=12),
+        # A request naming any other Host is answered 400 before routing.
+        TRUSTED_HOSTS=list(s.allowed_hosts) or None,
     )
 
 

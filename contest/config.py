@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console",)
@@ -29,6 +30,16 @@ class Settings:
     sms_backend: str = "console"
     # How many reverse proxies stand in front of the app; 0 trusts no forwarded header.
     proxy_count: int = 0
+    # The site's address as the public reaches it ("https://vote.example.cn"): every
+    # absolute URL (API media links, QR codes, share posters, judge invitations) is built
+    # from it, never from the request's Host. Required in production.
+    public_base_url: str = ""
+    # Host names the app answers to, besides the public base URL's; any other Host is a
+    # 400. Empty in development: any host.
+    trusted_hosts: tuple[str, ...] = ()
+    # Whether the proxies' X-Forwarded-Host / X-Forwarded-Port are believed (only when the
+    # proxy sets them itself and strips what clients send).
+    proxy_sets_host: bool = False
     font_path: str = ""
     ratelimit_enabled: bool = True
     log_level: str = "INFO"
@@ -71,6 +82,9 @@ class Settings:
             ratelimit_enabled=get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             captcha_fixed_answer=get("CAPTCHA_FIXED_ANSWER"),
+            public_base_url=get("PUBLIC_BASE_URL"),
+            trusted_hosts=tuple(h.strip().lower() for h in get("TRUSTED_HOSTS").split(",") if h.strip()),
+            proxy_sets_host=get("PROXY_SETS_HOST", "0") in ("1", "true", "yes"),
         )
 
     def with_defaults(self) -> Settings:
@@ -96,6 +110,11 @@ class Settings:
                 raise ConfigError("production start-up refused: SECRET_KEY must be at least 32 characters")
             if not self.database_url.startswith("postgresql"):
                 raise ConfigError("production start-up refused: DATABASE_URL must be postgresql+psycopg://…")
+            if not self.public_base_url:
+                raise ConfigError(
+                    "production start-up refused: set PUBLIC_BASE_URL to the site's public address "
+                    "(https://host), from which every absolute link and QR code is built"
+                )
         if not self.database_url:
             instance.mkdir(parents=True, exist_ok=True)
             changes["database_url"] = f"sqlite:///{instance / 'contest.sqlite3'}"
@@ -109,7 +128,17 @@ class Settings:
             raise ConfigError("PROXY_COUNT cannot be negative")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.public_base_url:
+            changes["public_base_url"] = _checked_base_url(self.public_base_url, self.is_production)
         return replace(self, **changes)
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Host names (with a port where one is given) a request may name; empty: any."""
+        hosts = list(self.trusted_hosts)
+        if self.public_base_url:
+            hosts.append(urlsplit(self.public_base_url).netloc.lower())
+        return tuple(dict.fromkeys(hosts))
 
     def override(self, values: Mapping[str, Any]) -> Settings:
         known = {f.name for f in fields(self)}
@@ -117,6 +146,16 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return replace(self, **values)
+
+
+def _checked_base_url(value: str, production: bool) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.path not in ("", "/") or parts.username or parts.password:
+        raise ConfigError(f"PUBLIC_BASE_URL must look like https://host[:port], not {value!r}")
+    if production and parts.scheme != "https":
+        raise ConfigError("production start-up refused: PUBLIC_BASE_URL must be https://…")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def _development_secret(instance: Path) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,11 @@ def wants_json() -> bool:
 def error_response(status: int, code: str, message: str) -> Response:
     if wants_json():
         response = jsonify({"error": {"code": code, "message": message}})
+    elif request_ctx.url_adapter is None:
+        # No URL can be built (a Host outside the trusted list): the page's layout links
+        # nowhere, so the message goes out alone.
+        response = Response(f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{escape(message)}</p>",
+                            mimetype="text/html")
     else:
         response = Response(render_template("errors/error.html", status=status, message=message), mimetype="text/html")
     response.status_code = status

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_login import current_user
 
 from .accounts.models import User
@@ -32,6 +32,16 @@ def now() -> datetime:
 def actor() -> User | None:
     """The signed-in user, or None."""
     return current_user._get_current_object() if current_user.is_authenticated else None  # type: ignore[attr-defined]
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for links that leave the site (API answers, QR codes, posters,
+    invitations): built on the configured public address, never on the request's Host,
+    which a client chooses."""
+    base = settings().public_base_url
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def client_ip() -> str:

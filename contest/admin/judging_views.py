@@ -332,8 +332,7 @@ def add_judge(round_id: int) -> Response | tuple[str, int]:
 
 
 def _invite_url(token: str) -> str:
-    return _url_or("judging.invite", request.host_url.rstrip("/") + f"/judge/invite/{token}", token=token,
-                   _external=True)
+    return web.external_url("judging.invite", token=token)
 
 
 def _screen_url(rnd: Round) -> str:

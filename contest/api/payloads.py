@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import url_for
-
+from .. import web
 from ..clock import to_local
 from ..contests.models import STAGES, Category, Contest, Entry, School
 from ..contests.service import StageInfo
@@ -22,7 +21,7 @@ def when(value: datetime | None) -> str | None:
 
 
 def media_url(key: str) -> str | None:
-    return url_for("media.serve", key=key, _external=True) if key else None
+    return web.external_url("media.serve", key=key) if key else None
 
 
 def category(value: Category | None) -> dict[str, Any] | None:
@@ -46,7 +45,7 @@ def contest(value: Contest, info: StageInfo, entries_count: int) -> dict[str, An
         "id": value.id, "slug": value.slug, "kind": value.kind, "title": value.title, "short_title": value.short_title,
         "theme": value.theme, "summary": value.summary, "organiser": value.organiser, "stage": stage(info),
         "windows": windows, "categories": [category(c) for c in value.categories], "entries_count": entries_count,
-        "url": url_for("contests.contest_page", slug=value.slug, _external=True),
+        "url": web.external_url("contests.contest_page", slug=value.slug),
     }
 
 
@@ -54,7 +53,7 @@ def entry_summary(value: Entry, contest_slug: str) -> dict[str, Any]:
     return {
         "id": value.id, "contest": contest_slug, "title": value.title, "category": category(value.category),
         "school": school(value.school), "cover_url": media_url(value.cover_key), "published_at": when(value.published_at),
-        "url": url_for("contests.entry_page", slug=contest_slug, entry_id=value.id, _external=True),
+        "url": web.external_url("contests.entry_page", slug=contest_slug, entry_id=value.id),
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request
 
 from .. import web
 from ..accounts.models import User
@@ -21,8 +21,8 @@ from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..antifraud.service import VoteSignals
 from ..contests import service as contests
-from ..contests.models import Contest
-from ..errors import DomainError, InvalidInput, NotFound
+from ..contests.models import DISTRICTS, Contest
+from ..errors import DomainError, InvalidInput, NotFound, UnsupportedMediaType
 from ..extensions import csrf, db, limiter
 from ..i18n import _
 from ..media import service as media
@@ -35,8 +35,12 @@ csrf.exempt(bp)
 
 MAX_BODY = 16 * 1024  # the largest body any endpoint takes is a few short strings
 MAX_PER_PAGE = 50
+MAX_PAGE = 10_000  # 500,000 entries at 50 a page: more than any contest will have
 MAX_LEADERBOARD = 50
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 DEVICE_ID_MAX = 64
+PHONE_MAX = 32  # a number with +86, spaces and dashes is well under this
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # every password is set within these (accounts.check_password_strength)
 
 
 @bp.before_request
@@ -58,11 +62,14 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json_object(*, optional: bool = False) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is {} where the body is optional."""
+    """The body as a JSON object; an empty body is {} where the body is optional. A body
+    must say it is JSON (Content-Type: application/json), or it is refused unread (415)."""
     raw = request.get_data(cache=True)
+    if not raw.strip() and optional:
+        return {}
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(_("请求内容应为 JSON，请使用 Content-Type: application/json。"))
     if not raw.strip():
-        if optional:
-            return {}
         raise InvalidInput(_("请求内容不能为空，应为 JSON 对象。"), code="bad_json")
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
@@ -83,14 +90,49 @@ def _string(payload: dict[str, Any], name: str, *, required: bool = False) -> st
     return value
 
 
-def _int_arg(name: str, *, default: int | None = None, maximum: int | None = None) -> int | None:
-    """A positive integer query parameter; above `maximum` it is served as `maximum`."""
+def _int_arg(name: str, *, default: int | None = None, maximum: int = MAX_ID) -> int | None:
+    """A query parameter that is an integer from 1 to `maximum` (what the OpenAPI document
+    declares), or InvalidInput: a value the API cannot serve is refused, never changed."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         raise InvalidInput(_("参数“%(name)s”应为正整数。", name=name), code="invalid_parameter", field=name)
-    return min(int(raw), maximum) if maximum else int(raw)
+    if int(raw) > maximum:
+        raise InvalidInput(_("参数“%(name)s”不能大于 %(maximum)s。", name=name, maximum=maximum),
+                           code="invalid_parameter", field=name)
+    return int(raw)
+
+
+def _choice_arg(name: str, choices: tuple[str, ...], *, default: str = "") -> str:
+    """A query parameter that must be one of `choices` (the document's enum), or InvalidInput."""
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if raw not in choices:
+        raise InvalidInput(_("参数“%(name)s”的取值无效，可选：%(choices)s。", name=name, choices="、".join(choices)),
+                           code="invalid_parameter", field=name)
+    return raw
+
+
+def _gallery_query() -> contests.GalleryQuery:
+    """The entry list's parameters, each checked against its bounds in the OpenAPI document."""
+    if len(request.args.get("q", "")) > contests.SEARCH_MAX:  # the document bounds what is sent, spaces too
+        raise InvalidInput(_("搜索内容太长了，请不要超过 %(n)s 个字。", n=contests.SEARCH_MAX), code="query_too_long")
+    return replace(
+        contests.parse_gallery_query({"q": request.args.get("q", "")}),
+        page=_int_arg("page", default=1, maximum=MAX_PAGE) or 1,
+        per_page=_int_arg("per_page", default=contests.PER_PAGE, maximum=MAX_PER_PAGE) or contests.PER_PAGE,
+        category_id=_int_arg("category"), school_id=_int_arg("school"),
+        district=_choice_arg("district", DISTRICTS), sort=_choice_arg("sort", contests.GALLERY_SORTS, default="newest"),
+    )
+
+
+def _device_id() -> str:
+    device_id = request.headers.get("X-Device-Id", "").strip()
+    if len(device_id) > DEVICE_ID_MAX:
+        raise InvalidInput(_("请求头“X-Device-Id”不能超过 %(n)s 个字符。", n=DEVICE_ID_MAX), field="X-Device-Id")
+    return device_id
 
 
 # --- authentication and rate-limit keys --------------------------------------------------
@@ -156,8 +198,15 @@ def ping() -> Response:
                error_message=lambda: _("密码错误次数过多，请 15 分钟后再试，或通过短信找回密码。"))
 def issue_token() -> tuple[Response, int]:
     payload = _json_object()
-    issued = tokens.issue_token(db.session, phone=_string(payload, "phone", required=True),
-                                password=_string(payload, "password", required=True), now=web.now())
+    phone, password = _string(payload, "phone", required=True), _string(payload, "password", required=True)
+    if len(phone) > PHONE_MAX:
+        raise InvalidInput(_("请输入正确的 11 位中国大陆手机号码。"), field="phone")
+    # No password outside these bounds was ever set, so none can be right: say why at once.
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(_("密码至少需要 8 位。"), field="password")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(_("密码不能超过 128 位。"), field="password")
+    issued = tokens.issue_token(db.session, phone=phone, password=password, now=web.now())
     antifraud.settle_registration(db.session, web.redis_client(), issued.user, web.now())
     db.session.commit()
     response = jsonify({"token": issued.token, "expires_at": payloads.when(issued.expires_at)})
@@ -176,10 +225,7 @@ def list_contests() -> Response:
 @bp.get("/contests/<slug>/entries")
 def list_entries(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
-    _int_arg("page"), _int_arg("category"), _int_arg("school")  # refuse what the gallery would quietly ignore
-    query = contests.parse_gallery_query(request.args)
-    query = replace(query, per_page=_int_arg("per_page", default=contests.PER_PAGE, maximum=MAX_PER_PAGE))
-    page = contests.search_gallery(db.session, contest, query)
+    page = contests.search_gallery(db.session, contest, _gallery_query())
     items = [payloads.entry_summary(e, contest.slug) for e in page.items]
     return jsonify(payloads.page(items, page_number=page.page, per_page=page.per_page, pages=page.pages, total=page.total))
 
@@ -205,8 +251,8 @@ def create_captcha() -> tuple[Response, int]:
     # The image and the audio are drawn by the site's captcha routes (rate-limited there).
     response = jsonify({
         "id": challenge.id, "expires_at": payloads.when(challenge.expires_at),
-        "image_url": url_for("captcha.image", captcha_id=challenge.id, _external=True),
-        "audio_url": url_for("captcha.audio", captcha_id=challenge.id, _external=True),
+        "image_url": web.external_url("captcha.image", captcha_id=challenge.id),
+        "audio_url": web.external_url("captcha.audio", captcha_id=challenge.id),
     })
     response.headers["Cache-Control"] = "no-store"
     return response, 201
@@ -215,7 +261,7 @@ def create_captcha() -> tuple[Response, int]:
 def _signals(voter: User, contest: Contest, entry_id: int, view_token: str, now: datetime) -> VoteSignals:
     return VoteSignals(
         voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
-        ip=web.client_ip(), device_id=request.headers.get("X-Device-Id", "").strip()[:DEVICE_ID_MAX],
+        ip=web.client_ip(), device_id=_device_id(),
         user_agent=request.headers.get("User-Agent", "")[:300],
         viewed_at=view_stamps.viewed_at(view_token, contest.id, entry_id, now),
     )
@@ -263,7 +309,7 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
 def leaderboard(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
     category_id = _int_arg("category")
-    limit = _int_arg("limit", default=20, maximum=MAX_LEADERBOARD) or 20
+    limit = _int_arg("limit", default=20, maximum=MAX_LEADERBOARD) or 20  # more than 50 is a 400, as documented
     if not live.has_public_vote(contest):
         raise NotFound(_("这项活动没有公众投票。"), code="no_public_vote")
     rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category_id, limit=limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 
 from .. import web
 from ..contests import service as contests
@@ -24,7 +24,7 @@ MAX_AGE = 3600
 def _public_entry(slug: str, entry_id: int) -> tuple[Contest, Entry, str]:
     contest = contests.get_contest(db.session, slug)
     entry = contests.get_public_entry(db.session, contest, entry_id)
-    return contest, entry, url_for("contests.entry_page", slug=contest.slug, entry_id=entry.id, _external=True)
+    return contest, entry, web.external_url("contests.entry_page", slug=contest.slug, entry_id=entry.id)
 
 
 def _image(etag: str, draw: Callable[[], bytes]) -> Response:

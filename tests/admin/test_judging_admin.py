@@ -664,3 +664,12 @@ def test_pages_run_a_bounded_number_of_queries(client, r1, make_entry, make_scho
     small = counts()
     grow(8, 3)
     assert counts() == small
+
+
+def test_invitation_link_is_built_on_the_public_address(app, client, r1):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+    app.extensions["settings"] = replace(app.extensions["settings"], public_base_url="https://vote.example.cn")
+    token = csrf_token(client, r1.url)
+    response = client.post(f"{r1.url}/invites", data={"csrf_token": token, "name": "李老师"})
+    assert response.status_code == 200
+    assert re.search(r'id="invite-link" type="text" value="https://vote\.example\.cn/judge/invite/[^"]+"', html(response))

@@ -15,7 +15,7 @@ GOOD_SECRET = "s" * 32
 
 
 def production(tmp_path, **values: str) -> Settings:
-    base = {"secret_key": GOOD_SECRET, "database_url": PG, "redis_url": REDIS}
+    base = {"secret_key": GOOD_SECRET, "database_url": PG, "redis_url": REDIS, "public_base_url": "https://vote.example.cn"}
     base.update(values)
     return Settings(env="production", instance_path=str(tmp_path / "instance"), **base)
 
@@ -42,6 +42,18 @@ def test_production_short_secret_is_refused(tmp_path):
         create_app(production(tmp_path, secret_key="s" * 31))
 
 
+def test_production_without_a_public_address_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(production(tmp_path, public_base_url=""))
+
+
+@pytest.mark.parametrize("value", ["http://vote.example.cn", "https://vote.example.cn/sub", "vote.example.cn",
+                                   "https://user:pw@vote.example.cn", "https://vote.example.cn/?x=1"])
+def test_production_public_address_must_be_a_bare_https_origin(tmp_path, value):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(production(tmp_path, public_base_url=value))
+
+
 def test_production_sqlite_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="DATABASE_URL must be postgresql"):
         create_app(production(tmp_path, database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}"))
@@ -57,6 +69,7 @@ def test_a_complete_production_configuration_starts(tmp_path):
     assert app.config["SECRET_KEY"] == GOOD_SECRET
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["TESTING"] is False
+    assert app.config["TRUSTED_HOSTS"] == ["vote.example.cn"]
 
 
 def test_unknown_environment_is_refused(tmp_path):
@@ -69,6 +82,7 @@ def test_environment_is_read_inside_create_app(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setenv("DATABASE_URL", PG)
     monkeypatch.setenv("REDIS_URL", REDIS)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://vote.example.cn")
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"instance_path": str(tmp_path)})
     monkeypatch.setenv("SECRET_KEY", GOOD_SECRET)
