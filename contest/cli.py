@@ -84,6 +84,10 @@ def demo_command(reset: bool) -> None:
     """Seed the 2023 Activity Week: schools, the three contests, entries with images, accounts."""
     from .demo import seed_demo
 
+    if current_app.extensions["settings"].is_production:
+        # The demo's accounts (an admin among them) have published passwords.
+        raise click.ClickException("flask demo is refused when CONTEST_ENV=production: its accounts' passwords are public")
+
     seed_demo(db.session, current_app.extensions["storage"], current_app.extensions["settings"], _now(),
               reset=reset, echo=click.echo)
 

@@ -21,6 +21,36 @@ class Person:
 
 
 @dataclass(frozen=True)
+class MediaForJudge:
+    """A photo, video or document as a judge sees it. Its words (alternative text, caption)
+    are the uploader's and often name the school or the student ("张三_济南XX职专_计划书.pdf"),
+    so a blind round shows none of them."""
+
+    kind: str
+    role: str
+    original_key: str
+    display_key: str
+    thumb_key: str
+    poster_key: str
+    content_type: str
+    width: int
+    height: int
+    byte_size: int
+    duration_seconds: float | None
+    alt_text: str
+    caption: str
+
+    @classmethod
+    def of(cls, item: MediaItem, *, blind: bool) -> MediaForJudge:
+        return cls(
+            kind=item.kind, role=item.role, original_key=item.original_key, display_key=item.display_key,
+            thumb_key=item.thumb_key, poster_key=item.poster_key, content_type=item.content_type, width=item.width,
+            height=item.height, byte_size=item.byte_size, duration_seconds=item.duration_seconds,
+            alt_text="" if blind else item.alt_text, caption="" if blind else item.caption,
+        )
+
+
+@dataclass(frozen=True)
 class EntryForJudge:
     """An entry as a judge (or the big screen) is allowed to see it."""
 
@@ -38,9 +68,9 @@ class EntryForJudge:
     team: tuple[Person, ...] = ()  # empty in a blind round
     students: int = 0
     advisors: int = 0
-    photos: tuple[MediaItem, ...] = ()
-    videos: tuple[MediaItem, ...] = ()
-    documents: tuple[MediaItem, ...] = ()
+    photos: tuple[MediaForJudge, ...] = ()
+    videos: tuple[MediaForJudge, ...] = ()
+    documents: tuple[MediaForJudge, ...] = ()
 
     @property
     def has_nominee(self) -> bool:
@@ -52,7 +82,7 @@ def what_judge_sees(entry: Entry, media_items: Sequence[MediaItem] = (), *, blin
 
     Everyone sees the work itself: title, description, category, photos, videos and the
     business plan. Only an open (non-blind) round adds who made it: the school, the
-    nominee's name and the team members. A blind round keeps the team's size, which
+    nominee's name and the team members, and the uploader's own words about the files. A blind round keeps the team's size, which
     names nobody. Gender and birth date are never needed to judge and never shown."""
     members = list(entry.team_members)
     students = sum(1 for m in members if m.role != "advisor")
@@ -68,9 +98,9 @@ def what_judge_sees(entry: Entry, media_items: Sequence[MediaItem] = (), *, blin
         nominee_story=nominee.story if nominee else "",
         team=() if blind else tuple(Person(m.name, m.role, m.major) for m in members),
         students=students, advisors=len(members) - students,
-        photos=tuple(m for m in media_items if m.kind == "image"),
-        videos=tuple(m for m in media_items if m.kind == "video"),
-        documents=tuple(m for m in media_items if m.kind == "pdf"),
+        photos=tuple(MediaForJudge.of(m, blind=blind) for m in media_items if m.kind == "image"),
+        videos=tuple(MediaForJudge.of(m, blind=blind) for m in media_items if m.kind == "video"),
+        documents=tuple(MediaForJudge.of(m, blind=blind) for m in media_items if m.kind == "pdf"),
     )
 
 

@@ -654,7 +654,7 @@ def test_the_entry_page_shows_photos_video_and_business_plan(build, browser, app
     from contest.media.models import MediaItem
     from contest.media.service import attach_image
 
-    s = build()
+    s = build(blind=False)
     entry = s.entries[0]
     photo = attach_image(db.session, app.extensions["storage"], entry=entry, image=Image.new("RGB", (800, 600), (200, 90, 40)),
                          now=clock.now(), caption="田间的传感器")
@@ -690,3 +690,32 @@ def test_the_review_queue_leads_to_the_next_entry_and_the_result_after_closing(b
     page = text(judge.get(s.url()))
     assert "本轮评审已截止" in page and "本轮汇总结果" in page
     assert "70.00" in page and "60.00" in page
+
+
+def test_a_blind_round_shows_no_uploaders_words_about_the_files(build, browser) -> None:
+    """Alternative texts and captions are the uploader's words (often the file's name):
+    they can name the school or the student, so a blind round shows none of them."""
+    from contest.media.models import MediaItem
+
+    def attach(entry: Entry) -> None:
+        db.session.add_all([
+            MediaItem(entry_id=entry.id, kind="image", content_type="image/jpeg", original_key="a" * 64 + ".jpg",
+                      alt_text="路演现场（济南第九职专）", caption="王同学在车间", position=0, created_at=judging_now()),
+            MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
+                      original_key="b" * 64 + ".pdf", caption="李明_济南第九职专_计划书.pdf", byte_size=2048, position=1,
+                      created_at=judging_now()),
+        ])
+        db.session.commit()
+
+    words = ("济南第九职专", "王同学在车间", "李明_")
+    s = build(blind=True)
+    attach(s.entries[0])
+    page = text(browser(s.judges[0]).get(s.entry_url(s.entries[0])))
+    assert "下载 PDF" in page and 'alt="第 1 张照片"' in page
+    for word in words:
+        assert word not in page, word
+    shown = build(blind=False)
+    attach(shown.entries[0])
+    page = text(browser(shown.judges[0]).get(shown.entry_url(shown.entries[0])))
+    for word in words:
+        assert word in page, word

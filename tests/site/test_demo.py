@@ -49,3 +49,14 @@ def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner) -> 
 
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0 and "already there" in again.output
+
+
+def test_demo_is_refused_in_production(app, runner) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from contest.accounts.models import User
+
+    app.extensions["settings"] = replace(app.extensions["settings"], env="production")
+    refused = runner.invoke(args=["demo"])
+    assert refused.exit_code != 0 and "CONTEST_ENV=production" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
