@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
     DecimalField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectChoice,
@@ -20,10 +18,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..contests.models import DISTRICTS, KINDS, STAGES
 from ..contests.service import KIND_LABELS, STAGE_LABELS
+from ..forms import BaseForm, BaseSubForm
 from ..i18n import lazy_gettext as _l
 
 
-class ContestForm(FlaskForm):
+class ContestForm(BaseForm):
     slug = StringField(_l("网址标识"), validators=[DataRequired(_l("请填写网址标识。")), Length(max=60)])
     kind = SelectField(_l("活动类型"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
     title = StringField(_l("活动名称"), validators=[DataRequired(_l("请填写活动名称。")), Length(max=120)])
@@ -44,13 +43,13 @@ for _stage in STAGES:
         _l("%(stage)s结束", stage=STAGE_LABELS[_stage]), format="%Y-%m-%dT%H:%M", validators=[Optional()]))
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(BaseForm):
     kind = SelectField(_l("类型"), choices=[SelectChoice("category", _l("类别")), SelectChoice("track", _l("赛道")), SelectChoice("group", _l("组别"))])
     name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=60)])
     description = StringField(_l("说明"), validators=[Length(max=300)])
 
 
-class SchoolForm(FlaskForm):
+class SchoolForm(BaseForm):
     name = StringField(_l("学校名称"), validators=[DataRequired(_l("请填写学校名称。")), Length(max=80)])
     district = SelectField(_l("所在区县"), choices=[SelectChoice(d, d) for d in DISTRICTS])
     level = SelectField(_l("学校类型"), choices=[SelectChoice("中职", "中职"), SelectChoice("高职", "高职"), SelectChoice("技工", "技工院校")])
@@ -58,7 +57,7 @@ class SchoolForm(FlaskForm):
     enrolment = IntegerField(_l("在校生人数"), validators=[InputRequired(_l("请填写在校生人数。")), NumberRange(min=0, max=200000, message=_l("在校生人数应在 0 到 200000 之间。"))])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """A form with only the CSRF token, for buttons that post."""
 
 
@@ -70,7 +69,7 @@ AGGREGATION_LABELS = {"mean": _l("平均"), "trimmed": _l("去掉最高最低后
 RUBRIC_ROWS_MAX = 20
 
 
-class CriterionForm(Form):
+class CriterionForm(BaseSubForm):
     """One rubric row. A row left wholly empty is ignored, which is how a row is removed
     without script; the rubric's rules (names, maxima, weights summing to 100) are the
     service's, so the message is the same whichever page sends it."""
@@ -88,7 +87,7 @@ class CriterionForm(Form):
             and not (self.description.data or "").strip()
 
 
-class RoundForm(FlaskForm):
+class RoundForm(BaseForm):
     key = StringField(_l("轮次标识"), validators=[DataRequired(_l("请填写轮次标识。")), Length(max=40),
                                                   Regexp(r"^[A-Za-z0-9_-]+$", message=_l("轮次标识只能用字母、数字、- 和 _。"))])
     name = StringField(_l("轮次名称"), validators=[DataRequired(_l("请填写轮次名称。")), Length(max=60)])

@@ -31,6 +31,7 @@ from ..extensions import db
 from ..i18n import N_, _
 from ..judging import service as judging
 from ..judging.models import JudgeProfile, Round
+from ..text import clean_line
 from .access import organisers_only
 from .forms import AGGREGATION_LABELS, ROUND_KIND_LABELS, EmptyForm, RoundForm
 
@@ -344,7 +345,7 @@ def invite(round_id: int) -> Response | tuple[str, int]:
     """The link is shown on this response only: the token is not stored, just its hash."""
     _check_csrf()
     rnd = judging.get_round(db.session, round_id)
-    values = {k: request.form.get(k, "")[:100] for k in ("name", "organisation", "school_id")}
+    values = {k: clean_line(request.form.get(k, ""))[:100] for k in ("name", "organisation", "school_id")}
     try:
         created, token = judging.create_invite(
             db.session, actor=web.actor(), rnd=rnd, name=values["name"], organisation=values["organisation"],
@@ -373,8 +374,8 @@ def judge_profile(round_id: int, judge_id: int) -> Response | tuple[str, int]:
         user = accounts.get_user(db.session, judge_id)
         if judging.membership(db.session, rnd, user) is None:
             raise NotFound(_("这位评委不在本轮评委组中。"))
-        judging.set_profile(db.session, actor=web.actor(), user=user, organisation=request.form.get("organisation", ""),
-                            title=request.form.get("title", ""), school_id=_school_id(), now=web.now(),
+        judging.set_profile(db.session, actor=web.actor(), user=user, organisation=clean_line(request.form.get("organisation", "")),
+                            title=clean_line(request.form.get("title", "")), school_id=_school_id(), now=web.now(),
                             ip=web.client_ip())
         return _("评委信息已保存。如所在学校有变化，请重新平衡分配。")
     return _act(round_id, run, "panel")

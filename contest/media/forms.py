@@ -11,13 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
     FieldList,
-    Form,
     FormField,
     RadioField,
     SelectChoice,
@@ -27,6 +25,7 @@ from wtforms import (
 )
 
 from ..contests.models import Category, Contest, School
+from ..forms import BaseForm, BaseSubForm
 from ..i18n import lazy_gettext as _l
 from .submissions import MediaEntryInput, MemberInput, NomineeInput, TeamInput
 
@@ -68,7 +67,7 @@ class BirthDateField(DateField):
             raise ValueError(_l("请按“年-月-日”填写出生日期，例如 2006-09-01。")) from None
 
 
-class MediaEntryForm(FlaskForm):
+class MediaEntryForm(BaseForm):
     """全民美拍: a photo entry (1–9 photos) or a video entry (one video and a cover)."""
 
     kind = RadioField(_l("作品形式"), choices=[SelectChoice("photo", _l("照片")), SelectChoice("video", _l("短视频"))], default="photo",
@@ -89,7 +88,7 @@ class MediaEntryForm(FlaskForm):
                                category_id=self.category.data, kind=self.kind.data or "")
 
 
-class NomineeForm(FlaskForm):
+class NomineeForm(BaseForm):
     """最美职校生: a school contact's nomination."""
 
     school = _id_select(_l("推荐学校"))
@@ -131,17 +130,17 @@ def _school_choices(schools: list[School]) -> list[SelectChoice]:
     return _choices(schools, str(_l("请选择学校")))
 
 
-class StudentRow(Form):
+class StudentRow(BaseSubForm):
     name = StringField(_l("姓名"))
     student_no = StringField(_l("学号"))
     major = StringField(_l("专业"))
 
 
-class AdvisorRow(Form):
+class AdvisorRow(BaseSubForm):
     name = StringField(_l("姓名"))
 
 
-class TeamForm(FlaskForm):
+class TeamForm(BaseForm):
     """黄炎培: a school contact registers a team with its plan, pitch video and cover."""
 
     school = _id_select(_l("参赛学校"))
@@ -184,14 +183,14 @@ def _member(row: StudentRow) -> MemberInput:
     return MemberInput(name=row.name.data or "", student_no=row.student_no.data or "", major=row.major.data or "")
 
 
-class EntryTextForm(FlaskForm):
+class EntryTextForm(BaseForm):
     """An entry's title and description, editable until the window closes or it is approved."""
 
     title = StringField(_l("作品名称"))
     description = TextAreaField(_l("作品介绍"))
 
 
-def first_error(form: FlaskForm) -> str:
+def first_error(form: BaseForm) -> str:
     """The first field error, for the notice above the form."""
     for errors in form.errors.values():
         for error in errors:
