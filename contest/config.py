@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -177,11 +178,11 @@ def discover_cjk_font(configured: str = "") -> str:
         if not Path(configured).is_file():
             raise ConfigError(f"FONT_PATH {configured!r} does not exist")
         return configured
+    fc_match = shutil.which("fc-match")
     try:
-        found = subprocess.run(
-            ["fc-match", "sans:lang=zh-cn", "--format", "%{file}"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout.strip()
+        found = subprocess.run(  # nosec
+            [fc_match, "sans:lang=zh-cn", "--format", "%{file}"], capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.strip() if fc_match else ""
     except (OSError, subprocess.TimeoutExpired):
         found = ""
     if not found or "CJK" not in found and "cjk" not in found.lower():

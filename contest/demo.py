@@ -82,7 +82,7 @@ STAFF = (
     DemoAccount("13800000003", "Org2023jnB", ("organiser",), "市中华职教社"),
 )
 JUDGE_NAMES = ("王建国", "李淑华", "张明远", "刘晓东", "陈雪梅", "赵立军", "孙海燕")
-JUDGE_PASSWORD = "Judge2023jn"
+JUDGE_PASSWORD = "Judge2023jn"  # nosec B105
 CONTACTS = (
     ("赵敏", "济南旅游学校"),
     ("钱海波", "济南电子机械工程学校"),
@@ -91,13 +91,13 @@ CONTACTS = (
     ("冯雪", "济南商贸学校"),
     ("褚志刚", "济南工程职业技术学院"),
 )
-CONTACT_PASSWORD = "School2023jn"
+CONTACT_PASSWORD = "School2023jn"  # nosec B105
 CITIZEN_NAMES = (
     "泉城光影", "大明湖畔", "趵突泉边的猫", "历下老张", "千佛山下", "章丘铁锅", "黄河边的风",
     "芙蓉街食客", "老济南", "小清河", "泉水叮咚", "长清山里人", "莱芜小记者", "平阴玫瑰",
     "商河花农", "济阳人家", "槐荫阿姨", "天桥车迷", "钢城焊工", "起步区追光者",
 )
-CITIZEN_PASSWORD = "Citizen2023"
+CITIZEN_PASSWORD = "Citizen2023"  # nosec B105
 
 
 def demo_accounts() -> list[DemoAccount]:
@@ -736,7 +736,7 @@ class PosterPainter:
     def poster(self, *, kind: str, variant: int, icon: str, heading: str, subtitle: str, label: str) -> Image.Image:
         palettes = PALETTES[kind]
         start, end = palettes[variant % len(palettes)]
-        rng = random.Random(f"{kind}:{heading}:{subtitle}")  # same picture every run: storage dedupes it
+        rng = random.Random(f"{kind}:{heading}:{subtitle}")  # nosec B311
         canvas = _gradient(start, end).copy()
         canvas.alpha_composite(_bubbles(rng))
         canvas.alpha_composite(_badge(icon, _darker(start)), dest=BADGE_AT)

@@ -21,6 +21,10 @@ start_services() {
   fi
 }
 
+echo "==> static checks (ruff, bandit)"
+ruff check --quiet .
+bandit -q -c bandit.yaml -r contest
+
 status=0
 start_services
 DB=${TEST_PG_DATABASE:-contest_test}

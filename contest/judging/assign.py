@@ -216,7 +216,7 @@ class _Solver:
         self.k = k
         self.fixed = fixed
         self.current = current
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311
         self.n_judges = n_judges = len(judge_ids)
         n_entries = len(entry_ids)
         judge_index = {j: i for i, j in enumerate(judge_ids)}

@@ -151,7 +151,7 @@ def process_video(
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     try:
         # No shell, no stdin: the file name is one argument and ffmpeg never waits for a key.
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)  # nosec B603
     except FileNotFoundError:
         raise RuntimeError(f"{args[0]} not found: install Debian's ffmpeg package (it provides ffmpeg and ffprobe)") from None
     except subprocess.TimeoutExpired:

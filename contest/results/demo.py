@@ -66,7 +66,7 @@ def _vote_days(session: Session, rng: random.Random, contest: Contest, voters: S
 
 def seed_votes_and_results(session: Session, contests: dict[str, Contest], citizens: Sequence[User],
                            organisers: Sequence[User], storage: Storage, now: datetime) -> None:
-    rng = random.Random(51420)
+    rng = random.Random(51420)  # nosec B311
     selection = contests["zuimei-2023"]
     assert selection.voting_starts_at is not None and selection.voting_ends_at is not None
     results.set_formula(session, actor=None, contest=selection, formula=SELECTION_FORMULA,

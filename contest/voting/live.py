@@ -134,7 +134,7 @@ if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
 return 1
 """
 
-_APPLY_SHA = hashlib.sha1(_APPLY.encode()).hexdigest()
+_APPLY_SHA = hashlib.sha1(_APPLY.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts by SHA-1
 
 # KEYS: ready, building, pending, gen, lock, boards, tmp boards, seen, tmp seen
 # ARGV: generation read before the snapshot, lock token, ready TTL, keep, key prefix, tmp prefix
