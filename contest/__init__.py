@@ -140,6 +140,7 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     from . import model_registry  # noqa: F401
     from .accounts.sms import make_sender
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .media.images import ImageDecoder
     from .media.storage import LocalStorage
 
     db.init_app(app)
@@ -171,6 +172,8 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     )
     app.extensions["sms_sender"] = make_sender(s.sms_backend)
     app.extensions["storage"] = LocalStorage(s.media_root)
+    # One per process: its threads share the decode slots that bound the memory images take.
+    app.extensions["image_decoder"] = ImageDecoder(slots=s.image_decode_slots)
 
 
 def _select_locale() -> str:

@@ -44,6 +44,8 @@ class Settings:
     font_path: str = ""
     ratelimit_enabled: bool = True
     log_level: str = "INFO"
+    # Image decodes one process runs at once; each may hold about 200 MB of pixels.
+    image_decode_slots: int = 2
     # Every captcha's answer, for automated tests only; refused outside env 'testing'.
     captcha_fixed_answer: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -70,6 +72,10 @@ class Settings:
             proxy_count = int(get("PROXY_COUNT", "0") or 0)
         except ValueError:
             raise ConfigError("PROXY_COUNT must be a whole number (the number of proxies in front of the app)") from None
+        try:
+            image_decode_slots = int(get("IMAGE_DECODE_SLOTS", "2") or 2)
+        except ValueError:
+            raise ConfigError("IMAGE_DECODE_SLOTS must be a whole number (image decodes a process runs at once)") from None
         return cls(
             env=get("CONTEST_ENV", "development"),
             instance_path=instance_path,
@@ -82,6 +88,7 @@ class Settings:
             font_path=get("FONT_PATH"),
             ratelimit_enabled=get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            image_decode_slots=image_decode_slots,
             captcha_fixed_answer=get("CAPTCHA_FIXED_ANSWER"),
             public_base_url=get("PUBLIC_BASE_URL"),
             trusted_hosts=tuple(h.strip().lower() for h in get("TRUSTED_HOSTS").split(",") if h.strip()),
@@ -127,6 +134,8 @@ class Settings:
             raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
         if self.proxy_count < 0:
             raise ConfigError("PROXY_COUNT cannot be negative")
+        if self.image_decode_slots < 1:
+            raise ConfigError("IMAGE_DECODE_SLOTS must be at least 1")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         if self.public_base_url:

@@ -14,6 +14,7 @@ from .accounts.models import User
 from .accounts.sms import SmsSender
 from .clock import Clock
 from .config import Settings
+from .media.images import ImageDecoder
 from .media.storage import Storage
 
 
@@ -54,6 +55,11 @@ def sms_sender() -> SmsSender:
 
 def storage() -> Storage:
     return current_app.extensions["storage"]
+
+
+def image_decoder() -> ImageDecoder:
+    """The process's image decoder: pass it to images.process_image from a request."""
+    return current_app.extensions["image_decoder"]
 
 
 def redis_client() -> redis.Redis[Any] | None:

@@ -4,13 +4,24 @@ renditions and the near-duplicate hash."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from contest.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from contest.media.images import DISPLAY_SIZE, THUMB_SIZE, dhash, hamming, process_image, strip_jpeg_metadata
+from contest.config import ConfigError, Settings
+from contest.errors import PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
+from contest.media.images import (
+    DISPLAY_SIZE,
+    THUMB_SIZE,
+    ImageDecoder,
+    dhash,
+    hamming,
+    process_image,
+    strip_jpeg_metadata,
+)
 from contest.media.sniff import sniff
+from tests.media.jpeg_files import after_soi, assert_clean_jpeg, multi_picture, phone_exif, segment, zip_archive
 
 GPS = 34853
 
@@ -53,9 +64,20 @@ def test_gps_exif_is_gone_from_every_rendition():
 
 
 def test_orientation_is_applied_before_the_metadata_goes():
-    result = process_image(jpeg(photo((1600, 900)), orientation=6))
+    source = jpeg(photo((1600, 900)), orientation=6)
+    result = process_image(source)
     assert (result.width, result.height) == (900, 1600)
-    assert Image.open(io.BytesIO(result.original)).size == (900, 1600)
+    for rendition in (result.display, result.thumb):
+        assert Image.open(io.BytesIO(rendition)).height > Image.open(io.BytesIO(rendition)).width
+        assert dict(Image.open(io.BytesIO(rendition)).getexif()) == {}
+    # The original keeps its compressed data as is, with an Exif block of our own that
+    # holds the orientation and nothing else.
+    original = Image.open(io.BytesIO(result.original))
+    assert original.size == (1600, 900)
+    assert dict(original.getexif()) == {0x0112: 6}
+    assert ImageOps.exif_transpose(original).size == (900, 1600)
+    assert b"PhoneMaker" not in result.original
+    assert original.tobytes() == Image.open(io.BytesIO(source)).tobytes()
 
 
 def test_renditions_have_the_promised_sizes():
@@ -150,3 +172,158 @@ def test_near_duplicates_are_close_and_other_photos_far():
 ])
 def test_sniff(head, kind):
     assert sniff(head) == kind
+
+
+# --- the clean original ends at the first image's end ---------------------------------------
+
+def test_second_image_after_the_end_and_its_index_are_dropped():
+    source = multi_picture(photo())
+    assert source.count(b"\xff\xd8\xff") == 2 and source.count(b"PhoneMaker") == 2 and b"MPF" in source
+    assert Image.open(io.BytesIO(source)).format == "MPO"
+    result = process_image(source, min_width=1920, min_height=1080)
+    for data in (result.original, result.display, result.thumb):
+        assert_clean_jpeg(data)
+    assert (result.width, result.height) == (1920, 1080)
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
+
+
+def test_zip_appended_to_a_jpeg_is_not_kept():
+    source = jpeg(photo()) + zip_archive()
+    assert zipfile.is_zipfile(io.BytesIO(source))
+    result = process_image(source)
+    assert_clean_jpeg(result.original)
+    assert not zipfile.is_zipfile(io.BytesIO(result.original))
+
+
+def test_progressive_jpeg_keeps_every_scan_and_the_tables_between_them():
+    image = photo()
+    source = encoded(image, "JPEG", quality=90, progressive=True, exif=phone_exif())
+    assert source.count(b"\xff\xda") > 2  # several scans
+    with_trailer = source + jpeg(photo((320, 240), seed=2))
+    result = process_image(with_trailer)
+    assert_clean_jpeg(result.original)
+    assert result.original.count(b"\xff\xda") == source.count(b"\xff\xda")
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
+
+
+def test_restart_markers_are_part_of_the_scan():
+    source = encoded(photo(), "JPEG", quality=90, restart_marker_rows=1, exif=phone_exif())
+    assert b"\xff\xd0" in source and b"\xff\xdd" in source  # RST0 in the data, DRI in the header
+    result = process_image(source + zip_archive())
+    assert_clean_jpeg(result.original)
+    assert b"\xff\xd0" in result.original and b"\xff\xd7" in result.original
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
+
+
+def test_comments_thumbnails_and_segments_between_scans_are_dropped():
+    source = encoded(photo(), "JPEG", quality=90, progressive=True)
+    thumbnail = jpeg(photo((160, 90), seed=5))
+    source = after_soi(source, segment(0xE0, b"JFXX\x00\x10" + thumbnail), segment(0xFE, b"secret comment"),
+                       segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta GContainer/>"),
+                       segment(0xE1, b"http://ns.adobe.com/xmp/extension/\x00" + b"secret" * 10))
+    second_scan = source.index(b"\xff\xda", source.index(b"\xff\xda") + 2)
+    source = source[:second_scan] + segment(0xEB, b"secret between scans") + segment(0xFE, b"secret") + source[second_scan:]
+    result = process_image(source)
+    assert_clean_jpeg(result.original)
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
+
+
+def test_bytes_hidden_in_a_table_segment_are_refused():
+    source = jpeg(photo())
+    dqt = source.index(b"\xff\xdb")
+    length = int.from_bytes(source[dqt + 2:dqt + 4], "big")
+    padded = source[:dqt + 2] + (length + 6).to_bytes(2, "big") + source[dqt + 4:dqt + 2 + length] + b"secret" \
+        + source[dqt + 2 + length:]
+    with pytest.raises(Unprocessable) as caught:
+        process_image(padded)
+    assert caught.value.status == 422
+
+
+def test_a_jpeg_the_copy_does_not_handle_is_re_encoded_upright():
+    # Arithmetic-coding conditioning (DAC) is read by libjpeg but outside the copy's
+    # allow-list: the file is decoded in full, rotated and re-encoded instead.
+    source = after_soi(jpeg(photo(), orientation=6), segment(0xCC, b"\x00\x00")) + zip_archive()
+    result = process_image(source)
+    assert_clean_jpeg(result.original)
+    assert b"\xff\xcc" not in result.original
+    assert Image.open(io.BytesIO(result.original)).size == (1080, 1920) == (result.width, result.height)
+
+
+def test_jfif_and_adobe_headers_are_rebuilt_without_their_extra_bytes():
+    source = encoded(photo().convert("CMYK"), "JPEG", quality=90)
+    assert b"Adobe" in source
+    result = process_image(source)
+    assert_clean_jpeg(result.original)
+    adobe = result.original.index(b"Adobe")
+    assert result.original[adobe - 4:adobe] == b"\xff\xee\x00\x0e"  # 12 bytes: name, version, flags, transform
+    assert Image.open(io.BytesIO(result.original)).mode == "CMYK"
+
+
+def test_strip_drops_what_follows_the_end_of_the_image():
+    source = jpeg(photo())
+    assert strip_jpeg_metadata(source + zip_archive()) == strip_jpeg_metadata(source)
+    assert strip_jpeg_metadata(source).endswith(b"\xff\xd9")
+    with pytest.raises(Unprocessable):
+        strip_jpeg_metadata(source[: len(source) // 2])
+
+
+# --- bounded decoding ----------------------------------------------------------------------
+
+def test_a_decode_waits_for_a_free_slot_and_is_refused_as_busy():
+    decoder = ImageDecoder(slots=2, wait_seconds=0.05)
+    source = jpeg(photo((800, 600)))
+    with decoder.slot(), decoder.slot():
+        with pytest.raises(Unavailable) as caught:
+            decoder.process(source)
+    assert caught.value.status == 503 and caught.value.retry_after
+    assert caught.value.message == "系统繁忙，请稍后重试。"
+    with decoder.slot():  # one slot free again
+        assert decoder.process(source).width == 800
+
+
+def test_a_decode_over_the_memory_budget_is_refused_before_it_starts():
+    transparent = Image.new("RGBA", (7000, 7000), (0, 0, 0, 0))
+    source = encoded(transparent, "PNG")
+    assert len(source) < 1_000_000  # 49 megapixels that cost 400 MB decoded
+    decoder = ImageDecoder(slots=1, wait_seconds=0.05)
+    with decoder.slot():  # no slot free: refused by the budget, not by waiting
+        with pytest.raises(PayloadTooLarge) as caught:
+            decoder.process(source)
+    assert caught.value.status == 413
+    assert caught.value.message.startswith("这张图片尺寸太大（7000×7000），无法处理：请把长边缩小到 ")
+    side = int(caught.value.message.split("长边缩小到 ")[1].split(" ")[0])
+    assert 4000 < side < 7000
+    smaller = encoded(Image.new("RGBA", (side, side), (0, 0, 0, 0)), "PNG")
+    assert decoder.process(smaller).original_ext == "png"
+
+
+def test_an_rgb_image_of_the_full_fifty_megapixels_fits_the_budget():
+    source = encoded(Image.new("RGB", (7000, 7000), "orange"), "PNG")
+    result = ImageDecoder(slots=1).process(source)
+    assert (result.width, result.height) == (7000, 7000)
+
+
+def test_a_path_is_read_only_inside_the_slot(tmp_path):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(jpeg(photo()))
+    from_path = process_image(path, min_width=1920, min_height=1080)
+    assert from_path == process_image(path.read_bytes(), min_width=1920, min_height=1080)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    with pytest.raises(Unprocessable):
+        process_image(empty)
+
+
+def test_the_app_makes_one_decoder_with_the_configured_slots(app):
+    decoder = app.extensions["image_decoder"]
+    assert isinstance(decoder, ImageDecoder)
+    assert decoder.slots == app.extensions["settings"].image_decode_slots == 2
+
+
+def test_decode_slots_come_from_the_environment(tmp_path):
+    assert Settings.from_env({"IMAGE_DECODE_SLOTS": "3"}, str(tmp_path)).image_decode_slots == 3
+    assert Settings.from_env({}, str(tmp_path)).image_decode_slots == 2
+    with pytest.raises(ConfigError, match="IMAGE_DECODE_SLOTS"):
+        Settings.from_env({"IMAGE_DECODE_SLOTS": "two"}, str(tmp_path))
+    with pytest.raises(ConfigError, match="IMAGE_DECODE_SLOTS"):
+        Settings.from_env({"IMAGE_DECODE_SLOTS": "0"}, str(tmp_path)).with_defaults()
