@@ -11,6 +11,7 @@ from .accounts.models import ROLES
 from .clock import to_local
 from .errors import DomainError
 from .extensions import db
+from .media.cli import register_media_cli
 from .results.cli import register_results_cli
 from .voting.cli import register_voting_cli
 
@@ -93,6 +94,7 @@ def demo_command(reset: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    register_media_cli(app)
     register_voting_cli(app)
     register_results_cli(app)
     app.cli.add_command(users_cli)

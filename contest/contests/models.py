@@ -135,7 +135,7 @@ class Entry(Base):
     moderation_reason: Mapped[str] = mapped_column(String(500), default="")
     # Storage key of the cover's thumbnail, set by the media domain; lets galleries show
     # covers without reaching into media.
-    cover_key: Mapped[str] = mapped_column(String(100), default="")
+    cover_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]

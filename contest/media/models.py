@@ -20,9 +20,10 @@ class MediaItem(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     # Storage keys: "<sha256>.<ext>" of the cleaned original and of its renditions.
-    original_key: Mapped[str] = mapped_column(String(100))
-    display_key: Mapped[str] = mapped_column(String(100), default="")
-    thumb_key: Mapped[str] = mapped_column(String(100), default="")
+    # info["storage_key"] marks every column the orphan sweep must treat as a reference.
+    original_key: Mapped[str] = mapped_column(String(100), info={"storage_key": True})
+    display_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
+    thumb_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     content_type: Mapped[str] = mapped_column(String(60))
     width: Mapped[int] = mapped_column(default=0)
     height: Mapped[int] = mapped_column(default=0)
@@ -33,7 +34,7 @@ class MediaItem(Base):
     # image: 64-bit difference hash (stored signed) for near-duplicate detection
     dhash: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # video: poster frame (JPEG) and duration
-    poster_key: Mapped[str] = mapped_column(String(100), default="")
+    poster_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     duration_seconds: Mapped[float | None]
     # what the item is for: photo, cover, video, plan (business plan PDF), pitch (pitch video)
     role: Mapped[str] = mapped_column(String(10), default="photo")

@@ -1,28 +1,36 @@
 """Entries with their media: nominations (最美职校生), photo and video entries (全民美拍),
 team registrations (黄炎培); editing, withdrawing, and the entrant's own list.
 
-Files are validated and cleaned before anything touches the database; the rows are
-then written in the caller's transaction. When the operation is refused, or the
-transaction does not commit, `discard_unreferenced` removes the files it stored.
+Every cheap refusal (the window, the account, the quotas, the team's students) comes
+before any file is decoded or stored: a refused request costs a few queries, not seconds
+of image decoding. Files are then validated and cleaned before anything is written to
+the database; the rows are written in the caller's transaction. Files are never deleted
+here when the operation fails: storage is content-addressed and another request may be
+about to commit a row pointing at the same file. The orphan sweep (media.orphans)
+removes what no row refers to once it has been left alone for a grace period.
+
+Who may change an entry afterwards: the account that submitted it, and for the entries a
+school submits (nominations, teams) the school's contacts. A citizen's 全民美拍 entry
+that names a school is still only the citizen's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..accounts.models import User
 from ..contests import service as contests
 from ..contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import _
-from .images import ProcessedImage, hamming, process_image
+from .images import ImageDecoder, ProcessedImage, hamming, process_image
 from .models import DuplicateFlag, MediaItem, QuotaSlot
 from .pdf import check_pdf
 from .storage import Storage
@@ -34,6 +42,9 @@ STORY_MAX = 1500
 NEAR_DUPLICATE_BITS = 6  # of 64: re-encodes and resizes stay within this, other photos do not
 PDF_MAX_BYTES = 20 * 1024 * 1024
 EDITABLE = ("draft", "submitted", "rejected")
+# Contests whose entries schools submit (nomination, team registration): only there do a
+# school's contacts act on the school's entries.
+SCHOOL_KINDS = ("selection", "innovation")
 
 
 @dataclass(frozen=True)
@@ -46,35 +57,6 @@ class IncomingFile:
 
     def read(self) -> bytes:
         return Path(self.path).read_bytes()
-
-
-@dataclass
-class StoredFiles:
-    """Keys this operation wrote, so a refusal can take them back."""
-
-    keys: list[str] = field(default_factory=list)
-
-    def put(self, storage: Storage, data: bytes, extension: str) -> str:
-        key = storage.put(data, extension)
-        self.keys.append(key)
-        return key
-
-    def put_file(self, storage: Storage, path: str, extension: str) -> str:
-        key = storage.put_file(path, extension)
-        self.keys.append(key)
-        return key
-
-
-def discard_unreferenced(session: Session, storage: Storage, keys: list[str]) -> None:
-    """Delete stored files that no committed media row refers to (after a refusal)."""
-    if not keys:
-        return
-    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key, MediaItem.poster_key)
-    used: set[str] = set()
-    for column in columns:
-        used.update(session.scalars(select(column).where(column.in_(keys))))
-    for key in set(keys) - used:
-        storage.delete(key)
 
 
 # --- checks shared by the three flows ------------------------------------------------
@@ -131,6 +113,21 @@ def school_quota(contest: Contest, school: School) -> int:
     return int(rules.get("school_quota_large", 5))
 
 
+def _quota_full(scope: str, limit: int) -> Conflict:
+    if scope == "person":
+        return Conflict(_("每人在本活动最多投稿 %(n)s 件，您已达到上限。", n=limit), code="person_quota")
+    return Conflict(_("贵校在本活动的名额（%(n)s 个）已用完。", n=limit), code="school_quota")
+
+
+def _check_quota(session: Session, *, contest: Contest, scope: str, owner_id: int, limit: int) -> None:
+    """Refuse at once when every slot is taken, before any file is looked at. Requests
+    racing for the last slot all pass here; `_take_slot` decides between them."""
+    taken = session.scalar(select(func.count()).select_from(QuotaSlot).where(
+        QuotaSlot.contest_id == contest.id, QuotaSlot.scope == scope, QuotaSlot.owner_id == owner_id)) or 0
+    if taken >= limit:
+        raise _quota_full(scope, limit)
+
+
 def _take_slot(session: Session, *, contest: Contest, scope: str, owner_id: int, limit: int, entry: Entry) -> None:
     """Take one of `limit` numbered slots; the unique constraint decides races."""
     taken = set(session.scalars(select(QuotaSlot.slot).where(
@@ -145,9 +142,7 @@ def _take_slot(session: Session, *, contest: Contest, scope: str, owner_id: int,
             return
         except IntegrityError:
             continue  # another request took this slot a moment ago: try the next
-    if scope == "person":
-        raise Conflict(_("每人在本活动最多投稿 %(n)s 件，您已达到上限。", n=limit), code="person_quota")
-    raise Conflict(_("贵校在本活动的名额（%(n)s 个）已用完。", n=limit), code="school_quota")
+    raise _quota_full(scope, limit)
 
 
 def _release_slots(session: Session, entry: Entry) -> None:
@@ -158,7 +153,7 @@ def _release_slots(session: Session, entry: Entry) -> None:
 # --- media ----------------------------------------------------------------------------
 
 def _images(files: list[IncomingFile], contest: Contest, *, at_least: int, at_most: int, label: str,
-            check_resolution: bool = True) -> list[ProcessedImage]:
+            decoder: ImageDecoder | None, check_resolution: bool = True) -> list[ProcessedImage]:
     if len(files) < at_least:
         raise InvalidInput(_("请上传至少 %(n)s 张%(label)s。", n=at_least, label=label), code="too_few_images")
     if len(files) > at_most:
@@ -166,13 +161,16 @@ def _images(files: list[IncomingFile], contest: Contest, *, at_least: int, at_mo
     rules = contests.rules_of(contest)
     min_w = int(rules.get("min_image_width", 0)) if check_resolution else 0
     min_h = int(rules.get("min_image_height", 0)) if check_resolution else 0
-    return [process_image(f.read(), min_width=min_w, min_height=min_h) for f in files]
+    # By path: a file waiting for a decode slot is not held in memory meanwhile.
+    return [process_image(f.path, min_width=min_w, min_height=min_h, decoder=decoder) for f in files]
 
 
-def _video(file: IncomingFile, contest: Contest, workdir: str) -> ProcessedVideo:
+def _video(file: IncomingFile, contest: Contest) -> ProcessedVideo:
     rules = contests.rules_of(contest)
+    # The transcoded copy and the poster frame go beside the upload, in the request's
+    # private folder, and go with it.
     return process_video(file.path, max_seconds=int(rules.get("video_max_seconds", 180)),
-                         max_bytes=int(rules.get("video_max_mb", 300)) * 1024 * 1024, workdir=workdir)
+                         max_bytes=int(rules.get("video_max_mb", 300)) * 1024 * 1024, workdir=str(Path(file.path).parent))
 
 
 def _signed(value: int) -> int:
@@ -184,14 +182,14 @@ def _unsigned(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
-def _attach_images(session: Session, storage: Storage, stored: StoredFiles, entry: Entry, images: list[ProcessedImage],
+def _attach_images(session: Session, storage: Storage, entry: Entry, images: list[ProcessedImage],
                    *, now: datetime, role: str = "photo", start: int = 0) -> list[MediaItem]:
     items = []
     for offset, image in enumerate(images):
         item = MediaItem(
             entry_id=entry.id, kind="image", role=role, content_type="image/jpeg" if image.original_ext == "jpg" else "image/png",
-            original_key=stored.put(storage, image.original, image.original_ext),
-            display_key=stored.put(storage, image.display, "jpg"), thumb_key=stored.put(storage, image.thumb, "jpg"),
+            original_key=storage.put(image.original, image.original_ext),
+            display_key=storage.put(image.display, "jpg"), thumb_key=storage.put(image.thumb, "jpg"),
             width=image.width, height=image.height, byte_size=len(image.original), position=start + offset,
             alt_text=entry.title, dhash=_signed(image.dhash), created_at=now,
         )
@@ -201,13 +199,13 @@ def _attach_images(session: Session, storage: Storage, stored: StoredFiles, entr
     return items
 
 
-def _attach_video(session: Session, storage: Storage, stored: StoredFiles, entry: Entry, video: ProcessedVideo,
-                  *, now: datetime, role: str, position: int) -> MediaItem:
-    poster = process_image(video.poster)
+def _attach_video(session: Session, storage: Storage, entry: Entry, video: ProcessedVideo,
+                  *, now: datetime, role: str, position: int, decoder: ImageDecoder | None) -> MediaItem:
+    poster = process_image(video.poster, decoder=decoder)
     item = MediaItem(
         entry_id=entry.id, kind="video", role=role, content_type=video.content_type,
-        original_key=stored.put_file(storage, video.path, video.extension),
-        poster_key=stored.put(storage, poster.display, "jpg"), thumb_key=stored.put(storage, poster.thumb, "jpg"),
+        original_key=storage.put_file(video.path, video.extension),
+        poster_key=storage.put(poster.display, "jpg"), thumb_key=storage.put(poster.thumb, "jpg"),
         width=video.width, height=video.height, byte_size=Path(video.path).stat().st_size,
         duration_seconds=video.duration, position=position, alt_text=entry.title, created_at=now,
     )
@@ -256,8 +254,9 @@ class MediaEntryInput:
 
 
 def submit_media_entry(
-    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: MediaEntryInput,
-    photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime, workdir: str,
+    session: Session, storage: Storage, *, actor: User, contest: Contest, data: MediaEntryInput,
+    photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime,
+    decoder: ImageDecoder | None = None,
 ) -> Entry:
     """A citizen's 全民美拍 entry: 1–9 photos, or one video with an optional cover."""
     if contest.kind != "media":
@@ -265,18 +264,22 @@ def submit_media_entry(
     _require_open(contest, now)
     if actor.phone_verified_at is None:
         raise Forbidden(_("请先完成手机验证再投稿。"), code="not_verified")
+    rules = contests.rules_of(contest)
+    per_person = int(rules.get("entries_per_person", 3))
+    _check_quota(session, contest=contest, scope="person", owner_id=actor.id, limit=per_person)
     title = _text(data.title, _("作品名称"), TITLE_MAX)
     description = _text(data.description, _("作品介绍"), DESCRIPTION_MAX, required=False)
     category = _category(contest, data.category_id, "category", _("作品类别"), required=bool(contest.categories_of("category")))
-    rules = contests.rules_of(contest)
     if data.kind == "photo":
-        images = _images(photos, contest, at_least=1, at_most=int(rules.get("photos_max", 9)), label=_("照片"))
+        images = _images(photos, contest, at_least=1, at_most=int(rules.get("photos_max", 9)), label=_("照片"),
+                         decoder=decoder)
         clip, cover_image = None, []
     elif data.kind == "video":
         if video is None:
             raise InvalidInput(_("请上传一段视频。"), code="video_missing")
-        clip = _video(video, contest, workdir)
-        cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), check_resolution=False) if cover else []
+        clip = _video(video, contest)
+        cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), decoder=decoder,
+                              check_resolution=False) if cover else []
         images = []
     else:
         raise InvalidInput(_("请选择作品形式（照片或视频）。"))
@@ -284,12 +287,11 @@ def submit_media_entry(
                   title=title, description=description, status="submitted", created_at=now, updated_at=now, submitted_at=now)
     session.add(entry)
     session.flush()
-    _take_slot(session, contest=contest, scope="person", owner_id=actor.id,
-               limit=int(rules.get("entries_per_person", 3)), entry=entry)
-    items = _attach_images(session, storage, stored, entry, images, now=now)
+    _take_slot(session, contest=contest, scope="person", owner_id=actor.id, limit=per_person, entry=entry)
+    items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
-        items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="video", position=0))
-        items += _attach_images(session, storage, stored, entry, cover_image, now=now, role="cover", start=1)
+        items.append(_attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder))
+        items += _attach_images(session, storage, entry, cover_image, now=now, role="cover", start=1)
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
     return entry
@@ -314,14 +316,16 @@ class NomineeInput:
 
 
 def nominate_student(
-    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: NomineeInput,
-    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, workdir: str,
+    session: Session, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
+    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
 ) -> Entry:
     """A school contact nominates a student for 最美职校生: profile, story, 1–6 photos, optional video."""
     if contest.kind != "selection":
         raise NotFound(_("本活动不接受此类投稿。"))
     _require_open(contest, now)
     school = _school_of_contact(session, actor, data.school_id)
+    quota = school_quota(contest, school)
+    _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
     name = _text(data.name, _("学生姓名"), 40)
     if data.gender not in ("male", "female"):
         raise InvalidInput(_("请选择性别。"), field="gender")
@@ -336,8 +340,8 @@ def nominate_student(
     major = _text(data.major, _("专业"), 60)
     grade = _text(data.grade, _("年级"), 20)
     category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
-    images = _images(photos, contest, at_least=1, at_most=6, label=_("照片"), check_resolution=False)
-    clip = _video(video, contest, workdir) if video is not None else None
+    images = _images(photos, contest, at_least=1, at_most=6, label=_("照片"), decoder=decoder, check_resolution=False)
+    clip = _video(video, contest) if video is not None else None
     entry = Entry(contest_id=contest.id, category_id=category.id if category else None, school_id=school.id,
                   submitted_by_id=actor.id, title=_text(data.title, _("推荐标题"), TITLE_MAX, required=False) or name,
                   description="", status="submitted", created_at=now, updated_at=now, submitted_at=now)
@@ -348,10 +352,11 @@ def nominate_student(
     )
     session.add(entry)
     session.flush()
-    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=school_quota(contest, school), entry=entry)
-    items = _attach_images(session, storage, stored, entry, images, now=now)
+    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
+    items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
-        items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="video", position=len(items)))
+        items.append(_attach_video(session, storage, entry, clip, now=now, role="video", position=len(items),
+                                   decoder=decoder))
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
     return entry
@@ -403,26 +408,44 @@ def _team_members(data: TeamInput, contest: Contest, school: School) -> list[Tea
     return members
 
 
+def _student_taken() -> Conflict:
+    return Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team")
+
+
+def _check_students_free(session: Session, contest: Contest, school: School, members: list[TeamMember]) -> None:
+    """Refuse at once a team with a student already in another team, before its files are
+    looked at; the unique constraint still decides between racing registrations."""
+    numbers = [m.student_no for m in members if m.student_no]
+    taken = session.scalar(select(func.count()).select_from(TeamMember).where(
+        TeamMember.contest_id == contest.id, TeamMember.school_id == school.id, TeamMember.student_no.in_(numbers)))
+    if taken:
+        raise _student_taken()
+
+
 def register_team(
-    session: Session, storage: Storage, stored: StoredFiles, *, actor: User, contest: Contest, data: TeamInput,
-    plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime, workdir: str,
+    session: Session, storage: Storage, *, actor: User, contest: Contest, data: TeamInput,
+    plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime,
+    decoder: ImageDecoder | None = None,
 ) -> Entry:
     """A school contact registers a 黄炎培 team: project, track, group, members, plan PDF, pitch video, cover."""
     if contest.kind != "innovation":
         raise NotFound(_("本活动不接受此类投稿。"))
     _require_open(contest, now)
     school = _school_of_contact(session, actor, data.school_id)
+    quota = school_quota(contest, school)
+    _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
     project = _text(data.project, _("项目名称"), TITLE_MAX)
     summary = _text(data.summary, _("项目简介"), DESCRIPTION_MAX)
     track = _category(contest, data.track_id, "track", _("赛道"), required=bool(contest.categories_of("track")))
     group = _category(contest, data.group_id, "group", _("组别"), required=bool(contest.categories_of("group")))
     members = _team_members(data, contest, school)
+    _check_students_free(session, contest, school, members)
     if plan is None or pitch is None or cover is None:
         raise InvalidInput(_("请上传商业计划书（PDF）、路演视频和封面图片。"), code="files_missing")
     plan_bytes = plan.read()
     check_pdf(plan_bytes, max_bytes=PDF_MAX_BYTES)
-    cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), check_resolution=False)
-    clip = _video(pitch, contest, workdir)
+    cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), decoder=decoder, check_resolution=False)
+    clip = _video(pitch, contest)
     entry = Entry(contest_id=contest.id, category_id=track.id if track else None, group_id=group.id if group else None,
                   school_id=school.id, submitted_by_id=actor.id, title=project, description=summary, status="submitted",
                   created_at=now, updated_at=now, submitted_at=now)
@@ -432,12 +455,12 @@ def register_team(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team") from None
-    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=school_quota(contest, school), entry=entry)
-    items = _attach_images(session, storage, stored, entry, cover_image, now=now, role="cover")
-    items.append(_attach_video(session, storage, stored, entry, clip, now=now, role="pitch", position=1))
+        raise _student_taken() from None
+    _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
+    items = _attach_images(session, storage, entry, cover_image, now=now, role="cover")
+    items.append(_attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder))
     plan_item = MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
-                          original_key=stored.put(storage, plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
+                          original_key=storage.put(plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
                           caption=Path(plan.name).name[:200], created_at=now)
     session.add(plan_item)
     session.flush()
@@ -447,25 +470,31 @@ def register_team(
 
 # --- after submission ------------------------------------------------------------------
 
+def _acts_for_school(session: Session, actor: User, entry: Entry) -> bool:
+    """Whether the actor is a contact of the school that submitted this entry."""
+    if entry.school_id is None or entry.contest.kind not in SCHOOL_KINDS:
+        return False
+    return entry.school_id in {s.id for s in schools_of(session, actor)}
+
+
 def get_own_entry(session: Session, actor: User, entry_id: int) -> Entry:
-    """An entry the actor submitted (or, for school entries, one of their schools'), or NotFound."""
+    """An entry the actor submitted (or one their school submitted), or NotFound."""
     entry = session.get(Entry, entry_id, options=[selectinload(Entry.team_members)])
-    if entry is None:
-        raise NotFound(_("没有找到这件作品。"))
-    school_ids = {s.id for s in schools_of(session, actor)}
-    if entry.submitted_by_id != actor.id and entry.school_id not in school_ids:
+    # Someone else's entry is "not found", as a missing one: ids reveal nothing.
+    if entry is None or (entry.submitted_by_id != actor.id and not _acts_for_school(session, actor, entry)):
         raise NotFound(_("没有找到这件作品。"))
     return entry
 
 
 def my_entries(session: Session, actor: User) -> list[Entry]:
-    """Entries the actor submitted or that belong to their schools, newest first."""
+    """Entries the actor submitted or that their schools submitted, newest first."""
     school_ids = [s.id for s in schools_of(session, actor)]
     condition = Entry.submitted_by_id == actor.id
     if school_ids:
-        condition = or_(condition, Entry.school_id.in_(school_ids))
+        condition = or_(condition, and_(Entry.school_id.in_(school_ids), Contest.kind.in_(SCHOOL_KINDS)))
     return list(session.scalars(
-        select(Entry).where(condition).order_by(Entry.created_at.desc(), Entry.id.desc())
+        select(Entry).join(Contest, Contest.id == Entry.contest_id).where(condition)
+        .order_by(Entry.created_at.desc(), Entry.id.desc())
     ))
 
 
@@ -485,11 +514,41 @@ def update_entry_text(session: Session, *, actor: User, entry_id: int, title: st
     return entry
 
 
-def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetime) -> Entry:
-    """Withdraw one's entry; its quota slot is freed."""
-    entry = get_own_entry(session, actor, entry_id)
+def _started(contest: Contest, stage: str, now: datetime) -> bool:
+    start, _end = contest.window(stage)
+    return start is not None and start <= now
+
+
+def withdrawal_refusal(entry: Entry, actor: User, now: datetime) -> DomainError | None:
+    """Why the actor may not withdraw this entry now (None: they may).
+
+    The actor has already been found to be its submitter or a contact of its school.
+    - Until voting or judging starts, withdrawing only takes an entry out of moderation:
+      the submitter and, for a school's entries, any contact of the school may.
+    - Once voting or judging has started, withdrawing throws away the public's votes and
+      the judges' work: only the account that submitted the entry may, as the person
+      answerable for it (an entrant taking back their own photo, a school's contact
+      taking back the nomination they made, e.g. when consent is withdrawn).
+    - Once results are in 公示 (or the contest is over), the results have been computed
+      and published with the entry: it stays, and a problem goes to the organisers
+      (an objection, or their moderation).
+    """
     if entry.status == "withdrawn":
-        raise Conflict(_("作品已撤回。"))
+        return Conflict(_("作品已撤回。"), code="already_withdrawn")
+    contest = entry.contest
+    if _started(contest, "publicity", now) or contests.stage_of(contest, now).current == "closed":
+        return Conflict(_("本活动已公布结果，作品不能再撤回；如有特殊情况，请联系主办方。"), code="withdrawal_closed")
+    if entry.submitted_by_id != actor.id and (_started(contest, "voting", now) or _started(contest, "judging", now)):
+        return Forbidden(_("投票或评审开始后，只有提交这件作品的账号可以撤回。"), code="not_submitter")
+    return None
+
+
+def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetime) -> Entry:
+    """Withdraw one's entry while the contest allows it; its quota slot is freed."""
+    entry = get_own_entry(session, actor, entry_id)
+    refusal = withdrawal_refusal(entry, actor, now)
+    if refusal is not None:
+        raise refusal
     entry.status = "withdrawn"
     entry.updated_at = now
     _release_slots(session, entry)
@@ -500,4 +559,3 @@ def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetim
         member.student_no = None
     session.flush()
     return entry
-

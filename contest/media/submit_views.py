@@ -3,39 +3,35 @@ entries with their status and the moderators' reasons, edit their text, withdraw
 
 from __future__ import annotations
 
-import logging
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import FileStorage
 
 from .. import web
 from ..contests import service as contests
 from ..contests.models import Contest, Entry, School
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
 from . import submissions
 from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
-from .submissions import IncomingFile, StoredFiles
-
-log = logging.getLogger(__name__)
+from .uploads import Uploads, refusal_headers, upload_transaction, uploader_key
 
 bp = Blueprint("submit", __name__)
 
 # Room for the photos, the cover, a business plan and the text fields beside the largest
 # video a contest allows: the request as a whole may be this much larger than the video.
 FORM_ALLOWANCE_MB = 60
-CHUNK = 1024 * 1024
+# Per account: an entrant sends a handful of entries, a school contact a few dozen, and a
+# refused form is sent again after a correction. Per address: a school's lab behind one
+# NAT address. Both are checked before the view runs, so before any file is decoded.
+SUBMIT_LIMITS = {"account": "4 per minute;30 per hour", "address": "30 per minute;300 per hour"}
+EDIT_LIMITS = {"account": "20 per minute", "address": "60 per minute"}
 
 
 def upload_limit(contest: Contest) -> int:
@@ -59,83 +55,29 @@ def _raise_upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> 
     request.max_content_length = upload_limit(contest)
 
 
-# --- files and the transaction --------------------------------------------------------
-
-class Uploads:
-    """This request's files, copied to a private temporary folder, and the storage keys
-    the operation wrote."""
-
-    def __init__(self, workdir: str) -> None:
-        self.workdir = workdir
-        self.stored = StoredFiles()
-        self._count = 0
-
-    def one(self, upload: FileStorage | None) -> IncomingFile | None:
-        return self._spool(upload) if upload else None
-
-    def many(self, uploads: list[FileStorage] | None) -> list[IncomingFile]:
-        return [self._spool(upload) for upload in uploads or [] if upload]
-
-    def _spool(self, upload: FileStorage) -> IncomingFile:
-        self._count += 1
-        path = f"{self.workdir}/upload-{self._count}"
-        size = 0
-        with open(path, "wb") as out:
-            # In chunks: a video may be hundreds of megabytes.
-            while chunk := upload.stream.read(CHUNK):
-                out.write(chunk)
-                size += len(chunk)
-        # Only the last part of the client's name (old browsers send a whole path).
-        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
-        return IncomingFile(name=name, path=path, size=size)
-
-
-@contextmanager
-def committed_or_discarded() -> Iterator[Uploads]:
-    """One submission's rows and files: committed together, or neither kept.
-
-    On any failure the transaction is rolled back and the files this request stored are
-    deleted, unless a committed row refers to them (storage is content-addressed, so the
-    same bytes may belong to an earlier entry). The temporary copies go in every case.
-    """
-    workdir = tempfile.mkdtemp(prefix="contest-upload-")
-    uploads = Uploads(workdir)
-    try:
-        yield uploads
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        try:
-            submissions.discard_unreferenced(db.session, web.storage(), uploads.stored.keys)
-        except Exception:  # the refusal matters more than the clean-up: report, keep going
-            log.exception("could not remove the files of a refused submission")
-        raise
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 # --- the three flows ------------------------------------------------------------------
 
 def _send_media(form: MediaEntryForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.submit_media_entry(
-        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
+        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), cover=files.one(form.cover.data),
-        now=web.now(), workdir=files.workdir,
+        now=web.now(), decoder=web.image_decoder(),
     )
 
 
 def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.nominate_student(
-        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
-        photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(), workdir=files.workdir,
+        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
+        photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
+        decoder=web.image_decoder(),
     )
 
 
 def _send_team(form: TeamForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.register_team(
-        db.session, web.storage(), files.stored, actor=web.actor(), contest=contest, data=form.to_input(),
+        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
         plan=files.one(form.plan.data), pitch=files.one(form.pitch.data), cover=files.one(form.cover.data),
-        now=web.now(), workdir=files.workdir,
+        now=web.now(), decoder=web.image_decoder(),
     )
 
 
@@ -165,17 +107,21 @@ def _why_closed(flow: Flow, contest: Contest, schools: list[School]) -> str:
 
 
 def _render_flow(flow: Flow, form: FlaskForm, contest: Contest, schools: list[School], status: int = 200,
-                 error: str = "") -> tuple[str, int]:
+                 error: str = "", headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str]]:
     closed = _why_closed(flow, contest, schools)
     return render_template(
         flow.template, form=form, contest=contest, stage=contests.stage_of(contest, web.now()), error=error,
         closed=closed, rules=contests.rules_of(contest), max_bytes=upload_limit(contest),
-    ), (403 if closed and status == 200 else status)
+    ), (403 if closed and status == 200 else status), headers or {}
 
 
 @bp.route("/c/<slug>/submit", methods=["GET", "POST"])
+@limiter.limit(SUBMIT_LIMITS["address"], methods=["POST"], key_func=web.client_ip,
+               error_message=lambda: _("提交太频繁，请稍后再试。"))
+@limiter.limit(SUBMIT_LIMITS["account"], methods=["POST"], key_func=uploader_key,
+               error_message=lambda: _("提交太频繁，请稍后再试。"))
 @login_required
-def submit_entry(slug: str) -> Response | tuple[str, int]:
+def submit_entry(slug: str) -> Response | tuple[str, int, dict[str, str]]:
     contest = contests.get_contest(db.session, slug)
     flow = FLOWS[contest.kind]
     schools = submissions.schools_of(db.session, web.actor())  # type: ignore[arg-type]
@@ -185,10 +131,10 @@ def submit_entry(slug: str) -> Response | tuple[str, int]:
     if not form.validate():
         return _render_flow(flow, form, contest, schools, 400, first_error(form))
     try:
-        with committed_or_discarded() as files:
+        with upload_transaction() as files:
             flow.send(form, contest, files)
     except DomainError as exc:
-        return _render_flow(flow, form, contest, schools, exc.status, exc.message)
+        return _render_flow(flow, form, contest, schools, exc.status, exc.message, refusal_headers(exc))
     flash(str(flow.done), "success")
     return redirect(url_for("submit.my_entries"))
 
@@ -201,14 +147,11 @@ class EntryRow:
 
     entry: Entry
     window_open: bool
+    withdrawable: bool
 
     @property
     def editable(self) -> bool:
         return self.window_open and self.entry.status in submissions.EDITABLE
-
-    @property
-    def withdrawable(self) -> bool:
-        return self.entry.status != "withdrawn"
 
     @property
     def returned(self) -> bool:
@@ -217,7 +160,9 @@ class EntryRow:
 
 
 def _entry_row(entry: Entry) -> EntryRow:
-    return EntryRow(entry, contests.stage_of(entry.contest, web.now()).is_active("submission"))
+    now = web.now()
+    refusal = submissions.withdrawal_refusal(entry, web.actor(), now)  # type: ignore[arg-type]
+    return EntryRow(entry, contests.stage_of(entry.contest, now).is_active("submission"), refusal is None)
 
 
 def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
@@ -232,6 +177,10 @@ def my_entries() -> tuple[str, int]:
 
 
 @bp.route("/me/entries/<int:entry_id>/edit", methods=["GET", "POST"])
+@limiter.limit(EDIT_LIMITS["address"], methods=["POST"], key_func=web.client_ip,
+               error_message=lambda: _("修改太频繁，请稍后再试。"))
+@limiter.limit(EDIT_LIMITS["account"], methods=["POST"], key_func=uploader_key,
+               error_message=lambda: _("修改太频繁，请稍后再试。"))
 @login_required
 def edit_entry(entry_id: int) -> Response | tuple[str, int]:
     row = _entry_row(submissions.get_own_entry(db.session, web.actor(), entry_id))  # type: ignore[arg-type]

@@ -129,7 +129,7 @@ class ObjectionEvidence(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     objection_id: Mapped[int] = mapped_column(ForeignKey("result_objection.id", ondelete="CASCADE"), index=True)
-    storage_key: Mapped[str] = mapped_column(String(100))
+    storage_key: Mapped[str] = mapped_column(String(100), info={"storage_key": True})  # the orphan sweep's mark
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int]
     original_name: Mapped[str] = mapped_column(String(200), default="")

@@ -38,7 +38,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarg
 from ..i18n import N_, _
 from ..judging import service as judging
 from ..judging.models import Round
-from ..media.images import process_image
+from ..media.images import ImageDecoder, process_image
 from ..media.pdf import check_pdf
 from ..media.sniff import sniff
 from ..media.storage import Storage
@@ -421,7 +421,7 @@ class _CheckedFile:
     name: str
 
 
-def _check_evidence(upload: Upload) -> _CheckedFile:
+def _check_evidence(upload: Upload, decoder: ImageDecoder | None) -> _CheckedFile:
     """An image (re-encoded, metadata stripped) or a PDF, recognised by its content."""
     if len(upload.data) > EVIDENCE_BYTES:
         raise PayloadTooLarge(_("每个证明文件不能超过 10 MB。"), code="file_too_large")
@@ -431,7 +431,7 @@ def _check_evidence(upload: Upload) -> _CheckedFile:
         return _CheckedFile(upload.data, "pdf", "application/pdf", len(upload.data), upload.filename[-200:])
     if kind not in ("jpeg", "png", "webp"):
         raise UnsupportedMediaType(_("证明文件只接受 JPEG、PNG、WebP 图片或 PDF。"), code="unsupported_evidence")
-    image = process_image(upload.data, max_bytes=EVIDENCE_BYTES)
+    image = process_image(upload.data, max_bytes=EVIDENCE_BYTES, decoder=decoder)
     return _CheckedFile(image.display, "jpg", "image/jpeg", len(upload.data), upload.filename[-200:])
 
 
@@ -452,7 +452,7 @@ PUBLICATION_STATE_LABELS = {"pending": N_("待确认"), "publicity": N_("公示�
 
 def file_objection(
     session: Session, *, user: User | None, contest: Contest, entry_id: int | None, subject: str, body: str,
-    uploads: Sequence[Upload] = (), storage: Storage, now: datetime, ip: str = "",
+    uploads: Sequence[Upload] = (), storage: Storage, now: datetime, ip: str = "", decoder: ImageDecoder | None = None,
 ) -> Objection:
     """A citizen's objection during 公示; refused with a clear message outside it."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -481,7 +481,7 @@ def file_objection(
     if today >= OBJECTIONS_PER_DAY:
         raise TooMany(_("24 小时内最多提出 %(n)d 条异议。", n=OBJECTIONS_PER_DAY), code="objection_quota")
     # Every file is checked before any is stored: a refusal leaves nothing behind.
-    checked = [_check_evidence(upload) for upload in uploads if upload.data]
+    checked = [_check_evidence(upload, decoder) for upload in uploads if upload.data]
     evidence = [ObjectionEvidence(storage_key=storage.put(f.data, f.extension), content_type=f.content_type,
                                   size=f.size, original_name=f.name) for f in checked]
     objection = Objection(contest_id=contest.id, publication_id=publication.id, entry_id=entry_id, subject=subject,

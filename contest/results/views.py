@@ -13,9 +13,11 @@ Decisions:
 - The entry page gets its result box through a template helper (like vote_panel), so the
   contests domain never imports results: dependencies point one way.
 - Objections are listed without who filed them; the filer is only known to organisers.
-- Evidence files are checked by content in the service. The files a refused objection
-  already put in storage are removed again, unless something committed refers to them
-  (storage is content-addressed, the same bytes may belong to something else).
+- Evidence files are checked by content in the service, all of them before any is
+  stored. The route shares the upload transaction of the entry forms: a failure rolls
+  the rows back and leaves stored files to the orphan sweep (storage is
+  content-addressed, the same bytes may belong to something else). Posting is limited
+  per account and per address, before any file is looked at.
 - The daily chart is an SVG drawn on the server (no script, CSP self): bars with their
   numbers, and the same figures as a table for screen readers.
 """
@@ -25,28 +27,26 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
 
 from .. import web
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, NotFound
-from ..extensions import db
+from ..extensions import db, limiter
 from ..i18n import _
-from ..media import submissions
-from ..media.storage import Storage
+from ..media.uploads import refusal_headers, upload_transaction, uploader_key
+from ..text import clean_text
 from ..voting import live
 from . import formulas
 from . import service as results
-from .models import FormulaChange, Objection, ObjectionEvidence, Publication
+from .models import FormulaChange, Objection, Publication
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ bp = Blueprint("results", __name__)
 # Five evidence files of up to 10 MB each, and room for the text fields.
 OBJECTION_BODY_LIMIT = results.EVIDENCE_FILES * results.EVIDENCE_BYTES + 1024 * 1024
 ROUND_COMPONENTS = {"expert_round": "expert", "jury_round": "jury", "final_round": "final"}
+# A citizen files a few objections a day (the service's own quota); refused attempts,
+# each carrying up to 50 MB of files, count here too.
+EVIDENCE_LIMITS = {"account": "5 per minute;20 per hour", "address": "20 per minute;200 per hour"}
 
 
 # --- rows as the public sees them ---------------------------------------------------------
@@ -487,7 +490,7 @@ class ObjectionInput:
     def from_form(cls) -> ObjectionInput:
         form = request.form
         return cls((form.get("entry_id") or "").strip()[:20], (form.get("subject") or "").strip()[:20],
-                   (form.get("body") or "")[:results.OBJECTION_MAX * 2])
+                   clean_text(form.get("body") or "")[:results.OBJECTION_MAX * 2])
 
 
 def _uploads() -> list[results.Upload]:
@@ -524,66 +527,26 @@ def _objection_form(contest: Contest, publication: Publication | None, values: O
     return html, (409 if closed and status == 200 else status)
 
 
-class RecordingStorage:
-    """The app's storage, noting every key this request writes."""
-
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.keys: list[str] = []
-
-    def put(self, data: bytes, extension: str) -> str:
-        key = self.inner.put(data, extension)
-        self.keys.append(key)
-        return key
-
-    def put_file(self, source: str | os.PathLike[str], extension: str) -> str:
-        key = self.inner.put_file(source, extension)
-        self.keys.append(key)
-        return key
-
-    def open(self, key: str) -> BinaryIO:
-        return self.inner.open(key)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-
-@contextmanager
-def evidence_committed_or_discarded() -> Iterator[RecordingStorage]:
-    """The objection and its files: committed together, or neither kept."""
-    storage = RecordingStorage(web.storage())
-    try:
-        yield storage
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        try:
-            keys = storage.keys
-            used = set(db.session.scalars(select(ObjectionEvidence.storage_key).where(ObjectionEvidence.storage_key.in_(keys)))) if keys else set()
-            submissions.discard_unreferenced(db.session, storage.inner, [k for k in keys if k not in used])
-        except Exception:  # the refusal matters more than the clean-up: report, keep going
-            log.exception("could not remove the evidence files of a refused objection")
-        raise
-
-
 @bp.route("/c/<slug>/results/objections/new", methods=["GET", "POST"])
+@limiter.limit(EVIDENCE_LIMITS["address"], methods=["POST"], key_func=web.client_ip,
+               error_message=lambda: _("提交异议太频繁，请稍后再试。"))
+@limiter.limit(EVIDENCE_LIMITS["account"], methods=["POST"], key_func=uploader_key,
+               error_message=lambda: _("提交异议太频繁，请稍后再试。"))
 @login_required
-def new_objection(slug: str) -> Response | tuple[str, int]:
+def new_objection(slug: str) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     contest = contests.get_contest(db.session, slug)
     publication = results.current_publication(db.session, contest)
     if request.method == "GET":
         return _objection_form(contest, publication, ObjectionInput(request.args.get("entry", "")[:20], "", ""))
     values = ObjectionInput.from_form()
     try:
-        with evidence_committed_or_discarded() as storage:
+        with upload_transaction():
             results.file_objection(db.session, user=web.actor(), contest=contest, entry_id=values.entry_id,
-                                   subject=values.subject, body=values.body, uploads=_uploads(), storage=storage,
-                                   now=web.now(), ip=web.client_ip())
+                                   subject=values.subject, body=values.body, uploads=_uploads(),
+                                   storage=web.storage(), now=web.now(), ip=web.client_ip(),
+                                   decoder=web.image_decoder())
     except DomainError as exc:
-        return _objection_form(contest, publication, values, exc, exc.status)
+        return (*_objection_form(contest, publication, values, exc, exc.status), refusal_headers(exc))
     flash(_("异议已提交。主办方答复后，答复将与异议一并在结果页公开（不显示提出人）。"), "success")
     return redirect(url_for("results.results_page", slug=contest.slug, _anchor="objections"))
 

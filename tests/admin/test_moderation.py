@@ -464,10 +464,10 @@ def _upload(tmp_path: Path, name: str, image: Image.Image, quality: int) -> subm
 def _submit_photo(app: Flask, tmp_path: Path, contest: Contest, user: User, title: str, upload) -> Entry:  # type: ignore[no-untyped-def]
     with app.test_request_context():
         entry = submissions.submit_media_entry(
-            db.session, app.extensions["storage"], submissions.StoredFiles(), actor=db.session.get(User, user.id),
+            db.session, app.extensions["storage"], actor=db.session.get(User, user.id),
             contest=db.session.get(Contest, contest.id), photos=[upload], video=None, cover=None, now=START,
-            workdir=str(tmp_path), data=submissions.MediaEntryInput(title=title, description="", kind="photo",
-                                                                   category_id=contest.categories[0].id),
+            data=submissions.MediaEntryInput(title=title, description="", kind="photo",
+                                             category_id=contest.categories[0].id),
         )
         db.session.commit()
     return entry

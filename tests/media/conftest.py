@@ -4,11 +4,15 @@ what was left behind (rows and files)."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
+import os
 import subprocess
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,9 @@ from contest.contests import service as contests
 from contest.contests.models import Contest, Entry, School, SchoolContact
 from contest.extensions import db
 from contest.media.models import MediaItem, QuotaSlot
-from tests.conftest import csrf_token
+from contest.media.orphans import SweepReport, sweep_orphans
+from contest.media.storage import LocalStorage
+from tests.conftest import csrf_token, sign_in_id
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n"
@@ -157,7 +163,7 @@ def sign_in(client: FlaskClient, user: User) -> None:
     """Sign in through the session cookie, as the login form does (the accounts tests
     cover the form itself)."""
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = sign_in_id(user)
         session["_fresh"] = True
 
 
@@ -257,6 +263,13 @@ def entries() -> list[Entry]:
     return list(db.session.scalars(select(Entry).order_by(Entry.id)))
 
 
+def swept(app: Flask, *, after: timedelta = timedelta(days=2)) -> SweepReport:
+    """Run the orphan sweep as if `after` had passed since every file was stored (the
+    files carry real modification times; the app's clock is fixed in 2023)."""
+    db.session.rollback()
+    return sweep_orphans(db.session, app.extensions["storage"], now=datetime.now(UTC) + after, grace=timedelta(hours=24))
+
+
 def assert_nothing_stored(app: Flask) -> None:
     assert count(Entry) == 0
     assert count(MediaItem) == 0
@@ -266,3 +279,30 @@ def assert_nothing_stored(app: Flask) -> None:
 
 def page(response: Any) -> str:
     return response.get_data(as_text=True)
+
+
+class FullAfter(LocalStorage):
+    """The app's local storage on a disk that fills up after `writes` more files: the next
+    write fails with ENOSPC from inside the real write (its temporary file already made)."""
+
+    def __init__(self, root: str | Path, writes: int) -> None:
+        super().__init__(root)
+        self.writes_left = writes
+
+    def _write(self, target: Path, fill: Callable[[Any], Any]) -> None:
+        if self.writes_left <= 0:
+            def fill(out: Any) -> None:  # the disk refuses whatever comes
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.writes_left -= 1
+        super()._write(target, fill)
+
+
+def leftovers(app: Flask) -> list[Path]:
+    """Temporary files an interrupted write left in storage."""
+    return [p for p in stored_files(app) if p.name.startswith(".")]
+
+
+def intact(app: Flask) -> bool:
+    """Every file stored under a key holds exactly the bytes the key names."""
+    return all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name.split(".")[0]
+               for p in stored_files(app) if not p.name.startswith("."))

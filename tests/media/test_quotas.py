@@ -20,8 +20,8 @@ from contest.extensions import db
 from contest.media import submissions
 from contest.media.models import MediaItem, QuotaSlot
 from contest.media.submissions import IncomingFile, MediaEntryInput, MemberInput, TeamInput
-from contest.media.submit_views import committed_or_discarded
-from tests.media.conftest import MINIMAL_PDF, add_contact, count, jpeg, set_rules, stored_files
+from contest.media.uploads import upload_transaction
+from tests.media.conftest import MINIMAL_PDF, add_contact, count, jpeg, set_rules, stored_files, swept
 
 
 def run_together(app: Flask, n: int, work: Callable[[int, Any], Any]) -> list[str]:
@@ -35,7 +35,7 @@ def run_together(app: Flask, n: int, work: Callable[[int, Any], Any]) -> list[st
         with app.app_context():
             start.wait()
             try:
-                with committed_or_discarded() as files:
+                with upload_transaction() as files:
                     work(i, files)
                 outcomes[i] = "ok"
             except Conflict as exc:
@@ -67,11 +67,14 @@ def copy_in(folder: Path, name: str, source: str) -> IncomingFile:
 
 
 def no_orphan_files(app: Flask) -> None:
-    """Every stored file belongs to a committed media row, and every row's files exist."""
+    """Every committed media row's files exist, and once the sweep has run, every stored
+    file belongs to a committed row."""
     db.session.rollback()
     keys: set[str] = set()
     for item in db.session.scalars(select(MediaItem)):
         keys.update(k for k in (item.original_key, item.display_key, item.thumb_key, item.poster_key) if k)
+    assert keys <= {p.name for p in stored_files(app)}
+    swept(app)
     assert {p.name for p in stored_files(app)} == keys
 
 
@@ -83,10 +86,10 @@ def test_parallel_submissions_by_one_citizen_stay_within_the_limit(app, make_use
 
     def submit(i: int, files: Any) -> None:
         submissions.submit_media_entry(
-            db.session, app.extensions["storage"], files.stored, actor=db.session.get(User, user_id),
+            db.session, app.extensions["storage"], actor=db.session.get(User, user_id),
             contest=db.session.get(Contest, contest_id),
             data=MediaEntryInput(title=f"作品{i}", description="", category_id=category_id, kind="photo"),
-            photos=[photos[i]], video=None, cover=None, now=clock.now(), workdir=files.workdir,
+            photos=[photos[i]], video=None, cover=None, now=clock.now(),
         )
 
     outcomes = run_together(app, 8, submit)
@@ -114,10 +117,10 @@ def _register(app: Flask, clock: Any, contest: Contest, user_id: int, school_id:
     def register(i: int, files: Any) -> None:
         own = Path(tempfile.mkdtemp(dir=folder))
         submissions.register_team(
-            db.session, app.extensions["storage"], files.stored, actor=db.session.get(User, user_id),
+            db.session, app.extensions["storage"], actor=db.session.get(User, user_id),
             contest=db.session.get(Contest, contest_id), data=inputs[i],
             plan=incoming(own, "plan.pdf", MINIMAL_PDF), pitch=copy_in(own, "pitch.mp4", clip),
-            cover=incoming(own, "cover.jpg", jpeg(640, 360, mark=i)), now=clock.now(), workdir=files.workdir,
+            cover=incoming(own, "cover.jpg", jpeg(640, 360, mark=i)), now=clock.now(),
         )
     return register
 
