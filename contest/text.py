@@ -13,8 +13,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Blank-looking letters that are not Unicode whitespace: Hangul fillers, the braille blank.
-_BLANK_LETTERS = "\u115f\u1160\u3164\uffa0\u2800"
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a font
+# draws as nothing (combining grapheme joiner, variation selectors, Mongolian and Khmer
+# invisibles, tags …), plus every format character (category Cf, tested below), plus the
+# braille blank, which is drawn as nothing but is a symbol.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
 # Zero-width joiner: inside emoji sequences (👩‍🔧 "woman mechanic") it is how the
 # picture is spelt, so it stays between two emoji and goes everywhere else.
 _ZWJ = "\u200d"
@@ -37,7 +44,7 @@ def _visible(value: str, keep_newlines: bool) -> str:
                 out.append(ch)
             continue
         category = unicodedata.category(ch)
-        if ch in _BLANK_LETTERS or category == "Cf":
+        if category == "Cf" or _IGNORABLE.match(ch):
             continue
         if category == "Cc":
             if ch == "\n" and keep_newlines:

@@ -20,6 +20,8 @@ from tests.media.conftest import assert_nothing_stored, entries, jpeg, page, pho
     ("a\u200db", "ab"),                                    # … and goes elsewhere
     ("Cafe\u0301", "Café"),                                # one spelling (NFC) for one look
     ("一\u2028二", "一 二"), ("x\x00y\x07", "xy"),
+    ("张\u034f三", "张三"), ("作品\ufe00\u180b\u17b4", "作品"),   # grapheme joiner, variation selectors, invisibles
+    ("\U000e0100\U000e0041\u2800", ""),                   # supplementary variation selector, tag, braille blank
 ])
 def test_a_line_shows_as_it_reads(typed: str, shown: str) -> None:
     assert clean_line(typed) == shown
