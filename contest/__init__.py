@@ -153,15 +153,16 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     login_manager.login_message = "请先登录。"
     login_manager.login_message_category = "info"
     # "basic" rather than "strong": phones hop between Wi-Fi and mobile networks, and
-    # "strong" would log a voter out at every change of address. Sessions are still
-    # invalidated on password reset through User.session_token.
+    # "strong" would log a voter out at every change of address. Each sign-in is a
+    # LoginSession row instead, revoked on logout, on a password reset and on "sign out
+    # everywhere"; the id flask-login keeps is that sign-in's secret.
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def load_user(token: str):  # type: ignore[no-untyped-def]
         from .accounts.service import load_session_user
 
-        return load_session_user(db.session, token)
+        return load_session_user(db.session, token, now=app.extensions["clock"].now())
 
     # No retries with back-off: when Redis is down every call should fail at once so the
     # database fallback answers, instead of each call waiting seconds.

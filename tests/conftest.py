@@ -177,6 +177,16 @@ def login(client: FlaskClient, user: User, password: str = PASSWORD):  # type: i
     return response
 
 
+def sign_in_id(user: User) -> str:
+    """A new sign-in for the user, committed; returns the id flask-login keeps for it in
+    the session (`session["_user_id"]`), for tests that sign in without the login form."""
+    from flask import current_app
+
+    token = accounts.open_login_session(db.session, user=user, now=current_app.extensions["clock"].now())
+    db.session.commit()
+    return token
+
+
 @pytest.fixture
 def make_school(app: Flask, clock: FixedClock) -> Callable[..., School]:
     counter = itertools.count(1)

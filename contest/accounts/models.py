@@ -25,20 +25,35 @@ class User(UserMixin, Base):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     phone_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    # Changes when the password changes, so remember-me cookies and sessions issued
-    # before a reset stop working.
+    # Changes when the password changes or the user signs out everywhere, so API tokens
+    # issued before stop working (browsers' sign-ins are LoginSession rows, revoked then too).
     session_token: Mapped[str] = mapped_column(String(64))
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
     )
 
+    # The secret of the sign-in (LoginSession) this object stands for in the current
+    # request: set when a sign-in is opened or loaded, never stored. flask-login keeps it
+    # in the session and the remember cookie, so ending that sign-in ends both.
+    sign_in_token = None
+
     @property
     def is_active(self) -> bool:  # flask-login
         return self.is_active_account
 
-    def get_id(self) -> str:  # flask-login: the token makes a reset log out old sessions
-        return f"{self.id}:{self.session_token}"
+    def get_id(self) -> str:  # flask-login
+        if not self.sign_in_token:
+            raise RuntimeError("no sign-in: open one with accounts.service.open_login_session")
+        return self.sign_in_token
+
+    def __eq__(self, other: object) -> bool:
+        # UserMixin compares get_id(), which is per sign-in; an account is itself on every device.
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__
 
     @property
     def role_names(self) -> set[str]:
@@ -54,6 +69,27 @@ class User(UserMixin, Base):
     @property
     def name_or_phone(self) -> str:
         return self.display_name or self.masked_phone
+
+
+class LoginSession(Base):
+    """One sign-in of one browser. The browser holds a random secret (in its session and
+    remember-me cookies); only the secret's SHA-256 is stored, so a copy of this table
+    signs nobody in. Revoking the row signs that browser out, whatever cookies it kept."""
+
+    __tablename__ = "login_session"
+    __table_args__ = (Index("ix_login_session_user", "user_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    # Refreshed at most every few minutes, so a page view does not cost a write.
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
 
 
 class UserRole(Base):

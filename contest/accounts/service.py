@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session
 
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooMany
 from ..i18n import _
 from . import audit
-from .models import ROLES, Notice, SmsCode, SmsMessage, User, UserRole
+from .login_guard import FailureCounters
+from .models import ROLES, LoginSession, Notice, SmsCode, SmsMessage, User, UserRole
 from .sms import SmsSender
+
+log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
 CODE_MAX_ATTEMPTS = 5
@@ -34,6 +40,12 @@ COMMON_PASSWORDS = frozenset({
     "1qaz2wsx", "qwertyuiop", "abcd1234", "12341234", "5201314a", "passw0rd",
 })
 
+# A sign-in lasts at most as long as the remember-me cookie (REMEMBER_COOKIE_DURATION);
+# a browser's session cookie alone usually ends sooner.
+SIGN_IN_TTL = timedelta(days=30)
+LAST_SEEN_EVERY = timedelta(minutes=5)
+SIGN_IN_TOKEN_MAX_LENGTH = 100
+
 _hasher = PasswordHasher()
 
 
@@ -43,6 +55,21 @@ class CodeRejected(DomainError):
     status = 400
     code = "sms_code_invalid"
     keep_changes = True
+
+
+class BadCredentials(InvalidInput):
+    """Unknown phone or wrong password (one message for both). `captcha_required` says
+    whether the next try needs a captcha."""
+
+    code = "bad_credentials"
+    captcha_required = False
+
+
+class LoginCaptchaRequired(Forbidden):
+    """Signing in to this phone needs a solved captcha (code captcha_required), or the one
+    given was wrong or spent (captcha_invalid)."""
+
+    code = "captcha_required"
 
 
 def normalize_phone(raw: str) -> str:
@@ -92,28 +119,124 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def load_session_user(session: Session, token: str) -> User | None:
-    """The user behind a flask-login id `user_id:session_token`, if still valid."""
-    user_id, _sep, session_token = token.partition(":")
-    if not user_id.isdigit() or not session_token:
+def _token_digest(token: str) -> str:
+    # The secret is 256 random bits: a plain digest is enough, no salt or slow hash.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_login_session(
+    session: Session, *, user: User, now: datetime, remember: bool = False, ip: str = "", user_agent: str = "",
+) -> str:
+    """Start a sign-in for one browser; returns its secret, which is also the user's flask-login id now."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(
+        user_id=user.id, token_hash=_token_digest(token), remember=remember, created_at=now, last_seen_at=now,
+        expires_at=now + SIGN_IN_TTL, ip=ip[:45], user_agent=user_agent[:300],
+    ))
+    session.flush()
+    user.sign_in_token = token
+    return token
+
+
+# The account and the sign-in's checked columns in one query, by the unique token digest.
+_LIVE_SIGN_IN = (
+    select(User, LoginSession.id, LoginSession.last_seen_at, LoginSession.expires_at)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == bindparam("digest"), LoginSession.revoked_at.is_(None))
+)
+
+
+def load_session_user(session: Session, token: str, *, now: datetime) -> User | None:
+    """The active user of a live sign-in, from the id flask-login keeps in the session or
+    the remember-me cookie; None once that sign-in is revoked or expired."""
+    if not token or len(token) > SIGN_IN_TOKEN_MAX_LENGTH:
+        return None  # ids of the earlier `user_id:session_token` form end here too
+    row = session.execute(_LIVE_SIGN_IN, {"digest": _token_digest(token)}).first()
+    if row is None:
         return None
-    user = session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(user.session_token, session_token):
+    user, sign_in_id, last_seen_at, expires_at = row
+    if expires_at <= now or not user.is_active_account:
         return None
+    if now - last_seen_at >= LAST_SEEN_EVERY:
+        _note_seen(session, sign_in_id, now)
+    user.sign_in_token = token
     return user
+
+
+def _note_seen(session: Session, sign_in_id: int, now: datetime) -> None:
+    """Record that a sign-in was used, on a connection of its own: most pages write
+    nothing and commit nothing, and the note must not wait for or join their transaction."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    real = session.registry() if isinstance(session, scoped_session) else session
+    if engine.dialect.name == "sqlite" and real.in_transaction():
+        dbapi_connection = real.connection().connection.dbapi_connection
+        if getattr(dbapi_connection, "in_transaction", False):
+            return  # this request holds SQLite's one write lock: a later page notes it
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(LoginSession).where(LoginSession.id == sign_in_id).values(last_seen_at=now))
+    except SQLAlchemyError as exc:
+        log.warning("could not note a sign-in as seen (%s)", exc)
+
+
+def end_login_session(session: Session, *, token: str, now: datetime) -> bool:
+    """Revoke one sign-in (logging out on this browser); True if it was live."""
+    if not token or len(token) > SIGN_IN_TOKEN_MAX_LENGTH:
+        return False
+    result = session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _token_digest(token), LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def end_all_login_sessions(session: Session, *, user: User, now: datetime) -> int:
+    """Revoke every sign-in of the account on every browser, and its API tokens; returns
+    how many sign-ins were live."""
+    result = session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    # API tokens carry a digest of the session token and die when it changes.
+    user.session_token = secrets.token_hex(16)
+    session.flush()
+    return result.rowcount or 0
+
+
+def live_login_sessions(session: Session, *, user: User, now: datetime) -> list[LoginSession]:
+    """The account's sign-ins that still work, most recently used first."""
+    return list(session.scalars(
+        select(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+    ))
+
+
+def is_current_sign_in(login_session: LoginSession, token: str | None) -> bool:
+    """Whether this sign-in is the one the given secret belongs to."""
+    return bool(token) and hmac.compare_digest(login_session.token_hash, _token_digest(token or ""))
 
 
 def send_sms_code(
     session: Session, sender: SmsSender, *, phone: str, purpose: str, now: datetime,
     secret_key: str, ip: str = "",
 ) -> None:
-    """Send a fresh 6-digit code (replacing any earlier one) for registering or a reset."""
+    """Send a fresh 6-digit code (replacing any earlier one) for registering or a reset.
+
+    The caller cannot tell whether the number is registered: the same work is done and
+    the same answer given either way. Only the phone's owner learns it, from the text:
+    a registered number asked for a register code is told to sign in or reset instead,
+    and an unregistered number asked for a reset code gets nothing.
+    """
     phone = normalize_phone(phone)
     if purpose not in ("register", "reset"):
         raise InvalidInput(_("未知的验证码用途。"))
-    registered = find_user_by_phone(session, phone) is not None
-    if purpose == "register" and registered:
-        raise Conflict(_("该手机号已注册，请直接登录或找回密码。"), code="phone_taken", field="phone")
+    # The id alone: loading the account (and its roles) would be extra work that only
+    # a registered number causes.
+    registered = session.scalar(select(User.id).where(User.phone == phone)) is not None
     latest = session.scalar(
         select(SmsCode.created_at)
         .where(SmsCode.phone == phone, SmsCode.purpose == purpose)
@@ -128,17 +251,21 @@ def send_sms_code(
         .where(SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.used_at.is_(None))
         .values(used_at=now)
     )
+    # A code row is stored in every case, so the resend wait and the limits behave the
+    # same whoever owns the number. A code that is not sent is stored as a random digest
+    # that no typed code can match.
+    sent = registered if purpose == "reset" else not registered
     code = f"{secrets.randbelow(10**6):06d}"
+    code_hash = _code_hash(secret_key, phone, purpose, code) if sent else secrets.token_hex(32)
     session.add(SmsCode(
-        phone=phone, purpose=purpose, code_hash=_code_hash(secret_key, phone, purpose, code),
+        phone=phone, purpose=purpose, code_hash=code_hash,
         created_at=now, expires_at=now + CODE_TTL, requested_ip=ip[:45],
     ))
-    # A reset code for an unknown number is not sent, but the caller cannot tell:
-    # the answer is the same, so the form does not reveal who is registered.
-    if purpose == "reset" and not registered:
-        return
-    what = _("注册") if purpose == "register" else _("重置密码")
-    sender.send(session, phone, _("【济南职教活动周】您的%(what)s验证码是 %(code)s，5 分钟内有效，请勿告诉他人。", what=what, code=code), now)
+    if purpose == "register" and registered:
+        sender.send(session, phone, _("【济南职教活动周】有人用您的手机号申请注册，但该号码已经注册过了。请直接登录；如忘记密码，请在登录页点击“忘记密码”，用短信验证码重置。如非本人操作，请忽略本短信。"), now)
+    elif sent:
+        what = _("注册") if purpose == "register" else _("重置密码")
+        sender.send(session, phone, _("【济南职教活动周】您的%(what)s验证码是 %(code)s，5 分钟内有效，请勿告诉他人。", what=what, code=code), now)
     session.flush()
 
 
@@ -175,15 +302,20 @@ def consume_sms_code(session: Session, *, phone: str, purpose: str, code: str, n
 def register_user(
     session: Session, *, phone: str, code: str, password: str, display_name: str, now: datetime, secret_key: str,
 ) -> User:
-    """Create a verified citizen account from a phone, its SMS code and a password."""
+    """Create a verified citizen account from a phone, its SMS code and a password.
+
+    The code is checked before anything about the number is said: only someone who
+    received it can learn that the number is taken (and a registered number is never
+    sent a register code, so that happens only when it was registered meanwhile).
+    """
     phone = normalize_phone(phone)
     display_name = (display_name or "").strip()
     if len(display_name) > 20:
         raise InvalidInput(_("昵称不能超过 20 个字。"), field="display_name")
     check_password_strength(password, phone)
+    consume_sms_code(session, phone=phone, purpose="register", code=code, now=now, secret_key=secret_key)
     if find_user_by_phone(session, phone) is not None:
         raise Conflict(_("该手机号已注册，请直接登录或找回密码。"), code="phone_taken", field="phone")
-    consume_sms_code(session, phone=phone, purpose="register", code=code, now=now, secret_key=secret_key)
     user = _new_user(phone, password, display_name, now, verified=True)
     user.roles.append(UserRole(role="citizen", granted_at=now))
     session.add(user)
@@ -204,8 +336,11 @@ def _new_user(phone: str, password: str, display_name: str, now: datetime, *, ve
 
 
 def authenticate(session: Session, *, phone: str, password: str) -> User:
-    """The account for these credentials; one message for unknown phone and wrong password."""
-    wrong = InvalidInput(_("手机号或密码错误。"), code="bad_credentials")
+    """The account for these credentials; one message for unknown phone and wrong password.
+
+    No throttling here: sign-ins from outside go through `sign_in`.
+    """
+    wrong = BadCredentials(_("手机号或密码错误。"))
     try:
         phone = normalize_phone(phone)
     except InvalidInput:
@@ -225,6 +360,35 @@ def authenticate(session: Session, *, phone: str, password: str) -> User:
     return user
 
 
+def sign_in(
+    session: Session, counters: FailureCounters | None, *, phone: str, password: str, address: str,
+    captcha: Callable[[], bool] | None = None,
+) -> User:
+    """Check credentials behind the failure windows of login_guard: TooMany for a throttled
+    phone-and-address or address, LoginCaptchaRequired when the phone needs a captcha and
+    `captcha` (which checks the answer given, consuming it) is None or says no.
+
+    `counters=None` (rate limiting switched off) checks the credentials alone.
+    """
+    if counters is None:
+        return authenticate(session, phone=phone, password=password)
+    try:
+        normalized: str | None = normalize_phone(phone)
+    except InvalidInput:
+        normalized = None
+    if counters.check(phone=normalized, address=address):
+        if captcha is None:
+            raise LoginCaptchaRequired(_("该手机号近期登录失败较多，请先完成图形验证码。"))
+        if not captcha():
+            raise LoginCaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
+    try:
+        return authenticate(session, phone=phone, password=password)
+    except BadCredentials as exc:
+        counters.record_failure(phone=normalized, address=address)
+        exc.captcha_required = counters.captcha_required(normalized)
+        raise
+
+
 def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime, secret_key: str) -> User:
     """Set a new password after an SMS code; every earlier session is logged out."""
     phone = normalize_phone(phone)
@@ -234,7 +398,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
     if user is None:  # a code for an unknown number is never sent, so this cannot match
         raise CodeRejected(_("验证码错误或已失效，请重新获取。"), field="code")
     user.password_hash = hash_password(password)
-    user.session_token = secrets.token_hex(16)
+    end_all_login_sessions(session, user=user, now=now)
     user.phone_verified_at = user.phone_verified_at or now
     session.flush()
     return user

@@ -6,16 +6,19 @@ import logging
 from collections.abc import Callable
 
 from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import web
+from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
 from . import service
 from .forms import LoginForm, RegisterForm, ResetForm, SendCodeForm
+from .login_guard import FailureCounters
+from .models import User
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 log = logging.getLogger(__name__)
@@ -32,12 +35,23 @@ def _phone_key() -> str:
         return "phone-invalid:" + web.client_ip()
 
 
-def _failed(response: Response) -> bool:
-    return response.status_code >= 400
+def _render_form(template: str, form: object, status: int = 200, error: str = "", code_form: object = None,
+                 **context: object) -> tuple[str, int]:
+    return render_template(template, form=form, error=error, code_form=code_form or SendCodeForm(), **context), status
 
 
-def _render_form(template: str, form: object, status: int = 200, error: str = "", code_form: object = None) -> tuple[str, int]:
-    return render_template(template, form=form, error=error, code_form=code_form or SendCodeForm()), status
+def login_counters() -> FailureCounters | None:
+    """The failed sign-in windows, kept where the rate limiter keeps its counters (None
+    when rate limiting is switched off)."""
+    return FailureCounters(limiter.limiter) if limiter.enabled else None
+
+
+def _start_sign_in(user: User, remember: bool) -> None:
+    """Open a sign-in for this browser, commit, and hand it to flask-login."""
+    service.open_login_session(db.session, user=user, now=web.now(), remember=remember, ip=web.client_ip(),
+                               user_agent=request.headers.get("User-Agent", ""))
+    db.session.commit()
+    login_user(user, remember=remember)
 
 
 @bp.post("/sms-code")
@@ -87,39 +101,83 @@ def register() -> Response | tuple[str, int]:
     except DomainError as exc:
         web.settle_failure(exc)
         return _render_form("accounts/register.html", form, exc.status, exc.message, code_form)
-    db.session.commit()
-    login_user(user)
+    _start_sign_in(user, remember=False)
     flash(_("注册成功，欢迎参与！"), "success")
     return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))
 
 
+def _login_captcha(form: LoginForm) -> Callable[[], bool] | None:
+    """The captcha answer posted with the login form, as a check to run if one is needed."""
+    captcha_id, answer = (form.captcha_id.data or "").strip(), (form.captcha_answer.data or "").strip()
+    if not captcha_id and not answer:
+        return None
+    return lambda: captcha.check_captcha(db.session, web.redis_client(), captcha_id=captcha_id, answer=answer,
+                                         purpose="login")
+
+
+def _login_refused(form: LoginForm, exc: DomainError) -> tuple[str, int, dict[str, str]]:
+    """The login page again with the refusal, and a fresh captcha when the next try needs one."""
+    web.settle_failure(exc)
+    challenge = None
+    if isinstance(exc, service.LoginCaptchaRequired) or getattr(exc, "captcha_required", False):
+        challenge = captcha.issue_captcha(db.session, web.redis_client(), purpose="login",
+                                          fixed_answer=web.settings().captcha_fixed_answer)
+        db.session.commit()
+    form.password.data = form.captcha_answer.data = ""
+    html, status = _render_form("accounts/login.html", form, exc.status, exc.message, challenge=challenge)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return html, status, headers
+
+
+# Failed sign-ins are counted by login_guard (per phone and address, per address, and
+# per phone for the captcha). This limit only caps the requests an address may send,
+# above what the failure windows let through, so that they are the ones that answer.
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"], key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
-@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_phone_key, deduct_when=_failed,
-               error_message=lambda: _("密码错误次数过多，请 15 分钟后再试，或通过短信找回密码。"))
-def login() -> Response | tuple[str, int]:
+@limiter.limit("60 per minute", methods=["POST"], key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
+def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if request.method == "GET":
         return _render_form("accounts/login.html", form)
     if not form.validate():
         return _render_form("accounts/login.html", form, 400, _first_error(form))
     try:
-        user = service.authenticate(db.session, phone=form.phone.data, password=form.password.data)
+        user = service.sign_in(db.session, login_counters(), phone=form.phone.data, password=form.password.data,
+                               address=web.client_ip(), captcha=_login_captcha(form))
     except DomainError as exc:
-        web.settle_failure(exc)
-        return _render_form("accounts/login.html", form, exc.status, exc.message)
+        return _login_refused(form, exc)
     antifraud.settle_registration(db.session, web.redis_client(), user, web.now())
-    db.session.commit()
-    login_user(user, remember=bool(form.remember.data))
+    _start_sign_in(user, remember=bool(form.remember.data))
     return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    # Revoked on the server: a copy of this browser's cookies signs nobody in afterwards.
+    service.end_login_session(db.session, token=current_user.sign_in_token or "", now=web.now())
+    db.session.commit()
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("site.home"))
+
+
+@bp.get("/devices")
+@login_required
+def devices() -> str:
+    user = web.actor()
+    sign_ins = service.live_login_sessions(db.session, user=user, now=web.now())
+    current = next((s.id for s in sign_ins if service.is_current_sign_in(s, current_user.sign_in_token)), None)
+    return render_template("accounts/devices.html", sign_ins=sign_ins, current=current)
+
+
+@bp.post("/devices/sign-out-all")
+@login_required
+def sign_out_everywhere() -> Response:
+    service.end_all_login_sessions(db.session, user=web.actor(), now=web.now())
+    db.session.commit()
+    logout_user()
+    flash(_("已退出所有设备上的登录（包括本设备），请重新登录。"), "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])

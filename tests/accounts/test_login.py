@@ -1,4 +1,5 @@
-"""Logging in and out: credentials, the per-phone lockout, remember-me, CSRF, redirects."""
+"""Logging in and out: credentials, the throttle per phone at one address, remember-me, CSRF, redirects
+(tests/accounts/test_login_protection.py has the rest of the failure windows)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_disabling_an_account_ends_its_open_sessions(client, make_user):
     assert signed_in_as(client) is None
 
 
-def test_five_wrong_passwords_lock_the_phone(client, make_user):
+def test_five_wrong_passwords_lock_the_phone_at_that_address(client, make_user):
     user = make_user()
     for _ in range(5):
         response = log_in(client, user.phone, "Wrong2023pw")

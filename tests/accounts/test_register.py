@@ -186,6 +186,19 @@ def test_a_used_code_cannot_register_a_second_account(client, other_client):
 
     response = register(other_client, PHONE, code)
 
+    assert response.status_code == 400
+    assert BAD_CODE in html(response)
+    assert user_count() == 1
+
+
+def test_a_number_registered_after_its_code_was_sent_is_taken_for_the_code_holder(client, make_user):
+    # Only the holder of a valid code learns that the number is taken.
+    request_code(client, PHONE)
+    code = sent_code(PHONE)
+    make_user(phone=PHONE)  # registered some other way meanwhile
+
+    response = register(client, PHONE, code)
+
     assert response.status_code == 409
     assert PHONE_TAKEN in html(response)
     assert user_count() == 1
@@ -254,23 +267,15 @@ def test_address_rate_limit_after_three_codes_a_minute(client):
     assert sms_codes("13900000009") == []
 
 
-def test_code_for_a_registered_phone_is_refused(client, make_user):
-    make_user(phone=PHONE)
-    response = request_code(client, PHONE)
-    assert response.status_code == 409
-    assert PHONE_TAKEN in html(response)
-    assert sms_codes() == []
-    assert outbox() == []
-
-
-def test_register_for_a_registered_phone_is_refused(client, make_user):
+def test_register_for_a_registered_phone_answers_like_a_wrong_code(client, make_user):
     existing = make_user(phone=PHONE)
     password_hash = existing.password_hash
 
     response = register(client, PHONE, "123456")
 
-    assert response.status_code == 409
-    assert PHONE_TAKEN in html(response)
+    assert response.status_code == 400
+    assert BAD_CODE in html(response)
+    assert PHONE_TAKEN not in html(response)
     assert user_count() == 1
     assert find_user(PHONE).password_hash == password_hash
 

@@ -174,11 +174,18 @@ def test_resend_wait_counts_down(clock):
     assert refused.value.status == 429
 
 
-def test_register_code_for_a_registered_phone_is_refused(clock, make_user):
+def test_register_code_for_a_registered_phone_is_not_delivered(clock, make_user):
     make_user(phone=PHONE)
-    with pytest.raises(Conflict) as refused:
-        send_code(clock)
-    assert refused.value.message == PHONE_TAKEN
+    accounts.send_sms_code(db.session, ConsoleSmsSender(), phone=PHONE, purpose="register", now=clock.now(),
+                           secret_key=SECRET)
+    db.session.commit()
+    [notice] = outbox(PHONE)  # no code: a notice to sign in or reset instead
+    assert "已经注册过了" in notice.body and not re.search(r"\d{6}", notice.body)
+    assert len(sms_codes(PHONE)) == 1  # recorded, so the resend wait applies alike
+    with pytest.raises(accounts.CodeRejected) as refused:
+        accounts.register_user(db.session, phone=PHONE, code="000000", password="Spring2023go", display_name="",
+                               now=clock.now(), secret_key=SECRET)
+    assert refused.value.message == BAD_CODE
 
 
 def test_reset_code_for_an_unknown_phone_is_not_delivered(clock):
@@ -203,24 +210,36 @@ def test_register_user_creates_a_verified_citizen(clock):
     assert user.phone_verified_at == clock.now()
 
 
-def test_reset_password_changes_the_session_token(clock, make_user):
+def test_reset_password_ends_every_sign_in_and_api_token(clock, make_user):
     user = make_user(phone=PHONE)
-    old_token = user.get_id()
-    assert accounts.load_session_user(db.session, old_token) is user
+    phone_sign_in = accounts.open_login_session(db.session, user=user, now=clock.now())
+    laptop_sign_in = accounts.open_login_session(db.session, user=user, now=clock.now(), remember=True)
+    old_session_token = user.session_token
+    db.session.commit()
+    assert accounts.load_session_user(db.session, phone_sign_in, now=clock.now()) is user
 
     code = send_code(clock, purpose="reset")
     accounts.reset_password(db.session, phone=PHONE, code=code, password="Autumn2024ok", now=clock.now(), secret_key=SECRET)
     db.session.commit()
 
-    assert accounts.load_session_user(db.session, old_token) is None
-    assert accounts.load_session_user(db.session, user.get_id()) is user
+    assert accounts.load_session_user(db.session, phone_sign_in, now=clock.now()) is None
+    assert accounts.load_session_user(db.session, laptop_sign_in, now=clock.now()) is None
+    assert user.session_token != old_session_token  # what API tokens are stamped with
     assert accounts.authenticate(db.session, phone=PHONE, password="Autumn2024ok") is user
 
 
-@pytest.mark.parametrize("token", ["", "abc", "1", "1:", ":token", "999:token"])
-def test_load_session_user_refuses_malformed_or_unknown_ids(make_user, token):
-    make_user()
-    assert accounts.load_session_user(db.session, token) is None
+@pytest.mark.parametrize("token", ["", "abc", "1", "1:", ":token", "999:token", "x" * 200])
+def test_load_session_user_refuses_malformed_or_unknown_ids(clock, make_user, token):
+    user = make_user()
+    accounts.open_login_session(db.session, user=user, now=clock.now())
+    db.session.commit()
+    assert accounts.load_session_user(db.session, token, now=clock.now()) is None
+
+
+def test_an_id_of_the_earlier_form_signs_nobody_in(clock, make_user):
+    # Before sign-ins were stored, flask-login kept `user_id:session_token`.
+    user = make_user()
+    assert accounts.load_session_user(db.session, f"{user.id}:{user.session_token}", now=clock.now()) is None
 
 
 def test_create_user_refuses_a_taken_phone_and_unknown_roles(clock, make_user):

@@ -5,6 +5,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from contest.accounts.models import User
+from tests.conftest import sign_in_id
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def sign_in(client: FlaskClient, user: User) -> None:
     """Sign in through the session cookie, as the login form does, without the password
     hashing (tests/admin/test_access.py covers the real login form)."""
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = sign_in_id(user)
         session["_fresh"] = True
 
 

@@ -28,7 +28,7 @@ from contest.judging import service as judging
 from contest.judging.models import Conflict as ConflictRow
 from contest.judging.models import JudgeProfile, PanelMember, Round, Score
 from contest.judging.visibility import what_judge_sees
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, sign_in_id
 
 CSRF_MESSAGE = "页面已过期或来源不明，请刷新页面后重新提交。"
 RUBRIC = (("创新性", 40.0, 40.0, "理念、技术或模式的新颖程度"), ("可行性", 30.0, 30.0, "市场分析与商业模式"),
@@ -112,7 +112,7 @@ def browser(app: Flask, client: FlaskClient) -> Callable[[User | None], FlaskCli
         other = app.test_client()
         if user is not None:
             with other.session_transaction() as session:
-                session["_user_id"] = user.get_id()
+                session["_user_id"] = sign_in_id(user)
                 session["_fresh"] = True
         return other
     return make

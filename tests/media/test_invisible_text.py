@@ -46,3 +46,28 @@ def test_an_invisible_title_is_refused_as_empty(app, client, citizen, media_cont
     assert response.status_code == 400
     assert "请填写作品名称。" in page(response)
     assert_nothing_stored(app)
+
+
+def test_every_form_cleans_its_text_fields() -> None:
+    """Every form of the site is a BaseForm (or a row of one), so no text field escapes."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+    from wtforms import Form
+
+    import contest
+    from contest.forms import BaseForm, BaseSubForm
+
+    for module in pkgutil.walk_packages(contest.__path__, "contest."):
+        importlib.import_module(module.name)
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(c) for c in found)) if found else found
+
+    forms = {c for c in subclasses(Form) if c.__module__.startswith("contest.")} - {BaseForm, BaseSubForm}
+    assert forms, "no forms found"
+    strays = sorted(f"{c.__module__}.{c.__name__}" for c in forms if not issubclass(c, (BaseForm, BaseSubForm)))
+    assert strays == []
+    assert not [c for c in subclasses(FlaskForm) if c.__module__.startswith("contest.") and not issubclass(c, BaseForm)]

@@ -29,7 +29,7 @@ from contest.results.models import FormulaChange, Objection, Publication, Result
 from contest.typesetting import resolve_font
 from contest.voting import ledger
 from contest.voting import service as voting
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, sign_in_id
 from tests.site.isolation import committed
 
 RUBRIC = [judging.CriterionFields("事迹感染力", 60, 60), judging.CriterionFields("技能水平", 40, 40)]
@@ -41,7 +41,7 @@ OPEN_ROUND_COMMENT = "未定稿轮次里的评语"
 def sign_in(client: FlaskClient, user: User) -> None:
     """Sign in through the session cookie (the login form is covered by tests/admin)."""
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = sign_in_id(user)
         session["_fresh"] = True
 
 
