@@ -48,12 +48,14 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     _init_extensions(app, resolved)
 
     from .errors import register_error_handlers
+    from .input_guard import init_input_guard
     from .request_log import init_request_log
     from .security_headers import init_security_headers
 
     init_request_log(app, resolved.log_level)
     init_security_headers(app)
     register_error_handlers(app)
+    init_input_guard(app)  # before the blueprints: their rules take the id converter
     _register_blueprints(app)
     _register_template_helpers(app)
 
@@ -109,6 +111,19 @@ def _configure(app: Flask, s: Settings) -> None:
         # A request naming any other Host is answered 400 before routing.
         TRUSTED_HOSTS=list(s.allowed_hosts) or None,
     )
+
+
+@event.listens_for(Engine, "do_connect")
+def _private_sqlite_file(dialect: Any, connection_record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    # The database holds phone numbers and password hashes: create its file readable by
+    # the app's user alone (SQLite gives the -wal and -shm files the database's mode),
+    # rather than with the umask's usual world-readable 0644.
+    if dialect.name != "sqlite" or cparams.get("uri") or not cargs or cargs[0] in ("", ":memory:"):
+        return
+    try:
+        os.close(os.open(cargs[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists already, or cannot be created: SQLite reports the latter
+        pass
 
 
 @event.listens_for(Engine, "connect")

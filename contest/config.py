@@ -124,7 +124,7 @@ class Settings:
                     "(https://host), from which every absolute link and QR code is built"
                 )
         if not self.database_url:
-            instance.mkdir(parents=True, exist_ok=True)
+            _private_directory(instance)
             changes["database_url"] = f"sqlite:///{instance / 'contest.sqlite3'}"
         if not self.media_root:
             changes["media_root"] = str(instance / "media")
@@ -168,9 +168,15 @@ def _checked_base_url(value: str, production: bool) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
+def _private_directory(instance: Path) -> None:
+    """Create the instance folder for the app's user alone: it holds the SQLite database
+    (phone numbers, password hashes) and the development secret key."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def _development_secret(instance: Path) -> str:
     """A random key kept in instance/ so sessions survive restarts of a development server."""
-    instance.mkdir(parents=True, exist_ok=True)
+    _private_directory(instance)
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()

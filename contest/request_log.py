@@ -34,12 +34,15 @@ def init_request_log(app: Flask, level: str) -> None:
             h.addFilter(RequestIdFilter())
     access = logging.getLogger("contest.access")
 
-    @app.before_request
     def assign_request_id() -> None:
         # A proxy's id is reused so one request can be followed across nginx and the app.
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
+
+    # First of all the hooks, ahead of the extensions' (CSRF, rate limits): a request they
+    # refuse still has its id in the log and on the response.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
     @app.after_request
     def log_request(response: Response) -> Response:
