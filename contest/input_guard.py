@@ -58,7 +58,7 @@ class IdConverter(IntegerConverter):
 
 
 def control_message() -> str:
-    return _("提交的内容含有不允许的控制字符，请检查后重试。")
+    return _("提交的内容里有无法识别的隐藏字符，请删除后重新输入。")
 
 
 def has_control_character(value: str) -> bool:

@@ -16,6 +16,7 @@ from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
 from . import service
+from .device_names import device_name
 from .forms import LoginForm, RegisterForm, ResetForm, SendCodeForm
 from .login_guard import FailureCounters
 from .models import User
@@ -167,7 +168,7 @@ def devices() -> str:
     user = web.actor()
     sign_ins = service.live_login_sessions(db.session, user=user, now=web.now())
     current = next((s.id for s in sign_ins if service.is_current_sign_in(s, current_user.sign_in_token)), None)
-    return render_template("accounts/devices.html", sign_ins=sign_ins, current=current)
+    return render_template("accounts/devices.html", sign_ins=sign_ins, current=current, device_name=device_name)
 
 
 @bp.post("/devices/sign-out-all")

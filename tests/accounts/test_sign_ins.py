@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from contest.accounts import service as accounts
@@ -213,3 +214,20 @@ def test_ending_one_sign_in_leaves_the_others(make_user, clock):
 
     assert accounts.load_session_user(db.session, first, now=clock.now()) is None
     assert accounts.load_session_user(db.session, second, now=clock.now()) is user
+
+
+@pytest.mark.parametrize(("agent", "name"), [
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+     "MicroMessenger/8.0.44(0x18002c2d) NetType/WIFI Language/zh_CN", "微信 · iPhone"),
+    ("Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.43 Mobile "
+     "Safari/537.36", "Chrome · Android"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
+     "Safari/605.1.15", "Safari · Mac"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 "
+     "Edg/120.0.0.0", "Edge · Windows"),
+    ("", "未知浏览器"), ("curl/8.4.0", "未知浏览器"),
+])
+def test_a_sign_in_names_its_device_as_people_do(agent: str, name: str) -> None:
+    from contest.accounts.device_names import device_name
+
+    assert device_name(agent) == name

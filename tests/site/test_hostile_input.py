@@ -26,7 +26,7 @@ from tests.accounts.support import register, request_code, sent_code
 from tests.api.conftest import ApiClient
 from tests.conftest import CSRF_RE, IsolatedClient, login
 
-CONTROL = "提交的内容含有不允许的控制字符，请检查后重试。"
+CONTROL = "提交的内容里有无法识别的隐藏字符，请删除后重新输入。"
 TOO_DEEP = "请求内容的嵌套层数过多。"
 NOT_FOUND = "您要找的页面不存在，可能已被删除或链接有误。"
 API_MAX_BODY = 16 * 1024

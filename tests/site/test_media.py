@@ -45,7 +45,7 @@ def test_invalid_keys_are_404(reading_client):
     # a control character in any path is refused before routing (contest/input_guard.py)
     response = reading_client.get("/media/" + "a" * 64 + ".jpg%00")
     assert response.status_code == 400
-    assert "提交的内容含有不允许的控制字符，请检查后重试。" in response.get_data(as_text=True)
+    assert "提交的内容里有无法识别的隐藏字符，请删除后重新输入。" in response.get_data(as_text=True)
 
 
 def test_a_valid_key_that_is_not_stored_is_404(reading_client):
