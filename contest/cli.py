@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from .accounts import service as accounts
 from .accounts.models import ROLES
 from .clock import to_local
+from .contests import service as contests
 from .errors import DomainError
 from .extensions import db
 from .media.cli import register_media_cli
@@ -47,6 +48,7 @@ def _change_roles(phone: str, role: str, grant: bool) -> None:
             raise click.ClickException(f"no account with phone {phone}")
         wanted = user.role_names | {role} if grant else user.role_names - {role}
         before, after = accounts.set_roles(db.session, actor=None, user=user, roles=wanted, now=_now())
+        contests.unlink_former_contact(db.session, actor=None, user=user, now=_now())
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None

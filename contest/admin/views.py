@@ -192,6 +192,9 @@ def user_roles(user_id: int) -> Response:
     user = accounts.get_user(db.session, user_id)
     wanted = {r for r in request.form.getlist("roles") if r in ROLES}
     accounts.set_roles(db.session, actor=web.actor(), user=user, roles=wanted, now=web.now(), ip=web.client_ip())
+    # Accounts may not know about schools: the links of a former contact go here, in the
+    # same transaction as the role.
+    contests.unlink_former_contact(db.session, actor=web.actor(), user=user, now=web.now(), ip=web.client_ip())
     db.session.commit()
     flash(_("角色已更新。"), "success")
     return redirect(url_for("admin.users", phone=user.phone))

@@ -19,7 +19,7 @@ from ..accounts.service import require_role
 from ..clock import to_local
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _
-from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School
+from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School, SchoolContact
 from .rules import effective_rules, parse_rule, rules_for_kind
 
 SEARCH_MAX = 50
@@ -540,6 +540,32 @@ def save_school(
                          now=now, before=old, after=new, summary=school.name, ip=ip)
     return school
 
+
+def unlink_former_contact(session: Session, *, actor: User | None, user: User, now: datetime, ip: str = "") -> list[str]:
+    """Remove the links to schools of an account that no longer holds the school_contact
+    role (audit-logged); returns the names of the schools it was linked to.
+
+    Without the role a link already grants nothing (media.submissions.schools_of checks
+    the role); removing it keeps a later grant of the role from silently bringing the old
+    schools back, and the audit row keeps who acted for which school until when.
+    `actor=None` is an operator at the command line."""
+    if actor is not None:
+        require_role(actor, "organiser", "admin")
+    if user.has_role("school_contact"):
+        return []
+    links = list(session.scalars(select(SchoolContact).where(SchoolContact.user_id == user.id)
+                                 .options(joinedload(SchoolContact.school))))
+    if not links:
+        return []
+    names = sorted(link.school.name for link in links)
+    ids = sorted(link.school_id for link in links)
+    for link in links:
+        session.delete(link)
+    session.flush()
+    audit.record(session, actor=actor, action="user.schools", target_type="user", target_id=user.id, now=now,
+                 before={"school_ids": ids, "schools": names}, after={"school_ids": [], "schools": []},
+                 summary=user.masked_phone, ip=ip)
+    return names
 
 
 STAGE_LABELS = {

@@ -343,7 +343,7 @@ def entry(round_id: int, entry_id: int) -> Response:
     if not submit:
         flash(_("草稿已保存。提交前您可以随时修改。"), "success")
         return redirect(url_for("judging.entry", round_id=rnd.id, entry_id=found.id))
-    flash(_("“%(title)s”的评分已提交。", title=found.title), "success")
+    flash(_("“%(title)s”的评分已提交。", title=what_judge_sees(found, blind=rnd.blind).title), "success")
     return _after_submit(rnd, judge, found.id)
 
 

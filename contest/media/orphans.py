@@ -3,9 +3,10 @@ stored or touched them for a grace period; so are leftovers of interrupted write
 
 Requests never delete files (see media.storage): a file stored by a request that then
 failed stays until the sweep finds it unreferenced and older than the grace period.
-Storing existing bytes refreshes the file's modification time, so a file that a request
-in flight is about to commit a row for is always younger than the grace period; the
-grace period must therefore be longer than any upload takes (an hour at the least).
+Storing existing bytes refreshes the file's modification time (or writes the file anew
+where the time may not be changed), so a file that a request in flight is about to
+commit a row for is always younger than the grace period; the grace period must
+therefore be longer than any upload takes (an hour at the least).
 
 Which columns hold storage keys is declared by the models themselves
 (`info={"storage_key": True}` on the column), so a new kind of stored file is protected

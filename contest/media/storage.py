@@ -8,8 +8,9 @@ Files are never deleted by the request that stored them: two requests storing th
 bytes share one file, and a request that fails cannot know whether another one is about
 to commit a row pointing at it. Files no row refers to are removed later by the orphan
 sweep (media.orphans), once they have been left alone for a grace period. Storing bytes
-that are already there refreshes the file's modification time, so the grace period
-always counts from the last request that used the file.
+that are already there refreshes the file's modification time (or, where that is not
+permitted, writes the file anew), so the grace period always counts from the last
+request that used the file.
 """
 
 from __future__ import annotations
@@ -198,12 +199,17 @@ class LocalStorage:
 
 
 def _reuse(target: Path) -> bool:
-    """True if the file is already stored; its modification time is refreshed so the
-    orphan sweep's grace period starts again for the request now using it."""
+    """True if the file is already stored and its modification time has been refreshed,
+    so the orphan sweep's grace period starts again for the request now using it.
+
+    False when it is missing, and also when its time cannot be refreshed (a file this
+    process may read but not touch, e.g. restored from a backup under another owner): the
+    caller then writes the bytes anew (a temporary file renamed over it, which needs only
+    the folder's permission). Reusing such a file as it is would leave it looking
+    abandoned, and a sweep that read the references just before this request committed
+    its row would delete a file the row uses."""
     try:
         os.utime(target)
-    except FileNotFoundError:
+    except OSError:
         return False
-    except PermissionError:  # a file this process may read but not touch (a restored backup)
-        return target.is_file()
     return True

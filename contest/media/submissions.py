@@ -10,8 +10,9 @@ about to commit a row pointing at the same file. The orphan sweep (media.orphans
 removes what no row refers to once it has been left alone for a grace period.
 
 Who may change an entry afterwards: the account that submitted it, and for the entries a
-school submits (nominations, teams) the school's contacts. A citizen's 全民美拍 entry
-that names a school is still only the citizen's.
+school submits (nominations, teams) the school's contacts, while they hold the
+school_contact role (`schools_of` decides that, and nothing else does). A citizen's
+全民美拍 entry that names a school is still only the citizen's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, column, exists, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -87,7 +88,13 @@ def _category(contest: Contest, category_id: int | None, kind: str, label: str, 
 
 
 def schools_of(session: Session, user: User) -> list[School]:
-    """The schools this account acts for."""
+    """The schools this account acts for: none unless it holds the school_contact role.
+
+    The one place that decides whether an account acts for a school. A link to a school
+    grants nothing by itself: one left behind when the role was taken away (or restored
+    from a backup) must not keep a former contact acting on the school's nominations."""
+    if not user.has_role("school_contact"):
+        return []
     return list(session.scalars(
         select(School).join(SchoolContact, SchoolContact.school_id == School.id)
         .where(SchoolContact.user_id == user.id).order_by(School.name)
@@ -315,6 +322,17 @@ class NomineeInput:
     show_story: bool = True
 
 
+def _nomination_title(value: str, contest: Contest) -> str:
+    """The title given, or else a neutral one naming neither the student nor the school.
+
+    The title is the one text of a nomination a blind round shows its judges, so it must
+    not default to the student's name; the public pages show the name beside the title
+    anyway. The default is stored content in the contest's own language, like its title,
+    not a message translated for whoever happens to send the form."""
+    title = _text(value, _("推荐标题"), TITLE_MAX, required=False)
+    return title or f"{contest.short_title or contest.title}候选人"[:TITLE_MAX]
+
+
 def nominate_student(
     session: Session, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
@@ -343,7 +361,7 @@ def nominate_student(
     images = _images(photos, contest, at_least=1, at_most=6, label=_("照片"), decoder=decoder, check_resolution=False)
     clip = _video(video, contest) if video is not None else None
     entry = Entry(contest_id=contest.id, category_id=category.id if category else None, school_id=school.id,
-                  submitted_by_id=actor.id, title=_text(data.title, _("推荐标题"), TITLE_MAX, required=False) or name,
+                  submitted_by_id=actor.id, title=_nomination_title(data.title, contest),
                   description="", status="submitted", created_at=now, updated_at=now, submitted_at=now)
     entry.nominee = NomineeProfile(
         name=name, gender=data.gender, birth_date=data.birth_date, major=major, grade=grade, story=story,
@@ -471,7 +489,7 @@ def register_team(
 # --- after submission ------------------------------------------------------------------
 
 def _acts_for_school(session: Session, actor: User, entry: Entry) -> bool:
-    """Whether the actor is a contact of the school that submitted this entry."""
+    """Whether the actor acts for the school that submitted this entry (see `schools_of`)."""
     if entry.school_id is None or entry.contest.kind not in SCHOOL_KINDS:
         return False
     return entry.school_id in {s.id for s in schools_of(session, actor)}
@@ -494,6 +512,7 @@ def my_entries(session: Session, actor: User) -> list[Entry]:
         condition = or_(condition, and_(Entry.school_id.in_(school_ids), Contest.kind.in_(SCHOOL_KINDS)))
     return list(session.scalars(
         select(Entry).join(Contest, Contest.id == Entry.contest_id).where(condition)
+        .options(selectinload(Entry.nominee))  # the list names each nomination's student
         .order_by(Entry.created_at.desc(), Entry.id.desc())
     ))
 
@@ -514,19 +533,45 @@ def update_entry_text(session: Session, *, actor: User, entry_id: int, title: st
     return entry
 
 
+# Whether an entry is being assessed is known to the voting and judging domains, which sit
+# above media and may not be imported from here. Media reads their tables by name instead
+# (as contests reads the vote table for its gallery counts): a read-only dependency on the
+# schema, not on their code, which tests/media/test_entry_rights.py checks against their
+# models. A judging round takes entries whatever the contest's judging window says, so
+# the window alone cannot tell whether judges have the entry.
+_round = table("judging_round", column("id"), column("state"))
+_round_entry = table("judging_round_entry", column("round_id"), column("entry_id"))
+_score = table("judging_score", column("entry_id"))
+_vote = table("vote", column("entry_id"))
+
+
+def entries_being_assessed(session: Session, entry_ids: list[int]) -> set[int]:
+    """Which of these entries the public or the judges have started on: in a judging round
+    past its draft, scored (even in draft), or voted for (whatever became of the votes)."""
+    if not entry_ids:
+        return set()
+    in_round = exists().where(_round_entry.c.entry_id == Entry.id, _round.c.id == _round_entry.c.round_id,
+                              _round.c.state != "draft")
+    scored = exists().where(_score.c.entry_id == Entry.id)
+    voted = exists().where(_vote.c.entry_id == Entry.id)
+    return set(session.scalars(select(Entry.id).where(Entry.id.in_(entry_ids), or_(in_round, scored, voted))))
+
+
 def _started(contest: Contest, stage: str, now: datetime) -> bool:
     start, _end = contest.window(stage)
     return start is not None and start <= now
 
 
-def withdrawal_refusal(entry: Entry, actor: User, now: datetime) -> DomainError | None:
+def withdrawal_refusal(entry: Entry, actor: User, now: datetime, *, being_assessed: bool) -> DomainError | None:
     """Why the actor may not withdraw this entry now (None: they may).
 
-    The actor has already been found to be its submitter or a contact of its school.
+    The actor has already been found to be its submitter or a contact of its school;
+    `being_assessed` is whether `entries_being_assessed` lists the entry.
     - Until voting or judging starts, withdrawing only takes an entry out of moderation:
       the submitter and, for a school's entries, any contact of the school may.
-    - Once voting or judging has started, withdrawing throws away the public's votes and
-      the judges' work: only the account that submitted the entry may, as the person
+    - Once voting or judging has started (the contest's window, or the entry itself is
+      in an open round, scored or voted for), withdrawing throws away the public's votes
+      and the judges' work: only the account that submitted the entry may, as the person
       answerable for it (an entrant taking back their own photo, a school's contact
       taking back the nomination they made, e.g. when consent is withdrawn).
     - Once results are in 公示 (or the contest is over), the results have been computed
@@ -538,7 +583,8 @@ def withdrawal_refusal(entry: Entry, actor: User, now: datetime) -> DomainError 
     contest = entry.contest
     if _started(contest, "publicity", now) or contests.stage_of(contest, now).current == "closed":
         return Conflict(_("本活动已公布结果，作品不能再撤回；如有特殊情况，请联系主办方。"), code="withdrawal_closed")
-    if entry.submitted_by_id != actor.id and (_started(contest, "voting", now) or _started(contest, "judging", now)):
+    if entry.submitted_by_id != actor.id and (
+            being_assessed or _started(contest, "voting", now) or _started(contest, "judging", now)):
         return Forbidden(_("投票或评审开始后，只有提交这件作品的账号可以撤回。"), code="not_submitter")
     return None
 
@@ -546,7 +592,7 @@ def withdrawal_refusal(entry: Entry, actor: User, now: datetime) -> DomainError 
 def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetime) -> Entry:
     """Withdraw one's entry while the contest allows it; its quota slot is freed."""
     entry = get_own_entry(session, actor, entry_id)
-    refusal = withdrawal_refusal(entry, actor, now)
+    refusal = withdrawal_refusal(entry, actor, now, being_assessed=entry.id in entries_being_assessed(session, [entry.id]))
     if refusal is not None:
         raise refusal
     entry.status = "withdrawn"

@@ -159,15 +159,18 @@ class EntryRow:
         return self.entry.status == "draft" and bool(self.entry.moderation_reason)
 
 
-def _entry_row(entry: Entry) -> EntryRow:
+def _entry_row(entry: Entry, assessed: set[int] | None = None) -> EntryRow:
     now = web.now()
-    refusal = submissions.withdrawal_refusal(entry, web.actor(), now)  # type: ignore[arg-type]
+    if assessed is None:
+        assessed = submissions.entries_being_assessed(db.session, [entry.id])
+    refusal = submissions.withdrawal_refusal(entry, web.actor(), now, being_assessed=entry.id in assessed)  # type: ignore[arg-type]
     return EntryRow(entry, contests.stage_of(entry.contest, now).is_active("submission"), refusal is None)
 
 
 def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
     entries = submissions.my_entries(db.session, web.actor())  # type: ignore[arg-type]
-    return render_template("media/my_entries.html", rows=[_entry_row(e) for e in entries], error=error), status
+    assessed = submissions.entries_being_assessed(db.session, [e.id for e in entries])  # one query for the list
+    return render_template("media/my_entries.html", rows=[_entry_row(e, assessed) for e in entries], error=error), status
 
 
 @bp.get("/me/entries")

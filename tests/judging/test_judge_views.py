@@ -719,3 +719,80 @@ def test_a_blind_round_shows_no_uploaders_words_about_the_files(build, browser) 
     page = text(browser(shown.judges[0]).get(shown.entry_url(shown.entries[0])))
     for word in words:
         assert word in page, word
+
+
+# --- a nominee's name in the entry's own words -----------------------------------------------
+
+
+def _selection_round(clock: FixedClock, contest: Contest, entries: list[Entry], judge: User, *, blind: bool,
+                     declared: bool = True) -> Round:
+    now = clock.now()
+    rnd = judging.create_round(
+        db.session, actor=None, contest=contest, now=now,
+        fields=judging.RoundFields(key=f"expert-{int(blind)}", name="专家评审", judges_per_entry=1, blind=blind),
+        criteria=[judging.CriterionFields("技能水平", 100, 100)])
+    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[e.id for e in entries], now=now)
+    judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
+    judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+    if declared:
+        judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
+    db.session.commit()
+    return rnd
+
+
+def test_a_blind_round_masks_the_nominees_name_in_the_title_and_story(browser, make_user, make_contest, make_entry,
+                                                                      make_school, clock) -> None:
+    """Nominations once took the student's name as their title when none was given, and a
+    story usually names the student: a blind round shows neither name, on any page."""
+    contest = make_contest(kind="selection", stage="judging", categories=())
+    entry = make_entry(contest, title="刘晓明", school=make_school(name="济南商贸职业学校"), nominee="刘晓明")
+    titled = make_entry(contest, title="刘 晓明的护理之路", school=make_school(), nominee="刘晓明")
+    entry.nominee.story = "刘晓明坚持每周去社区服务。"
+    db.session.commit()
+    judge_user = make_user("judge", name="评委")
+    rnd = _selection_round(clock, contest, [entry, titled], judge_user, blind=True, declared=False)
+    judge = browser(judge_user)
+    mask = f"候选人 #{entry.id}"
+
+    page = text(judge.get(f"/judge/rounds/{rnd.id}/declaration"))
+    assert mask in page and "刘晓明" not in page
+    judging.sign_declaration(db.session, judge=judge_user, rnd=rnd, accepted=True, now=clock.now())
+    db.session.commit()
+    for url in (f"/judge/rounds/{rnd.id}", f"/judge/rounds/{rnd.id}/entries/{entry.id}"):
+        page = text(judge.get(url))
+        assert mask in page and "刘晓明" not in page, url
+    assert "××坚持每周去社区服务。" in page and "护理" in page
+    page = text(judge.get(f"/judge/rounds/{rnd.id}/entries/{titled.id}"))
+    assert "刘 晓明的护理之路" not in page and "刘晓明" not in page  # a name inside a title is masked too
+    url = f"/judge/rounds/{rnd.id}/entries/{entry.id}"
+    done = judge.post(url, data={"csrf_token": csrf_token(judge, url), "action": "submit", "confirmed": "1",
+                                 f"c{rnd.criteria[0].id}": "80"}, follow_redirects=True)
+    assert done.status_code == 200 and f"“{mask}”的评分已提交。" in text(done) and "刘晓明" not in text(done)
+
+    open_judge = make_user("judge", name="另一位评委")
+    shown = _selection_round(clock, contest, [entry], open_judge, blind=False)
+    page = text(browser(open_judge).get(f"/judge/rounds/{shown.id}/entries/{entry.id}"))
+    assert "刘晓明坚持每周去社区服务。" in page and mask not in page
+
+
+def test_a_nomination_sent_without_a_title_reaches_a_blind_round_nameless(app, browser, make_user, make_contest,
+                                                                        make_school, clock) -> None:
+    """Sent through the nomination form with no title: the stored title names neither the
+    student nor the school, and the blind round's pages show no name."""
+    from tests.media.conftest import add_contact, entries, nominee_entry, send, submit_url
+
+    contest = make_contest(kind="selection", stage="submission", title="最美职校生测试", short_title="最美职校生")
+    school = make_school(name="济南旅游学校")
+    contact = make_user("school_contact", name="赵敏")
+    add_contact(contact, school)
+    response = send(browser(contact), submit_url(contest), nominee_entry(contest, school=str(school.id)))
+    assert response.status_code == 302, text(response)[:500]
+    (entry,) = entries()
+    assert entry.title == "最美职校生候选人"
+    entry.status = "approved"
+    db.session.commit()
+    judge_user = make_user("judge", name="评委")
+    rnd = _selection_round(clock, contest, [entry], judge_user, blind=True)
+    page = text(browser(judge_user).get(f"/judge/rounds/{rnd.id}/entries/{entry.id}"))
+    assert "最美职校生候选人" in page and "她坚持每周去社区服务。" in page
+    assert "李小燕" not in page and "济南旅游学校" not in page

@@ -1,7 +1,9 @@
 """Who may change an entry after it was sent: a school's contacts act only on the entries
-their school submitted (nominations, teams), never on a citizen's entry that names the
-school; withdrawing is open to the school's contacts until voting or judging starts, then
-only to the submitting account, and to nobody once results are published."""
+their school submitted (nominations, teams), and only while they hold the school_contact
+role, never on a citizen's entry that names the school; withdrawing is open to the
+school's contacts until voting or judging starts (by the contest's windows, or for the
+entry itself: in a judging round past its draft, scored or voted for), then only to the
+submitting account, and to nobody once results are published."""
 
 from __future__ import annotations
 
@@ -10,10 +12,16 @@ from typing import Any
 
 import pytest
 
+from contest.accounts import service as accounts
 from contest.accounts.models import User
 from contest.contests.models import Contest, Entry, School
 from contest.extensions import db
-from tests.conftest import csrf_token
+from contest.judging import service as judging
+from contest.judging.models import ROUND_STATES, Round, RoundEntry, Score
+from contest.media import submissions
+from contest.voting import service as voting
+from contest.voting.models import Vote
+from tests.conftest import csrf_token, windows_around
 from tests.media.conftest import add_contact, page, sign_in
 
 NOT_FOUND = "没有找到这件作品。"
@@ -124,3 +132,106 @@ def test_a_contact_may_edit_the_schools_nomination_during_submission_only(contac
     assert "本活动当前不在作品征集期，不能提交或修改作品。" in page(response)
     db.session.rollback()
     assert db.session.get(Entry, entry.id).title == "新的推荐标题"
+
+
+# --- a former contact -----------------------------------------------------------------------
+
+def test_a_former_contact_no_longer_acts_for_the_school(client, make_user, make_entry, make_contest, school, clock):
+    """The role is what grants a school's rights: a link to the school left behind when the
+    role is taken away (here by the accounts service alone) grants nothing."""
+    contest = make_contest(kind="selection", stage="submission")
+    entry = _entry(make_entry, contest, make_user("school_contact"), school, nominee="王小明")
+    former = make_user("school_contact", name="离职的钱老师")
+    add_contact(former, school)
+    accounts.set_roles(db.session, actor=None, user=former, roles={"citizen"}, now=clock.now())
+    db.session.commit()
+    sign_in(client, former)
+    assert f"/me/entries/{entry.id}" not in page(client.get("/me/entries"))
+    url = f"/me/entries/{entry.id}/edit"
+    assert client.get(url).status_code == 404
+    response = client.post(url, data={"csrf_token": csrf_token(client, "/me/entries"), "title": "改名", "description": ""})
+    assert response.status_code == 404 and NOT_FOUND in page(response)
+    response = _withdraw(client, entry)
+    assert response.status_code == 404 and NOT_FOUND in page(response)
+    assert _status(entry) == "submitted"
+    assert db.session.get(Entry, entry.id).title != "改名"
+    assert submissions.schools_of(db.session, db.session.get(User, former.id)) == []
+
+
+# --- withdrawing an entry that judges or voters have -----------------------------------------
+
+def _round(contest: Contest, entry: Entry, judge: User, now: Any, state: str) -> Round:
+    rnd = judging.create_round(db.session, actor=None, contest=contest, now=now,
+                               criteria=[judging.CriterionFields("创新性", 100, 100)],
+                               fields=judging.RoundFields(key="online", name="网评", judges_per_entry=1))
+    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[entry.id], now=now)
+    judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
+    if state != "draft":
+        judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+    if state == "closed":
+        judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
+        judging.save_score(db.session, judge=judge, rnd=rnd, entry_id=entry.id, raw_values={str(rnd.criteria[0].id): "80"},
+                           submit=True, now=now)
+        judging.set_state(db.session, actor=None, rnd=rnd, state="closed", now=now)
+    db.session.commit()
+    return rnd
+
+
+def _only_the_submitter_withdraws(app: Any, contact_client: Any, nominator: User, entry: Entry, status: str) -> None:
+    assert f"/me/entries/{entry.id}/withdraw" not in page(contact_client.get("/me/entries"))
+    response = _withdraw(contact_client, entry)
+    assert response.status_code == 403 and NOT_SUBMITTER in page(response)
+    assert _status(entry) == status
+    own = app.test_client()
+    sign_in(own, nominator)
+    assert f"/me/entries/{entry.id}/withdraw" in page(own.get("/me/entries"))
+    assert _withdraw(own, entry).status_code == 302
+    assert _status(entry) == "withdrawn"
+
+
+@pytest.mark.parametrize("state", ["open", "closed"])
+def test_an_entry_in_a_judging_round_is_withdrawn_only_by_its_submitter(app, contact_client, make_user, make_entry,
+                                                                      make_contest, school, clock, state):
+    """A round may be opened before the contest's judging window: the entry is being judged all the same."""
+    contest = make_contest(kind="innovation", stage="review", categories=())
+    nominator = make_user("school_contact")
+    add_contact(nominator, school)
+    entry = _entry(make_entry, contest, nominator, school, status="approved")
+    _round(contest, entry, make_user("judge"), clock.now(), state)
+    _only_the_submitter_withdraws(app, contact_client, nominator, entry, "approved")
+
+
+def test_an_entry_in_a_draft_round_is_not_yet_being_judged(contact_client, make_user, make_entry, make_contest, school,
+                                                           clock):
+    contest = make_contest(kind="innovation", stage="review", categories=())
+    entry = _entry(make_entry, contest, make_user("school_contact"), school, status="approved")
+    _round(contest, entry, make_user("judge"), clock.now(), "draft")
+    assert f"/me/entries/{entry.id}/withdraw" in page(contact_client.get("/me/entries"))
+    assert _withdraw(contact_client, entry).status_code == 302
+    assert _status(entry) == "withdrawn"
+
+
+def test_an_entry_with_votes_is_withdrawn_only_by_its_submitter(app, contact_client, make_user, make_entry, make_contest,
+                                                               school, clock):
+    """Votes were cast, then the organisers moved the voting window later: the votes are still there."""
+    contest = make_contest(kind="selection", stage="voting")
+    nominator = make_user("school_contact")
+    add_contact(nominator, school)
+    entry = _entry(make_entry, contest, nominator, school, status="approved", nominee="李小燕")
+    voting.cast_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
+    for stage, (start, end) in windows_around(clock.now(), "review").items():
+        setattr(contest, f"{stage}_starts_at", start)
+        setattr(contest, f"{stage}_ends_at", end)
+    db.session.commit()
+    _only_the_submitter_withdraws(app, contact_client, nominator, entry, "approved")
+
+
+def test_the_tables_media_reads_by_name_are_the_judging_and_voting_tables(app):
+    """Media may not import judging or voting: it reads their tables by name, and these
+    names must stay those of their models."""
+    for light, model in ((submissions._round, Round), (submissions._round_entry, RoundEntry),
+                         (submissions._score, Score), (submissions._vote, Vote)):
+        real = model.__table__
+        assert light.name == real.name
+        assert {c.name for c in light.columns} <= {c.name for c in real.columns}, light.name
+    assert "draft" in ROUND_STATES

@@ -7,6 +7,7 @@ these tests age files with os.utime and sweep at the real time."""
 
 from __future__ import annotations
 
+import errno
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from contest.contests.models import Entry
 from contest.errors import InvalidInput
 from contest.extensions import db
 from contest.media import orphans
+from contest.media import storage as storage_module
 from contest.media.models import MediaItem
 from contest.media.storage import LocalStorage
 from contest.results.models import ObjectionEvidence
@@ -226,3 +228,64 @@ def test_the_sweep_works_through_many_files_in_batches(app, client, citizen, med
     assert set(report.deleted) == orphaned
     assert (report.examined, report.kept_referenced) == (8, 3)
     assert {p.name for p in stored_files(app)} == referenced_keys()
+
+
+def refuse_touch(monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    """Files this process may read but not touch (restored from a backup under another
+    owner): refreshing a modification time fails; setting an explicit one (the tests'
+    `age`) still works."""
+    real_utime = os.utime
+
+    def utime(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if args or kwargs:
+            return real_utime(path, *args, **kwargs)
+        raise error
+    monkeypatch.setattr(storage_module.os, "utime", utime)
+
+
+@pytest.mark.parametrize("error", [PermissionError(errno.EPERM, "Operation not permitted"),
+                                   OSError(errno.EIO, "Input/output error")])
+def test_a_file_that_cannot_be_touched_is_written_anew(app, monkeypatch, error):
+    """Reusing bytes whose file's time cannot be refreshed writes the file again (a new file
+    renamed over it), so it is young again all the same."""
+    key = storage(app).put(b"restored from a backup", "jpg")
+    path = storage(app).path(key)
+    age(path, 48)
+    refuse_touch(monkeypatch, error)
+    assert storage(app).put(b"restored from a backup", "jpg") == key
+    assert path.stat().st_mtime > datetime.now(UTC).timestamp() - 3600
+    assert path.read_bytes() == b"restored from a backup"
+    assert leftovers(app) == []
+    assert sweep(app).deleted == [] and storage(app).exists(key)
+
+
+def test_a_file_reused_without_touch_between_the_sweeps_steps_survives(app, client, citizen, media_contest, monkeypatch):
+    """The sweep lists an old, unreferenced photo and reads the references; a request then
+    sends the same photo (its file cannot be touched) and commits; the sweep must keep
+    the file the committed row names."""
+    photo = jpeg(mark=5)
+    first = send(client, submit_url(media_contest), photo_entry(media_contest, photos=[upload(photo, "a.jpg", "image/jpeg")]))
+    assert first.status_code == 302
+    db.session.rollback()
+    db.session.execute(MediaItem.__table__.delete())
+    db.session.execute(Entry.__table__.update().values(cover_key=""))
+    db.session.commit()
+    age_all(app)  # the photo's files: old, and no row refers to them
+    refuse_touch(monkeypatch, PermissionError(errno.EPERM, "Operation not permitted"))
+    real_references = orphans.referenced_keys
+
+    def references_then_a_request(session, keys):  # type: ignore[no-untyped-def]
+        used = real_references(session, keys)
+        again = send(client, submit_url(media_contest),
+                     photo_entry(media_contest, title="再投一次", photos=[upload(photo, "a.jpg", "image/jpeg")]))
+        assert again.status_code == 302
+        return used
+    monkeypatch.setattr(orphans, "referenced_keys", references_then_a_request)
+
+    report = sweep(app)
+
+    keys = referenced_keys()
+    assert len(keys) == 3 and not keys & set(report.deleted)
+    assert all(storage(app).exists(k) for k in keys) and intact(app)
+    (item,) = db.session.query(MediaItem).all()
+    assert client.get(f"/media/{item.original_key}").status_code == 200

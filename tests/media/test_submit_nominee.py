@@ -59,7 +59,10 @@ def test_nominee_with_photos_and_video(app, client, contact, school, selection_c
 def test_adult_needs_no_guardian_consent(client, contact, selection_contest):
     response = send(client, submit_url(selection_contest), nominee_entry(selection_contest, ADULT))
     assert response.status_code == 302, page(response)[:2000]
-    assert entries()[0].title == "李小燕"  # no title given: the student's name
+    # No title given: a neutral one (the contest's name), never the student's name, which a
+    # blind round must not show its judges.
+    assert entries()[0].title == "最美职校生测试候选人"
+    assert {i.alt_text for i in db.session.scalars(select(MediaItem))} == {"最美职校生测试候选人"}
 
 
 def test_minor_without_consent_is_refused(app, client, contact, selection_contest):
