@@ -2,7 +2,7 @@
 upload 49-megapixel photos to 全民美拍 at the same moment, through the real submission
 form.
 
-    python -m bench.upload_memory [--uploads 16] [--threads 16] [--slots 2] [--rounds 1]
+    python -m bench.upload_memory [--uploads 16] [--threads 16] [--slots 2] [--rounds 1] [--worst]
 
 What it does, writing nothing inside the repository:
 
@@ -10,7 +10,11 @@ What it does, writing nothing inside the repository:
    migrates it and seeds one 全民美拍 contest in its submission window and one citizen per
    upload (each within its own entry quota);
 2. makes the files: a 7000×7000 PNG of one colour and a shape (about 170 KB, 49
-   megapixels) and a 7000×7000 photo-like JPEG with fine detail (about 20 MB);
+   megapixels) and a 7000×7000 photo-like JPEG with fine detail (about 20 MB); with
+   --worst, the shapes that cost most instead: a 16000×3100 progressive JPEG turned by
+   its Exif orientation, a 6200×6200 progressive 4:4:4 JPEG (the largest whose
+   coefficients fit the budget), a 5100×5100 PNG turned by its Exif orientation and the
+   7000×7000 PNG;
 3. starts gunicorn as docs/DEPLOY.md runs it (MALLOC_MMAP_THRESHOLD_=131072 included;
    --default-malloc leaves glibc's default to show why), but with one worker and
    --threads threads (default 16), so every upload of a round lands in the same process;
@@ -18,7 +22,9 @@ What it does, writing nothing inside the repository:
    the worker's resident memory (the baseline), then sends the uploads of a round at
    once (PNGs and JPEGs alternating), sampling the worker's VmRSS every 20 ms;
 5. prints the baseline, the peak (the worker's VmHWM, the kernel's high-water mark), the
-   answers (302 accepted, 503 busy, anything else) and the time the round took.
+   peak of the jpegtran processes the worker runs (summed, sampled) and of the worker
+   and them together, the answers (302 accepted, 503 busy, anything else) and the time
+   the round took.
 
 Each citizen comes from its own address (X-Forwarded-For behind PROXY_COUNT=1, as nginx
 sends it), so the per-address limits of the submission form do not refuse them.
@@ -101,6 +107,25 @@ def big_jpeg() -> bytes:
     return out.getvalue()
 
 
+def worst_files() -> list[tuple[bytes, str]]:
+    """The shapes that cost most per upload (solid colours and a shape: small files)."""
+    def made(mode: str, size: tuple[int, int], fmt: str, **options: object) -> bytes:
+        image = Image.new(mode, size, (200, 40, 10) if mode == "RGB" else 128)
+        ImageDraw.Draw(image).rectangle((10, 10, 600, 600), fill=(255, 255, 255))
+        out = io.BytesIO()
+        image.save(out, fmt, **options)
+        return out.getvalue()
+
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    return [
+        (made("RGB", (16000, 3100), "JPEG", quality=80, progressive=True, exif=turned.tobytes()), "wide.jpg"),
+        (made("RGB", (6200, 6200), "JPEG", quality=80, progressive=True, subsampling=0), "prog444.jpg"),
+        (made("RGB", (5100, 5100), "PNG", exif=turned.tobytes()), "turned.png"),
+        (big_png(), "big.png"),
+    ]
+
+
 def small_jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (1920, 1080), (90, 140, 60)).save(out, "JPEG", quality=85)
@@ -132,16 +157,30 @@ def memory_mb(pid: int, field: str) -> float:
     raise SystemExit(f"no {field} for process {pid}")
 
 
+def children_mb(pid: int) -> float:
+    """The summed VmRSS of a process's children (the jpegtran runs of its threads)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for child in (task / "children").read_text().split():
+                total += memory_mb(int(child), "VmRSS")
+        except (OSError, SystemExit):
+            continue  # the thread or the child has just ended
+    return total
+
+
 class Sampler(threading.Thread):
-    """The worker's VmRSS every 20 ms while a round runs."""
+    """The worker's VmRSS, and its children's, every 20 ms while a round runs."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.running = pid, 0.0, True
+        self.pid, self.peak, self.children, self.total, self.running = pid, 0.0, 0.0, 0.0, True
 
     def run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, memory_mb(self.pid, "VmRSS"))
+            worker, children = memory_mb(self.pid, "VmRSS"), children_mb(self.pid)
+            self.peak, self.children = max(self.peak, worker), max(self.children, children)
+            self.total = max(self.total, worker + children)
             time.sleep(0.02)
 
 
@@ -179,6 +218,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--default-malloc", action="store_true",
                         help="run the worker without docs/DEPLOY.md's MALLOC_MMAP_THRESHOLD_")
+    parser.add_argument("--worst", action="store_true",
+                        help="send the shapes that cost most (wide and turned JPEGs, 4:4:4, turned PNG)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="contest-bench-") as tmp_name:
@@ -203,8 +244,14 @@ def main() -> None:
             category, phones = seed(args.uploads * args.rounds + 1, datetime.now(UTC))
             db.session.remove()
             db.engine.dispose()
-        png, jpeg = big_png(), big_jpeg()
-        print(f"files: PNG {SIDE}×{SIDE} {len(png) / 1024:.0f} KB, JPEG {SIDE}×{SIDE} {len(jpeg) / 1e6:.1f} MB; "
+        if args.worst:
+            files = worst_files()
+            described = ", ".join(f"{name} {len(data) / 1024:.0f} KB" for data, name in files)
+        else:
+            png, jpeg = big_png(), big_jpeg()
+            files = [(png, "big.png"), (jpeg, "big.jpg")]
+            described = f"PNG {SIDE}×{SIDE} {len(png) / 1024:.0f} KB, JPEG {SIDE}×{SIDE} {len(jpeg) / 1e6:.1f} MB"
+        print(f"files: {described}; "
               f"gunicorn 1 worker × {args.threads} threads, {args.slots} decode slots, "
               f"MALLOC_MMAP_THRESHOLD_={env.get('MALLOC_MMAP_THRESHOLD_', 'unset (glibc default)')}", flush=True)
 
@@ -215,7 +262,7 @@ def main() -> None:
         with (tmp / "gunicorn.log").open("wb") as log:
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                run(args, base, server, category, phones, png, jpeg)
+                run(args, base, server, category, phones, files)
             finally:
                 server.send_signal(signal.SIGTERM)
                 server.wait(30)
@@ -226,7 +273,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], category: str, phones: list[str],
-        png: bytes, jpeg: bytes) -> None:
+        kinds: list[tuple[bytes, str]]) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -249,7 +296,7 @@ def run(args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], ca
 
     for round_no in range(args.rounds):
         mine = sessions[1 + round_no * args.uploads:1 + (round_no + 1) * args.uploads]
-        files = [(png, "big.png") if i % 2 == 0 else (jpeg, "big.jpg") for i in range(len(mine))]
+        files = [kinds[i % len(kinds)] for i in range(len(mine))]
         sampler = Sampler(worker)
         sampler.start()
         started = time.perf_counter()
@@ -259,13 +306,15 @@ def run(args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], ca
         elapsed = time.perf_counter() - started
         sampler.running = False
         sampler.join()
-        by_kind = Counter((name.rsplit(".", 1)[1], code) for (_, name), code in zip(files, answers, strict=True))
+        by_kind = Counter((name, code) for (_, name), code in zip(files, answers, strict=True))
         print(f"round {round_no + 1}: {len(mine)} uploads at once in {elapsed:.1f} s: "
               f"{answers.count(302)} accepted, {answers.count(503)} answered 503, "
               f"{len(answers) - answers.count(302) - answers.count(503)} other "
               f"({', '.join(f'{kind} {code}: {n}' for (kind, code), n in sorted(by_kind.items()))})")
         print(f"  worker peak: VmHWM {memory_mb(worker, 'VmHWM'):.0f} MB, sampled VmRSS peak {sampler.peak:.0f} MB, "
               f"after the round {memory_mb(worker, 'VmRSS'):.0f} MB (baseline {baseline:.0f} MB)", flush=True)
+        print(f"  jpegtran runs: sampled peak {sampler.children:.0f} MB together; worker and them together "
+              f"{sampler.total:.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

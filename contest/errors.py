@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -207,10 +208,9 @@ def register_error_handlers(app: Flask) -> None:
             event.listen(engine, "after_cursor_execute", outage.answered)
 
     def database_unavailable_response(exc: Exception) -> Response:
-        try:
+        # The connection is gone: the rollback may fail too, and teardown discards the session.
+        with contextlib.suppress(Exception):
             db.session.rollback()
-        except Exception:  # noqa: BLE001 - the connection is gone; teardown discards the session
-            pass
         outage.refused(exc)
         # The page must not need the database it apologises for: its header would load the
         # signed-in account and count its notices. This one response shows a visitor's view.

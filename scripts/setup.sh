@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-# Debian packages: a CJK font (demo images, posters, screenshots), ffmpeg (video) and,
-# for the test suite, Chromium (browser journeys).
+# Debian packages: a CJK font (demo images, posters, screenshots), ffmpeg (video),
+# jpegtran from libjpeg-turbo-progs (the clean copy of a JPEG) and, for the test suite,
+# Chromium (browser journeys).
 need_pkgs=()
 fc-match 'sans:lang=zh-cn' --format '%{file}' 2>/dev/null | grep -qi cjk || need_pkgs+=(fonts-noto-cjk)
 command -v ffprobe >/dev/null || need_pkgs+=(ffmpeg)
+command -v jpegtran >/dev/null || need_pkgs+=(libjpeg-turbo-progs)
 if [ "${1:-}" = dev ]; then
   command -v chromium >/dev/null || need_pkgs+=(chromium)
 fi

@@ -54,7 +54,8 @@ def multi_picture(primary: Image.Image, seed: int = 3) -> bytes:
 def zip_archive() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("payload.html", "<script>alert(1)</script>")
+        # A fixed date: the archive's bytes never hold 0xFF (it can sit in entropy data as is).
+        archive.writestr(zipfile.ZipInfo("payload.html", date_time=(2023, 5, 14, 9, 0, 0)), "<script>alert(1)</script>")
     return out.getvalue()
 
 
@@ -94,3 +95,44 @@ def assert_clean_jpeg(data: bytes, *, orientation: int = 1) -> None:
         image.load()
         assert dict(image.getexif()) == ({0x0112: orientation} if orientation != 1 else {})
         assert "icc_profile" not in image.info and "comment" not in image.info
+
+
+def scripted_scans(image: Image.Image, script: str) -> bytes:
+    """A JPEG whose scans follow `script` (jpegtran's -scans format: "components: Ss Se Ah Al;")."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as scans:
+        scans.write(script)
+        scans.flush()
+        result = subprocess.run(["jpegtran", "-scans", scans.name], input=encoded(image, "JPEG", quality=90),
+                                capture_output=True, check=True)
+    return result.stdout
+
+
+def one_scan_per_coefficient(dc_bits: int = 0) -> str:
+    """A valid progression for one component: the DC coefficient in `dc_bits` + 1 passes
+    (first pass, then one bit at a time), then each AC coefficient in a scan of its own."""
+    dc = [f"0: 0 0 0 {dc_bits};"] + [f"0: 0 0 {bit} {bit - 1};" for bit in range(dc_bits, 0, -1)]
+    return "\n".join(dc + [f"0: {k} {k} 0 0;" for k in range(1, 64)]) + "\n"
+
+
+def scans_of(data: bytes) -> list[tuple[int, int]]:
+    """Each scan's (start, end): its SOS marker up to the marker after its entropy-coded data."""
+    spans, pos = [], data.find(b"\xff\xda")
+    while pos >= 0:
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        while True:
+            end = data.find(b"\xff", end)
+            if data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                end += 2
+                continue
+            break
+        spans.append((pos, end))
+        pos = data.find(b"\xff\xda", end)
+    return spans
+
+
+def stuffed(payload: bytes) -> bytes:
+    """Bytes as they would sit inside entropy-coded data (each 0xFF followed by 0x00)."""
+    return payload.replace(b"\xff", b"\xff\x00")

@@ -5,6 +5,7 @@ image, whatever the phone or the uploader packed into the file."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from PIL import Image, ImageOps
@@ -22,7 +23,10 @@ from tests.media.jpeg_files import (
     photo,
     polyglot,
     progressive,
+    scans_of,
+    stuffed,
     with_restarts,
+    zip_archive,
 )
 
 FILES = {
@@ -85,3 +89,33 @@ def test_a_nominee_photo_from_a_multi_picture_file_is_clean(client, contact, sel
     [item] = [i for i in stored_items(entries()[0].id) if i.kind == "image"]
     for key in (item.original_key, item.display_key, item.thumb_key):
         assert_clean_jpeg(served(client, key))
+
+
+SECRET = b"GPS:36.6512N,117.1201E;home=Building 3 Room 402;phone=13800000000"
+
+
+def hidden_in_the_scans(image: Image.Image, payload: bytes) -> bytes:
+    """A JPEG carrying `payload` inside its entropy-coded data: after the first scan of a
+    progressive file and again just before the end-of-image marker, where a decoder
+    passes over it as "extraneous bytes" and a viewer shows the picture as usual."""
+    data = encoded(image, "JPEG", quality=90, progressive=True)
+    between = scans_of(data)[1][0]
+    return data[:between] + payload + data[between:-2] + payload + data[-2:]
+
+
+@pytest.mark.parametrize("payload", [stuffed(SECRET), zip_archive()], ids=["text", "zip"])
+def test_bytes_hidden_inside_the_scans_are_not_served(client, citizen, media_contest, payload):
+    assert b"\xff" not in zip_archive()  # a stored ZIP sits in the entropy data as it is
+    picture = photo(seed=9)
+    source = hidden_in_the_scans(picture, payload)
+    with Image.open(io.BytesIO(source)) as uploaded:
+        uploaded.load()  # a whole, viewable photo
+    response = send(client, submit_url(media_contest), photo_entry(media_contest, photos=[upload(source, "p.jpg", "image/jpeg")]))
+    assert response.status_code == 302, page(response)[:2000]
+    [item] = stored_items(entries()[0].id)
+    original = served(client, item.original_key)
+    assert_clean_jpeg(original)
+    assert SECRET not in original and b"PK\x03\x04" not in original and b"payload.html" not in original
+    assert not zipfile.is_zipfile(io.BytesIO(original))
+    with Image.open(io.BytesIO(source)) as uploaded, Image.open(io.BytesIO(original)) as kept:
+        assert kept.tobytes() == uploaded.tobytes()

@@ -4,15 +4,19 @@ renditions and the near-duplicate hash."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from contest.config import ConfigError, Settings
 from contest.errors import PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
+from contest.media import images
 from contest.media.images import (
     DISPLAY_SIZE,
+    MAX_SCANS,
     THUMB_SIZE,
     ImageDecoder,
     dhash,
@@ -21,7 +25,18 @@ from contest.media.images import (
     strip_jpeg_metadata,
 )
 from contest.media.sniff import sniff
-from tests.media.jpeg_files import after_soi, assert_clean_jpeg, multi_picture, phone_exif, segment, zip_archive
+from tests.media.jpeg_files import (
+    after_soi,
+    assert_clean_jpeg,
+    multi_picture,
+    one_scan_per_coefficient,
+    phone_exif,
+    scans_of,
+    scripted_scans,
+    segment,
+    stuffed,
+    zip_archive,
+)
 
 GPS = 34853
 
@@ -195,23 +210,24 @@ def test_zip_appended_to_a_jpeg_is_not_kept():
     assert not zipfile.is_zipfile(io.BytesIO(result.original))
 
 
-def test_progressive_jpeg_keeps_every_scan_and_the_tables_between_them():
+def test_progressive_jpeg_keeps_its_picture_in_one_scan():
     image = photo()
     source = encoded(image, "JPEG", quality=90, progressive=True, exif=phone_exif())
     assert source.count(b"\xff\xda") > 2  # several scans
     with_trailer = source + jpeg(photo((320, 240), seed=2))
     result = process_image(with_trailer)
     assert_clean_jpeg(result.original)
-    assert result.original.count(b"\xff\xda") == source.count(b"\xff\xda")
+    # The coefficients re-packed into one sequential scan: the same picture, and a reduced
+    # decode of it needs no full-size buffer.
+    assert result.original.count(b"\xff\xda") == 1
     assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
 
 
-def test_restart_markers_are_part_of_the_scan():
+def test_restart_markers_are_read_as_part_of_the_scan():
     source = encoded(photo(), "JPEG", quality=90, restart_marker_rows=1, exif=phone_exif())
     assert b"\xff\xd0" in source and b"\xff\xdd" in source  # RST0 in the data, DRI in the header
     result = process_image(source + zip_archive())
     assert_clean_jpeg(result.original)
-    assert b"\xff\xd0" in result.original and b"\xff\xd7" in result.original
     assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
 
 
@@ -239,14 +255,15 @@ def test_bytes_hidden_in_a_table_segment_are_refused():
     assert caught.value.status == 422
 
 
-def test_a_jpeg_the_copy_does_not_handle_is_re_encoded_upright():
-    # Arithmetic-coding conditioning (DAC) is read by libjpeg but outside the copy's
-    # allow-list: the file is decoded in full, rotated and re-encoded instead.
+def test_segments_the_copy_does_not_keep_are_dropped_losslessly():
+    # Arithmetic-coding conditioning (DAC) is read by libjpeg and means nothing to a
+    # Huffman-coded file: the copy has the same picture without it.
     source = after_soi(jpeg(photo(), orientation=6), segment(0xCC, b"\x00\x00")) + zip_archive()
     result = process_image(source)
-    assert_clean_jpeg(result.original)
+    assert_clean_jpeg(result.original, orientation=6)
     assert b"\xff\xcc" not in result.original
-    assert Image.open(io.BytesIO(result.original)).size == (1080, 1920) == (result.width, result.height)
+    assert (result.width, result.height) == (1080, 1920)
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
 
 
 def test_jfif_and_adobe_headers_are_rebuilt_without_their_extra_bytes():
@@ -327,3 +344,191 @@ def test_decode_slots_come_from_the_environment(tmp_path):
         Settings.from_env({"IMAGE_DECODE_SLOTS": "two"}, str(tmp_path))
     with pytest.raises(ConfigError, match="IMAGE_DECODE_SLOTS"):
         Settings.from_env({"IMAGE_DECODE_SLOTS": "0"}, str(tmp_path)).with_defaults()
+
+
+# --- what a small file may cost ------------------------------------------------------------
+
+def test_a_jpeg_with_more_scans_than_any_encoder_makes_is_refused_before_decoding():
+    grey = photo((320, 240)).convert("L")
+    most = scripted_scans(grey, one_scan_per_coefficient())
+    assert most.count(b"\xff\xda") == MAX_SCANS
+    assert process_image(most).width == 320
+    # A valid progression (each DC bit, then each AC coefficient, in a pass of its own)
+    # that libjpeg decodes, but with more passes over every block than any encoder makes.
+    many = scripted_scans(grey, one_scan_per_coefficient(dc_bits=2))
+    assert many.count(b"\xff\xda") == MAX_SCANS + 2
+    Image.open(io.BytesIO(many)).load()
+    with pytest.raises(Unprocessable) as caught:
+        process_image(many)
+    assert (caught.value.status, caught.value.code) == (422, "too_many_scans")
+    assert "扫描段超过 64 个" in caught.value.message
+
+
+def repeated_scan(source: bytes, times: int) -> bytes:
+    """The file with its smallest first-pass AC scan sent `times` more times: libjpeg
+    decodes each copy again over every block of the image."""
+    def first_pass_ac(span: tuple[int, int]) -> bool:
+        start = span[0] + 4
+        count = source[start]
+        return source[start + 1 + 2 * count] > 0 and source[start + 3 + 2 * count] >> 4 == 0
+    begin, end = min(filter(first_pass_ac, scans_of(source)), key=lambda span: span[1] - span[0])
+    return source[:end] + source[begin:end] * times + source[end:]
+
+
+@pytest.mark.parametrize("extra", [b"", segment(0xCC, b"\x00\x00")], ids=["plain", "with_a_segment_the_copy_drops"])
+def test_a_scan_that_codes_a_band_again_is_refused(extra):
+    source = after_soi(encoded(photo((640, 480)), "JPEG", quality=90, progressive=True), extra)
+    bomb = repeated_scan(source, 3)
+    assert len(scans_of(bomb)) < MAX_SCANS
+    Image.open(io.BytesIO(bomb)).load()  # libjpeg decodes it, each copy of the scan again
+    with pytest.raises(Unprocessable) as caught:
+        process_image(bomb)
+    assert (caught.value.status, caught.value.code) == (422, "bad_jpeg_scans")
+
+
+def test_a_refinement_out_of_order_is_refused():
+    grey = photo((320, 240)).convert("L")
+    whole = scripted_scans(grey, "0: 0 0 0 2;\n0: 0 0 2 1;\n0: 0 0 1 0;\n0: 1 63 0 0;\n")
+    assert process_image(whole).width == 320
+    begin, end = scans_of(whole)[1]
+    skipping = whole[:begin] + whole[end:]  # the DC coefficients' second bit never sent
+    with pytest.raises(Unprocessable) as caught:
+        process_image(skipping)
+    assert caught.value.code == "bad_jpeg_scans"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def png_with(*chunks: bytes, size: tuple[int, int] = (64, 48)) -> bytes:
+    """An RGB PNG with `chunks` between its header and its pixels."""
+    width, height = size
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * 3 * width for _ in range(height)))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + b"".join(chunks) + png_chunk(b"IDAT", pixels)
+            + png_chunk(b"IEND", b""))
+
+
+def inflating(size: int) -> bytes:
+    return zlib.compress(b"\x00" * size, 9)
+
+
+@pytest.mark.parametrize("chunks", [
+    [png_chunk(b"iCCP", b"icc\x00\x00" + inflating(1 << 20))] * 2,   # colour profiles Pillow inflates one by one
+    [png_chunk(b"zTXt", b"k%d\x00\x00" % i + inflating(1000)) for i in range(40)],
+    [png_chunk(b"tEXt", b"comment\x00" + b"x" * 300_000)],
+], ids=["two_profiles", "many_text_chunks", "large_text"])
+def test_png_metadata_that_costs_to_inflate_is_refused_before_any_slot(chunks):
+    decoder = ImageDecoder(slots=1, wait_seconds=0.05)
+    with decoder.slot():  # no slot free: refused from the chunk list, not after waiting
+        with pytest.raises(Unprocessable) as caught:
+            decoder.process(png_with(*chunks))
+    assert (caught.value.status, caught.value.code) == (422, "png_metadata")
+    assert "重新导出" in caught.value.message
+
+
+def test_png_text_inflating_past_the_limit_is_refused():
+    # Few, small chunks that inflate to 3 MB together: Pillow's own limit, set low.
+    source = png_with(*(png_chunk(b"zTXt", b"k%d\x00\x00" % i + inflating(1_000_000)) for i in range(3)))
+    assert len(source) < 20_000
+    with pytest.raises(Unprocessable) as caught:
+        process_image(source)
+    assert caught.value.code == "broken_image"
+
+
+def test_png_with_its_usual_metadata_is_accepted():
+    source = png_with(png_chunk(b"iCCP", b"icc\x00\x00" + inflating(3000)),
+                      png_chunk(b"tEXt", b"Software\x00Editor"), png_chunk(b"zTXt", b"Comment\x00\x00" + inflating(500)))
+    assert process_image(source).width == 64
+
+
+def test_png_chunk_longer_than_the_file_is_broken():
+    source = png_with(png_chunk(b"tEXt", b"Software\x00Editor"))
+    text = source.index(b"tEXt") - 4
+    cut = source[:text] + (10_000_000).to_bytes(4, "big") + source[text + 4:]
+    with pytest.raises(Unprocessable) as caught:
+        process_image(cut)
+    assert caught.value.code == "broken_image"
+
+
+def test_a_wide_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    decoded = []
+    real = images._resized
+    monkeypatch.setattr(images, "_resized", lambda image, longest: decoded.append(image.size) or real(image, longest))
+    result = process_image(jpeg(photo((12800, 320)), quality=50))
+    assert (result.width, result.height) == (12800, 320)
+    assert decoded[0] == (1600, 40)  # 1/8 scale: the panorama's proportions asked for, not a square
+
+
+def test_a_jpeg_over_the_memory_budget_is_refused_before_it_starts():
+    # Every coefficient is held while the copy is made: 2 bytes a sample, 6 a pixel in 4:4:4.
+    source = encoded(photo((2000, 1500)), "JPEG", quality=90, progressive=True, subsampling=0)
+    decoder = ImageDecoder(slots=1, wait_seconds=0.05, budget_bytes=12 * 1024 * 1024)
+    with decoder.slot():
+        with pytest.raises(PayloadTooLarge) as caught:
+            decoder.process(source)
+    assert caught.value.message.startswith("这张图片尺寸太大（2000×1500），无法处理：请把长边缩小到 ")
+    side = int(caught.value.message.split("长边缩小到 ")[1].split(" ")[0])
+    assert 1000 < side < 2000
+    assert decoder.process(encoded(photo((side, side * 3 // 4)), "JPEG", quality=90, subsampling=0)).width == side
+
+
+def png_exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def test_a_rotated_png_counts_its_rotation_in_the_budget():
+    upright = encoded(photo((1000, 800)), "PNG")
+    rotated = encoded(photo((1000, 800)), "PNG", exif=png_exif(6))
+    decoder = ImageDecoder(slots=1, budget_bytes=6_000_000)  # 5 bytes a pixel fits, 9 does not
+    assert decoder.process(upright).width == 1000
+    with pytest.raises(PayloadTooLarge):
+        decoder.process(rotated)
+    result = process_image(rotated)
+    assert (result.width, result.height) == (800, 1000)
+    assert Image.open(io.BytesIO(result.original)).size == (800, 1000)
+
+
+def unwritable_exif(orientation: int) -> bytes:
+    """Exif with an orientation and a GPS map datum stored as three RATIONALs instead of
+    text: Pillow reads it, and raises TypeError writing it back."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8)
+    tiff += struct.pack(">H", 2) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) \
+        + struct.pack(">HHII", 0x8825, 4, 1, 38) + struct.pack(">I", 0)
+    tiff += struct.pack(">H", 1) + struct.pack(">HHII", 0x0012, 5, 3, 56) + struct.pack(">I", 0)
+    return b"Exif\x00\x00" + tiff + struct.pack(">6I", 1, 1, 2, 1, 3, 1)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_exif_pillow_cannot_write_back_still_turns_the_picture(fmt):
+    source = encoded(photo((320, 240)), fmt, exif=unwritable_exif(6))
+    with pytest.raises(TypeError):
+        ImageOps.exif_transpose(Image.open(io.BytesIO(source)))
+    result = process_image(source)
+    assert (result.width, result.height) == (240, 320)
+    assert dict(Image.open(io.BytesIO(result.original)).getexif()) == {}
+
+
+def test_a_picture_pillow_fails_on_is_broken_not_an_error(monkeypatch):
+    def fails(image, orientation):
+        raise TypeError("what a crafted file made Pillow raise")
+    monkeypatch.setattr(images, "_upright", fails)
+    with pytest.raises(Unprocessable) as caught:
+        process_image(encoded(photo((320, 240)), "PNG"))
+    assert caught.value.code == "broken_image"
+
+
+def test_bytes_hidden_in_the_entropy_coded_data_are_not_kept():
+    secret = b"GPS:36.6512N,117.1201E;home=Building 3 Room 402"
+    source = jpeg(photo())
+    hidden = source[:-2] + stuffed(secret) + source[-2:]
+    result = process_image(hidden)
+    assert secret not in result.original
+    assert Image.open(io.BytesIO(result.original)).tobytes() == Image.open(io.BytesIO(source)).tobytes()
+    progressive = encoded(photo(), "JPEG", quality=90, progressive=True)
+    between = scans_of(progressive)[1][0]
+    result = process_image(progressive[:between] + stuffed(secret) + progressive[between:])
+    assert secret not in result.original
