@@ -4,6 +4,11 @@ Every response body has a schema under components/schemas; the tests validate th
 responses of every endpoint against them, so this document cannot drift from the code.
 Objects are closed (additionalProperties: false): a field added to a payload without
 being declared here fails the tests.
+
+The document is also the contract for what clients send: every bound and list of values
+declared here is enforced by the views with the same constants (a value outside them is a
+400, never silently changed or ignored), and every status an operation can answer is
+declared on it. tests/api/test_schemathesis.py holds the API to both with generated requests.
 """
 
 from __future__ import annotations
@@ -11,10 +16,25 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..antifraud.captcha import ID_MAX_LENGTH as CAPTCHA_ID_MAX
 from ..contests.models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, TEAM_ROLES
-from ..contests.service import GALLERY_SORTS
+from ..contests.service import GALLERY_SORTS, SEARCH_MAX
+from ..contests.service import PER_PAGE as DEFAULT_PER_PAGE
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.2.0"
+
+# The bounds the document declares; the views enforce these same values.
+MAX_BODY = 16 * 1024  # the largest body any endpoint takes is a few short strings
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+MAX_PAGE = 10_000  # 500,000 entries at 50 a page: more than any contest will have
+MAX_PER_PAGE = 50
+MAX_LEADERBOARD = 50
+DEFAULT_LEADERBOARD = 20
+DEVICE_ID_MAX = 64
+PHONE_MAX = 32  # a number written with +86, spaces and dashes is well under this
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # what accounts.check_password_strength lets anyone set
+CAPTCHA_ANSWER_MAX = 16  # codes are 4 or 5 characters; room for stray spaces, as on the web form
+CAPTCHA_PURPOSES = ("vote", "login")  # what an API client can be asked to solve
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -33,12 +53,15 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 STRING = {"type": "string"}
+# What a client may send in a string (path, query, JSON): no C0 control character but tab,
+# line feed and carriage return (the app refuses them everywhere: contest/input_guard.py).
+TEXT = {"type": "string", "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]*$"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 DATETIME = {"type": "string", "format": "date-time"}
 NULLABLE_DATETIME = {"type": ["string", "null"], "format": "date-time"}
 URL = {"type": "string", "format": "uri"}
 NULLABLE_URL = {"type": ["string", "null"], "format": "uri"}
-ID = {"type": "integer", "minimum": 1}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 COUNT = {"type": "integer", "minimum": 0}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
@@ -56,7 +79,22 @@ SCHEMAS: dict[str, Any] = {
         })}),
         "description": "The one error shape of the API.",
     },
-    "TokenRequest": _obj({"phone": {"type": "string", "examples": ["13700000001"]}, "password": {"type": "string"}}),
+    "TokenRequest": _obj({
+        "phone": {**TEXT, "minLength": 1, "maxLength": PHONE_MAX, "examples": ["13700000001"],
+                  "description": "a mainland mobile number; +86, spaces and dashes are allowed"},
+        "password": {**TEXT, "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX,
+                     "description": "every password is set with 8 to 128 characters (letters and digits)"},
+        "captcha_id": {**TEXT, "maxLength": CAPTCHA_ID_MAX,
+                       "description": "Captcha.id of a captcha created with purpose \"login\"; needed only after "
+                                      "this request was answered 403 captcha_required or captcha_invalid"},
+        "captcha_answer": {**TEXT, "maxLength": CAPTCHA_ANSWER_MAX, "description": "the characters in its picture"},
+    }, optional=("captcha_id", "captcha_answer")),
+    "CaptchaRequest": {
+        **_obj({"purpose": {"type": "string", "enum": list(CAPTCHA_PURPOSES), "default": "vote"}},
+               optional=("purpose",)),
+        "description": "What the captcha is for: \"vote\" (VoteRequest) or \"login\" (TokenRequest). "
+                       "An empty object (or no body) is a captcha for a vote.",
+    },
     "Token": _obj({
         "token": {"type": "string", "description": "send as `Authorization: Bearer <token>`; shown once"},
         "expires_at": DATETIME,
@@ -109,10 +147,9 @@ SCHEMAS: dict[str, Any] = {
         "expires_at": DATETIME, "image_url": URL, "audio_url": {**URL, "description": "the same code read aloud (accessibility)"},
     }),
     "VoteRequest": {
-        **_obj({"captcha_id": STRING, "captcha_answer": STRING, "view_token": {
-            **STRING, "description": "Entry.view_token, as received when the entry was shown"}},
+        **_obj({"captcha_id": TEXT, "captcha_answer": TEXT, "view_token": {
+            **TEXT, "description": "Entry.view_token, as received when the entry was shown"}},
             optional=("captcha_id", "captcha_answer", "view_token")),
-        "additionalProperties": True,
         "description": "An empty object (or no body) when no captcha is asked for.",
     },
     "VoteAccepted": _obj({
@@ -150,11 +187,14 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _error(description: str, codes: tuple[str, ...]) -> dict[str, Any]:
-    return {
+def _error(description: str, codes: tuple[str, ...], *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": f"{description} (error.code: {', '.join(codes)})",
         "content": {"application/json": {"schema": _ref("Error")}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _ok(description: str, schema: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -164,22 +204,60 @@ def _ok(description: str, schema: str, *, headers: dict[str, Any] | None = None)
     return response
 
 
+RETRY_AFTER = {"required": True, "schema": {"type": "integer", "minimum": 0},
+               "description": "seconds to wait before trying again"}
 RATE_LIMIT_HEADERS = {
-    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"},
-    "X-RateLimit-Limit": {"schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+    "Retry-After": RETRY_AFTER,
+    "X-RateLimit-Limit": {"schema": {"type": "integer", "minimum": 1}, "description": "requests allowed in the window"},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer", "minimum": 0}},
     "X-RateLimit-Reset": {"schema": {"type": "number"}, "description": "Unix time the window resets"},
 }
-RATE_LIMITED = {**_error("Too many requests", ("rate_limited",)), "headers": RATE_LIMIT_HEADERS}
-TOO_LARGE = _error("The body is larger than 16 KB", ("too_large",))
-UNAUTHORIZED = _error("Missing, invalid or expired bearer token", ("invalid_token",))
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+RATE_LIMITED = _error("Too many requests from this address (or account): wait Retry-After seconds", ("rate_limited",),
+                      headers=RATE_LIMIT_HEADERS)
+UNAVAILABLE = _error("The service cannot take the request now (its database is unreachable or busy): retry after "
+                     "Retry-After seconds", ("unavailable",), headers={"Retry-After": RETRY_AFTER})
+TOO_LARGE = _error(f"The body is larger than {MAX_BODY // 1024} KB", ("too_large",))
+UNSUPPORTED = _error("A body not sent as Content-Type: application/json", ("unsupported_type",))
+UNAUTHORIZED = _error("Missing, invalid or expired bearer token", ("invalid_token",), headers={
+    "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": 'Bearer realm="api"'}}})
+
+
+def _bad_request(description: str = "", codes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An operation's 400: its own bad input, and a control character in the path or query
+    string, which the app refuses before any operation runs."""
+    url = "a control character (U+0000 to U+001F but tab, LF and CR) in the path or query string"
+    return _error(f"{description}, or {url}" if description else url[0].upper() + url[1:],
+                  tuple(dict.fromkeys((*codes, "invalid_parameter"))))
+
+
+BAD_URL = _bad_request()
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {**TEXT, "examples": ["meipai-2023"]},
+        "description": "a contest's slug"}
+ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": ID,
+            "description": f"ids are 32-bit: one above {MAX_ID} is no entry (404)"}
+CATEGORY = {"name": "category", "in": "query", "schema": ID, "description": "a category or group id of the contest"}
 BEARER = [{"bearer": []}]
 
 
 def _json_body(schema: str, *, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _with_links(response: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "links": links}
+
+
+# Links say which answers feed which requests (a client's path through the API; the
+# stateful tests follow them).
+ENTRIES_OF_CONTEST = {
+    "listEntries": {"operationId": "listEntries", "parameters": {"slug": "$response.body#/items/0/slug"}},
+    "getLeaderboard": {"operationId": "getLeaderboard", "parameters": {"slug": "$response.body#/items/0/slug"}},
+}
+
+
+def _uses_of_entry(pointer: str) -> dict[str, Any]:
+    return {operation: {"operationId": operation, "parameters": {"entry_id": f"$response.body#{pointer}"}}
+            for operation in ("getEntry", "castVote")}
 
 
 PATHS: dict[str, Any] = {
@@ -188,46 +266,75 @@ PATHS: dict[str, Any] = {
         "requestBody": _json_body("TokenRequest"),
         "responses": {
             "201": _ok("A new token, valid for 30 days", "Token"),
-            "400": _error("Malformed body", ("bad_json", "invalid")),
+            "400": _bad_request("Malformed body, an undeclared field, or a phone or password longer or shorter than any "
+                                "account can have", ("bad_json", "invalid")),
             "401": _error("Wrong phone number or password", ("bad_credentials",)),
-            "403": _error("The account is disabled", ("account_disabled",)),
+            "403": _error("The account is disabled; or, after many failed sign-ins to this number (from anywhere), a "
+                          "captcha is needed (captcha_required: create one with purpose \"login\" and send its id and "
+                          "answer with the credentials) or the one sent was wrong or spent (captcha_invalid: get a "
+                          "new one)", ("account_disabled", "captcha_required", "captcha_invalid")),
             "413": TOO_LARGE,
-            "429": RATE_LIMITED,
+            "415": UNSUPPORTED,
+            "429": _error("Too many failed sign-ins from this address, to this number or to any (login_throttled), or "
+                          "too many requests from this address (rate_limited, with the X-RateLimit headers): wait "
+                          "Retry-After seconds. Failures elsewhere never refuse the right password from another "
+                          "address; at most they make it need a captcha", ("login_throttled", "rate_limited"),
+                          headers=RATE_LIMIT_HEADERS),
+            "503": UNAVAILABLE,
         },
     }},
     "/contests": {"get": {
         "operationId": "listContests", "summary": "Published contests in display order",
-        "responses": {"200": _ok("The contests", "ContestList")},
+        "responses": {"200": _with_links(_ok("The contests", "ContestList"), ENTRIES_OF_CONTEST), "400": BAD_URL,
+                      "503": UNAVAILABLE},
     }},
     "/contests/{slug}/entries": {"get": {
         "operationId": "listEntries", "summary": "Approved entries of a contest, searched and paginated",
+        "description": "A parameter outside its bounds or its list of values is refused (400), never changed or ignored.",
         "parameters": [
             SLUG,
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
              "description": "past the last page: the last page"},
-            {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 12},
-             "description": "more than 50 is served as 50 (the body says what was used)"},
-            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 50},
+            {"name": "per_page", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE}},
+            {"name": "q", "in": "query", "schema": {**TEXT, "maxLength": SEARCH_MAX},
              "description": "words in the title, the school or the nominee's name"},
-            {"name": "category", "in": "query", "schema": {"type": "integer"}, "description": "a category or group id"},
-            {"name": "school", "in": "query", "schema": {"type": "integer"}},
-            {"name": "district", "in": "query", "schema": {"type": "string", "enum": list(DISTRICTS)}},
+            CATEGORY,
+            {"name": "school", "in": "query", "schema": ID, "description": "a school id"},
+            {"name": "district", "in": "query", "schema": {"type": "string", "enum": list(DISTRICTS)},
+             "description": "the school's district"},
             {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(GALLERY_SORTS), "default": "newest"}},
         ],
         "responses": {
-            "200": _ok("One page of entries", "EntryPage"),
-            "400": _error("A bad parameter", ("invalid_parameter", "query_too_long")),
+            "200": _with_links(_ok("One page of entries", "EntryPage"), _uses_of_entry("/items/0/id")),
+            "400": _bad_request("A parameter outside its bounds or its list", ("invalid_parameter", "query_too_long")),
             "404": _error("No such contest", ("not_found",)),
+            "503": UNAVAILABLE,
         },
     }},
     "/entries/{entry_id}": {"get": {
         "operationId": "getEntry", "summary": "One approved entry with its public media",
         "parameters": [ENTRY_ID],
-        "responses": {"200": _ok("The entry", "Entry"), "404": _error("No such public entry", ("entry_not_found", "not_found"))},
+        "responses": {
+            "200": _with_links(_ok("The entry", "Entry"), {
+                "castVote": {"operationId": "castVote", "parameters": {"entry_id": "$response.body#/id"}}}),
+            "400": BAD_URL,
+            "404": _error("No such public entry", ("entry_not_found", "not_found")),
+            "503": UNAVAILABLE,
+        },
     }},
     "/captchas": {"post": {
-        "operationId": "createCaptcha", "summary": "A new captcha for a vote (image and audio)",
-        "responses": {"201": _ok("The captcha; its answer stays on the server and works once", "Captcha"), "429": RATE_LIMITED},
+        "operationId": "createCaptcha", "summary": "A new captcha for a vote or a sign-in (image and audio)",
+        "requestBody": _json_body("CaptchaRequest", required=False),
+        "responses": {
+            "201": _ok("The captcha; its answer stays on the server and works once, for its purpose only", "Captcha"),
+            "400": _bad_request("Malformed body, an undeclared field, or an unknown purpose",
+                                ("bad_json", "invalid", "captcha_purpose")),
+            "413": TOO_LARGE,
+            "415": UNSUPPORTED,
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
     }},
     "/entries/{entry_id}/votes": {"post": {
         "operationId": "castVote", "summary": "Vote for an entry",
@@ -237,54 +344,67 @@ PATHS: dict[str, Any] = {
         "parameters": [
             ENTRY_ID,
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,80}$"}},
-            {"name": "X-Device-Id", "in": "header", "schema": {"type": "string", "maxLength": 64},
+            {"name": "X-Device-Id", "in": "header", "schema": {"type": "string", "maxLength": DEVICE_ID_MAX},
              "description": "a stable id of the installation, for fraud checks"},
         ],
         "requestBody": _json_body("VoteRequest", required=False),
         "responses": {
-            "201": _ok("The vote is stored", "VoteAccepted", headers={
+            "201": _with_links(_ok("The vote is stored", "VoteAccepted", headers={
                 "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
                                         "description": "present when this is the stored answer to an earlier request"},
-            }),
-            "400": _error("Malformed body or header", ("bad_json", "invalid", "bad_idempotency_key")),
+            }), {"getReceipt": {"operationId": "getReceipt", "parameters": {"code": "$response.body#/receipt"}}}),
+            "400": _bad_request("Malformed body or header, or an undeclared field",
+                                ("bad_json", "invalid", "bad_idempotency_key")),
             "401": UNAUTHORIZED,
             "403": _error("Voting is closed, the voter is not eligible, the entry cannot be voted for, or a captcha is "
                           "needed or was wrong", ("voting_closed", "not_verified", "account_too_new", "entry_not_votable",
                                                   "captcha_required", "captcha_invalid")),
-            "404": _error("No such entry", ("entry_not_found",)),
+            "404": _error("No such entry", ("entry_not_found", "not_found")),
             "409": _error("Already voted for this entry today", ("already_voted", "duplicate_request")),
             "413": TOO_LARGE,
+            "415": UNSUPPORTED,
             "422": _error("The Idempotency-Key was used for another request", ("idempotency_mismatch",)),
-            "429": {**_error("Today's votes are used up, or too many requests",
-                             ("daily_quota", "rate_limited")), "headers": RATE_LIMIT_HEADERS},
+            "429": _error("Today's votes are used up (daily_quota), or too many requests (rate_limited: with "
+                          "Retry-After and the X-RateLimit headers)", ("daily_quota", "rate_limited"), headers={
+                              **RATE_LIMIT_HEADERS, "Retry-After": {**RETRY_AFTER, "required": False}}),
+            "503": UNAVAILABLE,
         },
     }},
     "/contests/{slug}/leaderboard": {"get": {
         "operationId": "getLeaderboard", "summary": "Entries by valid votes",
         "parameters": [
             SLUG,
-            {"name": "category", "in": "query", "schema": {"type": "integer"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}},
+            CATEGORY,
+            {"name": "limit", "in": "query", "schema": {
+                "type": "integer", "minimum": 1, "maximum": MAX_LEADERBOARD, "default": DEFAULT_LEADERBOARD}},
         ],
         "responses": {
-            "200": _ok("The leaderboard", "Leaderboard"),
-            "400": _error("A bad parameter", ("invalid_parameter",)),
+            "200": _with_links(_ok("The leaderboard", "Leaderboard"), _uses_of_entry("/items/0/entry_id")),
+            "400": _bad_request("A parameter outside its bounds", ("invalid_parameter",)),
             "404": _error("No such contest, or it has no public vote", ("not_found", "no_public_vote")),
+            "503": UNAVAILABLE,
         },
     }},
     "/receipts/{code}": {"get": {
         "operationId": "getReceipt", "summary": "Whether a vote is counted, and the proof it is in the sealed ledger",
-        "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": _ok("The receipt's vote (never the voter)", "Receipt"),
-                      "404": _error("No such receipt", ("receipt_not_found",))},
+        "parameters": [{"name": "code", "in": "path", "required": True, "schema": TEXT,
+                        "description": "the receipt code of VoteAccepted"}],
+        "responses": {
+            "200": _ok("The receipt's vote (never the voter)", "Receipt"),
+            "400": BAD_URL,
+            "404": _error("No such receipt", ("receipt_not_found", "not_found")),
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
     }},
     "/ping": {"get": {
         "operationId": "ping", "summary": "A constant answer: the API is serving (touches no database)",
-        "responses": {"200": _ok("Always the same body", "Pong")},
+        "responses": {"200": _ok("Always the same body", "Pong"), "400": BAD_URL},
     }},
     "/openapi.json": {"get": {
         "operationId": "getOpenApi", "summary": "This document",
-        "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "400": BAD_URL},
     }},
 }
 

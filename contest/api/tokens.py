@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from ..accounts import service as accounts
 from ..accounts.models import User
-from ..errors import DomainError, InvalidInput
+from ..errors import DomainError
 from ..i18n import _
 from .models import ApiToken
 
@@ -43,11 +44,17 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def issue_token(session: Session, *, phone: str, password: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> IssuedToken:
-    """Check the credentials and issue a new bearer token for the account."""
+def issue_token(
+    session: Session, counters: accounts.FailureCounters | None, *, phone: str, password: str, address: str, now: datetime,
+    captcha: Callable[[], bool] | None = None, ttl: timedelta = TOKEN_TTL,
+) -> IssuedToken:
+    """Sign in as the web login does (accounts.sign_in: the same failure windows, so the
+    same 429s and login captcha) and issue a new bearer token for the account."""
     try:
-        user = accounts.authenticate(session, phone=phone, password=password)
-    except InvalidInput as exc:
+        user = accounts.sign_in(session, counters, phone=phone, password=password, address=address, captcha=captcha)
+    except accounts.BadCredentials as exc:
+        # A bad password is the API's 401; the failure it counted stays counted (the
+        # windows live outside the database transaction).
         raise BadCredentials(exc.message) from None
     token = secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=_digest(token), session_stamp=_digest(user.session_token),

@@ -7,7 +7,7 @@ the one JSON shape of contest/errors.py, since every path here is under /api/.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import web
+from ..accounts import service as accounts
 from ..accounts.models import User
-from ..accounts.service import normalize_phone
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..antifraud.service import VoteSignals
@@ -33,14 +33,8 @@ from . import idempotency, openapi, payloads, service, tokens
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-MAX_BODY = 16 * 1024  # the largest body any endpoint takes is a few short strings
-MAX_PER_PAGE = 50
-MAX_PAGE = 10_000  # 500,000 entries at 50 a page: more than any contest will have
-MAX_LEADERBOARD = 50
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-DEVICE_ID_MAX = 64
-PHONE_MAX = 32  # a number with +86, spaces and dashes is well under this
-PASSWORD_MIN, PASSWORD_MAX = 8, 128  # every password is set within these (accounts.check_password_strength)
+# The bounds are the OpenAPI document's: the views enforce exactly what it declares.
+MAX_BODY = openapi.MAX_BODY
 
 
 @bp.before_request
@@ -63,21 +57,30 @@ def _reject_constant(name: str) -> Any:
 
 def _json_object(*, optional: bool = False) -> dict[str, Any]:
     """The body as a JSON object; an empty body is {} where the body is optional. A body
-    must say it is JSON (Content-Type: application/json), or it is refused unread (415)."""
-    raw = request.get_data(cache=True)
-    if not raw.strip() and optional:
-        return {}
-    if request.mimetype != "application/json":
+    must say it is JSON (Content-Type: application/json), or it is refused (415)."""
+    if request.mimetype != "application/json" and not (optional and not request.get_data(cache=True).strip()):
         raise UnsupportedMediaType(_("请求内容应为 JSON，请使用 Content-Type: application/json。"))
+    raw = request.get_data(cache=True)
     if not raw.strip():
+        if optional:
+            return {}
         raise InvalidInput(_("请求内容不能为空，应为 JSON 对象。"), code="bad_json")
     try:
-        payload = json.loads(raw, parse_constant=_reject_constant)
+        # The app's JSON (input_guard) also refuses deep nesting and control characters.
+        payload = request.json_module.loads(raw, parse_constant=_reject_constant)
     except ValueError:  # also UnicodeDecodeError
         raise InvalidInput(_("请求内容不是有效的 JSON。"), code="bad_json") from None
     if not isinstance(payload, dict):
         raise InvalidInput(_("请求内容应为 JSON 对象。"), code="bad_json")
     return payload
+
+
+def _only_fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse fields the document does not declare (its request objects are closed): a
+    misspelt field is an error to show, not a value to drop."""
+    unknown = sorted(name for name in payload if name not in allowed)
+    if unknown:
+        raise InvalidInput(_("请求中有不支持的字段：%(names)s。", names="、".join(unknown)), field=unknown[0])
 
 
 def _string(payload: dict[str, Any], name: str, *, required: bool = False) -> str:
@@ -90,10 +93,10 @@ def _string(payload: dict[str, Any], name: str, *, required: bool = False) -> st
     return value
 
 
-def _int_arg(name: str, *, default: int | None = None, maximum: int = MAX_ID) -> int | None:
+def _int_arg(name: str, *, default: int | None = None, maximum: int = openapi.MAX_ID) -> int | None:
     """A query parameter that is an integer from 1 to `maximum` (what the OpenAPI document
     declares), or InvalidInput: a value the API cannot serve is refused, never changed."""
-    raw = request.args.get(name, "").strip()
+    raw = request.args.get(name, "")
     if not raw:
         return default
     if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
@@ -121,18 +124,18 @@ def _gallery_query() -> contests.GalleryQuery:
         raise InvalidInput(_("搜索内容太长了，请不要超过 %(n)s 个字。", n=contests.SEARCH_MAX), code="query_too_long")
     return replace(
         contests.parse_gallery_query({"q": request.args.get("q", "")}),
-        page=_int_arg("page", default=1, maximum=MAX_PAGE) or 1,
-        per_page=_int_arg("per_page", default=contests.PER_PAGE, maximum=MAX_PER_PAGE) or contests.PER_PAGE,
+        page=_int_arg("page", default=1, maximum=openapi.MAX_PAGE) or 1,
+        per_page=_int_arg("per_page", default=contests.PER_PAGE, maximum=openapi.MAX_PER_PAGE) or contests.PER_PAGE,
         category_id=_int_arg("category"), school_id=_int_arg("school"),
         district=_choice_arg("district", DISTRICTS), sort=_choice_arg("sort", contests.GALLERY_SORTS, default="newest"),
     )
 
 
 def _device_id() -> str:
-    device_id = request.headers.get("X-Device-Id", "").strip()
-    if len(device_id) > DEVICE_ID_MAX:
-        raise InvalidInput(_("请求头“X-Device-Id”不能超过 %(n)s 个字符。", n=DEVICE_ID_MAX), field="X-Device-Id")
-    return device_id
+    device_id = request.headers.get("X-Device-Id", "")
+    if len(device_id) > openapi.DEVICE_ID_MAX:
+        raise InvalidInput(_("请求头“X-Device-Id”不能超过 %(n)s 个字符。", n=openapi.DEVICE_ID_MAX), field="X-Device-Id")
+    return device_id.strip()
 
 
 # --- authentication and rate-limit keys --------------------------------------------------
@@ -162,21 +165,6 @@ def _no_voter() -> bool:
     return _voter_key() == ""
 
 
-def _phone_key() -> str:
-    # The limiter runs before the body limit of this blueprint: read no more than it allows.
-    too_big = request.content_length is None or request.content_length > MAX_BODY
-    payload = None if too_big else request.get_json(silent=True, force=True)
-    raw = payload.get("phone") if isinstance(payload, dict) else None
-    try:
-        return "phone:" + normalize_phone(raw if isinstance(raw, str) else "")
-    except DomainError:
-        return "phone-invalid:" + web.client_ip()
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code >= 400
-
-
 # --- endpoints ---------------------------------------------------------------------------
 
 @bp.get("/openapi.json")
@@ -191,22 +179,45 @@ def ping() -> Response:
     return jsonify({"ok": True})
 
 
+def _login_counters() -> accounts.FailureCounters | None:
+    """The failed sign-in windows, shared with the web login (None when rate limiting is off)."""
+    return accounts.FailureCounters(limiter.limiter) if limiter.enabled else None
+
+
+def _login_captcha(captcha_id: str, answer: str) -> Callable[[], bool] | None:
+    """The captcha answer sent with the credentials, as a check to run if one is needed."""
+    captcha_id, answer = captcha_id.strip(), answer.strip()
+    if not captcha_id and not answer:
+        return None
+    return lambda: captcha.check_captcha(db.session, web.redis_client(), captcha_id=captcha_id, answer=answer,
+                                         purpose="login")
+
+
+# Failed sign-ins are counted by accounts.login_guard, as on the web login: per phone and
+# address, per address (both 429 login_throttled), and per phone from anywhere (then a
+# captcha is needed, never a refusal). No limit here is per phone: it would let anyone
+# lock a number out. This cap only bounds what one address may send, above what the
+# failure windows let through, so that they are the ones that answer.
 @bp.post("/auth/token")
-@limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
-@limiter.limit("10 per hour", key_func=_phone_key, error_message=lambda: _("该手机号登录太频繁，请稍后再试。"))
-@limiter.limit("5 per 15 minutes", key_func=_phone_key, deduct_when=_failed,
-               error_message=lambda: _("密码错误次数过多，请 15 分钟后再试，或通过短信找回密码。"))
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
 def issue_token() -> tuple[Response, int]:
     payload = _json_object()
+    _only_fields(payload, ("phone", "password", "captcha_id", "captcha_answer"))
     phone, password = _string(payload, "phone", required=True), _string(payload, "password", required=True)
-    if len(phone) > PHONE_MAX:
+    captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
+    if len(phone) > openapi.PHONE_MAX:
         raise InvalidInput(_("请输入正确的 11 位中国大陆手机号码。"), field="phone")
     # No password outside these bounds was ever set, so none can be right: say why at once.
-    if len(password) < PASSWORD_MIN:
+    if len(password) < openapi.PASSWORD_MIN:
         raise InvalidInput(_("密码至少需要 8 位。"), field="password")
-    if len(password) > PASSWORD_MAX:
+    if len(password) > openapi.PASSWORD_MAX:
         raise InvalidInput(_("密码不能超过 128 位。"), field="password")
-    issued = tokens.issue_token(db.session, phone=phone, password=password, now=web.now())
+    if len(captcha_id) > openapi.CAPTCHA_ID_MAX:
+        raise InvalidInput(_("验证码已过期，请换一张。"), field="captcha_id")
+    if len(captcha_answer) > openapi.CAPTCHA_ANSWER_MAX:
+        raise InvalidInput(_("验证码不正确或已过期，请换一张再试。"), field="captcha_answer")
+    issued = tokens.issue_token(db.session, _login_counters(), phone=phone, password=password, address=web.client_ip(),
+                                now=web.now(), captcha=_login_captcha(captcha_id, captcha_answer))
     antifraud.settle_registration(db.session, web.redis_client(), issued.user, web.now())
     db.session.commit()
     response = jsonify({"token": issued.token, "expires_at": payloads.when(issued.expires_at)})
@@ -245,7 +256,12 @@ def get_entry(entry_id: int) -> Response:
 @bp.post("/captchas")
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("获取验证码太频繁，请稍后再试。"))
 def create_captcha() -> tuple[Response, int]:
-    challenge = captcha.issue_captcha(db.session, web.redis_client(), purpose="vote",
+    payload = _json_object(optional=True)
+    _only_fields(payload, ("purpose",))
+    purpose = payload.get("purpose", "vote")
+    if purpose not in openapi.CAPTCHA_PURPOSES:
+        raise InvalidInput(_("未知的验证码用途。"), code="captcha_purpose", field="purpose")
+    challenge = captcha.issue_captcha(db.session, web.redis_client(), purpose=purpose,
                                       fixed_answer=web.settings().captcha_fixed_answer)
     db.session.commit()
     # The image and the audio are drawn by the site's captcha routes (rate-limited there).
@@ -273,6 +289,7 @@ def _signals(voter: User, contest: Contest, entry_id: int, view_token: str, now:
 def cast_vote(entry_id: int) -> tuple[Response, int]:
     voter = _authenticate()
     payload = _json_object(optional=True)
+    _only_fields(payload, ("captcha_id", "captcha_answer", "view_token"))
     captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
     view_token = _string(payload, "view_token")
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
@@ -309,7 +326,7 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
 def leaderboard(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
     category_id = _int_arg("category")
-    limit = _int_arg("limit", default=20, maximum=MAX_LEADERBOARD) or 20  # more than 50 is a 400, as documented
+    limit = _int_arg("limit", maximum=openapi.MAX_LEADERBOARD) or openapi.DEFAULT_LEADERBOARD
     if not live.has_public_vote(contest):
         raise NotFound(_("这项活动没有公众投票。"), code="no_public_vote")
     rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category_id, limit=limit)

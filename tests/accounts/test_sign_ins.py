@@ -102,7 +102,7 @@ def test_signing_out_everywhere_ends_every_sign_in_and_api_token(app, client, ot
     log_in(other_client, user.phone, PASSWORD, remember="y")
     remembered = cookie(other_client, "remember_token")
     with message_context():
-        api_token = tokens.issue_token(db.session, phone=user.phone, password=PASSWORD, now=clock.now()).token
+        api_token = tokens.issue_token(db.session, None, phone=user.phone, password=PASSWORD, address="127.0.0.1", now=clock.now()).token
     db.session.commit()
     page = html(client.get(DEVICES))
     assert page.count('class="card sign-in-item"') == 2

@@ -63,6 +63,7 @@ class ApiClient:
         declared = operation["responses"].get(status)
         assert declared is not None, (
             f"{method} {template} answered {status}, which the document does not declare: {response.get_data(as_text=True)[:300]}")
+        self.check_headers(f"{method} {template} {status}", declared.get("headers", {}), response.headers)
         content = declared.get("content", {})
         if "application/json" in content:
             assert response.mimetype == "application/json", response.mimetype
@@ -77,6 +78,19 @@ class ApiClient:
             assert not errors, f"{method} {template} {status}: " + "; ".join(
                 f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
         self.checked.append((method.upper(), template, response.status_code))
+
+    @staticmethod
+    def check_headers(where: str, declared: dict[str, Any], headers: Any) -> None:
+        """Required headers are sent; every declared header that is sent fits its schema."""
+        for name, header in declared.items():
+            if name not in headers:
+                assert not header.get("required"), f"{where}: header {name} is missing"
+                continue
+            value: Any = headers[name]
+            if header["schema"].get("type") in ("integer", "number"):
+                value = float(value) if header["schema"]["type"] == "number" else int(value)
+            errors = list(Draft202012Validator(header["schema"]).iter_errors(value))
+            assert not errors, f"{where}: header {name}: {errors[0].message}"
 
     def call(self, method: str, url: str, *, token: str | None = None, headers: dict[str, str] | None = None,
              **kwargs: Any) -> Any:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from flask_limiter.util import get_qualified_name
+
+from contest.extensions import limiter
 from tests.api.conftest import PREFIX, error_of, vote_count
 
 
@@ -65,3 +71,55 @@ def test_requests_without_a_valid_token_count_against_the_address(api, ballot):
         assert error_of(api.post(vote_url(entries[0]), json={}, headers={"Authorization": "Bearer forged"})) == (
             401, "invalid_token")
     assert error_of(api.post(vote_url(entries[0]), json={})) == (429, "rate_limited")
+
+
+# --- every limit is documented ---------------------------------------------------------
+
+def _limited_operations(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(method, path) of every API route the limiter guards, read from the limiter itself."""
+    assert not limiter.limit_manager._application_limits and not limiter.limit_manager._default_limits
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PREFIX + "/"):
+            name = get_qualified_name(app.view_functions[rule.endpoint])
+            if limiter.limit_manager.decorated_limits(name):
+                path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(PREFIX):])
+                found |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return found
+
+
+def test_every_limited_route_documents_its_429_with_retry_after(app, api):
+    documented = {(method, path) for path, item in api.spec["paths"].items() for method, operation in item.items()
+                  if "429" in operation["responses"]}
+    assert _limited_operations(app) == documented == {
+        ("post", "/auth/token"), ("post", "/captchas"), ("post", "/entries/{entry_id}/votes"), ("get", "/receipts/{code}")}
+    for method, path in documented:
+        headers = api.spec["paths"][path][method]["responses"]["429"]["headers"]
+        assert headers["Retry-After"]["schema"]["type"] == "integer"
+        assert "X-RateLimit-Limit" in headers and "X-RateLimit-Reset" in headers
+
+
+def _until_limited(send, most: int):  # type: ignore[no-untyped-def]
+    for _ in range(most):
+        response = send()
+        if response.status_code == 429:
+            return response
+    raise AssertionError(f"no 429 after {most} requests")
+
+
+@pytest.mark.parametrize("route", ["token", "captcha", "receipt"])
+def test_each_limited_route_answers_429_as_documented(api, make_user, route):
+    """The ApiClient checks each answer against the document: status, body and headers
+    (Retry-After is required on a 429)."""
+    user = make_user()
+    send = {
+        # Incomplete bodies: the address's request cap, not the failed sign-in windows
+        # (tests/api/test_tokens.py), is what answers.
+        "token": lambda: api.post(PREFIX + "/auth/token", json={"phone": user.phone}),
+        "captcha": lambda: api.post(PREFIX + "/captchas"),
+        "receipt": lambda: api.get(PREFIX + "/receipts/ABCDEFGHJKLM"),
+    }[route]
+    limited = _until_limited(send, 70)
+    assert error_of(limited) == (429, "rate_limited")
+    assert "太频繁" in limited.get_json()["error"]["message"] or "次数过多" in limited.get_json()["error"]["message"]
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600

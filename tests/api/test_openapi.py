@@ -74,3 +74,27 @@ def test_unknown_api_paths_and_methods_answer_in_the_error_shape(client):
     wrong_method = client.delete(PREFIX + "/contests")
     assert wrong_method.status_code == 405
     assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_every_operation_documents_the_statuses_it_can_answer(api):
+    for path, item in api.spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            # a control character in the URL is refused app-wide, before any operation
+            assert "invalid_parameter" in responses["400"]["description"], (method, path)
+            if "requestBody" in operation:
+                assert {"413", "415"} <= set(responses), (method, path)
+                assert list(operation["requestBody"]["content"]) == ["application/json"]
+            if operation.get("security"):
+                assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+            if "503" in responses:
+                assert responses["503"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_request_objects_are_closed_and_strings_carry_no_control_characters(api):
+    schemas = api.spec["components"]["schemas"]
+    for name in ("TokenRequest", "VoteRequest"):
+        assert schemas[name]["additionalProperties"] is False
+        for field in schemas[name]["properties"].values():
+            assert re.fullmatch(field["pattern"], "普通的文字\t\r\n")
+            assert not re.fullmatch(field["pattern"], "a\x00b") and not re.fullmatch(field["pattern"], "\x1f")

@@ -61,14 +61,48 @@ def test_entries_page_by_page(api, gallery):
     assert "未审核" not in {e["title"] for e in first["items"] + second["items"] + last["items"]}
 
 
-def test_per_page_above_50_is_served_as_50(api, gallery):
+@pytest.mark.parametrize("query, bound", [("per_page=51", 50), ("per_page=1000", 50), ("page=10001", 10000),
+                                          ("category=2147483648", 2147483647), ("school=99999999999", 2147483647)])
+def test_a_number_past_its_documented_maximum_is_400_not_changed(api, gallery, query, bound):
     contest, _entries, _photo = gallery
-    body = api.get(f"{PREFIX}/contests/{contest.slug}/entries?per_page=1000").get_json()
-    assert (body["per_page"], len(body["items"]), body["pages"]) == (50, 50, 2)
+    response = api.get(f"{PREFIX}/contests/{contest.slug}/entries?{query}")
+    assert error_of(response) == (400, "invalid_parameter")
+    name = query.split("=")[0]
+    assert response.get_json()["error"]["message"] == f"参数“{name}”不能大于 {bound}。"
+    spec = api.spec["paths"]["/contests/{slug}/entries"]["get"]["parameters"]
+    assert next(p for p in spec if p["name"] == name)["schema"]["maximum"] == bound
+
+
+def test_the_documented_maximums_are_served(api, gallery):
+    contest, _entries, _photo = gallery
+    body = api.get(f"{PREFIX}/contests/{contest.slug}/entries?per_page=50&page=10000").get_json()
+    assert (body["page"], body["per_page"], len(body["items"])) == (2, 50, 10)  # past the end: the last page
+    none = api.get(f"{PREFIX}/contests/{contest.slug}/entries?category=2147483647&school=2147483647").get_json()
+    assert none["total"] == 0
+
+
+@pytest.mark.parametrize("query, name", [("sort=popular", "sort"), ("sort=NEWEST", "sort"), ("district=朝阳区", "district"),
+                                         ("district=%20历下区", "district")])
+def test_a_sort_or_district_outside_its_list_is_400_not_ignored(api, gallery, query, name):
+    contest, _entries, _photo = gallery
+    response = api.get(f"{PREFIX}/contests/{contest.slug}/entries?{query}")
+    assert error_of(response) == (400, "invalid_parameter")
+    assert response.get_json()["error"]["message"].startswith(f"参数“{name}”的取值无效，可选：")
+
+
+def test_every_documented_sort_and_district_is_served(api, gallery, make_school, make_entry):
+    contest, _entries, _photo = gallery
+    make_entry(contest, title="章丘的作品", school=make_school(district="章丘区"))
+    spec = {p["name"]: p["schema"] for p in api.spec["paths"]["/contests/{slug}/entries"]["get"]["parameters"]}
+    for sort in spec["sort"]["enum"]:
+        assert api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"sort": sort}).status_code == 200
+    for district in spec["district"]["enum"]:
+        body = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"district": district}).get_json()
+        assert body["total"] == {"章丘区": 1, "历下区": 30}.get(district, 0)  # the gallery's school is in 历下区
 
 
 @pytest.mark.parametrize("query", ["per_page=0", "per_page=-5", "per_page=abc", "page=0", "page=x", "page=1.5",
-                                   "per_page=９", "category=abc"])
+                                   "per_page=９", "category=abc", "page=%205"])
 def test_bad_numbers_are_400(api, gallery, query):
     contest, _entries, _photo = gallery
     response = api.get(f"{PREFIX}/contests/{contest.slug}/entries?{query}")
@@ -87,6 +121,9 @@ def test_search_and_category(api, gallery):
     assert photos["total"] == 10 and {e["category"]["id"] for e in photos["items"]} == {photo.id}
     too_long = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"q": "字" * 51})
     assert error_of(too_long) == (400, "query_too_long")
+    # the document bounds what is sent, so spaces count too
+    spaces = api.get(f"{PREFIX}/contests/{contest.slug}/entries", query_string={"q": " " * 51})
+    assert error_of(spaces) == (400, "query_too_long")
 
 
 def test_an_entries_page_runs_the_same_queries_at_any_size(api, gallery, count_queries):

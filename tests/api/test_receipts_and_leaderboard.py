@@ -101,10 +101,19 @@ def test_the_leaderboard_by_category(api, make_contest, make_entry, make_voter):
     assert [row["entry_id"] for row in body["items"] if row["votes"]] == [in_video.id]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=x", "category=-1"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=x", "category=-1", "limit=51", "limit=1000", "category=2147483648"])
 def test_bad_leaderboard_parameters(api, ballot, query):
     contest, _entries = ballot
     assert error_of(api.get(f"{PREFIX}/contests/{contest.slug}/leaderboard?{query}")) == (400, "invalid_parameter")
+
+
+def test_the_largest_leaderboard_is_50(api, ballot, make_voter):
+    contest, entries = ballot
+    vote(api, entries[0], make_voter().token)
+    body = api.get(f"{PREFIX}/contests/{contest.slug}/leaderboard?limit=50&category=2147483647").get_json()
+    assert body["category_id"] == 2147483647 and body["items"] == []
+    too_many = api.get(f"{PREFIX}/contests/{contest.slug}/leaderboard?limit=51")
+    assert too_many.get_json()["error"]["message"] == "参数“limit”不能大于 50。"
 
 
 def test_the_leaderboard_runs_a_fixed_number_of_queries(api, ballot, make_voter, count_queries):

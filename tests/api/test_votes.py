@@ -128,6 +128,34 @@ def test_malformed_json(api, ballot, voter, body, code):
     assert vote_count() == 0
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_sent_as_json_is_415(api, ballot, voter, content_type):
+    _contest, entries = ballot
+    response = api.post(vote_url(entries[0]), data=b"{}", content_type=content_type, token=voter.token)
+    assert error_of(response) == (415, "unsupported_type")
+    assert vote_count() == 0
+    # no body at all needs no Content-Type
+    assert api.post(vote_url(entries[0]), data=b"", content_type=content_type, token=voter.token).status_code == 201
+
+
+def test_a_device_id_longer_than_documented_is_400(api, ballot, voter):
+    _contest, entries = ballot
+    response = api.post(vote_url(entries[0]), json={}, token=voter.token, headers={"X-Device-Id": "d" * 65})
+    assert error_of(response) == (400, "invalid")
+    assert response.get_json()["error"]["message"] == "请求头“X-Device-Id”不能超过 64 个字符。"
+    assert vote_count() == 0
+    assert api.post(vote_url(entries[0]), json={}, token=voter.token, headers={"X-Device-Id": "d" * 64}).status_code == 201
+    assert vote_count(device_id="d" * 64) == 1
+
+
+def test_a_field_the_document_does_not_declare_is_400(api, ballot, voter):
+    _contest, entries = ballot
+    response = api.post(vote_url(entries[0]), json={"captcha_answr": "ABCD", "x": 1}, token=voter.token)
+    assert error_of(response) == (400, "invalid")
+    assert response.get_json()["error"]["message"] == "请求中有不支持的字段：captcha_answr、x。"
+    assert vote_count() == 0
+
+
 def test_a_huge_body_is_refused_before_it_is_read(api, ballot, voter):
     _contest, entries = ballot
     response = api.post(vote_url(entries[0]), data=b'{"captcha_id": "' + b"x" * 100_000 + b'"}',
