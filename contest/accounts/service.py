@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
@@ -218,6 +218,32 @@ def live_login_sessions(session: Session, *, user: User, now: datetime) -> list[
 def is_current_sign_in(login_session: LoginSession, token: str | None) -> bool:
     """Whether this sign-in is the one the given secret belongs to."""
     return bool(token) and hmac.compare_digest(login_session.token_hash, _token_digest(token or ""))
+
+
+# Ended sign-ins (revoked, or past their expiry) are kept this long: no page shows them, but
+# the address and browser of a recent one help look into a report of a stolen account.
+ENDED_SIGN_INS_KEPT = timedelta(days=7)
+PRUNE_BATCH = 5_000
+
+
+def prune_login_sessions(session: Session, now: datetime, *, kept: timedelta = ENDED_SIGN_INS_KEPT,
+                         batch: int = PRUNE_BATCH) -> int:
+    """Delete sign-ins revoked or expired more than `kept` ago, `batch` rows per short
+    transaction (commits after each); returns how many were deleted."""
+    cutoff = now - kept
+    ended = (LoginSession.revoked_at < cutoff) | (LoginSession.expires_at < cutoff)
+    removed, after = 0, 0
+    while True:
+        # Walking up the primary key, each batch starts where the last one stopped instead
+        # of scanning again the live rows it passed.
+        ids = list(session.scalars(
+            select(LoginSession.id).where(LoginSession.id > after, ended).order_by(LoginSession.id).limit(batch)))
+        if not ids:
+            return removed
+        session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
+        session.commit()
+        removed += len(ids)
+        after = ids[-1]
 
 
 def send_sms_code(

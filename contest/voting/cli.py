@@ -60,9 +60,8 @@ def verify_command() -> None:
 
 @votes_cli.command("prune")
 def prune_command() -> None:
-    """Delete fraud observations and Idempotency-Key answers past their use (never votes)."""
-    pruned = housekeeping.prune(db.session, _now())
-    click.echo(f"pruned {pruned.observations} fraud observations and {pruned.replies} idempotent answers")
+    """Delete fraud observations, Idempotency-Key answers and ended sign-ins past their use (never votes)."""
+    click.echo(str(housekeeping.prune(db.session, _now())))
 
 
 def _prune_quietly() -> None:
@@ -72,8 +71,8 @@ def _prune_quietly() -> None:
         db.session.rollback()
         click.echo(f"pruning failed, retrying at the next turn: {exc.__class__.__name__}: {exc}", err=True)
         return
-    if pruned.observations or pruned.replies:
-        click.echo(f"pruned {pruned.observations} fraud observations and {pruned.replies} idempotent answers")
+    if pruned.total:
+        click.echo(str(pruned))
 
 
 @votes_cli.command("seal")

@@ -53,32 +53,6 @@
     });
   }
 
-  function refreshCaptcha(button) {
-    var box = button.closest("[data-captcha]");
-    var form = button.closest("form");
-    var token = form && form.querySelector("input[name=csrf_token]");
-    if (!box || !token) { return; }
-    var body = new FormData();
-    body.append("purpose", "vote");
-    fetch(button.getAttribute("data-url"), {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": token.value }
-    }).then(function (response) {
-      if (!response.ok) { throw new Error(String(response.status)); }
-      return response.json();
-    }).then(function (challenge) {
-      box.querySelector("[data-captcha-id]").value = challenge.id;
-      box.querySelector("[data-captcha-image]").src = challenge.image_url;
-      box.querySelector("[data-captcha-audio]").href = challenge.audio_url;
-      var answer = box.querySelector("input[name=captcha_answer]");
-      if (answer) { answer.value = ""; answer.focus(); }
-    }).catch(function () { /* keep the current picture */ });
-  }
-
+  // The captcha's "换一张" is static/js/captcha.js, included with the captcha.
   document.addEventListener("submit", onSubmit);
-  var refresh = document.querySelectorAll("[data-captcha-refresh]");
-  for (var i = 0; i < refresh.length; i++) {
-    refresh[i].hidden = false;
-    refresh[i].addEventListener("click", function (event) { refreshCaptcha(event.currentTarget); });
-  }
 })();

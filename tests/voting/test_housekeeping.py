@@ -1,5 +1,5 @@
 """Pruning what the vote path no longer needs: fraud observations and idempotent answers,
-never votes or the ledger."""
+never votes or the ledger; and ended sign-ins with them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from contest.accounts import service as accounts
+from contest.accounts.models import LoginSession
 from contest.antifraud.models import FraudObservation
 from contest.antifraud.service import VoteSignals
 from contest.extensions import db
@@ -45,7 +47,7 @@ def test_prune_keeps_votes_and_the_ledger(app, make_contest, make_entry, make_us
     assert count(FraudObservation) == 2
     assert (count(Vote), count(LedgerEvent)) == (3, 3)
     assert ledger.verify_ledger(db.session).ok
-    assert housekeeping.prune(db.session, now) == housekeeping.Pruned(0, 0)
+    assert housekeeping.prune(db.session, now) == housekeeping.Pruned(0, 0, 0)
 
 
 def test_flask_votes_prune(app, runner, make_contest, make_entry, make_user, clock):
@@ -53,7 +55,7 @@ def test_flask_votes_prune(app, runner, make_contest, make_entry, make_user, clo
     cast(make_user(), make_entry(contest), clock.now() - timedelta(days=9), "k", clock)
     result = runner.invoke(args=["votes", "prune"])
     assert result.exit_code == 0, result.output
-    assert "pruned 1 fraud observations and 1 idempotent answers" in result.output
+    assert "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins" in result.output
     assert count(Vote) == 1
 
 
@@ -63,6 +65,76 @@ def test_the_sealing_daemon_prunes_too(app, runner, make_contest, make_entry, ma
     clock.advance(seconds=5)  # past the sealing grace
     result = runner.invoke(args=["votes", "seal", "--every", "0.1", "--count", "1"])
     assert result.exit_code == 0, result.output
-    assert "pruned 1 fraud observations and 1 idempotent answers" in result.output
+    assert "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins" in result.output
     assert "sealed block #1" in result.output
     assert count(FraudObservation) == 0
+
+
+# --- ended sign-ins ------------------------------------------------------------------------
+
+def sign_ins(user, clock, **ages):  # type: ignore[no-untyped-def]
+    """One sign-in per keyword, opened `age` ago; a name starting with "revoked" is revoked then too."""
+    tokens = {}
+    for name, age in ages.items():
+        at = clock.now() - age
+        tokens[name] = accounts.open_login_session(db.session, user=user, now=at)
+        if name.startswith("revoked"):
+            accounts.end_login_session(db.session, token=tokens[name], now=at)
+    db.session.commit()
+    return tokens
+
+
+def kept_names(tokens):  # type: ignore[no-untyped-def]
+    """The names of the sign-ins whose rows are still stored."""
+    return sorted(name for name, token in tokens.items() if db.session.scalar(
+        select(func.count()).select_from(LoginSession).where(LoginSession.token_hash == accounts._token_digest(token))))
+
+
+def test_ended_sign_ins_are_deleted_a_week_after_they_end(app, make_user, clock):
+    user = make_user()
+    kept = accounts.ENDED_SIGN_INS_KEPT
+    tokens = sign_ins(
+        user, clock,
+        live=timedelta(days=1),  # in use: kept
+        revoked_recently=kept - timedelta(hours=1),  # ended less than a week ago: kept a little longer
+        revoked_long_ago=kept + timedelta(hours=1),
+        revoked_and_old=accounts.SIGN_IN_TTL + kept + timedelta(days=1),
+        expired_recently=accounts.SIGN_IN_TTL + kept - timedelta(hours=1),
+        expired_long_ago=accounts.SIGN_IN_TTL + kept + timedelta(hours=1),
+    )
+    other = make_user()
+    other_tokens = sign_ins(other, clock, revoked_long_ago=kept + timedelta(days=2), live=timedelta(hours=2))
+
+    deleted = accounts.prune_login_sessions(db.session, clock.now(), batch=1)  # one row per batch: the loop runs
+
+    assert deleted == 4
+    assert kept_names(tokens) == ["expired_recently", "live", "revoked_recently"]
+    assert kept_names(other_tokens) == ["live"]
+    # The sign-ins left work as before.
+    assert accounts.load_session_user(db.session, tokens["live"], now=clock.now()).id == user.id
+    assert accounts.load_session_user(db.session, other_tokens["live"], now=clock.now()).id == other.id
+    assert accounts.prune_login_sessions(db.session, clock.now()) == 0
+
+
+def test_housekeeping_prunes_ended_sign_ins_too(app, runner, make_user, clock):
+    user = make_user()
+    sign_ins(user, clock, revoked=timedelta(days=10), expired=accounts.SIGN_IN_TTL + timedelta(days=10),
+             live=timedelta(minutes=5))
+
+    pruned = housekeeping.prune(db.session, clock.now())
+
+    assert pruned == housekeeping.Pruned(0, 0, 2)
+    assert count(LoginSession) == 1
+    sign_ins(user, clock, revoked_again=timedelta(days=9))
+    result = runner.invoke(args=["votes", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins" in result.output
+    assert count(LoginSession) == 1
+
+
+def test_the_sealing_daemon_prunes_ended_sign_ins(app, runner, make_user, clock):
+    sign_ins(make_user(), clock, revoked=timedelta(days=10))
+    result = runner.invoke(args=["votes", "seal", "--every", "0.1", "--count", "1"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins" in result.output
+    assert count(LoginSession) == 0
