@@ -390,10 +390,11 @@ def bench(args: argparse.Namespace, tmp: Path, redis_url: str, redis_pid: int | 
         **os.environ, "CONTEST_ENV": "production", "SECRET_KEY": secret_key, "DATABASE_URL": args.database_url,
         "REDIS_URL": redis_url, "PROXY_COUNT": "1", "INSTANCE_PATH": str(tmp / "instance"),
         "MEDIA_ROOT": str(tmp / "media"), "LOG_LEVEL": args.log_level.upper(), "PYTHONDONTWRITEBYTECODE": "1",
+        "PUBLIC_BASE_URL": "https://vote.example.cn", "TRUSTED_HOSTS": "127.0.0.1",
     }
     settings = Settings(env="production", instance_path=env["INSTANCE_PATH"], secret_key=secret_key,
                         database_url=args.database_url, redis_url=redis_url, media_root=env["MEDIA_ROOT"],
-                        proxy_count=1, log_level="WARNING")
+                        proxy_count=1, log_level="WARNING", public_base_url=env["PUBLIC_BASE_URL"])
 
     started = time.perf_counter()
     recreate_database(args.database_url)

@@ -70,6 +70,7 @@ class GunicornServer:
         env.update(
             CONTEST_ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATABASE_URL=TEST_DATABASE_URL,
             REDIS_URL=redis_url, PROXY_COUNT="1", INSTANCE_PATH=str(tmp / "instance"), MEDIA_ROOT=str(tmp / "media"),
+            PUBLIC_BASE_URL="https://vote.example.cn", TRUSTED_HOSTS="127.0.0.1",
             LOG_LEVEL="WARNING", RATELIMIT_ENABLED="1", PYTHONDONTWRITEBYTECODE="1",
         )
         # --no-control-socket: gunicorn's control socket has one default path per user,
