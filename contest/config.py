@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console",)
+# Programs the uploads need (photos are cleaned with jpegtran, videos probed and cleaned
+# with ffmpeg): production refuses to start without them rather than fail on an upload.
+PROGRAMS = (("jpegtran", "libjpeg-turbo-progs"), ("ffmpeg", "ffmpeg"), ("ffprobe", "ffmpeg"))
 
 
 class ConfigError(RuntimeError):
@@ -118,6 +121,10 @@ class Settings:
                 raise ConfigError("production start-up refused: SECRET_KEY must be at least 32 characters")
             if not self.database_url.startswith("postgresql"):
                 raise ConfigError("production start-up refused: DATABASE_URL must be postgresql+psycopg://…")
+            missing_tools = [f"{tool} (Debian package {package})" for tool, package in PROGRAMS if not shutil.which(tool)]
+            if missing_tools:
+                raise ConfigError("production start-up refused: install " + ", ".join(missing_tools)
+                                  + ": uploads are checked and cleaned with them")
             if not self.public_base_url:
                 raise ConfigError(
                     "production start-up refused: set PUBLIC_BASE_URL to the site's public address "

@@ -54,6 +54,12 @@ def test_production_public_address_must_be_a_bare_https_origin(tmp_path, value):
         create_app(production(tmp_path, public_base_url=value))
 
 
+def test_production_refuses_to_start_without_the_upload_programs(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nowhere to find jpegtran or ffmpeg
+    with pytest.raises(ConfigError, match=r"install jpegtran \(Debian package libjpeg-turbo-progs\), ffmpeg"):
+        create_app(production(tmp_path))
+
+
 def test_production_sqlite_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="DATABASE_URL must be postgresql"):
         create_app(production(tmp_path, database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}"))
