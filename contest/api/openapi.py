@@ -364,9 +364,10 @@ PATHS: dict[str, Any] = {
             "413": TOO_LARGE,
             "415": UNSUPPORTED,
             "422": _error("The Idempotency-Key was used for another request", ("idempotency_mismatch",)),
-            "429": _error("Today's votes are used up (daily_quota), or too many requests (rate_limited: with "
-                          "Retry-After and the X-RateLimit headers)", ("daily_quota", "rate_limited"), headers={
-                              **RATE_LIMIT_HEADERS, "Retry-After": {**RETRY_AFTER, "required": False}}),
+            "429": _error("Today's votes are used up (daily_quota: Retry-After is the seconds until midnight, Beijing "
+                          "time, when the quota renews), or too many requests (rate_limited: with Retry-After and the "
+                          "X-RateLimit headers)", ("daily_quota", "rate_limited"), headers={
+                              **RATE_LIMIT_HEADERS, "Retry-After": RETRY_AFTER}),
             "503": UNAVAILABLE,
         },
     }},

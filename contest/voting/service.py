@@ -14,7 +14,7 @@ from ..accounts.models import User
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..antifraud.service import Verdict, VoteSignals
-from ..clock import LOCAL_TZ
+from ..clock import LOCAL_TZ, local_midnight
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
@@ -157,7 +157,10 @@ def cast_vote(
     except writer.QuotaReached as reached:
         if reached.which == "entry":
             raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted") from None
-        raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota") from None
+        # The quota renews at midnight, Beijing time: that is when trying again makes sense.
+        wait = local_midnight(day + timedelta(days=1)) - now
+        raise TooMany(_("今天的 %(n)s 票已经用完了，明天再来吧。", n=per_day), code="daily_quota",
+                      retry_after=max(1, int(wait.total_seconds()) + 1)) from None
     except (writer.DuplicateVote, writer.KeyTaken):
         # the same voter and key, or the key's answer already stored: the caller replays it
         raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None

@@ -78,6 +78,7 @@ def test_the_daily_quota(api, ballot, voter):
     over = api.post(vote_url(entries[5]), json={}, token=voter.token)
     assert error_of(over) == (429, "daily_quota")
     assert over.get_json()["error"]["message"] == "今天的 5 票已经用完了，明天再来吧。"
+    assert 14 * 3600 - 5 <= int(over.headers["Retry-After"]) <= 14 * 3600 + 5  # until midnight, Beijing time
     assert vote_count() == 5
 
 

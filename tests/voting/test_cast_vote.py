@@ -64,6 +64,8 @@ def test_daily_quota(ballot, make_user, clock):
     with pytest.raises(TooMany) as caught:
         cast(voter, entries[5], clock)
     assert caught.value.status == 429 and caught.value.code == "daily_quota"
+    # 10:00 in Beijing: the quota renews at midnight, 14 hours on
+    assert caught.value.retry_after == 14 * 3600 + 1
     db.session.rollback()
     assert count(select(func.count()).select_from(Vote)) == 5
 
