@@ -25,8 +25,9 @@ REGISTERED = "13800138000"
 UNREGISTERED = "13900139000"
 # Headers that differ between any two answers: the signed session cookie (it carries the
 # CSRF token and the flashed message, signed with a timestamp), the request id, and the
-# clock time at which a rate-limit window resets.
-VARYING_HEADERS = {"set-cookie", "x-request-id", "x-ratelimit-reset"}
+# clock time at which a rate-limit window resets, and the seconds until then (compared
+# apart, to the second: two answers may fall either side of a second's boundary).
+VARYING_HEADERS = {"set-cookie", "x-request-id", "x-ratelimit-reset", "retry-after"}
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+')
 
 
@@ -34,6 +35,8 @@ def _same_shape(response, phone: str) -> tuple[int, str, list[tuple[str, str]], 
     """Status, body and headers with the typed number and the CSRF token taken out."""
     body = CSRF_VALUE.sub(r"\1…", html(response)).replace(phone, "PHONE")
     headers = sorted((k, v.replace(phone, "PHONE")) for k, v in response.headers.items() if k.lower() not in VARYING_HEADERS)
+    if "Retry-After" in response.headers:
+        headers.append(("Retry-After", "present"))
     cookies = sorted(c.split("=", 1)[0] + ";" + c.split(";", 1)[-1] for c in response.headers.getlist("Set-Cookie"))
     return response.status_code, body, headers, cookies
 
@@ -51,6 +54,7 @@ def test_register_code_answer_is_the_same_for_a_registered_and_an_unregistered_p
 
     assert for_registered.status_code == 302
     assert _same_shape(for_registered, REGISTERED) == _same_shape(for_unregistered, UNREGISTERED)
+    assert abs(int(for_registered.headers["Retry-After"]) - int(for_unregistered.headers["Retry-After"])) <= 1
     page_registered = client.get(for_registered.headers["Location"])
     page_unregistered = other_client.get(for_unregistered.headers["Location"])
     assert "验证码已发送，5 分钟内有效。" in html(page_registered)
@@ -59,6 +63,7 @@ def test_register_code_answer_is_the_same_for_a_registered_and_an_unregistered_p
     again_registered, again_unregistered = request_code(client, REGISTERED), request_code(other_client, UNREGISTERED)
     assert again_registered.status_code == again_unregistered.status_code == 429
     assert _same_shape(again_registered, REGISTERED) == _same_shape(again_unregistered, UNREGISTERED)
+    assert abs(int(again_registered.headers["Retry-After"]) - int(again_unregistered.headers["Retry-After"])) <= 1
 
 
 def test_the_same_statements_run_for_a_registered_and_an_unregistered_phone(client, make_user, count_queries):
