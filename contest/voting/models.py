@@ -9,9 +9,12 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
+from ..i18n import N_, code_labels
 
 VOTE_STATUSES = ("valid", "held", "voided")
 EVENT_KINDS = ("cast", "void", "release")
+VOTE_STATUS_LABELS = code_labels("vote_status", {"valid": N_("有效"), "held": N_("待审"), "voided": N_("作废")})
+EVENT_KIND_LABELS = code_labels("ledger_event", {"cast": N_("投出"), "void": N_("作废"), "release": N_("核实后计入")})
 
 
 class Vote(Base):
@@ -69,17 +72,27 @@ class VoteEntryQuota(Base):
 
 class LedgerEvent(Base):
     """One append-only event: a vote cast, voided or released. Its digest covers the
-    event's fields; blocks seal runs of events later, off the vote path."""
+    event's fields; blocks seal runs of events later, off the vote path.
+
+    `vote_status` is the status the event leaves its vote in (a cast: valid or held; a
+    void: voided; a release: valid). `format` says which fields the digest covers
+    (ledger.EVENT_FORMAT): 1 for events written before `vote_status` existed, whose
+    digest does not cover it; 2 for those whose digest does."""
 
     __tablename__ = "ledger_event"
-    __table_args__ = (CheckConstraint("kind IN ('cast', 'void', 'release')", name="kind_known"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('cast', 'void', 'release')", name="kind_known"),
+        CheckConstraint("vote_status IN ('valid', 'held', 'voided')", name="vote_status_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     vote_id: Mapped[int] = mapped_column(ForeignKey("vote.id", ondelete="CASCADE"), index=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
     at: Mapped[datetime]
-    detail: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[str] = mapped_column(String(300), default="")  # for people to read; the status is vote_status
+    vote_status: Mapped[str] = mapped_column(String(10))
+    format: Mapped[int]
     digest: Mapped[str] = mapped_column(String(64))
     block_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_block.id"), index=True)
 

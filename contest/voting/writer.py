@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Integer, String, Table, bindparam, cast, exists, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from ..antifraud.models import FraudObservation
+from ..db import SessionLike
 from .models import IdempotentReply, LedgerEvent, Vote, VoteEntryQuota, VoteQuota
 
 VOTE = Vote.__table__
@@ -43,7 +43,7 @@ REPLY = IdempotentReply.__table__
 
 VOTE_COLUMNS = ("contest_id", "entry_id", "voter_id", "day", "created_at", "status", "risk_score", "reasons", "ip",
                 "subnet", "device_id", "user_agent", "receipt", "idempotency_key", "status_reason")
-EVENT_COLUMNS = ("kind", "contest_id", "at", "detail", "digest")  # and vote_id, from the vote
+EVENT_COLUMNS = ("kind", "contest_id", "at", "detail", "vote_status", "format", "digest")  # and vote_id, from the vote
 OBSERVATION_COLUMNS = ("contest_id", "entry_id", "voter_id", "at", "ip", "subnet", "device_id")
 REPLY_COLUMNS = ("voter_id", "key", "request_hash", "status", "created_at")  # and body
 
@@ -83,7 +83,7 @@ class VoteRows:
     reply: dict[str, Any] | None = None  # voter_id, key, request_hash, status, created_at
 
 
-def write_vote(session: Session, rows: VoteRows) -> Written:
+def write_vote(session: SessionLike, rows: VoteRows) -> Written:
     """Write the vote's rows in the caller's transaction; QuotaReached, KeyTaken or
     DuplicateVote when something refused it (the caller rolls back)."""
     try:
@@ -164,7 +164,7 @@ def _params(rows: VoteRows) -> dict[str, Any]:
     return params
 
 
-def _write_postgresql(session: Session, rows: VoteRows) -> Written:
+def _write_postgresql(session: SessionLike, rows: VoteRows) -> Written:
     statement = _statement(rows.observation is not None, rows.reply is not None)
     entry_used, day_used, vote_id, _events, observation_id, reply_id = session.execute(statement, _params(rows)).one()
     if entry_used is None:
@@ -178,14 +178,14 @@ def _write_postgresql(session: Session, rows: VoteRows) -> Written:
 
 # --- SQLite: the same rows, one insert after the other ------------------------------------------
 
-def _bump(session: Session, table: Table, keys: dict[str, Any], limit: int) -> int | None:
+def _bump(session: SessionLike, table: Table, keys: dict[str, Any], limit: int) -> int | None:
     stmt = sqlite.insert(table).values(**keys, used=1).on_conflict_do_update(
         index_elements=list(keys), set_={"used": table.c.used + 1}, where=table.c.used < limit,
     ).returning(table.c.used)
     return session.execute(stmt).scalar()
 
 
-def _write_in_steps(session: Session, rows: VoteRows) -> Written:
+def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
     vote = rows.vote
     if _bump(session, ENTRY_QUOTA, {k: vote[k] for k in ("entry_id", "voter_id", "day")}, rows.per_entry) is None:
         raise QuotaReached("entry")
