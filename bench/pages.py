@@ -18,6 +18,7 @@ from datetime import timedelta
 from flask_migrate import upgrade
 
 from contest import create_app
+from contest.accounts.actors import SYSTEM
 from contest.clock import LOCAL_TZ, FixedClock
 from contest.config import Settings
 from contest.contests import service as contests
@@ -26,13 +27,13 @@ from contest.extensions import db
 
 
 def seed(n_entries: int, now) -> None:  # type: ignore[no-untyped-def]
-    schools = [contests.save_school(db.session, actor=None, school=None, name=f"济南第{i}职业学校", district="历下区",
+    schools = [contests.save_school(db.session, actor=SYSTEM, school=None, name=f"济南第{i}职业学校", district="历下区",
                                     level="中职", enrolment=1000 + i, now=now) for i in range(20)]
     windows = {s: (now - timedelta(days=10 - 2 * i), now + timedelta(days=1 + 2 * i))
                for i, s in enumerate(("submission", "review", "voting", "judging", "publicity"))}
-    contest = contests.create_contest(db.session, actor=None, now=now, changes=contests.ContestChanges(
+    contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
         slug="bench", kind="selection", title="基准活动", windows=windows))
-    category = contests.add_category(db.session, actor=None, contest=contest, kind="category", name="中职学生", now=now)
+    category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="中职学生", now=now)
     for i in range(n_entries):
         entry = Entry(contest_id=contest.id, title=f"作品{i}", description="介绍", status="approved",
                       school_id=schools[i % 20].id, category_id=category.id, created_at=now, updated_at=now,

@@ -55,6 +55,7 @@ from PIL import Image, ImageDraw
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts.actors import SYSTEM
 from contest.config import Settings
 from contest.contests import service as contests
 from contest.contests.models import STAGES
@@ -74,11 +75,11 @@ def seed(citizens: int, now: datetime) -> tuple[str, list[str]]:
     index = STAGES.index("submission")
     windows = {stage: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
                for i, stage in enumerate(STAGES)}
-    contest = contests.create_contest(db.session, actor=None, now=now, changes=contests.ContestChanges(
+    contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
         slug=SLUG, kind="media", title="全民美拍 上传测试", theme="技能：让生活更美好", windows=windows,
         rules={"min_image_width": 1920, "min_image_height": 1080},
     ))
-    category = contests.add_category(db.session, actor=None, contest=contest, kind="category", name="摄影作品", now=now)
+    category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="摄影作品", now=now)
     phones = []
     for i in range(citizens):
         phone = f"138{i + 1:08d}"

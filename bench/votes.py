@@ -63,6 +63,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from contest import create_app
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import SmsCode, User, UserRole
 from contest.accounts.service import hash_password
 from contest.antifraud import service as antifraud
@@ -117,12 +118,12 @@ def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> See
     # counts are shown: the last 24 h before the close hide them)
     windows = {stage: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
                for i, stage in enumerate(STAGES)}
-    contest = contests.create_contest(db.session, actor=None, now=now, changes=contests.ContestChanges(
+    contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
         slug=SLUG, kind="media", title="全民美拍 压力测试", theme="技能：让生活更美好", windows=windows,
         rules={"votes_per_day": VOTES_PER_DAY, "votes_per_entry_per_day": 1, "captcha_mode": "risk",
                "verified_only": True, "min_account_age_hours": MIN_ACCOUNT_AGE_HOURS},
     ))
-    categories = [contests.add_category(db.session, actor=None, contest=contest, kind="category", name=name, now=now)
+    categories = [contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name=name, now=now)
                   for name in ("摄影作品", "短视频")]
     entries = [Entry(contest_id=contest.id, title=f"作品{i}", description="介绍", status="approved",
                      category_id=categories[i % 2].id, created_at=now, updated_at=now, submitted_at=now,

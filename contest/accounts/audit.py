@@ -6,9 +6,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from .models import AuditEvent, User
+from ..db import SessionLike
+from .actors import Actor, actor_id
+from .models import AuditEvent
 
 
 def _jsonable(value: Any) -> Any:
@@ -28,13 +29,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
 
 
 def record(
-    session: Session, *, actor: User | None, action: str, target_type: str, target_id: object,
+    session: SessionLike, *, actor: Actor, action: str, target_type: str, target_id: object,
     now: datetime, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
     summary: str = "", ip: str = "",
 ) -> AuditEvent:
-    """Append one audit row in the caller's transaction."""
+    """Append one audit row in the caller's transaction. SYSTEM is stored as no actor
+    (NULL), which pages show as 系统."""
     event = AuditEvent(
-        actor_id=actor.id if actor is not None else None, action=action, target_type=target_type,
+        actor_id=actor_id(actor), action=action, target_type=target_type,
         target_id=str(target_id), summary=summary[:300], before=_jsonable(before), after=_jsonable(after),
         ip=ip[:45], created_at=now,
     )
@@ -43,7 +45,7 @@ def record(
 
 
 def list_events(
-    session: Session, *, action: str = "", actor_id: int | None = None, target_type: str = "",
+    session: SessionLike, *, action: str = "", actor_id: int | None = None, target_type: str = "",
     limit: int = 50, offset: int = 0,
 ) -> tuple[list[AuditEvent], int]:
     """Audit events, newest first, filtered, with the total count."""
@@ -59,6 +61,6 @@ def list_events(
     return events, total
 
 
-def known_actions(session: Session) -> list[str]:
+def known_actions(session: SessionLike) -> list[str]:
     """Distinct actions present in the log, for the filter."""
     return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

@@ -11,12 +11,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from ..accounts.actors import SYSTEM
 from ..accounts.models import User
 from ..contests.models import Contest, Entry, School
+from ..db import SessionLike
 from . import service as judging
 from .models import JudgeProfile, Round
 
@@ -64,23 +66,23 @@ def _score(rng: random.Random, rnd: Round, quality: float, bias: float) -> dict[
     return values
 
 
-def _round(session: Session, contest: Contest, key: str, name: str, rubric: Sequence[tuple[str, str, int]],
-           now: datetime, **fields: object) -> Round:
-    return judging.create_round(session, actor=None, contest=contest, now=now, criteria=_criteria(rubric),
-                                fields=judging.RoundFields(key=key, name=name, **fields))  # type: ignore[arg-type]
+def _round(session: SessionLike, contest: Contest, key: str, name: str, rubric: Sequence[tuple[str, str, int]],
+           now: datetime, **fields: Any) -> Round:
+    return judging.create_round(session, actor=SYSTEM, contest=contest, now=now, criteria=_criteria(rubric),
+                                fields=judging.RoundFields(key=key, name=name, **fields))
 
 
-def _panel(session: Session, rnd: Round, judges: Sequence[User], now: datetime) -> None:
+def _panel(session: SessionLike, rnd: Round, judges: Sequence[User], now: datetime) -> None:
     for judge in judges:
-        judging.add_judge(session, actor=None, rnd=rnd, user=judge, now=now)
+        judging.add_judge(session, actor=SYSTEM, rnd=rnd, user=judge, now=now)
 
 
-def _declare(session: Session, rnd: Round, judges: Sequence[User], now: datetime) -> None:
+def _declare(session: SessionLike, rnd: Round, judges: Sequence[User], now: datetime) -> None:
     for judge in judges:
         judging.sign_declaration(session, judge=judge, rnd=rnd, accepted=True, now=now, ip="127.0.0.1")
 
 
-def _score_all(session: Session, rnd: Round, judges: Sequence[User], quality: dict[int, float], rng: random.Random,
+def _score_all(session: SessionLike, rnd: Round, judges: Sequence[User], quality: dict[int, float], rng: random.Random,
                now: datetime, only: set[int] | None = None, share: float = 1.0) -> None:
     biases = {judge.id: rng.uniform(-0.08, 0.08) for judge in judges}
     for judge in judges:
@@ -93,7 +95,7 @@ def _score_all(session: Session, rnd: Round, judges: Sequence[User], quality: di
                                comment="", submit=True, now=now)
 
 
-def seed_judging(session: Session, contests: dict[str, Contest], judges: Sequence[User], schools: dict[str, School],
+def seed_judging(session: SessionLike, contests: dict[str, Contest], judges: Sequence[User], schools: dict[str, School],
                  now: datetime) -> None:
     rng = random.Random(2023)  # nosec B311
     # Two judges teach at schools taking part: their own school's entries are conflicts.
@@ -116,22 +118,22 @@ def seed_judging(session: Session, contests: dict[str, Contest], judges: Sequenc
     quality = {e.id: rng.uniform(0.55, 0.92) for e in projects}
     online = _round(session, innovation, "online", "网络评审", INNOVATION_RUBRIC, now, judges_per_entry=5,
                     aggregation="trimmed", normalise=True, blind=True, position=0, min_scores=4)
-    judging.add_entries(session, actor=None, rnd=online, entry_ids=[e.id for e in projects], now=now)
+    judging.add_entries(session, actor=SYSTEM, rnd=online, entry_ids=[e.id for e in projects], now=now)
     _panel(session, online, judges, now)
-    judging.set_state(session, actor=None, rnd=online, state="open", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=online, state="open", now=now)
     _declare(session, online, judges, now)
     _score_all(session, online, judges, quality, rng, now)
-    judging.set_state(session, actor=None, rnd=online, state="closed", now=now)
-    judging.set_state(session, actor=None, rnd=online, state="finalised", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=online, state="closed", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=online, state="finalised", now=now)
     final = _round(session, innovation, "final", "决赛路演", FINAL_RUBRIC, now, kind="live", judges_per_entry=7,
                    aggregation="trimmed", blind=False, position=1)
-    judging.advance(session, actor=None, rnd=online, target=final, top_n=6, now=now)
+    judging.advance(session, actor=SYSTEM, rnd=online, target=final, top_n=6, now=now)
     _panel(session, final, judges, now)
-    judging.set_state(session, actor=None, rnd=final, state="open", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=final, state="open", now=now)
     _declare(session, final, judges, now)
     finalists = judging.round_entries(session, final)
     for entry in finalists[:2]:
-        judging.set_live_entry(session, actor=None, rnd=final, entry_id=entry.id, now=now)
+        judging.set_live_entry(session, actor=SYSTEM, rnd=final, entry_id=entry.id, now=now)
         for judge in judges:
             if judging.membership(session, final, judge) is not None and any(
                 item.entry.id == entry.id for item in judging.judge_queue(session, judge=judge, rnd=final)
@@ -140,7 +142,7 @@ def seed_judging(session: Session, contests: dict[str, Contest], judges: Sequenc
                                    raw_values=_score(rng, final, quality[entry.id], rng.uniform(-0.05, 0.05)),
                                    submit=True, now=now)
     if len(finalists) > 2:
-        judging.set_live_entry(session, actor=None, rnd=final, entry_id=finalists[2].id, now=now)
+        judging.set_live_entry(session, actor=SYSTEM, rnd=final, entry_id=finalists[2].id, now=now)
 
     # 最美职校生: the experts' review is final (the contest is in 公示).
     selection = contests["zuimei-2023"]
@@ -148,13 +150,13 @@ def seed_judging(session: Session, contests: dict[str, Contest], judges: Sequenc
     quality = {e.id: rng.uniform(0.6, 0.95) for e in nominees}
     expert = _round(session, selection, "expert", "专家评审", SELECTION_RUBRIC, now, judges_per_entry=5,
                     aggregation="trimmed", blind=False, position=0)
-    judging.add_entries(session, actor=None, rnd=expert, entry_ids=[e.id for e in nominees], now=now)
+    judging.add_entries(session, actor=SYSTEM, rnd=expert, entry_ids=[e.id for e in nominees], now=now)
     _panel(session, expert, judges, now)
-    judging.set_state(session, actor=None, rnd=expert, state="open", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=expert, state="open", now=now)
     _declare(session, expert, judges, now)
     _score_all(session, expert, judges, quality, rng, now)
-    judging.set_state(session, actor=None, rnd=expert, state="closed", now=now)
-    judging.set_state(session, actor=None, rnd=expert, state="finalised", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=expert, state="closed", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=expert, state="finalised", now=now)
 
     # 全民美拍: the jury is at work (half of the scores are in).
     media = contests["meipai-2023"]
@@ -162,9 +164,9 @@ def seed_judging(session: Session, contests: dict[str, Contest], judges: Sequenc
     quality = {e.id: rng.uniform(0.5, 0.95) for e in works}
     jury = _round(session, media, "jury", "评委评审", JURY_RUBRIC, now, judges_per_entry=3, aggregation="mean",
                   blind=True, position=0)
-    judging.add_entries(session, actor=None, rnd=jury, entry_ids=[e.id for e in works], now=now)
+    judging.add_entries(session, actor=SYSTEM, rnd=jury, entry_ids=[e.id for e in works], now=now)
     _panel(session, jury, judges[2:], now)
-    judging.set_state(session, actor=None, rnd=jury, state="open", now=now)
+    judging.set_state(session, actor=SYSTEM, rnd=jury, state="open", now=now)
     _declare(session, jury, judges[2:], now)
     _score_all(session, jury, judges[2:], quality, rng, now, share=0.5)
     session.flush()

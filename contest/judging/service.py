@@ -21,19 +21,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..accounts import audit
+from ..accounts.actors import SYSTEM, Actor, actor_id, is_system
 from ..accounts.models import User
 from ..accounts.service import require_role, set_roles
 from ..contests.models import Contest, Entry, SchoolContact
+from ..db import SessionLike, rowcount
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..i18n import N_, _
-from . import aggregate
-from .assign import Plan, plan_assignment
+from ..i18n import N_, _, code_labels
+from . import aggregate as aggregate  # re-exported: the back office reads its result types
+from .assign import Plan as Plan  # re-exported: the back office shows the plan
+from .assign import plan_assignment
 from .models import (
     AGGREGATIONS,
     ROUND_KINDS,
@@ -59,18 +62,14 @@ COMMENT_MAX = 2000
 # --- access -----------------------------------------------------------------------
 
 
-def require_organiser(actor: User | None) -> User:
-    return require_role(actor, *ORGANISER_ROLES)
-
-
-def get_round(session: Session, round_id: int) -> Round:
+def get_round(session: SessionLike, round_id: int) -> Round:
     found = session.get(Round, round_id)
     if found is None:
         raise NotFound(_("没有这个评审轮次。"))
     return found
 
 
-def rounds_of(session: Session, contest: Contest) -> list[Round]:
+def rounds_of(session: SessionLike, contest: Contest) -> list[Round]:
     return list(session.scalars(
         select(Round).where(Round.contest_id == contest.id).order_by(Round.position, Round.id)
         .options(selectinload(Round.criteria))
@@ -176,11 +175,11 @@ def _set_criteria(rnd: Round, criteria: Sequence[CriterionFields]) -> None:
 
 
 def create_round(
-    session: Session, *, actor: User | None, contest: Contest, fields: RoundFields,
+    session: SessionLike, *, actor: Actor, contest: Contest, fields: RoundFields,
     criteria: Sequence[CriterionFields], now: datetime, ip: str = "",
 ) -> Round:
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     _check_fields(fields)
     check_rubric(criteria)
     if session.scalar(select(Round.id).where(Round.contest_id == contest.id, Round.key == fields.key.strip())):
@@ -197,13 +196,13 @@ def create_round(
 
 
 def update_round(
-    session: Session, *, actor: User | None, rnd: Round, fields: RoundFields,
+    session: SessionLike, *, actor: Actor, rnd: Round, fields: RoundFields,
     criteria: Sequence[CriterionFields] | None, now: datetime, ip: str = "",
 ) -> Round:
     """Change a round. The rubric, k and the scale can change only while it is a draft:
     scores already given were given against them."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     _check_fields(fields)
     before = _round_snapshot(rnd)
     if rnd.state == "finalised":
@@ -236,12 +235,12 @@ def update_round(
 TRANSITIONS = {("draft", "open"), ("open", "closed"), ("closed", "open"), ("closed", "finalised")}
 
 
-def set_state(session: Session, *, actor: User | None, rnd: Round, state: str, now: datetime, ip: str = "") -> Round:
+def set_state(session: SessionLike, *, actor: Actor, rnd: Round, state: str, now: datetime, ip: str = "") -> Round:
     """Move a round along draft → open → closed → finalised (closed → open reopens it).
     Opening plans the assignment if none exists; finalising needs every assigned score
     submitted."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if (rnd.state, state) not in TRANSITIONS:
         raise Conflict(_("轮次不能从“%(a)s”变为“%(b)s”。", a=state_label(rnd.state), b=state_label(state)))
     if state == "open" and rnd.state == "draft":
@@ -275,13 +274,38 @@ def set_state(session: Session, *, actor: User | None, rnd: Round, state: str, n
 
 
 STATE_LABELS = {"draft": N_("草稿"), "open": N_("评审中"), "closed": N_("已截止"), "finalised": N_("已定稿")}
+# The audit actions (and their targets) this module writes, as the audit page and its export show them.
+AUDIT_ACTIONS = code_labels("audit_action", {
+    "round.create": N_("新建评审轮次"),
+    "round.update": N_("修改评审轮次"),
+    "round.open": N_("开启评审"),
+    "round.reopen": N_("重新开启评审"),
+    "round.closed": N_("截止评审"),
+    "round.finalised": N_("评审定稿"),
+    "round.entries": N_("调整本轮作品"),
+    "round.judge_add": N_("添加评委"),
+    "round.judge_withdraw": N_("评委退出本轮"),
+    "round.assign": N_("分配评审任务"),
+    "round.pin": N_("指定评委评审作品"),
+    "round.unassign": N_("取消评委的评审任务"),
+    "round.advance": N_("作品晋级下一轮"),
+    "round.live": N_("切换路演项目"),
+    "judge.invite": N_("邀请评委"),
+    "judge.invite_accept": N_("评委接受邀请"),
+    "judge.profile": N_("修改评委资料"),
+    "judge.declaration": N_("评委签署回避声明"),
+    "score.submit": N_("提交评分"),
+    "score.reopen": N_("退回评分供修改"),
+})
+code_labels("audit_target", {"round": N_("评审轮次"), "score": N_("评分")})
+code_labels("round_state", STATE_LABELS)
 
 
 def state_label(state: str) -> str:
     return _(STATE_LABELS.get(state, state))
 
 
-def _unsubmitted_count(session: Session, rnd: Round) -> int:
+def _unsubmitted_count(session: SessionLike, rnd: Round) -> int:
     submitted = select(Score.id).where(
         Score.round_id == rnd.id, Score.entry_id == Assignment.entry_id, Score.judge_id == Assignment.judge_id,
         Score.status == "submitted",
@@ -291,13 +315,13 @@ def _unsubmitted_count(session: Session, rnd: Round) -> int:
     )) or 0
 
 
-def _entry_ids(session: Session, rnd: Round) -> list[int]:
+def _entry_ids(session: SessionLike, rnd: Round) -> list[int]:
     return list(session.scalars(
         select(RoundEntry.entry_id).where(RoundEntry.round_id == rnd.id).order_by(RoundEntry.position, RoundEntry.entry_id)
     ))
 
 
-def round_entries(session: Session, rnd: Round) -> list[Entry]:
+def round_entries(session: SessionLike, rnd: Round) -> list[Entry]:
     return list(session.scalars(
         select(Entry).join(RoundEntry, RoundEntry.entry_id == Entry.id).where(RoundEntry.round_id == rnd.id)
         .order_by(RoundEntry.position, Entry.id)
@@ -305,11 +329,11 @@ def round_entries(session: Session, rnd: Round) -> list[Entry]:
 
 
 def add_entries(
-    session: Session, *, actor: User | None, rnd: Round, entry_ids: Iterable[int], now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, rnd: Round, entry_ids: Iterable[int], now: datetime, ip: str = "",
 ) -> int:
     """Put approved entries of the round's contest into it; returns how many were new."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.state not in ("draft", "open"):
         raise Conflict(_("轮次已截止，不能再加入作品。"))
     wanted = sorted(set(entry_ids))
@@ -339,29 +363,29 @@ def add_entries(
 # --- panel, invitations, declarations, conflicts ----------------------------------------
 
 
-def _active_judge_ids(session: Session, rnd: Round) -> list[int]:
+def _active_judge_ids(session: SessionLike, rnd: Round) -> list[int]:
     return list(session.scalars(
         select(PanelMember.judge_id).where(PanelMember.round_id == rnd.id, PanelMember.status == "active")
         .order_by(PanelMember.id)
     ))
 
 
-def panel(session: Session, rnd: Round) -> list[PanelMember]:
+def panel(session: SessionLike, rnd: Round) -> list[PanelMember]:
     return list(session.scalars(
         select(PanelMember).where(PanelMember.round_id == rnd.id).order_by(PanelMember.id)
         .options(selectinload(PanelMember.judge))
     ))
 
 
-def membership(session: Session, rnd: Round, judge: User) -> PanelMember | None:
+def membership(session: SessionLike, rnd: Round, judge: User) -> PanelMember | None:
     return session.scalar(select(PanelMember).where(PanelMember.round_id == rnd.id, PanelMember.judge_id == judge.id))
 
 
-def add_judge(session: Session, *, actor: User | None, rnd: Round, user: User, now: datetime, ip: str = "") -> PanelMember:
+def add_judge(session: SessionLike, *, actor: Actor, rnd: Round, user: User, now: datetime, ip: str = "") -> PanelMember:
     """Make an existing account a judge of the round (granting the judge role if needed).
     A withdrawn judge comes back as active."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整评委组。"))
     if not user.has_role("judge"):
@@ -383,11 +407,11 @@ def add_judge(session: Session, *, actor: User | None, rnd: Round, user: User, n
 
 
 def withdraw_judge(
-    session: Session, *, actor: User | None, rnd: Round, judge_id: int, reason: str, now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, rnd: Round, judge_id: int, reason: str, now: datetime, ip: str = "",
 ) -> Plan | None:
     """A judge drops out: their unscored entries move to others; every score they gave stays."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     reason = _reason(reason)
     member = session.scalar(select(PanelMember).where(PanelMember.round_id == rnd.id, PanelMember.judge_id == judge_id))
     if member is None or member.status != "active":
@@ -415,13 +439,13 @@ def _token_hash(token: str) -> str:
 
 
 def create_invite(
-    session: Session, *, actor: User | None, rnd: Round, name: str, organisation: str = "",
+    session: SessionLike, *, actor: Actor, rnd: Round, name: str, organisation: str = "",
     school_id: int | None = None, now: datetime, ip: str = "",
 ) -> tuple[JudgeInvite, str]:
     """A one-time invitation link for a judge; returns the invite and its token (shown
     once to the organiser, never stored)."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("请填写评委姓名。"), field="name")
@@ -429,7 +453,7 @@ def create_invite(
     invite = JudgeInvite(
         contest_id=rnd.contest_id, round_id=rnd.id, token_hash=_token_hash(token), name=name[:40],
         organisation=(organisation or "").strip()[:100], school_id=school_id,
-        created_by_id=actor.id if actor else None, created_at=now, expires_at=now + timedelta(days=INVITE_DAYS),
+        created_by_id=actor_id(actor), created_at=now, expires_at=now + timedelta(days=INVITE_DAYS),
     )
     session.add(invite)
     session.flush()
@@ -438,7 +462,7 @@ def create_invite(
     return invite, token
 
 
-def find_invite(session: Session, token: str, now: datetime) -> JudgeInvite:
+def find_invite(session: SessionLike, token: str, now: datetime) -> JudgeInvite:
     invite = session.scalar(select(JudgeInvite).where(JudgeInvite.token_hash == _token_hash(token or "")))
     if invite is None:
         raise NotFound(_("邀请链接无效。"))
@@ -449,13 +473,13 @@ def find_invite(session: Session, token: str, now: datetime) -> JudgeInvite:
     return invite
 
 
-def accept_invite(session: Session, *, token: str, user: User, now: datetime, ip: str = "") -> PanelMember:
+def accept_invite(session: SessionLike, *, token: str, user: User, now: datetime, ip: str = "") -> PanelMember:
     """The signed-in user redeems the link: single use (compare-and-set on used_at)."""
     invite = find_invite(session, token, now)
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(JudgeInvite).where(JudgeInvite.id == invite.id, JudgeInvite.used_at.is_(None))
         .values(used_at=now, used_by_id=user.id)
-    ).rowcount
+    ))
     if not claimed:
         raise Conflict(_("这个邀请链接已经使用过了。"), code="invite_used")
     profile = session.get(JudgeProfile, user.id)
@@ -468,22 +492,22 @@ def accept_invite(session: Session, *, token: str, user: User, now: datetime, ip
     if not user.display_name:
         user.display_name = invite.name
     if not user.has_role("judge"):
-        set_roles(session, actor=None, user=user, roles=set(user.role_names) | {"judge"}, now=now, ip=ip)
+        set_roles(session, actor=SYSTEM, user=user, roles=set(user.role_names) | {"judge"}, now=now, ip=ip)
     rnd = get_round(session, invite.round_id) if invite.round_id else None
     if rnd is None:
         raise NotFound(_("邀请对应的轮次已不存在。"))
-    member = add_judge(session, actor=None, rnd=rnd, user=user, now=now, ip=ip)
+    member = add_judge(session, actor=SYSTEM, rnd=rnd, user=user, now=now, ip=ip)
     audit.record(session, actor=user, action="judge.invite_accept", target_type="round", target_id=rnd.id, now=now,
                  after={"invite": invite.id}, summary=rnd.name, ip=ip)
     return member
 
 
 def set_profile(
-    session: Session, *, actor: User | None, user: User, organisation: str, title: str, school_id: int | None,
+    session: SessionLike, *, actor: Actor, user: User, organisation: str, title: str, school_id: int | None,
     now: datetime, ip: str = "",
 ) -> JudgeProfile:
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     profile = session.get(JudgeProfile, user.id) or JudgeProfile(user_id=user.id)
     session.add(profile)
     before = {"organisation": profile.organisation, "title": profile.title, "school_id": profile.school_id}
@@ -504,7 +528,15 @@ def set_profile(
     return profile
 
 
-def affiliated_school_ids(session: Session, judge_ids: Sequence[int]) -> dict[int, set[int]]:
+def judge_profiles(session: SessionLike, judge_ids: Sequence[int]) -> dict[int, JudgeProfile]:
+    """The profiles (organisation, title, school) of these judges, by user id, schools loaded."""
+    if not judge_ids:
+        return {}
+    return {p.user_id: p for p in session.scalars(
+        select(JudgeProfile).where(JudgeProfile.user_id.in_(judge_ids)).options(joinedload(JudgeProfile.school)))}
+
+
+def affiliated_school_ids(session: SessionLike, judge_ids: Sequence[int]) -> dict[int, set[int]]:
     """Schools each judge belongs to: their profile's school and any school they act for."""
     schools: dict[int, set[int]] = defaultdict(set)
     if not judge_ids:
@@ -513,7 +545,8 @@ def affiliated_school_ids(session: Session, judge_ids: Sequence[int]) -> dict[in
         select(JudgeProfile.user_id, JudgeProfile.school_id).where(
             JudgeProfile.user_id.in_(judge_ids), JudgeProfile.school_id.is_not(None))
     ):
-        schools[user_id].add(school_id)
+        if school_id is not None:  # always, by the query: narrows the type
+            schools[user_id].add(school_id)
     for user_id, school_id in session.execute(
         select(SchoolContact.user_id, SchoolContact.school_id).where(SchoolContact.user_id.in_(judge_ids))
     ):
@@ -528,7 +561,7 @@ class ConflictPair:
     source: str  # declared | affiliation | organiser
 
 
-def round_conflicts(session: Session, rnd: Round, judge_ids: Sequence[int] | None = None) -> list[ConflictPair]:
+def round_conflicts(session: SessionLike, rnd: Round, judge_ids: Sequence[int] | None = None) -> list[ConflictPair]:
     """Every (judge, entry) pair of the round that must not meet, with where it comes from."""
     judge_ids = list(judge_ids) if judge_ids is not None else list(session.scalars(
         select(PanelMember.judge_id).where(PanelMember.round_id == rnd.id)))
@@ -558,7 +591,7 @@ def round_conflicts(session: Session, rnd: Round, judge_ids: Sequence[int] | Non
 
 
 def sign_declaration(
-    session: Session, *, judge: User, rnd: Round, conflict_entry_ids: Iterable[int] = (), note: str = "",
+    session: SessionLike, *, judge: User, rnd: Round, conflict_entry_ids: Iterable[int] = (), note: str = "",
     accepted: bool, now: datetime, ip: str = "",
 ) -> PanelMember:
     """The 回避 declaration: the judge confirms the rules and names entries they are
@@ -584,23 +617,23 @@ def sign_declaration(
     audit.record(session, actor=judge, action="judge.declaration", target_type="round", target_id=rnd.id, now=now,
                  after={"conflicts": sorted(wanted), "first": first}, summary=rnd.name, ip=ip)
     if wanted and session.scalar(select(func.count()).select_from(Assignment).where(Assignment.round_id == rnd.id)):
-        rebalance(session, actor=None, rnd=rnd, now=now, ip=ip)
+        rebalance(session, actor=SYSTEM, rnd=rnd, now=now, ip=ip)
     return member
 
 
 # --- assignment -------------------------------------------------------------------
 
 
-def _scored_pairs(session: Session, rnd: Round) -> set[tuple[int, int]]:
+def _scored_pairs(session: SessionLike, rnd: Round) -> set[tuple[int, int]]:
     return {(j, e) for j, e in session.execute(
         select(Score.judge_id, Score.entry_id).where(Score.round_id == rnd.id))}
 
 
-def rebalance(session: Session, *, actor: User | None, rnd: Round, now: datetime, ip: str = "", seed: int | None = None) -> Plan:
+def rebalance(session: SessionLike, *, actor: Actor, rnd: Round, now: datetime, ip: str = "", seed: int | None = None) -> Plan:
     """Plan k conflict-free judges per entry with balanced loads and apply the plan as a
     diff. Pairs with a score (draft or submitted) and pinned pairs stay as they are."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
     judges = _active_judge_ids(session, rnd)
@@ -628,7 +661,7 @@ def rebalance(session: Session, *, actor: User | None, rnd: Round, now: datetime
     return plan
 
 
-def assignment_report(session: Session, rnd: Round) -> Plan:
+def assignment_report(session: SessionLike, rnd: Round) -> Plan:
     """What the current assignment looks like, in the planner's terms (no change)."""
     judges = _active_judge_ids(session, rnd)
     entries = _entry_ids(session, rnd)
@@ -638,10 +671,10 @@ def assignment_report(session: Session, rnd: Round) -> Plan:
                            current=current, seed=rnd.id)
 
 
-def pin(session: Session, *, actor: User | None, rnd: Round, judge_id: int, entry_id: int, now: datetime, ip: str = "") -> Assignment:
+def pin(session: SessionLike, *, actor: Actor, rnd: Round, judge_id: int, entry_id: int, now: datetime, ip: str = "") -> Assignment:
     """An organiser puts a judge on an entry by hand; kept by every re-balance."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
     if judge_id not in _active_judge_ids(session, rnd) or entry_id not in _entry_ids(session, rnd):
@@ -661,12 +694,12 @@ def pin(session: Session, *, actor: User | None, rnd: Round, judge_id: int, entr
 
 
 def unassign(
-    session: Session, *, actor: User | None, rnd: Round, judge_id: int, entry_id: int, reason: str, now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, rnd: Round, judge_id: int, entry_id: int, reason: str, now: datetime, ip: str = "",
 ) -> None:
     """An organiser takes a judge off an entry. Refused once the judge has scored it; the
     pair is remembered as an organiser's exclusion so re-balancing never puts it back."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     reason = _reason(reason)
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
@@ -684,7 +717,7 @@ def unassign(
                  after={"judge": judge_id, "entry": entry_id, "reason": reason}, summary=rnd.name, ip=ip)
 
 
-def assignments(session: Session, rnd: Round) -> list[Assignment]:
+def assignments(session: SessionLike, rnd: Round) -> list[Assignment]:
     return list(session.scalars(select(Assignment).where(Assignment.round_id == rnd.id).order_by(Assignment.entry_id, Assignment.judge_id)))
 
 
@@ -709,7 +742,7 @@ class JudgeRound:
     submitted: int
 
 
-def judge_rounds(session: Session, judge: User) -> list[JudgeRound]:
+def judge_rounds(session: SessionLike, judge: User) -> list[JudgeRound]:
     """Rounds where this judge is on the panel and that are not drafts, with progress."""
     require_role(judge, "judge")
     members = list(session.scalars(
@@ -728,23 +761,22 @@ def judge_rounds(session: Session, judge: User) -> list[JudgeRound]:
     return out
 
 
-def _require_panel_judge(session: Session, rnd: Round, judge: User | None) -> PanelMember:
+def _require_panel_judge(session: SessionLike, rnd: Round, judge: User) -> PanelMember:
     require_role(judge, "judge")
-    assert judge is not None
     member = membership(session, rnd, judge)
     if member is None or member.status != "active" or rnd.state == "draft":
         raise Forbidden(_("您不是本轮评委。"))
     return member
 
 
-def require_declared(session: Session, rnd: Round, judge: User | None) -> PanelMember:
+def require_declared(session: SessionLike, rnd: Round, judge: User) -> PanelMember:
     member = _require_panel_judge(session, rnd, judge)
     if member.declared_at is None:
         raise Forbidden(_("请先签署回避声明。"), code="declaration_required")
     return member
 
 
-def judge_queue(session: Session, *, judge: User, rnd: Round) -> list[QueueItem]:
+def judge_queue(session: SessionLike, *, judge: User, rnd: Round) -> list[QueueItem]:
     require_declared(session, rnd, judge)
     rows = session.execute(
         select(Entry, Score).join(Assignment, Assignment.entry_id == Entry.id)
@@ -756,10 +788,9 @@ def judge_queue(session: Session, *, judge: User, rnd: Round) -> list[QueueItem]
     return [QueueItem(entry, score) for entry, score in rows]
 
 
-def entry_for_judge(session: Session, *, judge: User | None, rnd: Round, entry_id: int) -> tuple[Entry, Score | None]:
+def entry_for_judge(session: SessionLike, *, judge: User, rnd: Round, entry_id: int) -> tuple[Entry, Score | None]:
     """An assigned entry and the judge's own score; Forbidden for anything else."""
     require_declared(session, rnd, judge)
-    assert judge is not None
     assigned = session.scalar(select(Assignment.id).where(
         Assignment.round_id == rnd.id, Assignment.judge_id == judge.id, Assignment.entry_id == entry_id))
     if assigned is None:
@@ -804,13 +835,12 @@ def parse_values(rnd: Round, raw: Mapping[str, Any], *, complete: bool) -> dict[
 
 
 def save_score(
-    session: Session, *, judge: User | None, rnd: Round, entry_id: int, raw_values: Mapping[str, Any],
+    session: SessionLike, *, judge: User, rnd: Round, entry_id: int, raw_values: Mapping[str, Any],
     comment: str = "", submit: bool, now: datetime, ip: str = "",
 ) -> Score:
     """Save a draft or submit (which locks the score). Only while the round is open, only
     for an assigned entry, and in a live round only for the entry on stage."""
     entry, score = entry_for_judge(session, judge=judge, rnd=rnd, entry_id=entry_id)
-    assert judge is not None
     if rnd.state != "open":
         raise Conflict(_("本轮评审已截止，不能再提交评分。"), code="round_closed")
     if rnd.kind == "live" and rnd.live_entry_id != entry.id and (score is None or score.status != "draft"):
@@ -836,10 +866,10 @@ def save_score(
     return score
 
 
-def reopen_score(session: Session, *, actor: User | None, score: Score, reason: str, now: datetime, ip: str = "") -> Score:
+def reopen_score(session: SessionLike, *, actor: Actor, score: Score, reason: str, now: datetime, ip: str = "") -> Score:
     """An organiser unlocks a submitted score so the judge can change it (audit-logged)."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     reason = _reason(reason)
     rnd = get_round(session, score.round_id)
     if rnd.state not in ("open", "closed"):
@@ -856,7 +886,7 @@ def reopen_score(session: Session, *, actor: User | None, score: Score, reason: 
     return score
 
 
-def get_score(session: Session, rnd: Round, entry_id: int, judge_id: int) -> Score:
+def get_score(session: SessionLike, rnd: Round, entry_id: int, judge_id: int) -> Score:
     score = session.scalar(select(Score).where(
         Score.round_id == rnd.id, Score.entry_id == entry_id, Score.judge_id == judge_id))
     if score is None:
@@ -871,7 +901,7 @@ def _criteria(rnd: Round) -> list[aggregate.Criterion]:
     return [aggregate.Criterion(id=c.id, name=c.name, maximum=c.maximum, weight=c.weight) for c in rnd.criteria]
 
 
-def submitted_score_rows(session: Session, rnd: Round) -> list[Score]:
+def submitted_score_rows(session: SessionLike, rnd: Round) -> list[Score]:
     """The round's submitted scores with their judges, by entry then judge (exports)."""
     return list(session.scalars(
         select(Score).where(Score.round_id == rnd.id, Score.status == "submitted")
@@ -879,7 +909,16 @@ def submitted_score_rows(session: Session, rnd: Round) -> list[Score]:
     ))
 
 
-def submitted_scores(session: Session, rnd: Round) -> list[aggregate.Score]:
+def score_total(rnd: Round, values: Mapping[int, float]) -> float | None:
+    """One judge's weighted total (0–100) of an entry under the round's rubric, or None
+    when the marks do not fit the rubric (exports)."""
+    try:
+        return aggregate.weighted_total(_criteria(rnd), values)
+    except ValueError:
+        return None
+
+
+def submitted_scores(session: SessionLike, rnd: Round) -> list[aggregate.Score]:
     return [
         aggregate.Score(entry_id=e, judge_id=j, values={int(k): float(v) for k, v in values.items()})
         for e, j, values in session.execute(
@@ -888,24 +927,25 @@ def submitted_scores(session: Session, rnd: Round) -> list[aggregate.Score]:
     ]
 
 
-def compute(session: Session, rnd: Round) -> aggregate.RoundResult:
+def compute(session: SessionLike, rnd: Round) -> aggregate.RoundResult:
     """The round's aggregate from its submitted scores, for organisers."""
     entries = _entry_ids(session, rnd)
     return aggregate.aggregate_round(
-        _criteria(rnd), submitted_scores(session, rnd), entry_ids=entries, method=rnd.aggregation,  # type: ignore[arg-type]
+        _criteria(rnd), submitted_scores(session, rnd), entry_ids=entries,
+        method=cast(aggregate.Method, rnd.aggregation),  # the column's check constraint keeps it to AGGREGATIONS
         normalise=rnd.normalise, min_scores=rnd.min_scores, spread_threshold=rnd.spread_threshold,
     )
 
 
-def compute_for(session: Session, *, actor: User | None, rnd: Round) -> aggregate.RoundResult:
+def compute_for(session: SessionLike, *, actor: User, rnd: Round) -> aggregate.RoundResult:
     """The aggregate for the organiser's dashboard."""
-    require_organiser(actor)
+    require_role(actor, *ORGANISER_ROLES)
     return compute(session, rnd)
 
 
-def visible_result(session: Session, *, viewer: User | None, rnd: Round) -> aggregate.RoundResult:
+def visible_result(session: SessionLike, *, viewer: User, rnd: Round) -> aggregate.RoundResult:
     """Organisers see the aggregate any time; judges only once the round is closed."""
-    if viewer is not None and viewer.has_role(*ORGANISER_ROLES):
+    if isinstance(viewer, User) and viewer.has_role(*ORGANISER_ROLES):
         return compute(session, rnd)
     _require_panel_judge(session, rnd, viewer)
     if rnd.state not in ("closed", "finalised"):
@@ -921,7 +961,7 @@ class FinalScore:
     tie_break: tuple[float, ...]
 
 
-def final_scores(session: Session, rnd: Round) -> dict[int, FinalScore]:
+def final_scores(session: SessionLike, rnd: Round) -> dict[int, FinalScore]:
     """The finalised round's score of each entry (0–100), for results. Refused for a
     round that is not finalised: results never quote scores that may still change."""
     if rnd.state != "finalised":
@@ -947,7 +987,7 @@ class Progress:
         return round(100 * self.submitted / self.assigned) if self.assigned else 0
 
 
-def progress(session: Session, rnd: Round) -> Progress:
+def progress(session: SessionLike, rnd: Round) -> Progress:
     counts: dict[tuple[int, int], str] = {(j, e): s for j, e, s in session.execute(
         select(Score.judge_id, Score.entry_id, Score.status).where(Score.round_id == rnd.id))}
     pairs = [(a.judge_id, a.entry_id) for a in assignments(session, rnd)]
@@ -990,13 +1030,13 @@ def advance_candidates(
 
 
 def advance(
-    session: Session, *, actor: User | None, rnd: Round, target: Round, top_n: int | None = None,
+    session: SessionLike, *, actor: Actor, rnd: Round, target: Round, top_n: int | None = None,
     threshold: float | None = None, now: datetime, ip: str = "",
 ) -> int:
     """Put the best entries of a finalised round into the next round, by top N (ties at
     the cut all pass) or by a score threshold."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.state != "finalised":
         raise Conflict(_("请先将本轮定稿，再晋级作品。"))
     if target.contest_id != rnd.contest_id or target.id == rnd.id:
@@ -1016,10 +1056,10 @@ def advance(
 # --- the live final ----------------------------------------------------------------
 
 
-def set_live_entry(session: Session, *, actor: User | None, rnd: Round, entry_id: int | None, now: datetime, ip: str = "") -> Round:
+def set_live_entry(session: SessionLike, *, actor: Actor, rnd: Round, entry_id: int | None, now: datetime, ip: str = "") -> Round:
     """The organiser brings an entry on stage (or clears the stage)."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if rnd.kind != "live":
         raise Conflict(_("只有现场路演轮次可以切换路演项目。"))
     if rnd.state != "open":
@@ -1052,17 +1092,17 @@ class LiveBoard:
     ranking: list[LiveLine]
 
 
-def live_board_for(session: Session, *, viewer: User | None, rnd: Round) -> LiveBoard:
+def live_board_for(session: SessionLike, *, viewer: User, rnd: Round) -> LiveBoard:
     """The big screen, for organisers and the round's active judges only (the screen
     PC is signed in as an organiser); only live rounds have one."""
-    if viewer is None or not viewer.has_role(*ORGANISER_ROLES):
+    if not (isinstance(viewer, User) and viewer.has_role(*ORGANISER_ROLES)):
         _require_panel_judge(session, rnd, viewer)
     if rnd.kind != "live":
         raise NotFound(_("只有现场路演轮次有大屏幕。"), code="not_live")
     return live_board(session, rnd)
 
 
-def live_board(session: Session, rnd: Round) -> LiveBoard:
+def live_board(session: SessionLike, rnd: Round) -> LiveBoard:
     """The big screen: the entry on stage with how many judges have submitted, and — once
     all have — its result (highest and lowest dropped, the mean), then the running ranking
     of every completed entry. Nothing is shown of an entry before all its judges submit."""

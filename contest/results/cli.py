@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from ..accounts.actors import SYSTEM
 from ..contests import service as contests
 from ..errors import DomainError
 from ..extensions import db
@@ -19,7 +21,7 @@ from . import service as results
 results_cli = AppGroup("results", help="Compute results and manage result formulas.")
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     return current_app.extensions["clock"].now()
 
 
@@ -45,13 +47,14 @@ def compute_command(slug: str, explain: bool) -> None:
     rows = results.breakdown_rows(comp)
     click.echo(f"{contest.title}（{slug}）公式指纹 {formulas.display_fingerprint(comp.fingerprint)}")
     round_names = [(r.key, r.name) for r in comp.rounds]
-    header = ["名次", "作品", "有效票"] + (["投票分"] if contest.kind == "selection" else [])
+    with_vote_score = formulas.kind_of(contest.kind).has_vote_score
+    header = ["名次", "作品", "有效票"] + (["投票分"] if with_vote_score else [])
     header += [name for _key, name in round_names] + ["最终得分", "奖项"]
     click.echo("\t".join(header))
     for row in rows:
         line = [str(row["rank"]) if row["rank"] is not None else "—", f"#{row['entry_id']} {row['title']}",
                 str(row["valid_votes"])]
-        if contest.kind == "selection":
+        if with_vote_score:
             line.append(_cell(row["vote_score"]))
         line += [_cell(row["round_scores"].get(key)) for key, _name in round_names]
         line += [_cell(row["final_score"]), "、".join(row["awards"]) or "—"]
@@ -91,7 +94,7 @@ def formula_command(slug: str, set_json: str | None, override: bool, reason: str
         if not isinstance(wanted, dict):
             _fail("计分公式应为一个 JSON 对象。")
         before = results.formula_of(db.session, contest)[1]
-        stored = results.set_formula(db.session, actor=None, contest=contest, formula=wanted, now=_now(),
+        stored = results.set_formula(db.session, actor=SYSTEM, contest=contest, formula=wanted, now=_now(),
                                      reason=reason, override=override)
     except DomainError as exc:
         db.session.rollback()

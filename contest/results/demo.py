@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from ..accounts.actors import SYSTEM
 from ..accounts.models import User
 from ..antifraud.service import Verdict
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import DomainError
-from ..media.storage import Storage
+from ..media.service import Storage
 from ..voting import ledger
 from ..voting import service as voting
 from ..voting.service import VoteContext
@@ -32,12 +33,12 @@ SELECTION_FORMULA = {
 }
 
 
-def _approved(session: Session, contest: Contest) -> list[Entry]:
+def _approved(session: SessionLike, contest: Contest) -> list[Entry]:
     return list(session.scalars(select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved")
                                 .order_by(Entry.id)))
 
 
-def _vote_days(session: Session, rng: random.Random, contest: Contest, voters: Sequence[User],
+def _vote_days(session: SessionLike, rng: random.Random, contest: Contest, voters: Sequence[User],
                first: datetime, days: int, last: datetime | None = None) -> int:
     """Each voter comes back on most days and spends part of the day's quota, favouring
     some entries over others (popularity differs, as it does)."""
@@ -55,21 +56,21 @@ def _vote_days(session: Session, rng: random.Random, contest: Contest, voters: S
             for step, entry in enumerate(dict.fromkeys(picks)):
                 at = moment + timedelta(minutes=step * 3)
                 try:
-                    voting.cast_vote(session, voter=voter, entry_id=entry.id, now=at,
-                                     context=VoteContext(ip=f"112.224.{n % 40}.{10 + n}", subnet=f"112.224.{n % 40}.0/24",
-                                                         user_agent="Mozilla/5.0 (iPhone)"))
+                    voting.record_vote(session, voter=voter, entry_id=entry.id, now=at,
+                                       context=VoteContext(ip=f"112.224.{n % 40}.{10 + n}", subnet=f"112.224.{n % 40}.0/24",
+                                                           user_agent="Mozilla/5.0 (iPhone)"))
                     cast += 1
                 except DomainError:
                     pass
     return cast
 
 
-def seed_votes_and_results(session: Session, contests: dict[str, Contest], citizens: Sequence[User],
+def seed_votes_and_results(session: SessionLike, contests: dict[str, Contest], citizens: Sequence[User],
                            organisers: Sequence[User], storage: Storage, now: datetime) -> None:
     rng = random.Random(51420)  # nosec B311
     selection = contests["zuimei-2023"]
     assert selection.voting_starts_at is not None and selection.voting_ends_at is not None
-    results.set_formula(session, actor=None, contest=selection, formula=SELECTION_FORMULA,
+    results.set_formula(session, actor=SYSTEM, contest=selection, formula=SELECTION_FORMULA,
                         now=selection.voting_starts_at - timedelta(days=1))
     start = selection.voting_starts_at
     _vote_days(session, rng, selection, citizens, start, (selection.voting_ends_at - start).days)
@@ -81,7 +82,7 @@ def seed_votes_and_results(session: Session, contests: dict[str, Contest], citiz
     held = []
     for n, voter in enumerate(citizens[:12]):
         try:
-            result = voting.cast_vote(
+            result = voting.record_vote(
                 session, voter=voter, entry_id=target.id, now=burst_at + timedelta(minutes=n),
                 verdict=Verdict(action="hold", score=85, reasons=("subnet_burst", "shared_device", "headless_agent")),
                 context=VoteContext(ip=f"36.110.8.{20 + n}", subnet="36.110.8.0/24", device_id="d-farm-01"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -11,6 +12,7 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..accounts.actors import SYSTEM
 from ..contests import service as contests
 from ..errors import DomainError
 from ..extensions import db
@@ -20,7 +22,7 @@ votes_cli = AppGroup("votes", help="Recount live boards, verify and seal the vot
 contests_cli = AppGroup("contests", help="Operate on contests.")
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     return current_app.extensions["clock"].now()
 
 
@@ -126,10 +128,10 @@ def rules_command(slug: str, assignments: tuple[str, ...]) -> None:
     try:
         contest = contests.get_contest(db.session, slug, include_unpublished=True)
         if not values:
-            for key, value in contests.rules_of(contest).items():
+            for key, value in contests.rules_of(contest).as_dict().items():
                 click.echo(f"{key} = {value!r}")
             return
-        before, after = contests.set_rules(db.session, actor=None, contest=contest, values=values, now=_now())
+        before, after = contests.set_rules(db.session, actor=SYSTEM, contest=contest, values=values, now=_now())
     except DomainError as exc:
         db.session.rollback()
         _fail(exc.message)

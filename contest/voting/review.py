@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
-from sqlalchemy.orm import Session
 
 from ..accounts import audit
 from ..accounts.models import User
@@ -43,8 +42,9 @@ from ..accounts.service import normalize_phone, require_role
 from ..clock import LOCAL_TZ
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import Conflict, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _, code_labels
 from .models import VOTE_STATUSES, Vote
 from .service import change_status
 
@@ -64,6 +64,7 @@ IPV4_MIN_PREFIX = 8
 IPV6_MIN_PREFIX = 56
 
 ACTIONS = {"voided": "votes.void", "valid": "votes.release"}
+code_labels("audit_action", {"votes.void": N_("作废投票"), "votes.release": N_("放行待审投票")})
 # Which statuses each action can change (service.change_status enforces the same).
 ACTS_ON = {"voided": ("valid", "held"), "valid": ("held",)}
 
@@ -180,7 +181,7 @@ def parse_vote_ids(raw: list[str]) -> list[int]:
     return list(dict.fromkeys(int(v) for v in raw if v.isdigit() and len(v) < 12))
 
 
-def _resolve_rule(session: Session, rule: VoteRule) -> Resolved:
+def _resolve_rule(session: SessionLike, rule: VoteRule) -> Resolved:
     if not rule.has_condition:
         raise InvalidInput(_("请至少设置一个条件：IP 段、时间段或账号。"), code="empty_rule")
     where: list[ColumnElement[bool]] = [Vote.contest_id == rule.contest_id]
@@ -223,7 +224,7 @@ def _resolve_pick(contest_id: int, vote_ids: list[int]) -> Resolved:
     return Resolved([Vote.contest_id == contest_id, Vote.id.in_(ids)], {"vote_ids": sorted(ids)})
 
 
-def _resolve(session: Session, contest_id: int, rule: VoteRule | None, vote_ids: list[int] | None) -> Resolved:
+def _resolve(session: SessionLike, contest_id: int, rule: VoteRule | None, vote_ids: list[int] | None) -> Resolved:
     if (rule is None) == (vote_ids is None):
         raise InvalidInput(_("请勾选要处理的票，或者设置规则。"), code="selection_or_rule")
     if rule is not None:
@@ -240,7 +241,7 @@ def _statuses(statuses: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-def _matching_ids(session: Session, where: list[ColumnElement[bool]], statuses: tuple[str, ...]) -> list[int]:
+def _matching_ids(session: SessionLike, where: list[ColumnElement[bool]], statuses: tuple[str, ...]) -> list[int]:
     ids = list(session.scalars(
         select(Vote.id).where(*where, Vote.status.in_(statuses)).order_by(Vote.id).limit(SELECT_MAX + 1)
     ))
@@ -250,7 +251,7 @@ def _matching_ids(session: Session, where: list[ColumnElement[bool]], statuses: 
 
 
 def select_votes(
-    session: Session, *, contest_id: int, entry_id: int | None = None, ip_range: str | None = None,
+    session: SessionLike, *, contest_id: int, entry_id: int | None = None, ip_range: str | None = None,
     start: datetime | None = None, end: datetime | None = None, voter_ids: list[int] | None = None,
     phones: list[str] | None = None, statuses: tuple[str, ...] | list[str] | None = None,
 ) -> list[int]:
@@ -294,7 +295,7 @@ class Preview:
 
 
 def preview_change(
-    session: Session, *, actor: User | None, contest_id: int, to: str, reason: str,
+    session: SessionLike, *, actor: User, contest_id: int, to: str, reason: str,
     rule: VoteRule | None = None, vote_ids: list[int] | None = None,
 ) -> Preview:
     """How many votes a void (to='voided') or release (to='valid') would change, before it is confirmed."""
@@ -323,7 +324,7 @@ class ActionResult:
 
 
 def _change(
-    session: Session, *, actor: User | None, contest_id: int, to: str, reason: str, now: datetime, ip: str,
+    session: SessionLike, *, actor: User, contest_id: int, to: str, reason: str, now: datetime, ip: str,
     rule: VoteRule | None, vote_ids: list[int] | None, expected_count: int | None,
 ) -> ActionResult:
     require_role(actor, "organiser", "admin")
@@ -360,7 +361,7 @@ def _change(
 
 
 def void_votes(
-    session: Session, *, actor: User | None, contest_id: int, reason: str, now: datetime, ip: str = "",
+    session: SessionLike, *, actor: User, contest_id: int, reason: str, now: datetime, ip: str = "",
     rule: VoteRule | None = None, vote_ids: list[int] | None = None, expected_count: int | None = None,
 ) -> ActionResult:
     """Void the valid and held votes a rule or a pick names, with a reason; one audit row, one ledger event per vote."""
@@ -369,7 +370,7 @@ def void_votes(
 
 
 def release_votes(
-    session: Session, *, actor: User | None, contest_id: int, reason: str, now: datetime, ip: str = "",
+    session: SessionLike, *, actor: User, contest_id: int, reason: str, now: datetime, ip: str = "",
     rule: VoteRule | None = None, vote_ids: list[int] | None = None, expected_count: int | None = None,
 ) -> ActionResult:
     """Release the held votes a rule or a pick names so they count, with a reason; audited like a void."""
@@ -415,7 +416,7 @@ class ContestVotes:
     voided: int = 0
 
 
-def contests_with_voting(session: Session, *, actor: User | None, now: datetime) -> list[ContestVotes]:
+def contests_with_voting(session: SessionLike, *, actor: User, now: datetime) -> list[ContestVotes]:
     """Contests that have a voting window, with their votes by status (two queries)."""
     require_role(actor, "organiser", "admin")
     items = [c for c in contests.list_contests(session, include_unpublished=True) if c.voting_starts_at is not None]
@@ -452,7 +453,7 @@ class ContestOverview:
     entries: list[EntryVotes]
 
 
-def contest_overview(session: Session, *, actor: User | None, contest_id: int) -> ContestOverview:
+def contest_overview(session: SessionLike, *, actor: User, contest_id: int) -> ContestOverview:
     """Per entry with votes: valid / held / voided, suspicious and the highest risk score;
     the entries most in need of a look first (held + suspicious, then risk)."""
     require_role(actor, "organiser", "admin")
@@ -533,7 +534,7 @@ def report_period(contest: Contest, now: datetime, hours: int | None) -> tuple[d
     return period_end - timedelta(hours=length), period_end, False
 
 
-def _hour_expression(session: Session) -> Any:
+def _hour_expression(session: SessionLike) -> Any:
     # Vote.created_at is naive UTC in both databases.
     if session.get_bind().dialect.name == "postgresql":
         return func.date_trunc("hour", Vote.created_at)
@@ -545,7 +546,7 @@ def _as_hour(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _sources(session: Session, entry_id: int, column: Any) -> list[SourceRow]:
+def _sources(session: SessionLike, entry_id: int, column: Any) -> list[SourceRow]:
     votes = func.count().label("votes")
     voters = func.count(func.distinct(Vote.voter_id)).label("voters")
     order = (voters.desc(), votes.desc()) if column is Vote.device_id else (votes.desc(), voters.desc())
@@ -556,7 +557,7 @@ def _sources(session: Session, entry_id: int, column: Any) -> list[SourceRow]:
     return [SourceRow(r[0], r.votes, r.voters, int(r.valid), int(r.held), int(r.voided)) for r in rows]
 
 
-def entry_under_review(session: Session, *, actor: User | None, entry_id: int) -> Entry:
+def entry_under_review(session: SessionLike, *, actor: User, entry_id: int) -> Entry:
     """An entry whose votes an organiser is looking at, or NotFound."""
     require_role(actor, "organiser", "admin")
     entry = session.get(Entry, entry_id)
@@ -565,7 +566,7 @@ def entry_under_review(session: Session, *, actor: User | None, entry_id: int) -
     return entry
 
 
-def entry_report(session: Session, *, actor: User | None, entry_id: int, now: datetime, hours: int | None = None) -> EntryReport:
+def entry_report(session: SessionLike, *, actor: User, entry_id: int, now: datetime, hours: int | None = None) -> EntryReport:
     """One entry under review: votes per hour by status, top IPs, subnets and device cookies,
     and the latest held votes with their reasons, in a fixed number of queries."""
     entry = entry_under_review(session, actor=actor, entry_id=entry_id)
