@@ -1,8 +1,13 @@
-"""Back-office forms."""
+"""Back-office forms, and the parsing of the result formula's editor."""
 
 from __future__ import annotations
 
-from wtforms import (
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates SelectChoice (WTForms 3.3)
     BooleanField,
     DateTimeLocalField,
     DecimalField,
@@ -18,8 +23,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..contests.models import DISTRICTS, KINDS, STAGES
 from ..contests.service import KIND_LABELS, STAGE_LABELS
+from ..errors import InvalidInput
 from ..forms import BaseForm, BaseSubForm
+from ..i18n import _
 from ..i18n import lazy_gettext as _l
+from ..results.formulas import TIERS_MAX, default_formula
 
 
 class ContestForm(BaseForm):
@@ -100,10 +108,54 @@ class RoundForm(BaseForm):
     normalise = BooleanField(_l("按评委标准化（z 分数）后再汇总"), default=False)
     min_scores = IntegerField(_l("标准化所需的最少评分数"), default=5, validators=[
         InputRequired(_l("请填写最少评分数。")), NumberRange(min=1, max=1000, message=_l("校准所需最少评分数应在 1 到 1000 之间。"))])
-    spread_threshold = DecimalField(_l("分差阈值（总分，0–100）"), places=None, default=20, validators=[
+    spread_threshold = DecimalField(_l("分差阈值（总分，0–100）"), places=None, default=Decimal(20), validators=[
         InputRequired(_l("请填写分差阈值。")), NumberRange(min=0, max=100, message=_l("分差阈值应在 0 到 100 之间。"))])
-    score_step = DecimalField(_l("评分步长"), places=None, default=0.5, validators=[
+    score_step = DecimalField(_l("评分步长"), places=None, default=Decimal("0.5"), validators=[
         InputRequired(_l("请填写评分步长。")), NumberRange(min=0.01, max=100, message=_l("评分步长必须大于 0。"))])
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=0, max=100)])
     instructions = TextAreaField(_l("给评委的说明"), validators=[Length(max=5000)])
     criteria = FieldList(FormField(CriterionForm), min_entries=1, max_entries=RUBRIC_ROWS_MAX)
+
+
+# --- result formulas ------------------------------------------------------------------
+
+
+def _tier_from(form: Mapping[str, str], prefix: str) -> dict[str, str] | None:
+    name = form.get(f"{prefix}_name", "").strip()[:60]
+    value = form.get(f"{prefix}_value", "").strip()[:20]
+    mode = "percent" if form.get(f"{prefix}_mode") == "percent" else "count"
+    if not name and not value:
+        return None
+    return {"name": name, mode: value}
+
+
+def formula_from_fields(kind: str, form: Mapping[str, str]) -> dict[str, Any]:
+    """The formula as the editor's structured fields (f_<key>, f_<key>_<i>_name …) give
+    it; formulas.check_formula (called by the service) reads the numbers and says what
+    is wrong."""
+    formula: dict[str, Any] = {}
+    for key, default in default_formula(kind).items():
+        name = f"f_{key}"
+        if isinstance(default, bool):
+            formula[key] = form.get(name) == "1"
+        elif isinstance(default, dict):
+            formula[key] = _tier_from(form, name) or {}
+        elif isinstance(default, list):
+            formula[key] = [t for i in range(TIERS_MAX) if (t := _tier_from(form, f"{name}_{i}")) is not None]
+        else:
+            formula[key] = form.get(name, "").strip()[:60]
+    return formula
+
+
+def formula_from_json(text: str) -> dict[str, Any]:
+    """The formula as typed in the JSON editor; InvalidInput names the line of a syntax error."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        where = _("第 %(n)s 行", n=line) if line else ""
+        raise InvalidInput(_("JSON 格式有误%(where)s，请检查引号、逗号和括号。", where=f"（{where}）" if where else ""),
+                           field="formula_json") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(_("计分公式应为一个 JSON 对象（以 { 开头）。"), field="formula_json")
+    return parsed

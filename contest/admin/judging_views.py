@@ -5,33 +5,32 @@ statistics, agreement, ranking), advancing entries and the live final's stage co
 Every rule lives in judging.service; these views parse the form, call one operation and
 show the page again with the service's refusal, or redirect after a commit. Advancing
 is shown first as a preview that runs the real operation inside a savepoint and rolls it
-back, so the preview and the confirmation are checked by the same code.
+back, so the preview and the confirmation are checked by the same code. What each page
+shows is built by judging_presenters.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.routing import BuildError
 
 from .. import web
 from ..accounts import service as accounts
-from ..accounts.models import User
+from ..actions import run_action
 from ..contests import service as contests
-from ..contests.models import Contest, Entry
+from ..contests.models import Contest
 from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import db
+from ..forms import Posted, posted, required
 from ..i18n import N_, _
 from ..judging import service as judging
-from ..judging.models import JudgeProfile, Round
-from ..text import clean_line
+from ..judging.models import Round
+from . import judging_presenters as presenters
 from .access import organisers_only
 from .forms import AGGREGATION_LABELS, ROUND_KIND_LABELS, EmptyForm, RoundForm
 
@@ -39,13 +38,9 @@ bp = Blueprint("judging_admin", __name__, url_prefix="/admin/judging")
 
 EMPTY_RUBRIC_ROWS = 5  # rows a new round's form starts with
 SPARE_RUBRIC_ROWS = 2  # empty rows under a saved rubric, to add criteria without script
-CANDIDATES_MAX = 2000  # approved entries listed for "add selected" (and added by "add all")
-PREVIEW_THRESHOLDS = (90.0, 85.0, 80.0, 75.0, 70.0, 65.0, 60.0)
-CONFLICT_SOURCES = {"declared": N_("申报"), "affiliation": N_("单位"), "organiser": N_("组织方")}
 STATE_DONE = {"open": N_("评审已开启。"), "reopen": N_("评审已重新开启。"), "closed": N_("评审已截止。"),
               "finalised": N_("本轮已定稿。")}
 STATE_TARGETS = ("open", "closed", "finalised")
-BAND_LABELS = {"poor": N_("较差"), "moderate": N_("中等"), "good": N_("良好"), "excellent": N_("优秀")}
 
 
 bp.before_request(organisers_only)
@@ -54,44 +49,19 @@ bp.before_request(organisers_only)
 @bp.context_processor
 def labels() -> dict[str, object]:
     return {"state_label": judging.state_label, "kind_labels": ROUND_KIND_LABELS, "aggregation_labels": AGGREGATION_LABELS,
-            "source_labels": CONFLICT_SOURCES, "band_labels": BAND_LABELS}
+            "source_labels": presenters.CONFLICT_SOURCES, "band_labels": presenters.BAND_LABELS}
 
 
-# --- small parsing helpers ---------------------------------------------------------
+# --- small helpers -------------------------------------------------------------------
 
 
-def _int(name: str) -> int | None:
-    raw = request.form.get(name, "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
-
-
-def _float(name: str) -> float | None:
-    raw = request.form.get(name, "").strip()
-    if not raw or len(raw) > 12:
-        return None
-    try:
-        value = float(Decimal(raw))
-    except ArithmeticError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _ids(raw: Iterable[str]) -> list[int]:
-    return [int(v) for v in raw if v.isdigit() and len(v) < 10]
-
-
-def _school_id() -> int | None:
+def _school_id(form: Posted) -> int | None:
     """The school picked in a form: none, or one that exists (NotFound otherwise)."""
-    school_id = _int("school_id")
+    school_id = form.number("school_id")
     return contests.get_school(db.session, school_id).id if school_id is not None else None
 
 
-def _check_csrf() -> None:
-    if not EmptyForm().validate():
-        abort(400)
-
-
-def _url_or(endpoint: str, fallback: str, **values: object) -> str:
+def _url_or(endpoint: str, fallback: str, **values: Any) -> str:
     """A page another part of the site serves, by endpoint when it is registered."""
     try:
         return url_for(endpoint, **values)
@@ -102,27 +72,9 @@ def _url_or(endpoint: str, fallback: str, **values: object) -> str:
 # --- the list of rounds ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RoundLine:
-    round: Round
-    entries: int
-    judges: int
-    percent: int
-    assigned: int
-    submitted: int
-
-
-def _round_line(rnd: Round) -> RoundLine:
-    done = judging.progress(db.session, rnd)
-    judges = sum(1 for m in judging.panel(db.session, rnd) if m.status == "active")
-    return RoundLine(rnd, len(done.per_entry), judges, done.percent, done.assigned, done.submitted)
-
-
 @bp.get("/")
 def index() -> str:
-    items = [(c, [_round_line(r) for r in judging.rounds_of(db.session, c)])
-             for c in contests.list_contests(db.session, include_unpublished=True)]
-    return render_template("admin/judging/index.html", items=items)
+    return render_template("admin/judging/index.html", items=presenters.rounds_by_contest(db.session))
 
 
 # --- the round form ----------------------------------------------------------------
@@ -155,9 +107,9 @@ def _pad_rows(form: RoundForm, at_least: int) -> None:
 def _fields(form: RoundForm) -> judging.RoundFields:
     return judging.RoundFields(
         key=form.key.data or "", name=form.name.data or "", kind=form.kind.data,
-        judges_per_entry=form.judges_per_entry.data, blind=bool(form.blind.data), aggregation=form.aggregation.data,
-        normalise=bool(form.normalise.data), min_scores=form.min_scores.data,
-        spread_threshold=float(form.spread_threshold.data), score_step=float(form.score_step.data),
+        judges_per_entry=required(form.judges_per_entry.data), blind=bool(form.blind.data), aggregation=form.aggregation.data,
+        normalise=bool(form.normalise.data), min_scores=required(form.min_scores.data),
+        spread_threshold=float(required(form.spread_threshold.data)), score_step=float(required(form.score_step.data)),
         instructions=form.instructions.data or "", position=form.position.data or 0,
     )
 
@@ -172,7 +124,7 @@ def _criteria(form: RoundForm) -> list[judging.CriterionFields]:
 
 
 @bp.route("/contests/<slug>/rounds/new", methods=["GET", "POST"])
-def round_new(slug: str) -> Response | tuple[str, int]:
+def round_new(slug: str) -> ResponseReturnValue:
     contest = contests.get_contest(db.session, slug, include_unpublished=True)
     form = RoundForm()
     if request.method == "GET":
@@ -181,19 +133,15 @@ def round_new(slug: str) -> Response | tuple[str, int]:
         return _round_form_page(form, contest, None)
     if not form.validate():
         return _round_form_page(form, contest, None, status=400, error=_("请检查填写的内容。"))
-    try:
-        rnd = judging.create_round(db.session, actor=web.actor(), contest=contest, fields=_fields(form),
-                                   criteria=_criteria(form), now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _round_form_page(form, contest, None, status=exc.status, error=exc.message)
-    db.session.commit()
-    flash(_("评审轮次已创建。"), "success")
-    return redirect(url_for("judging_admin.round_view", round_id=rnd.id))
+    return run_action(
+        lambda: judging.create_round(db.session, actor=web.user(), contest=contest, fields=_fields(form),
+                                     criteria=_criteria(form), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _round_form_page(form, contest, None, status=exc.status, error=exc.message),
+        success=_("评审轮次已创建。"), redirect_to=lambda rnd: url_for("judging_admin.round_view", round_id=rnd.id))
 
 
 @bp.route("/rounds/<int:round_id>/edit", methods=["GET", "POST"])
-def round_edit(round_id: int) -> Response | tuple[str, int]:
+def round_edit(round_id: int) -> ResponseReturnValue:
     rnd = judging.get_round(db.session, round_id)
     contest = rnd.contest
     locked = rnd.state != "draft"
@@ -206,66 +154,23 @@ def round_edit(round_id: int) -> Response | tuple[str, int]:
     form = RoundForm()
     if not form.validate():
         return _round_form_page(form, contest, rnd, status=400, error=_("请检查填写的内容。"))
-    try:
-        judging.update_round(db.session, actor=web.actor(), rnd=rnd, fields=_fields(form),
-                             criteria=None if locked else _criteria(form), now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _round_form_page(form, contest, judging.get_round(db.session, round_id), status=exc.status,
-                                error=exc.message)
-    db.session.commit()
-    flash(_("已保存。"), "success")
-    return redirect(url_for("judging_admin.round_view", round_id=rnd.id))
+    return run_action(
+        lambda: judging.update_round(db.session, actor=web.user(), rnd=rnd, fields=_fields(form),
+                                     criteria=None if locked else _criteria(form), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _round_form_page(form, contest, judging.get_round(db.session, round_id), status=exc.status,
+                                             error=exc.message),
+        success=_("已保存。"), redirect_to=url_for("judging_admin.round_view", round_id=rnd.id))
 
 
 # --- the round's overview: state, entries, panel, conflicts, assignment --------------
 
 
-@dataclass(frozen=True)
-class EntryLine:
-    entry: Entry
-    judges: list[tuple[User, bool, bool]]  # judge, pinned, submitted
-
-
-def _profiles(judge_ids: list[int]) -> dict[int, JudgeProfile]:
-    # The judging service has no reader of profiles yet; this is the one read it needs.
-    if not judge_ids:
-        return {}
-    return {p.user_id: p for p in db.session.scalars(
-        select(JudgeProfile).where(JudgeProfile.user_id.in_(judge_ids)).options(joinedload(JudgeProfile.school)))}
-
-
 def _overview_page(round_id: int, *, status: int = 200, error: str = "", invite: tuple[str, str] | None = None,
                    values: dict[str, str] | None = None) -> tuple[str, int]:
-    session = db.session
-    rnd = judging.get_round(session, round_id)
-    entries = judging.round_entries(session, rnd)
-    # One query puts every entry's school in place (instead of one lazy load per row).
-    contests.entries_by_id(session, [e.id for e in entries], approved_only=False)
-    members = judging.panel(session, rnd)
-    judges = {m.judge_id: m.judge for m in members}
-    entry_by_id = {e.id: e for e in entries}
-    submitted = {(s.judge_id, s.entry_id) for s in judging.submitted_scores(session, rnd)}
-    rows = judging.assignments(session, rnd)
-    by_entry: dict[int, list[tuple[User, bool, bool]]] = defaultdict(list)
-    loads: dict[int, int] = defaultdict(int)
-    for a in rows:
-        by_entry[a.entry_id].append((judges[a.judge_id], a.pinned, (a.judge_id, a.entry_id) in submitted))
-        loads[a.judge_id] += 1
-    in_round = set(entry_by_id)
-    candidates = [e for e in contests.search_gallery(
-        session, rnd.contest, contests.GalleryQuery(sort="title", per_page=CANDIDATES_MAX)).items if e.id not in in_round]
-    siblings = [r for r in judging.rounds_of(session, rnd.contest) if r.id != rnd.id]
-    active = [m for m in members if m.status == "active"]
+    overview = presenters.round_overview(db.session, judging.get_round(db.session, round_id))
     return render_template(
-        "admin/judging/round.html", rnd=rnd, contest=rnd.contest, entries=entries, members=members, active=active,
-        profiles=_profiles([m.judge_id for m in members]), conflicts=judging.round_conflicts(session, rnd),
-        judges=judges, entry_by_id=entry_by_id, lines=[EntryLine(e, by_entry.get(e.id, [])) for e in entries],
-        loads=loads, assignments=rows, removable=[a for a in rows if (a.judge_id, a.entry_id) not in submitted],
-        report=judging.assignment_report(session, rnd) if entries and active else None,
-        candidates=candidates, sources=[r for r in siblings if r.state == "finalised"],
-        schools=contests.list_schools(session), invite=invite, error=error, values=values or {}, form=EmptyForm(),
-        screen_url=_screen_url(rnd),
+        "admin/judging/round.html", **vars(overview), invite=invite, error=error, values=values or {}, form=EmptyForm(),
+        screen_url=_screen_url(overview.rnd),
     ), status
 
 
@@ -276,58 +181,53 @@ def round_view(round_id: int) -> tuple[str, int]:
 
 def _act(round_id: int, operation: Callable[[Round], str], anchor: str, values: dict[str, str] | None = None,
          page: Callable[..., tuple[str, int]] = _overview_page, endpoint: str = "judging_admin.round_view",
-         ) -> Response | tuple[str, int]:
-    """Run one service operation on the round: commit and come back to the section with a
-    message, or show the page again with the refusal (and what was typed)."""
-    _check_csrf()
+         ) -> ResponseReturnValue:
+    """Run one service operation on the round: commit and come back to the section with
+    the message it returns, or show the page again with the refusal (and what was typed)."""
     rnd = judging.get_round(db.session, round_id)
-    try:
-        message = operation(rnd)
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return page(round_id, status=exc.status, error=exc.message, values=values)
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for(endpoint, round_id=round_id, _anchor=anchor))
+    return run_action(lambda: operation(rnd),
+                      refused=lambda exc: page(round_id, status=exc.status, error=exc.message, values=values),
+                      success=lambda message: message, redirect_to=url_for(endpoint, round_id=round_id, _anchor=anchor))
 
 
 @bp.post("/rounds/<int:round_id>/state")
-def set_state(round_id: int) -> Response | tuple[str, int]:
-    to = request.form.get("to", "")
+def set_state(round_id: int) -> ResponseReturnValue:
+    to = posted().text("to")
     if to not in STATE_TARGETS:
         abort(400)
 
     def run(rnd: Round) -> str:
         reopening = rnd.state == "closed" and to == "open"
-        judging.set_state(db.session, actor=web.actor(), rnd=rnd, state=to, now=web.now(), ip=web.client_ip())
+        judging.set_state(db.session, actor=web.user(), rnd=rnd, state=to, now=web.now(), ip=web.client_ip())
         return _(STATE_DONE["reopen" if reopening else to])
     return _act(round_id, run, "state")
 
 
 @bp.post("/rounds/<int:round_id>/entries")
-def add_entries(round_id: int) -> Response | tuple[str, int]:
+def add_entries(round_id: int) -> ResponseReturnValue:
+    form = posted()
+
     def run(rnd: Round) -> str:
-        if request.form.get("mode") == "all":
-            ids = [e.id for e in contests.search_gallery(
-                db.session, rnd.contest, contests.GalleryQuery(sort="title", per_page=CANDIDATES_MAX)).items]
+        if form.is_set("mode", "all"):
+            ids = presenters.approved_entry_ids(db.session, rnd.contest)
         else:
-            ids = _ids(request.form.getlist("entry_ids"))
+            ids = form.ids("entry_ids")
             if not ids:
                 return _("没有选择作品。")
-        added = judging.add_entries(db.session, actor=web.actor(), rnd=rnd, entry_ids=ids, now=web.now(), ip=web.client_ip())
+        added = judging.add_entries(db.session, actor=web.user(), rnd=rnd, entry_ids=ids, now=web.now(), ip=web.client_ip())
         return _("已加入 %(n)s 件作品。", n=added)
     return _act(round_id, run, "entries")
 
 
 @bp.post("/rounds/<int:round_id>/judges")
-def add_judge(round_id: int) -> Response | tuple[str, int]:
-    raw = request.form.get("phone", "")[:20]
+def add_judge(round_id: int) -> ResponseReturnValue:
+    raw = posted().text("phone", 20)
 
     def run(rnd: Round) -> str:
         user = accounts.find_user_by_phone(db.session, accounts.normalize_phone(raw))
         if user is None:
             raise NotFound(_("没有用这个手机号注册的账号。可以改用邀请链接请评委自行注册。"), field="phone")
-        judging.add_judge(db.session, actor=web.actor(), rnd=rnd, user=user, now=web.now(), ip=web.client_ip())
+        judging.add_judge(db.session, actor=web.user(), rnd=rnd, user=user, now=web.now(), ip=web.client_ip())
         return _("已将 %(name)s 加入评委组。", name=user.name_or_phone)
     return _act(round_id, run, "panel", values={"phone": raw})
 
@@ -341,27 +241,26 @@ def _screen_url(rnd: Round) -> str:
 
 
 @bp.post("/rounds/<int:round_id>/invites")
-def invite(round_id: int) -> Response | tuple[str, int]:
+def invite(round_id: int) -> ResponseReturnValue:
     """The link is shown on this response only: the token is not stored, just its hash."""
-    _check_csrf()
     rnd = judging.get_round(db.session, round_id)
-    values = {k: clean_line(request.form.get(k, ""))[:100] for k in ("name", "organisation", "school_id")}
-    try:
-        created, token = judging.create_invite(
-            db.session, actor=web.actor(), rnd=rnd, name=values["name"], organisation=values["organisation"],
-            school_id=_school_id(), now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _overview_page(round_id, status=exc.status, error=exc.message, values=values)
-    db.session.commit()
-    return _overview_page(round_id, invite=(created.name, _invite_url(token)))
+    form = posted()
+    values = {k: form.line(k, 100) for k in ("name", "organisation", "school_id")}
+    return run_action(
+        lambda: judging.create_invite(
+            db.session, actor=web.user(), rnd=rnd, name=values["name"], organisation=values["organisation"],
+            school_id=_school_id(form), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _overview_page(round_id, status=exc.status, error=exc.message, values=values),
+        then=lambda made: _overview_page(round_id, invite=(made[0].name, _invite_url(made[1]))))
 
 
 @bp.post("/rounds/<int:round_id>/judges/<int:judge_id>/withdraw")
-def withdraw_judge(round_id: int, judge_id: int) -> Response | tuple[str, int]:
+def withdraw_judge(round_id: int, judge_id: int) -> ResponseReturnValue:
+    reason = posted().text("reason")
+
     def run(rnd: Round) -> str:
-        plan = judging.withdraw_judge(db.session, actor=web.actor(), rnd=rnd, judge_id=judge_id,
-                                      reason=request.form.get("reason", ""), now=web.now(), ip=web.client_ip())
+        plan = judging.withdraw_judge(db.session, actor=web.user(), rnd=rnd, judge_id=judge_id,
+                                      reason=reason, now=web.now(), ip=web.client_ip())
         if plan is not None:
             return _("评委已退出，未评分的作品已重新分配；已提交的评分保留。")
         return _("评委已退出。")
@@ -369,22 +268,24 @@ def withdraw_judge(round_id: int, judge_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/rounds/<int:round_id>/judges/<int:judge_id>/profile")
-def judge_profile(round_id: int, judge_id: int) -> Response | tuple[str, int]:
+def judge_profile(round_id: int, judge_id: int) -> ResponseReturnValue:
+    form = posted()
+
     def run(rnd: Round) -> str:
         user = accounts.get_user(db.session, judge_id)
         if judging.membership(db.session, rnd, user) is None:
             raise NotFound(_("这位评委不在本轮评委组中。"))
-        judging.set_profile(db.session, actor=web.actor(), user=user, organisation=clean_line(request.form.get("organisation", "")),
-                            title=clean_line(request.form.get("title", "")), school_id=_school_id(), now=web.now(),
+        judging.set_profile(db.session, actor=web.user(), user=user, organisation=form.line("organisation"),
+                            title=form.line("title"), school_id=_school_id(form), now=web.now(),
                             ip=web.client_ip())
         return _("评委信息已保存。如所在学校有变化，请重新平衡分配。")
     return _act(round_id, run, "panel")
 
 
 @bp.post("/rounds/<int:round_id>/rebalance")
-def rebalance(round_id: int) -> Response | tuple[str, int]:
+def rebalance(round_id: int) -> ResponseReturnValue:
     def run(rnd: Round) -> str:
-        plan = judging.rebalance(db.session, actor=web.actor(), rnd=rnd, now=web.now(), ip=web.client_ip())
+        plan = judging.rebalance(db.session, actor=web.user(), rnd=rnd, now=web.now(), ip=web.client_ip())
         if plan.shortfalls:
             return _("已重新平衡，但有 %(n)s 件作品评委人数不足，见下方提示。", n=len(plan.shortfalls))
         return _("已重新平衡分配。")
@@ -392,64 +293,47 @@ def rebalance(round_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/rounds/<int:round_id>/pin")
-def pin(round_id: int) -> Response | tuple[str, int]:
+def pin(round_id: int) -> ResponseReturnValue:
+    form = posted()
+
     def run(rnd: Round) -> str:
-        judge_id, entry_id = _int("judge_id"), _int("entry_id")
+        judge_id, entry_id = form.number("judge_id"), form.number("entry_id")
         if judge_id is None or entry_id is None:
             raise InvalidInput(_("请选择评委和作品。"))
-        judging.pin(db.session, actor=web.actor(), rnd=rnd, judge_id=judge_id, entry_id=entry_id, now=web.now(),
+        judging.pin(db.session, actor=web.user(), rnd=rnd, judge_id=judge_id, entry_id=entry_id, now=web.now(),
                     ip=web.client_ip())
         return _("已指定评委，重新平衡时会保留。")
     return _act(round_id, run, "assignment")
 
 
-def _pair() -> tuple[int, int] | None:
-    entry, _sep, judge = request.form.get("pair", "").partition(":")
+def _pair(raw: str) -> tuple[int, int] | None:
+    """An assignment picked as "<entry id>:<judge id>"."""
+    entry, _sep, judge = raw.partition(":")
     return (int(entry), int(judge)) if entry.isdigit() and judge.isdigit() and len(entry + judge) < 19 else None
 
 
 @bp.post("/rounds/<int:round_id>/unassign")
-def unassign(round_id: int) -> Response | tuple[str, int]:
+def unassign(round_id: int) -> ResponseReturnValue:
+    form = posted()
+
     def run(rnd: Round) -> str:
-        pair = _pair()
+        pair = _pair(form.text("pair"))
         if pair is None:
             raise InvalidInput(_("请选择要撤下的分配。"))
-        judging.unassign(db.session, actor=web.actor(), rnd=rnd, entry_id=pair[0], judge_id=pair[1],
-                         reason=request.form.get("reason", ""), now=web.now(), ip=web.client_ip())
+        judging.unassign(db.session, actor=web.user(), rnd=rnd, entry_id=pair[0], judge_id=pair[1],
+                         reason=form.text("reason"), now=web.now(), ip=web.client_ip())
         return _("已撤下这位评委，重新平衡时不会再分给他。")
-    return _act(round_id, run, "assignment", values={"reason": request.form.get("reason", "")[:300],
-                                                     "pair": request.form.get("pair", "")[:20]})
+    return _act(round_id, run, "assignment", values={"reason": form.text("reason", 300), "pair": form.text("pair", 20)})
 
 
 # --- the dashboard ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScoreLine:
-    entry: Entry
-    judge: User
-    values: dict[int, float]
-    total: float | None
-
-
 def _dashboard_page(round_id: int, *, status: int = 200, error: str = "", values: dict[str, str] | None = None,
                     ) -> tuple[str, int]:
-    session = db.session
-    rnd = judging.get_round(session, round_id)
-    result = judging.compute_for(session, actor=web.actor(), rnd=rnd)
-    done = judging.progress(session, rnd)
-    entries = {e.id: e for e, _a, _s in done.per_entry}
-    judges = {m.judge_id: m.judge for m in judging.panel(session, rnd)}
-    totals = {item.entry_id: item.totals for item in result.entries}
-    scores = [ScoreLine(entries[s.entry_id], judges[s.judge_id], dict(s.values), totals.get(s.entry_id, {}).get(s.judge_id))
-              for s in judging.submitted_scores(session, rnd) if s.entry_id in entries and s.judge_id in judges]
-    targets = [r for r in judging.rounds_of(session, rnd.contest) if r.id != rnd.id and r.state in ("draft", "open")]
-    return render_template(
-        "admin/judging/dashboard.html", rnd=rnd, contest=rnd.contest, progress=done, result=result, entries=entries,
-        judges=judges, scores=scores, targets=targets, preview=judging.advance_preview(result, PREVIEW_THRESHOLDS),
-        flagged=[e for e in result.entries if e.flagged], stats={s.judge_id: s for s in result.judges},
-        entry_progress={e.id: (a, s) for e, a, s in done.per_entry}, error=error, values=values or {}, form=EmptyForm(),
-    ), status
+    page = presenters.dashboard(db.session, actor=web.user(), rnd=judging.get_round(db.session, round_id))
+    return render_template("admin/judging/dashboard.html", **vars(page), error=error, values=values or {},
+                           form=EmptyForm()), status
 
 
 @bp.get("/rounds/<int:round_id>/dashboard")
@@ -458,41 +342,43 @@ def dashboard(round_id: int) -> tuple[str, int]:
 
 
 @bp.post("/rounds/<int:round_id>/scores/reopen")
-def reopen_score(round_id: int) -> Response | tuple[str, int]:
+def reopen_score(round_id: int) -> ResponseReturnValue:
+    form = posted()
+
     def run(rnd: Round) -> str:
-        entry_id, judge_id = _int("entry_id"), _int("judge_id")
+        entry_id, judge_id = form.number("entry_id"), form.number("judge_id")
         if entry_id is None or judge_id is None:
             raise NotFound(_("没有这份评分。"))
         score = judging.get_score(db.session, rnd, entry_id, judge_id)
-        judging.reopen_score(db.session, actor=web.actor(), score=score, reason=request.form.get("reason", ""),
+        judging.reopen_score(db.session, actor=web.user(), score=score, reason=form.text("reason"),
                              now=web.now(), ip=web.client_ip())
         return _("评分已退回给评委修改。")
     return _act(round_id, run, "scores", page=_dashboard_page, endpoint="judging_admin.dashboard",
-                values={"reason": request.form.get("reason", "")[:300]})
+                values={"reason": form.text("reason", 300)})
 
 
 @bp.post("/rounds/<int:round_id>/advance")
-def advance(round_id: int) -> Response | tuple[str, int]:
+def advance(round_id: int) -> ResponseReturnValue:
     """From the dashboard of a finalised round: its best entries into another round."""
-    return _advance(round_id, _int("target_id"), from_target=False)
+    return _advance(round_id, posted().number("target_id"), from_target=False)
 
 
 @bp.post("/rounds/<int:round_id>/advance-from")
-def advance_from(round_id: int) -> Response | tuple[str, int]:
+def advance_from(round_id: int) -> ResponseReturnValue:
     """From the overview of a later round: the best entries of a finalised round into it."""
-    return _advance(_int("source_id"), round_id, from_target=True)
+    return _advance(posted().number("source_id"), round_id, from_target=True)
 
 
-def _advance(source_id: int | None, target_id: int | None, *, from_target: bool) -> Response | tuple[str, int]:
+def _advance(source_id: int | None, target_id: int | None, *, from_target: bool) -> ResponseReturnValue:
     """First post: the preview (the operation run in a savepoint and rolled back).
     Second post (confirm=1, same fields): the operation."""
-    _check_csrf()
     session = db.session
-    values = {k: request.form.get(k, "")[:20] for k in ("source_id", "target_id", "mode", "top_n", "threshold")}
+    form = posted()
+    values = {k: form.text(k, 20) for k in ("source_id", "target_id", "mode", "top_n", "threshold")}
     values["back"] = "target" if from_target else "dashboard"
     by_top = values["mode"] != "threshold"
-    top_n = _int("top_n") if by_top else None
-    threshold = None if by_top else _float("threshold")
+    top_n = form.number("top_n") if by_top else None
+    threshold = None if by_top else form.decimal("threshold")
     try:
         if source_id is None or target_id is None:
             raise InvalidInput(_("请选择晋级到哪一轮。") if not from_target else _("请选择来源轮次。"))
@@ -503,20 +389,20 @@ def _advance(source_id: int | None, target_id: int | None, *, from_target: bool)
             raise InvalidInput(_("请填写分数线。"))
 
         def run() -> int:
-            return judging.advance(session, actor=web.actor(), rnd=source, target=target, top_n=top_n,
+            return judging.advance(session, actor=web.user(), rnd=source, target=target, top_n=top_n,
                                    threshold=threshold, now=web.now(), ip=web.client_ip())
 
-        if request.form.get("confirm") != "1":
+        if not form.is_set("confirm"):
             savepoint = session.begin_nested()
             try:
                 added = run()
             finally:
                 savepoint.rollback()
+            preview = presenters.advance_preview(session, source, top_n=top_n, threshold=threshold)
             return render_template(
                 "admin/judging/advance_confirm.html", rnd=source, target=target, added=added, values=values,
-                passing=judging.advance_candidates(judging.compute(session, source), top_n=top_n, threshold=threshold), top_n=top_n, threshold=threshold,
-                entries={e.id: e for e in judging.round_entries(session, source)}, from_target=from_target,
-                form=EmptyForm()), 200
+                passing=preview.passing, top_n=top_n, threshold=threshold, entries=preview.entries,
+                from_target=from_target, form=EmptyForm()), 200
         added = run()
     except DomainError as exc:
         web.settle_failure(exc)
@@ -531,32 +417,11 @@ def _advance(source_id: int | None, target_id: int | None, *, from_target: bool)
 # --- the live final ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PitchLine:
-    entry: Entry
-    assigned: int
-    submitted: int
-    on_stage: bool
-
-    @property
-    def status(self) -> str:
-        if self.on_stage:
-            return "stage"
-        if self.assigned and self.submitted >= self.assigned:
-            return "done"
-        return "scoring" if self.submitted else "waiting"
-
-
 def _live_page(round_id: int, *, status: int = 200, error: str = "", values: dict[str, str] | None = None,
                ) -> tuple[str, int]:
-    session = db.session
-    rnd = judging.get_round(session, round_id)
-    lines = [PitchLine(e, a, s, e.id == rnd.live_entry_id) for e, a, s in judging.progress(session, rnd).per_entry]
-    current = next((i for i, line in enumerate(lines) if line.on_stage), -1)
-    following = next((line for line in lines[current + 1:] if line.status != "done"), None)
-    board = judging.live_board(session, rnd) if rnd.kind == "live" else None
-    return render_template("admin/judging/live.html", rnd=rnd, contest=rnd.contest, lines=lines, following=following,
-                           board=board, screen_url=_screen_url(rnd), error=error, form=EmptyForm()), status
+    desk = presenters.live_desk(db.session, judging.get_round(db.session, round_id))
+    return render_template("admin/judging/live.html", **vars(desk), screen_url=_screen_url(desk.rnd), error=error,
+                           form=EmptyForm()), status
 
 
 @bp.get("/rounds/<int:round_id>/live")
@@ -565,10 +430,11 @@ def live(round_id: int) -> tuple[str, int]:
 
 
 @bp.post("/rounds/<int:round_id>/live")
-def set_live_entry(round_id: int) -> Response | tuple[str, int]:
+def set_live_entry(round_id: int) -> ResponseReturnValue:
+    entry_id = posted().number("entry_id")
+
     def run(rnd: Round) -> str:
-        entry_id = _int("entry_id")
-        judging.set_live_entry(db.session, actor=web.actor(), rnd=rnd, entry_id=entry_id, now=web.now(), ip=web.client_ip())
+        judging.set_live_entry(db.session, actor=web.user(), rnd=rnd, entry_id=entry_id, now=web.now(), ip=web.client_ip())
         if entry_id is None:
             return _("已清空舞台。")
         entry = contests.entries_by_id(db.session, [entry_id], approved_only=False).get(entry_id)

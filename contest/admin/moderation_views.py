@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from .. import web
+from ..actions import run_action
 from ..contests import service as contests
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import posted
 from ..i18n import N_, _
 from ..media import moderation
 from .access import organisers_only
@@ -25,7 +28,7 @@ bp.before_request(organisers_only)
 def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", selected: tuple[int, ...] = (),
                 reason: str = "") -> tuple[str, int]:
     query = moderation.parse_queue_query(args)
-    actor = web.actor()
+    actor = web.user()
     items, total = moderation.moderation_queue(db.session, actor=actor, contest_id=query.contest_id,
                                                status=query.status, page=query.page)
     page = contests.Page(items, total, query.page, moderation.PER_PAGE)
@@ -38,7 +41,7 @@ def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", sel
 
 
 def _entry_page(entry_id: int, *, status: int = 200, error: str = "", reason: str = "") -> tuple[str, int]:
-    item = moderation.entry_for_review(db.session, actor=web.actor(), entry_id=entry_id)
+    item = moderation.entry_for_review(db.session, actor=web.user(), entry_id=entry_id)
     return render_template("admin/moderation_entry.html", item=item, entry=item.entry, error=error, reason=reason,
                            form=EmptyForm(), status_label=moderation.status_label), status
 
@@ -53,36 +56,29 @@ def entry(entry_id: int) -> tuple[str, int]:
     return _entry_page(entry_id)
 
 
-def _ids(raw: list[str]) -> list[int]:
-    return [int(v) for v in raw if v.isdigit() and len(v) < 10]
-
-
 @bp.post("/decide")
-def decide() -> Response | tuple[str, int]:
-    if not EmptyForm().validate():
-        abort(400)
-    ids, decision, reason = _ids(request.form.getlist("entry_ids")), request.form.get("decision", ""), request.form.get("reason", "")
-    from_entry = request.form.get("from_entry", "")
-    try:
-        decided = moderation.decide(db.session, web.sms_sender(), actor=web.actor(), entry_ids=ids, decision=decision,
-                                    reason=reason, now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
+def decide() -> ResponseReturnValue:
+    form = posted()
+    ids, decision, reason = form.ids("entry_ids"), form.text("decision"), form.text("reason")
+
+    def refused(exc: DomainError) -> tuple[str, int]:
         # The form comes back with what was chosen and typed, and the reason it was refused.
-        web.settle_failure(exc)
-        if from_entry.isdigit() and len(from_entry) < 10:
-            return _entry_page(int(from_entry), status=exc.status, error=exc.message, reason=reason)
-        filters = {k: request.form.get(k, "") for k in ("contest", "status", "page")}
+        from_entry = form.number("from_entry")
+        if from_entry is not None:
+            return _entry_page(from_entry, status=exc.status, error=exc.message, reason=reason)
+        filters = {k: form.text(k) for k in ("contest", "status", "page")}
         return _queue_page(filters, status=exc.status, error=exc.message, selected=tuple(ids), reason=reason)
-    db.session.commit()
-    flash(_(DONE[decision], n=len(decided)), "success")
-    return redirect(web.safe_next(request.form.get("next"), url_for("moderation.queue")))
+
+    return run_action(
+        lambda: moderation.decide(db.session, web.sms_sender(), actor=web.user(), entry_ids=ids, decision=decision,
+                                  reason=reason, now=web.now(), ip=web.client_ip()),
+        refused=refused, success=lambda decided: _(DONE[decision], n=len(decided)),
+        redirect_to=web.safe_next(form.text("next"), url_for("moderation.queue")))
 
 
 @bp.post("/flags/<int:flag_id>/resolve")
-def resolve_flag(flag_id: int) -> Response:
-    if not EmptyForm().validate():
-        abort(400)
-    moderation.resolve_duplicate_flag(db.session, actor=web.actor(), flag_id=flag_id, now=web.now(), ip=web.client_ip())
+def resolve_flag(flag_id: int) -> ResponseReturnValue:
+    moderation.resolve_duplicate_flag(db.session, actor=web.user(), flag_id=flag_id, now=web.now(), ip=web.client_ip())
     db.session.commit()
     flash(_("已标记为已处理。"), "success")
-    return redirect(web.safe_next(request.form.get("next"), url_for("moderation.queue")))
+    return redirect(web.safe_next(posted().text("next"), url_for("moderation.queue")))

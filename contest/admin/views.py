@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from .. import web
 from ..accounts import audit
 from ..accounts import service as accounts
 from ..accounts.models import ROLES
+from ..actions import run_action
 from ..clock import LOCAL_TZ
 from ..contests import service as contests
-from ..contests.models import STAGES
-from ..contests.rules import rules_for_kind
-from ..errors import DomainError
+from ..contests.models import STAGES, Contest
+from ..contests.rules import RULE_HINTS, Rules, label_of, rules_for_kind
 from ..extensions import db
+from ..forms import posted, required
 from ..i18n import _
 from .access import organisers_only
 from .forms import CategoryForm, ContestForm, EmptyForm, SchoolForm
@@ -54,48 +57,46 @@ def _changes_from(form: ContestForm) -> contests.ContestChanges:
         for stage in STAGES
     }
     allowed = {spec.key for spec in rules_for_kind(form.kind.data)}
-    rules = {key[5:]: value for key, value in request.form.items() if key.startswith("rule_") and key[5:] in allowed}
+    rules: dict[str, Any] = {key: value for key, value in posted().prefixed("rule_").items() if key in allowed}
     # An unticked checkbox sends nothing: a boolean rule that is absent is "no".
     for spec in rules_for_kind(form.kind.data):
         if spec.type is bool and spec.key not in rules:
             rules[spec.key] = False
     return contests.ContestChanges(
-        slug=form.slug.data.strip(), kind=form.kind.data, title=form.title.data, short_title=form.short_title.data or "",
+        slug=required(form.slug.data).strip(), kind=form.kind.data, title=required(form.title.data), short_title=form.short_title.data or "",
         theme=form.theme.data or "", summary=form.summary.data or "", organiser=form.organiser.data or "",
         rules_text=form.rules_text.data or "", is_published=bool(form.is_published.data), position=form.position.data or 0,
         windows=windows, rules=rules,
     )
 
 
-def _contest_form_page(form: ContestForm, contest: object, status: int = 200, error: str = "") -> tuple[str, int]:
+def _contest_form_page(form: ContestForm, contest: Contest | None, status: int = 200, error: str = "") -> tuple[str, int]:
     kind = form.kind.data or "media"
-    current = contests.rules_of(contest) if contest is not None else {s.key: s.default for s in rules_for_kind(kind)}
-    if request.method == "POST":
-        current = {**current, **{k[5:]: v for k, v in request.form.items() if k.startswith("rule_")}}
+    stored = contests.rules_of(contest).as_dict() if contest is not None else Rules.build(kind, None).as_dict()
+    current = {**stored, **posted().prefixed("rule_")} if request.method == "POST" else stored
+    specs = rules_for_kind(kind)
+    # Labels that name other rules (a quota's enrolment band) name their saved values.
     return render_template("admin/contest_form.html", form=form, contest=contest, error=error, stages=STAGES,
-                           rule_specs=rules_for_kind(kind), rule_values=current), status
+                           rule_specs=specs, rule_values=current, rule_hints=RULE_HINTS,
+                           rule_labels={spec.key: label_of(spec, stored) for spec in specs}), status
 
 
 @bp.route("/contests/new", methods=["GET", "POST"])
-def contest_new() -> Response | tuple[str, int]:
+def contest_new() -> ResponseReturnValue:
     form = ContestForm()
     if request.method == "GET":
         form.kind.data = request.args.get("kind", "media")
         return _contest_form_page(form, None)
     if not form.validate():
         return _contest_form_page(form, None, 400, _("请检查填写的内容。"))
-    try:
-        contest = contests.create_contest(db.session, actor=web.actor(), changes=_changes_from(form), now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _contest_form_page(form, None, exc.status, exc.message)
-    db.session.commit()
-    flash(_("活动已创建。"), "success")
-    return redirect(url_for("admin.contest_edit", contest_id=contest.id))
+    return run_action(
+        lambda: contests.create_contest(db.session, actor=web.user(), changes=_changes_from(form), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _contest_form_page(form, None, exc.status, exc.message),
+        success=_("活动已创建。"), redirect_to=lambda contest: url_for("admin.contest_edit", contest_id=contest.id))
 
 
 @bp.route("/contests/<int:contest_id>", methods=["GET", "POST"])
-def contest_edit(contest_id: int) -> Response | tuple[str, int]:
+def contest_edit(contest_id: int) -> ResponseReturnValue:
     contest = contests.get_contest_by_id(db.session, contest_id)
     form = ContestForm(obj=contest)
     if request.method == "GET":
@@ -106,43 +107,36 @@ def contest_edit(contest_id: int) -> Response | tuple[str, int]:
         return _contest_form_page(form, contest)
     if not form.validate():
         return _contest_form_page(form, contest, 400, _("请检查填写的内容。"))
-    try:
-        contests.update_contest(db.session, actor=web.actor(), contest=contest, changes=_changes_from(form), now=web.now(), ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _contest_form_page(form, contest, exc.status, exc.message)
-    db.session.commit()
-    flash(_("已保存。"), "success")
-    return redirect(url_for("admin.contest_edit", contest_id=contest.id))
+    return run_action(
+        lambda: contests.update_contest(db.session, actor=web.user(), contest=contest, changes=_changes_from(form), now=web.now(),
+                                        ip=web.client_ip()),
+        refused=lambda exc: _contest_form_page(form, contest, exc.status, exc.message),
+        success=_("已保存。"), redirect_to=url_for("admin.contest_edit", contest_id=contest.id))
 
 
 @bp.route("/contests/<int:contest_id>/categories", methods=["GET", "POST"])
-def categories(contest_id: int) -> Response | tuple[str, int]:
+def categories(contest_id: int) -> ResponseReturnValue:
     contest = contests.get_contest_by_id(db.session, contest_id)
     form = CategoryForm()
-    status, error = 200, ""
-    if request.method == "POST":
-        if not form.validate():
-            status, error = 400, _("请检查填写的内容。")
-        else:
-            try:
-                contests.add_category(db.session, actor=web.actor(), contest=contest, kind=form.kind.data, name=form.name.data,
-                                      description=form.description.data or "", now=web.now(), ip=web.client_ip())
-                db.session.commit()
-                flash(_("已添加。"), "success")
-                return redirect(url_for("admin.categories", contest_id=contest.id))
-            except DomainError as exc:
-                web.settle_failure(exc)
-                status, error = exc.status, exc.message
-    return render_template("admin/categories.html", contest=contest, form=form, delete_form=EmptyForm(), error=error), status
+
+    def page(status: int = 200, error: str = "") -> tuple[str, int]:
+        return render_template("admin/categories.html", contest=contest, form=form, delete_form=EmptyForm(), error=error), status
+
+    if request.method == "GET":
+        return page()
+    if not form.validate():
+        return page(400, _("请检查填写的内容。"))
+    return run_action(
+        lambda: contests.add_category(db.session, actor=web.user(), contest=contest, kind=form.kind.data, name=required(form.name.data),
+                                      description=form.description.data or "", now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: page(exc.status, exc.message),
+        success=_("已添加。"), redirect_to=url_for("admin.categories", contest_id=contest.id))
 
 
 @bp.post("/contests/<int:contest_id>/categories/<int:category_id>/delete")
-def category_delete(contest_id: int, category_id: int) -> Response:
+def category_delete(contest_id: int, category_id: int) -> ResponseReturnValue:
     contest = contests.get_contest_by_id(db.session, contest_id)
-    if not EmptyForm().validate():
-        abort(400)
-    contests.remove_category(db.session, actor=web.actor(), contest=contest, category_id=category_id, now=web.now(), ip=web.client_ip())
+    contests.remove_category(db.session, actor=web.user(), contest=contest, category_id=category_id, now=web.now(), ip=web.client_ip())
     db.session.commit()
     flash(_("已删除。"), "success")
     return redirect(url_for("admin.categories", contest_id=contest.id))
@@ -155,24 +149,21 @@ def schools() -> str:
 
 @bp.route("/schools/new", methods=["GET", "POST"], defaults={"school_id": None})
 @bp.route("/schools/<int:school_id>", methods=["GET", "POST"])
-def school_edit(school_id: int | None) -> Response | tuple[str, int]:
+def school_edit(school_id: int | None) -> ResponseReturnValue:
     school = contests.get_school(db.session, school_id) if school_id else None
     form = SchoolForm(obj=school)
-    status, error = 200, ""
-    if request.method == "POST":
-        if not form.validate():
-            status, error = 400, _("请检查填写的内容。")
-        else:
-            try:
-                contests.save_school(db.session, actor=web.actor(), school=school, name=form.name.data, district=form.district.data,
-                                     level=form.level.data, enrolment=form.enrolment.data, now=web.now(), ip=web.client_ip())
-                db.session.commit()
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.schools"))
-            except DomainError as exc:
-                web.settle_failure(exc)
-                status, error = exc.status, exc.message
-    return render_template("admin/school_form.html", form=form, school=school, error=error), status
+
+    def page(status: int = 200, error: str = "") -> tuple[str, int]:
+        return render_template("admin/school_form.html", form=form, school=school, error=error), status
+
+    if request.method == "GET":
+        return page()
+    if not form.validate():
+        return page(400, _("请检查填写的内容。"))
+    return run_action(
+        lambda: contests.save_school(db.session, actor=web.user(), school=school, name=required(form.name.data), district=form.district.data,
+                                     level=form.level.data, enrolment=required(form.enrolment.data), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: page(exc.status, exc.message), success=_("已保存。"), redirect_to=url_for("admin.schools"))
 
 
 @bp.get("/users")
@@ -182,19 +173,17 @@ def users() -> str:
     found, total = accounts.search_users(db.session, phone_prefix=request.args.get("phone", "")[:11],
                                          role=role if role in ROLES else "", limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return render_template("admin/users.html", users=found, total=total, page=page, per_page=PER_PAGE, roles=ROLES,
-                           grantable=accounts.grantable_roles(web.actor()), form=EmptyForm())
+                           grantable=accounts.grantable_roles(web.user()), form=EmptyForm())
 
 
 @bp.post("/users/<int:user_id>/roles")
-def user_roles(user_id: int) -> Response:
-    if not EmptyForm().validate():
-        abort(400)
+def user_roles(user_id: int) -> ResponseReturnValue:
     user = accounts.get_user(db.session, user_id)
-    wanted = {r for r in request.form.getlist("roles") if r in ROLES}
-    accounts.set_roles(db.session, actor=web.actor(), user=user, roles=wanted, now=web.now(), ip=web.client_ip())
+    wanted = {r for r in posted().values("roles") if r in ROLES}
+    accounts.set_roles(db.session, actor=web.user(), user=user, roles=wanted, now=web.now(), ip=web.client_ip())
     # Accounts may not know about schools: the links of a former contact go here, in the
     # same transaction as the role.
-    contests.unlink_former_contact(db.session, actor=web.actor(), user=user, now=web.now(), ip=web.client_ip())
+    contests.unlink_former_contact(db.session, actor=web.user(), user=user, now=web.now(), ip=web.client_ip())
     db.session.commit()
     flash(_("角色已更新。"), "success")
     return redirect(url_for("admin.users", phone=user.phone))

@@ -19,10 +19,10 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from .. import web
@@ -30,28 +30,23 @@ from ..accounts.models import User
 from ..contests.models import Entry
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..extensions import db, limiter, login_manager
-from ..i18n import N_, _
+from ..forms import Posted, posted
+from ..i18n import _
 from ..media import service as media
-from . import aggregate
+from . import presenters
 from . import service as judging
 from .models import PanelMember, Round, Score
-from .visibility import EntryForJudge, load_people, what_judge_sees
+from .presenters import KIND_LABELS, ROLE_LABELS, RubricForm, form_of, running_total
+from .visibility import what_judge_sees
 
 bp = Blueprint("judging", __name__, url_prefix="/judge")
-
-# Marked for extraction here, translated where shown.
-ROLE_LABELS = {"leader": N_("负责人"), "member": N_("成员"), "advisor": N_("指导教师")}
-STATUS_LABELS = {"todo": N_("待评"), "draft": N_("草稿"), "submitted": N_("已提交")}
-KIND_LABELS = {"review": N_("网络评审"), "live": N_("现场路演")}
 
 
 # --- access helpers ------------------------------------------------------------------------
 
 
 def _judge() -> User:
-    user = web.actor()
-    assert user is not None  # login_required
-    return user
+    return web.user()
 
 
 def _panel_member(rnd: Round, user: User) -> PanelMember:
@@ -66,7 +61,7 @@ def _panel_member(rnd: Round, user: User) -> PanelMember:
     return member
 
 
-def _to_declaration(exc: Forbidden, rnd: Round) -> Response:
+def _to_declaration(exc: Forbidden, rnd: Round) -> ResponseReturnValue:
     if exc.code != "declaration_required":
         raise exc
     flash(exc.message, "info")
@@ -95,7 +90,7 @@ def index() -> Response:
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
-def invite(token: str) -> Response:
+def invite(token: str) -> ResponseReturnValue:
     found = judging.find_invite(db.session, token, web.now())
     rnd = judging.get_round(db.session, found.round_id) if found.round_id else None
     if rnd is None:
@@ -116,40 +111,27 @@ def invite(token: str) -> Response:
 # --- the 回避 declaration -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DeclarationLine:
-    entry: EntryForJudge
-    excluded: str  # "" or the source of an existing conflict: affiliation | declared | organiser
-
-
 def _declaration_page(rnd: Round, member: PanelMember, *, status: int = 200, error: DomainError | None = None,
                       ticked: Sequence[int] = (), note: str = "") -> tuple[str, int]:
-    judge = _judge()
-    excluded = {c.entry_id: c.source for c in judging.round_conflicts(db.session, rnd, [judge.id])}
-    entries = judging.round_entries(db.session, rnd)
-    load_people(db.session, entries)
-    lines = [DeclarationLine(what_judge_sees(e, blind=rnd.blind), excluded.get(e.id, "")) for e in entries]
+    lines = presenters.declaration_lines(db.session, rnd, _judge())
     return render_template(
         "judging/declaration.html", round=rnd, member=member, lines=lines, ticked=set(ticked), note=note,
         error=error.message if error else "", error_field=(error.field or "") if error else "",
     ), status
 
 
-def _ids(raw: list[str]) -> list[int]:
-    return [int(v) for v in raw if v.isdigit() and len(v) < 10]
-
-
 @bp.route("/rounds/<int:round_id>/declaration", methods=["GET", "POST"])
 @login_required
-def declaration(round_id: int) -> Response | tuple[str, int]:
+def declaration(round_id: int) -> ResponseReturnValue:
     rnd = judging.get_round(db.session, round_id)
     member = _panel_member(rnd, _judge())
     if request.method == "GET":
         return _declaration_page(rnd, member)
-    ticked, note = _ids(request.form.getlist("conflict")), request.form.get("note", "")[:300]
+    form = posted()
+    ticked, note = form.ids("conflict"), form.text("note", 300)
     try:
         judging.sign_declaration(db.session, judge=_judge(), rnd=rnd, conflict_entry_ids=ticked, note=note,
-                                 accepted=request.form.get("accept") == "yes", now=web.now(), ip=web.client_ip())
+                                 accepted=form.is_set("accept", "yes"), now=web.now(), ip=web.client_ip())
     except InvalidInput as exc:
         db.session.rollback()
         return _declaration_page(rnd, member, status=exc.status, error=exc, ticked=ticked, note=note)
@@ -161,54 +143,16 @@ def declaration(round_id: int) -> Response | tuple[str, int]:
 # --- the queue -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    entry: EntryForJudge
-    status: str  # todo | draft | submitted
-    on_stage: bool
-
-    @property
-    def status_label(self) -> str:
-        return _(STATUS_LABELS[self.status])
-
-
-@dataclass(frozen=True)
-class Queue:
-    rows: list[QueueRow]
-    submitted: int
-    next_entry_id: int | None  # the first entry not yet submitted
-
-    @property
-    def total(self) -> int:
-        return len(self.rows)
-
-
-def _queue(rnd: Round, judge: User) -> Queue:
-    items = judging.judge_queue(db.session, judge=judge, rnd=rnd)
-    load_people(db.session, [i.entry for i in items])
-    rows = [QueueRow(what_judge_sees(i.entry, blind=rnd.blind), i.status, rnd.live_entry_id == i.entry.id) for i in items]
-    pending = [r.entry.id for r in rows if r.status != "submitted"]
-    return Queue(rows, sum(1 for r in rows if r.status == "submitted"), pending[0] if pending else None)
-
-
-def _result_for_judge(rnd: Round, judge: User, entry_ids: set[int]) -> list[aggregate.EntryResult]:
-    """After the round closes, the judge may see the round's aggregate (their entries)."""
-    if rnd.state not in ("closed", "finalised"):
-        return []
-    result = judging.visible_result(db.session, viewer=judge, rnd=rnd)
-    return [item for item in result.entries if item.entry_id in entry_ids]
-
-
 @bp.get("/rounds/<int:round_id>")
 @login_required
-def queue(round_id: int) -> Response:
+def queue(round_id: int) -> ResponseReturnValue:
     rnd = judging.get_round(db.session, round_id)
     judge = _judge()
     try:
-        q = _queue(rnd, judge)
+        q = presenters.judge_queue(db.session, rnd, judge)
     except Forbidden as exc:
         return _to_declaration(exc, rnd)
-    results = _result_for_judge(rnd, judge, {r.entry.id for r in q.rows})
+    results = presenters.result_for_judge(db.session, rnd, judge, {r.entry.id for r in q.rows})
     titles = {r.entry.id: r.entry.title for r in q.rows}
     return _no_store(Response(render_template(
         "judging/queue.html", round=rnd, queue=q, results=results, titles=titles, state_label=judging.state_label,
@@ -219,65 +163,13 @@ def queue(round_id: int) -> Response:
 # --- scoring one entry ---------------------------------------------------------------------
 
 
-@dataclass
-class RubricForm:
-    """The rubric as the judge filled it in: the text of each value as typed, so a refused
-    form comes back exactly as sent."""
-
-    values: dict[str, str] = field(default_factory=dict)  # criterion id → text
-    comment: str = ""
-    error: str = ""
-    error_field: str = ""
-    confirming: bool = False  # submit pressed without script: the page asks to confirm
-
-
-def _text(value: Any) -> str:
-    return f"{float(value):g}" if isinstance(value, int | float) else str(value)
-
-
-def _form_of(score: Score | None) -> RubricForm:
-    if score is None:
-        return RubricForm()
-    return RubricForm({k: _text(v) for k, v in (score.values or {}).items()}, score.comment or "")
-
-
-def _criteria(rnd: Round) -> list[aggregate.Criterion]:
-    return [aggregate.Criterion(id=c.id, name=c.name, maximum=c.maximum, weight=c.weight) for c in rnd.criteria]
-
-
-@dataclass(frozen=True)
-class RunningTotal:
-    value: float
-    filled: int  # criteria with a valid value
-    of: int
-
-    @property
-    def complete(self) -> bool:
-        return self.filled == self.of
-
-
-def running_total(rnd: Round, values: dict[str, str]) -> RunningTotal | None:
-    """The weighted total (0–100) of the values given so far, computed as the aggregate
-    does (a partial form: the sum of the criteria filled in). None while any value is
-    invalid or none is given."""
-    try:
-        parsed = judging.parse_values(rnd, {k: v for k, v in values.items() if v.strip()}, complete=False)
-    except InvalidInput:
-        return None
-    if not parsed:
-        return None
-    filled = [c for c in _criteria(rnd) if str(c.id) in parsed]
-    total = aggregate.weighted_total(filled, {c.id: parsed[str(c.id)] for c in filled})
-    return RunningTotal(total, len(filled), len(rnd.criteria))
-
-
 def _entry_page(rnd: Round, entry: Entry, score: Score | None, form: RubricForm, *, status: int = 200,
                 notice: str = "") -> Response:
     seen = what_judge_sees(entry, media.media_of(db.session, entry.id), blind=rnd.blind)
     locked = score is not None and score.status == "submitted"
     shown = form
     if locked:  # what was stored, not what was sent
-        shown = _form_of(score)
+        shown = form_of(score)
         shown.error, shown.error_field = form.error, ""
     html = render_template(
         "judging/entry.html", round=rnd, entry=seen, score=score, form=shown, locked=locked,
@@ -288,19 +180,19 @@ def _entry_page(rnd: Round, entry: Entry, score: Score | None, form: RubricForm,
     return _no_store(Response(html, status=status, mimetype="text/html"))
 
 
-def _posted_form(rnd: Round) -> RubricForm:
-    return RubricForm({str(c.id): request.form.get(f"c{c.id}", "")[:20] for c in rnd.criteria},
-                      request.form.get("comment", "")[:judging.COMMENT_MAX + 100])
+def _posted_form(rnd: Round, form: Posted) -> RubricForm:
+    return RubricForm({str(c.id): form.text(f"c{c.id}", 20) for c in rnd.criteria},
+                      form.text("comment", judging.COMMENT_MAX + 100))
 
 
-def _raw_values() -> dict[str, str]:
+def _raw_values(form: Posted) -> dict[str, str]:
     """Every posted c<number> field, keyed by criterion id; the service refuses strangers."""
-    return {k[1:]: v for k, v in request.form.items() if k.startswith("c") and k[1:].isdigit()}
+    return {k: v for k, v in form.prefixed("c").items() if k.isdigit()}
 
 
-def _after_submit(rnd: Round, judge: User, entry_id: int) -> Response:
+def _after_submit(rnd: Round, judge: User, entry_id: int) -> ResponseReturnValue:
     if rnd.kind != "live":
-        q = _queue(rnd, judge)
+        q = presenters.judge_queue(db.session, rnd, judge)
         following = [r.entry.id for r in q.rows if r.status != "submitted" and r.entry.id != entry_id]
         if following:
             return redirect(url_for("judging.entry", round_id=rnd.id, entry_id=following[0]))
@@ -310,7 +202,7 @@ def _after_submit(rnd: Round, judge: User, entry_id: int) -> Response:
 
 @bp.route("/rounds/<int:round_id>/entries/<int:entry_id>", methods=["GET", "POST"])
 @login_required
-def entry(round_id: int, entry_id: int) -> Response:
+def entry(round_id: int, entry_id: int) -> ResponseReturnValue:
     rnd = judging.get_round(db.session, round_id)
     judge = _judge()
     try:
@@ -320,14 +212,15 @@ def entry(round_id: int, entry_id: int) -> Response:
             raise
         return _to_declaration(exc, rnd)
     if request.method == "GET":
-        return _entry_page(rnd, found, score, _form_of(score))
-    form, submit = _posted_form(rnd), request.form.get("action") == "submit"
-    confirmed = not submit or request.form.get("confirmed") == "1"
+        return _entry_page(rnd, found, score, form_of(score))
+    fields = posted()
+    form, submit = _posted_form(rnd, fields), fields.is_set("action", "submit")
+    confirmed = not submit or fields.is_set("confirmed")
     try:
         # Unconfirmed, the submission is tried and undone: the judge is asked to confirm
         # only what the service would accept, and its refusals show at once.
         with db.session.begin_nested() as attempt:
-            judging.save_score(db.session, judge=judge, rnd=rnd, entry_id=found.id, raw_values=_raw_values(),
+            judging.save_score(db.session, judge=judge, rnd=rnd, entry_id=found.id, raw_values=_raw_values(fields),
                                comment=form.comment, submit=submit, now=web.now(), ip=web.client_ip())
             if not confirmed:
                 attempt.rollback()
@@ -350,39 +243,9 @@ def entry(round_id: int, entry_id: int) -> Response:
 # --- the big screen of a live final --------------------------------------------------------
 
 
-def _fixed(value: float | None) -> str:
-    return f"{value:.2f}" if value is not None else ""
-
-
-def _screen_line(line: judging.LiveLine, blind: bool) -> dict[str, Any]:
-    seen = what_judge_sees(line.entry, blind=blind)
-    complete = line.mean is not None
-    return {
-        "entry_id": line.entry.id, "title": seen.title, "school": seen.school,
-        "team": [p.name for p in seen.team if p.role != "advisor"],
-        "judges": line.judges, "submitted": line.submitted, "complete": complete,
-        "progress_text": _("已提交 %(k)d/%(n)d", k=line.submitted, n=line.judges),
-        "dropped_high": _fixed(line.dropped_high), "dropped_low": _fixed(line.dropped_low),
-        "mean": _fixed(line.mean), "rank": line.rank,
-    }
-
-
-def screen_payload(board: judging.LiveBoard) -> dict[str, Any]:
-    """What the big screen shows, for the page and for screen.json alike."""
-    rnd = board.round
-    load_people(db.session, [line.entry for line in [*board.ranking, *([board.current] if board.current else [])]])
-    return {
-        "round": {"id": rnd.id, "name": rnd.name, "state": rnd.state, "state_label": judging.state_label(rnd.state),
-                  "contest": rnd.contest.short_title or rnd.contest.title},
-        "current": _screen_line(board.current, rnd.blind) if board.current else None,
-        "ranking": [_screen_line(line, rnd.blind) for line in board.ranking],
-        "updated_at": web.now().isoformat(),
-    }
-
-
 def _board(round_id: int) -> dict[str, Any]:
     rnd = judging.get_round(db.session, round_id)
-    return screen_payload(judging.live_board_for(db.session, viewer=web.actor(), rnd=rnd))
+    return presenters.screen_payload(db.session, judging.live_board_for(db.session, viewer=web.user(), rnd=rnd), web.now())
 
 
 @bp.get("/rounds/<int:round_id>/screen")

@@ -32,7 +32,7 @@ def vote(make_user, clock):  # type: ignore[no-untyped-def]
     def cast(entry, ip: str, *, voter: User | None = None, held: bool = False, device: str = "") -> Vote:
         verdict = Verdict(action="hold", score=70, reasons=("shared_device",)) if held else Verdict()
         context = voting.VoteContext(ip=ip, subnet=subnet_of(ip), device_id=device, user_agent="Mozilla/5.0")
-        result = voting.cast_vote(db.session, voter=voter or make_user(), entry_id=entry.id, now=clock.now(),
+        result = voting.record_vote(db.session, voter=voter or make_user(), entry_id=entry.id, now=clock.now(),
                                   verdict=verdict, context=context)
         db.session.commit()
         return result.vote
@@ -143,7 +143,7 @@ def test_the_entry_report_shows_the_chart_sources_and_held_votes(client, organis
     assert "5月16日 09:00–10:00：有效 0 票，待审 1 票，作废 0 票" in page
     assert 'class="bar-valid"' in page and 'class="bar-held"' in page
     assert "<code>10.0.0.1</code>" in page and "10.0.0.0/24" in page and "device-aa" in page
-    assert f'name="vote_ids" value="{held.id}"' in page and "shared_device" in page
+    assert f'name="vote_ids" value="{held.id}"' in page and "一台设备上多个账号投票" in page and "shared_device" not in page
     assert "<script" not in page.replace('<script src="/static/js/fraud.js" defer></script>', "")
     assert 'style="' not in page  # the content security policy allows no inline styles
     assert client.get(f"/admin/fraud/entries/{entries[0].id}?hours=24").status_code == 200

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.clock import FixedClock
 from contest.contests.models import Contest, Entry, NomineeProfile, School, TeamMember
@@ -85,17 +86,17 @@ def build(app: Flask, clock: FixedClock, make_user, make_school, make_contest, m
             made.append(entry)
         db.session.commit()
         rnd = judging.create_round(
-            db.session, actor=None, contest=contest, now=now,
+            db.session, actor=SYSTEM, contest=contest, now=now,
             fields=judging.RoundFields(key=f"r{n}", name="决赛路演" if kind == "live" else "网络评审", kind=kind,
                                        judges_per_entry=k or judges, blind=blind, score_step=step),
             criteria=[judging.CriterionFields(name, maximum, weight, description) for name, maximum, weight, description in rubric],
         )
-        judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[e.id for e in made], now=now)
+        judging.add_entries(db.session, actor=SYSTEM, rnd=rnd, entry_ids=[e.id for e in made], now=now)
         panel = [make_user("judge", name=f"评委{n}-{j + 1}") for j in range(judges)]
         for judge in panel:
-            judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
+            judging.add_judge(db.session, actor=SYSTEM, rnd=rnd, user=judge, now=now)
         if open_round:
-            judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+            judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="open", now=now)
         if declared and open_round:
             for judge in panel:
                 judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
@@ -287,7 +288,7 @@ def test_an_entry_not_assigned_to_the_judge_is_refused(build, browser) -> None:
     response = judge.get(s.entry_url(other.entries[0]))
     assert response.status_code == 403 and "这件作品没有分配给您" in text(response)
     # an entry of this round that an organiser took off the judge
-    judging.unassign(db.session, actor=None, rnd=s.round, judge_id=s.judges[0].id, entry_id=s.entries[0].id,
+    judging.unassign(db.session, actor=SYSTEM, rnd=s.round, judge_id=s.judges[0].id, entry_id=s.entries[0].id,
                      reason="亲属关系", now=judging_now())
     db.session.commit()
     assert judge.get(s.entry_url(s.entries[0])).status_code == 403
@@ -387,7 +388,7 @@ def test_a_submission_in_a_closed_round_is_refused(build, browser) -> None:
     judge = browser(s.judges[0])
     page = s.entry_url(s.entries[0])
     token = csrf_token(judge, page)
-    judging.set_state(db.session, actor=None, rnd=s.round, state="closed", now=judging_now())
+    judging.set_state(db.session, actor=SYSTEM, rnd=s.round, state="closed", now=judging_now())
     db.session.commit()
     response = judge.post(page, data={"csrf_token": token, "action": "submit", "confirmed": "1", **values(s, 30, 20, 20)})
     assert response.status_code == 409
@@ -466,7 +467,7 @@ def test_the_queue_of_a_live_round_shows_the_entry_on_stage(build, browser) -> N
     # off stage: no scoring
     response = post(judge, s.entry_url(s.entries[1]), {"action": "draft", **values(s, 30)})
     assert response.status_code == 409 and "请在该项目路演时评分。" in text(response)
-    judging.set_live_entry(db.session, actor=None, rnd=s.round, entry_id=s.entries[1].id, now=judging_now())
+    judging.set_live_entry(db.session, actor=SYSTEM, rnd=s.round, entry_id=s.entries[1].id, now=judging_now())
     db.session.commit()
     page = text(judge.get(s.url()))
     assert "正在路演" in page and "为该项目评分" in page and "on-stage-row" in page
@@ -486,7 +487,7 @@ def final(build) -> Setup:
     """A live final: 5 judges, two projects, a rubric of two halves (total = sum)."""
     s = build(kind="live", blind=False, judges=5, entries=2,
               rubric=(("项目展示", 50.0, 50.0, "路演陈述"), ("答辩", 50.0, 50.0, "回答问题")))
-    judging.set_live_entry(db.session, actor=None, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
+    judging.set_live_entry(db.session, actor=SYSTEM, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
     db.session.commit()
     return s
 
@@ -524,7 +525,7 @@ def test_the_big_screen_shows_progress_then_the_trimmed_mean(final, browser, mak
 
 def test_the_big_screen_of_a_blind_round_names_nobody(build, browser, make_user) -> None:
     s = build(kind="live", blind=True, judges=3, entries=1)
-    judging.set_live_entry(db.session, actor=None, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
+    judging.set_live_entry(db.session, actor=SYSTEM, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
     db.session.commit()
     organiser = browser(make_user("organiser"))
     page = text(organiser.get(s.url("/screen")))
@@ -552,7 +553,7 @@ def test_the_big_screen_is_refused_to_others(final, build, browser, make_user) -
 @pytest.fixture
 def invitation(build, clock) -> Iterator[tuple[Setup, str]]:
     s = build(judges=1)
-    _invite, token = judging.create_invite(db.session, actor=None, rnd=s.round, name="周教授", organisation="山东职业学院",
+    _invite, token = judging.create_invite(db.session, actor=SYSTEM, rnd=s.round, name="周教授", organisation="山东职业学院",
                                            now=clock.now())
     db.session.commit()
     yield s, token
@@ -616,12 +617,12 @@ def test_the_nominee_page_of_a_selection_round(build, browser, make_contest, mak
     assert isinstance(entry.nominee, NomineeProfile)
     judge_user = build().judges[0]
     rnd = judging.create_round(
-        db.session, actor=None, contest=contest, now=clock.now(),
+        db.session, actor=SYSTEM, contest=contest, now=clock.now(),
         fields=judging.RoundFields(key="expert", name="专家评审", judges_per_entry=1, blind=True),
         criteria=[judging.CriterionFields("技能水平", 100, 100)])
-    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[entry.id], now=clock.now())
-    judging.add_judge(db.session, actor=None, rnd=rnd, user=judge_user, now=clock.now())
-    judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=clock.now())
+    judging.add_entries(db.session, actor=SYSTEM, rnd=rnd, entry_ids=[entry.id], now=clock.now())
+    judging.add_judge(db.session, actor=SYSTEM, rnd=rnd, user=judge_user, now=clock.now())
+    judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="open", now=clock.now())
     judging.sign_declaration(db.session, judge=judge_user, rnd=rnd, accepted=True, now=clock.now())
     db.session.commit()
     page = text(browser(judge_user).get(f"/judge/rounds/{rnd.id}/entries/{entry.id}"))
@@ -634,7 +635,7 @@ def test_list_pages_run_a_bounded_number_of_queries(build, browser, count_querie
     counts = {}
     for n in (2, 8):
         s = build(kind="live", blind=blind, judges=3, entries=n)
-        judging.set_live_entry(db.session, actor=None, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
+        judging.set_live_entry(db.session, actor=SYSTEM, rnd=s.round, entry_id=s.entries[0].id, now=judging_now())
         for judge in s.judges:
             submit_score(s, judge, s.entries[0], 30, 20, 20)
         judge = browser(s.judges[0])
@@ -685,7 +686,7 @@ def test_the_review_queue_leads_to_the_next_entry_and_the_result_after_closing(b
             submit_score(s, judge_, entry, 30, 20, 20 if entry is s.entries[0] else 10)
     page = text(judge.get(s.url()))
     assert "您已完成本轮全部评分" in page and "本轮汇总结果" not in page
-    judging.set_state(db.session, actor=None, rnd=s.round, state="closed", now=judging_now())
+    judging.set_state(db.session, actor=SYSTEM, rnd=s.round, state="closed", now=judging_now())
     db.session.commit()
     page = text(judge.get(s.url()))
     assert "本轮评审已截止" in page and "本轮汇总结果" in page
@@ -728,12 +729,12 @@ def _selection_round(clock: FixedClock, contest: Contest, entries: list[Entry], 
                      declared: bool = True) -> Round:
     now = clock.now()
     rnd = judging.create_round(
-        db.session, actor=None, contest=contest, now=now,
+        db.session, actor=SYSTEM, contest=contest, now=now,
         fields=judging.RoundFields(key=f"expert-{int(blind)}", name="专家评审", judges_per_entry=1, blind=blind),
         criteria=[judging.CriterionFields("技能水平", 100, 100)])
-    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[e.id for e in entries], now=now)
-    judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
-    judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+    judging.add_entries(db.session, actor=SYSTEM, rnd=rnd, entry_ids=[e.id for e in entries], now=now)
+    judging.add_judge(db.session, actor=SYSTEM, rnd=rnd, user=judge, now=now)
+    judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="open", now=now)
     if declared:
         judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
     db.session.commit()
