@@ -1,26 +1,33 @@
-"""flask commands: users, SMS outbox, demo data."""
+"""flask commands: users, SMS outbox, demo data, rebuilding Redis."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from redis.exceptions import RedisError
 
 from .accounts import service as accounts
+from .accounts.actors import SYSTEM
 from .accounts.models import ROLES
+from .antifraud import service as antifraud
 from .clock import to_local
 from .contests import service as contests
 from .errors import DomainError
 from .extensions import db
 from .media.cli import register_media_cli
 from .results.cli import register_results_cli
+from .voting import live
 from .voting.cli import register_voting_cli
 
 users_cli = AppGroup("users", help="Create accounts and manage their roles.")
 sms_cli = AppGroup("sms", help="Read the console SMS outbox.")
+redis_cli = AppGroup("redis", help="Rebuild what Redis holds from the database.")
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     return current_app.extensions["clock"].now()
 
 
@@ -47,8 +54,8 @@ def _change_roles(phone: str, role: str, grant: bool) -> None:
         if user is None:
             raise click.ClickException(f"no account with phone {phone}")
         wanted = user.role_names | {role} if grant else user.role_names - {role}
-        before, after = accounts.set_roles(db.session, actor=None, user=user, roles=wanted, now=_now())
-        contests.unlink_former_contact(db.session, actor=None, user=user, now=_now())
+        before, after = accounts.set_roles(db.session, actor=SYSTEM, user=user, roles=wanted, now=_now())
+        contests.unlink_former_contact(db.session, actor=SYSTEM, user=user, now=_now())
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
@@ -95,10 +102,32 @@ def demo_command(reset: bool) -> None:
               reset=reset, echo=click.echo)
 
 
+@redis_cli.command("rebuild")
+def rebuild_redis() -> None:
+    """Refill Redis from the database after it was flushed, replaced or down: the live
+    boards of every contest and the anti-fraud windows of the last day.
+
+    Everything else Redis holds rebuilds itself or is meant to be short-lived: the
+    registration memo is recounted by the next vote that needs it; captchas, SMS send
+    windows, rate-limit counters and the sealing turn expire within minutes anyway.
+    """
+    redis = current_app.extensions["redis"]
+    if redis is None:
+        raise click.ClickException("未配置 Redis（REDIS_URL）：排行榜和风控计数直接读取数据库，无需重建。")
+    try:
+        boards = live.recount(db.session, redis)
+        windows = antifraud.rebuild_windows(db.session, redis, _now())
+    except (RedisError, TimeoutError) as exc:
+        raise click.ClickException(f"Redis 出错，重建未完成（可以再次运行）：{exc}") from None
+    click.echo(f"排行榜：{len(boards)} 项活动已按数据库重建（共 {sum(boards.values())} 张有效票）。")
+    click.echo(f"风控计数：已写回最近一天的 {windows} 次投票。")
+
+
 def register_cli(app: Flask) -> None:
     register_media_cli(app)
     register_voting_cli(app)
     register_results_cli(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(sms_cli)
+    app.cli.add_command(redis_cli)
     app.cli.add_command(demo_command)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeAlias, cast
 
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy.engine import CursorResult, Dialect, Result
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, registry, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 # Every constraint gets a predictable name so that Alembic can alter and drop it on
 # PostgreSQL and in SQLite batch mode alike.
@@ -44,7 +49,75 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
+    # Every model here is mapped to a Table (SQLAlchemy types this as any FromClause).
+    __table__: ClassVar[Table]
+
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+#: The session a domain function takes: a Session, or `db.session`, Flask-SQLAlchemy's scoped
+#: proxy (what the views, the CLI and the tests pass), which forwards each call to the current
+#: app context's Session. The proxy does not forward everything (in_transaction(), ...):
+#: real_session() gives the Session itself.
+SessionLike: TypeAlias = Session | scoped_session[Any]
+
+
+def real_session(session: SessionLike) -> Session:
+    if isinstance(session, scoped_session):
+        real: Session = session()
+        return real
+    return session
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. For those, Session.execute returns a
+    CursorResult, which has rowcount, but it is typed as returning any Result."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+# --- work that waits for a commit ------------------------------------------------------------
+
+_AFTER_COMMIT = "contest.after_commit"
+
+
+def after_commit(session: SessionLike, work: Callable[[], None]) -> None:
+    """Run `work` once the session's current transaction has committed for good.
+
+    Work registered inside a SAVEPOINT that is rolled back, or in a transaction that is
+    rolled back, is dropped with it. Work runs after the database has the commit, in
+    registration order; an exception is logged and does not stop the rest (the commit
+    stands, and whatever the work feeds must be able to catch up on its own).
+    """
+    real = real_session(session)  # the request's own session, which the commit events name
+    innermost = real.get_nested_transaction() or real.get_transaction()
+    real.info.setdefault(_AFTER_COMMIT, []).append((innermost, work))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: the transaction goes on
+        return
+    for _transaction, work in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            work()
+        except Exception:
+            log.exception("work after a commit failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get(_AFTER_COMMIT)
+    if not pending:
+        return
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is previous:
+                return True
+            transaction = transaction.parent
+        return False
+
+    session.info[_AFTER_COMMIT] = [(t, w) for t, w in pending if not inside(t)]

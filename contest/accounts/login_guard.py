@@ -49,24 +49,23 @@ class LoginPolicy:
 
 DEFAULT_POLICY = LoginPolicy()
 
-# Where the windows go while the configured storage does not answer (one per process,
-# like the limiter's own in-memory fallback).
-_fallback = MovingWindowRateLimiter(MemoryStorage())
-
-
 class FailureCounters:
     """The failure windows in a `limits` rate-limiting strategy's storage."""
 
-    def __init__(self, strategy: RateLimiter, policy: LoginPolicy = DEFAULT_POLICY) -> None:
+    def __init__(self, strategy: RateLimiter, policy: LoginPolicy = DEFAULT_POLICY, *,
+                 fallback: RateLimiter | None = None) -> None:
         self.strategy = strategy
         self.policy = policy
+        # Where the windows go while the storage does not answer: the app's in-process
+        # windows (web.login_fallback), like the limiter's own in-memory fallback.
+        self.fallback = fallback if fallback is not None else in_memory_windows()
 
     def _call(self, method: str, item: RateLimitItem, *keys: str) -> Any:
         try:
             return getattr(self.strategy, method)(item, KEY_PREFIX, *keys)
         except Exception as exc:  # noqa: BLE001 - each storage backend raises its own errors
             log.warning("login windows: storage unavailable, counting in process memory (%s)", exc)
-            return getattr(_fallback, method)(item, KEY_PREFIX, *keys)
+            return getattr(self.fallback, method)(item, KEY_PREFIX, *keys)
 
     def _full(self, item: RateLimitItem, *keys: str) -> bool:
         return not self._call("test", item, *keys)
@@ -98,3 +97,8 @@ class FailureCounters:
         if phone is not None:
             self._call("hit", policy.per_phone_and_address, "pair", phone, address)
             self._call("hit", policy.per_phone_before_captcha, "phone", phone)
+
+
+def in_memory_windows() -> RateLimiter:
+    """Failure windows in this process's memory (the app keeps one: web.login_fallback)."""
+    return MovingWindowRateLimiter(MemoryStorage())

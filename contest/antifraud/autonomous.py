@@ -19,13 +19,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
+from ..db import SessionLike
 
-def _engine(session: Session) -> Engine:
+
+def _engine(session: SessionLike) -> Engine:
     bind = session.get_bind()
     return bind.engine if isinstance(bind, Connection) else bind
 
 
-def _holds_sqlite_write_lock(session: Session) -> bool:
+def _holds_sqlite_write_lock(session: SessionLike) -> bool:
     session = _real_session(session)
     if _engine(session).dialect.name != "sqlite" or not session.in_transaction():
         return False
@@ -33,11 +35,11 @@ def _holds_sqlite_write_lock(session: Session) -> bool:
     return bool(getattr(dbapi_connection, "in_transaction", False))
 
 
-def _real_session(session: Session) -> Session:
-    return session.registry() if isinstance(session, scoped_session) else session  # type: ignore[return-value]
+def _real_session(session: SessionLike) -> Session:
+    return session.registry() if isinstance(session, scoped_session) else session
 
 
-def write_now(session: Session, work: Callable[[Any], Any], *, redo_after_rollback: bool = True) -> Any:
+def write_now(session: SessionLike, work: Callable[[Any], Any], *, redo_after_rollback: bool = True) -> Any:
     """Run `work(connection_or_session)` in a transaction of its own and commit it.
 
     Falls back to the caller's transaction when another writer cannot get in (SQLite

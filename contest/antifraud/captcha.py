@@ -26,9 +26,9 @@ from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from ..clock import Clock
+from ..db import SessionLike
 from ..errors import InvalidInput
 from ..i18n import _
 from .autonomous import write_now
@@ -85,7 +85,7 @@ def _well_formed(captcha_id: str) -> bool:
 
 
 def issue_captcha(
-    session: Session, redis: Any, *, purpose: str, fixed_answer: str = "", ttl: timedelta = CAPTCHA_TTL,
+    session: SessionLike, redis: Any, *, purpose: str, fixed_answer: str = "", ttl: timedelta = CAPTCHA_TTL,
     now: datetime | None = None,
 ) -> Challenge:
     """A new challenge for `purpose`; its code is stored server-side only (the caller commits)."""
@@ -110,7 +110,7 @@ def issue_captcha(
     return Challenge(captcha_id, purpose, expires_at)
 
 
-def challenge_code(session: Session, redis: Any, captcha_id: str, *, now: datetime | None = None) -> str | None:
+def challenge_code(session: SessionLike, redis: Any, captcha_id: str, *, now: datetime | None = None) -> str | None:
     """The code of a live challenge, for drawing its image or audio; not consumed."""
     if not _well_formed(captcha_id):
         return None
@@ -132,7 +132,7 @@ def challenge_code(session: Session, redis: Any, captcha_id: str, *, now: dateti
     return found[1]
 
 
-def _consume(session: Session, redis: Any, captcha_id: str) -> tuple[str, str, datetime] | None:
+def _consume(session: SessionLike, redis: Any, captcha_id: str) -> tuple[str, str, datetime] | None:
     """Take the challenge out of its store in one atomic step: whoever gets it, gets it once."""
     if redis is not None:
         try:
@@ -148,7 +148,7 @@ def _consume(session: Session, redis: Any, captcha_id: str) -> tuple[str, str, d
 
 
 def check_captcha(
-    session: Session, redis: Any, *, captcha_id: str, answer: str, purpose: str, now: datetime | None = None,
+    session: SessionLike, redis: Any, *, captcha_id: str, answer: str, purpose: str, now: datetime | None = None,
 ) -> bool:
     """True when the answer matches; the challenge is gone afterwards whatever the outcome."""
     captcha_id = (captcha_id or "").strip()

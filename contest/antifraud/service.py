@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
 
 from ..accounts.models import User
+from ..db import SessionLike
 from . import signals as sig
+from .models import FraudObservation
 from .signals import VoteSignals, subnet_of
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,13 @@ log = logging.getLogger(__name__)
 # hold the vote until an organiser releases it.
 CAPTCHA_AT = 30
 HOLD_AT = 70
+# Observations are kept past the longest window (24 h) for a week: it serves reviews of the Redis rebuild.
+OBSERVATIONS_KEPT = timedelta(days=7)
+PRUNE_BATCH = 5_000
 
 __all__ = [
     "CAPTCHA_AT", "HOLD_AT", "Verdict", "VoteSignals", "assess_vote", "decide",
-    "observation_of", "queue_windows", "rebuild_windows", "record_vote", "settle_registration", "subnet_of",
+    "observation_of", "prune_observations", "queue_windows", "rebuild_windows", "settle_registration", "subnet_of",
 ]
 
 
@@ -56,7 +61,7 @@ def decide(score: int) -> str:
     return "accept"
 
 
-def _observe(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> sig.Observed:
+def _observe(session: SessionLike, redis: Any, signals: VoteSignals, now: datetime) -> sig.Observed:
     observed: sig.Observed | None = None
     if redis is not None:
         try:
@@ -81,7 +86,7 @@ def _remember_registration(redis: Any, voter_id: int, accounts: int) -> None:
         log.warning("antifraud: Redis unavailable, registration memo kept in the database only (%s)", exc)
 
 
-def settle_registration(session: Session, redis: Any, user: User, now: datetime) -> None:
+def settle_registration(session: SessionLike, redis: Any, user: User, now: datetime) -> None:
     """At sign-in: once an account's registration window has passed, count the accounts
     registered with it and keep the count (in the caller's transaction, and in Redis),
     so that its votes need not count them again."""
@@ -92,7 +97,7 @@ def settle_registration(session: Session, redis: Any, user: User, now: datetime)
         _remember_registration(redis, user.id, accounts)
 
 
-def assess_vote(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> Verdict:
+def assess_vote(session: SessionLike, redis: Any, signals: VoteSignals, now: datetime) -> Verdict:
     """Score the request from the named signals and decide: accept, captcha or hold."""
     observed = _observe(session, redis, signals, now)
     hits = [hit for signal in sig.SIGNALS if (hit := signal(signals, observed, now)) is not None]
@@ -100,22 +105,6 @@ def assess_vote(session: Session, redis: Any, signals: VoteSignals, now: datetim
     details: dict[str, Any] = {hit.reason: {"points": hit.points, **hit.detail} for hit in hits}
     details["source"] = observed.source
     return Verdict(action=decide(score), score=score, reasons=tuple(hit.reason for hit in hits), details=details)
-
-
-def record_vote(session: Session, redis: Any, signals: VoteSignals, now: datetime) -> None:
-    """Remember a cast vote in the sliding windows the next assessments read.
-
-    Call it inside the vote's transaction, before the commit: the observation row is
-    added to `session` and stored (or rolled back) with the vote. The Redis windows are
-    updated at once; should the vote then be rolled back, its Redis entry only makes the
-    next assessments a little stricter until the window forgets it.
-    """
-    observation = sig.write_database(session, signals, now)
-    if redis is not None:
-        try:
-            sig.write_redis(redis, signals, now, str(observation.id))
-        except RedisError as exc:
-            log.warning("antifraud: Redis unavailable, vote observed in the database only (%s)", exc)
 
 
 def observation_of(signals: VoteSignals, now: datetime) -> dict[str, Any]:
@@ -128,6 +117,23 @@ def queue_windows(pipe: Any, signals: VoteSignals, now: datetime, observation_id
     sig.queue_write(pipe, signals, now, str(observation_id))
 
 
-def rebuild_windows(session: Session, redis: Any, now: datetime) -> int:
-    """Refill the Redis windows from the database (after Redis was flushed or down); how many votes."""
+def rebuild_windows(session: SessionLike, redis: Any, now: datetime) -> int:
+    """Refill the Redis windows from the database (after Redis was flushed, replaced or
+    down: `flask redis rebuild`); how many votes. Idempotent: a window's members are the
+    observations' ids."""
     return sig.rebuild_redis(session, redis, now)
+
+
+def prune_observations(session: SessionLike, now: datetime, *, batch: int = PRUNE_BATCH) -> int:
+    """Delete the observations that no window reads any more and the review period is
+    over, `batch` rows per short transaction (commits after each); how many were deleted."""
+    cutoff = now - max(OBSERVATIONS_KEPT, sig.DEVICE_WINDOW)
+    removed = 0
+    while True:
+        ids = list(session.scalars(
+            select(FraudObservation.id).where(FraudObservation.at < cutoff).order_by(FraudObservation.id).limit(batch)))
+        if not ids:
+            return removed
+        session.execute(delete(FraudObservation).where(FraudObservation.id.in_(ids)))
+        session.commit()
+        removed += len(ids)

@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from ..accounts.models import SmsCode, User
+from ..db import SessionLike
+from ..i18n import N_, code_labels
 from .autonomous import write_now
 from .models import FraudObservation, RegistrationBurst
 
@@ -46,6 +47,18 @@ HEADLESS_USER_AGENT = "headless_user_agent"
 TOO_FAST = "too_fast"
 ENTRY_BURST = "entry_burst"
 REGISTRATION_BURST = "registration_burst"
+# … and as the fraud review shows them.
+REASON_LABELS = code_labels("fraud_reason", {
+    IP_VELOCITY: N_("同一 IP 集中投票"),
+    SUBNET_VELOCITY: N_("同一网段集中投票"),
+    SHARED_DEVICE: N_("一台设备上多个账号投票"),
+    NEW_ACCOUNT: N_("新注册的账号"),
+    EMPTY_USER_AGENT: N_("没有浏览器标识"),
+    HEADLESS_USER_AGENT: N_("自动程序或无界面浏览器"),
+    TOO_FAST: N_("打开页面后投票过快"),
+    ENTRY_BURST: N_("作品票数突增"),
+    REGISTRATION_BURST: N_("同一网段集中注册的账号"),
+})
 
 # Thresholds and points: (at least, points), the highest tier reached counts.
 IP_SHORT_TIERS = ((15, 35), (5, 15))  # votes from this IP in the contest, last 10 minutes
@@ -117,8 +130,8 @@ def subnet_of(ip: str) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ""
-    if address.version == 6 and address.ipv4_mapped:  # type: ignore[union-attr]
-        address = address.ipv4_mapped  # type: ignore[union-attr]
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 64
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
@@ -257,7 +270,7 @@ REGISTRATION_MEMO_TTL = 7 * 24 * 3600  # seconds; the database keeps the memo fo
 
 
 def queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
-    """Queue the vote's additions to its windows on a Redis pipeline (see write_redis).
+    """Queue the vote's additions to its windows on a Redis pipeline (member: the observation's id, so a rebuild is idempotent).
     No trim here: every read trims the windows it reads, and a vote's windows are read
     just before it is added to them; a window nobody reads any more expires."""
     t = now.timestamp()
@@ -266,14 +279,7 @@ def queue_write(pipe: Any, s: VoteSignals, now: datetime, member: str) -> None:
         pipe.expire(key, int(_keeps(kind).total_seconds()) + 60)
 
 
-def write_redis(redis: Any, s: VoteSignals, now: datetime, member: str) -> None:
-    """Add the vote to its windows (member: the observation's id, so a rebuild is idempotent)."""
-    pipe = redis.pipeline(transaction=True)
-    queue_write(pipe, s, now, member)
-    pipe.execute()
-
-
-def rebuild_redis(session: Session, redis: Any, now: datetime, batch: int = 500) -> int:
+def rebuild_redis(session: SessionLike, redis: Any, now: datetime, batch: int = 500) -> int:
     """Put the last day's observations back into Redis (after a flush or an outage)."""
     rows = session.execute(
         select(FraudObservation).where(FraudObservation.at >= now - DEVICE_WINDOW).order_by(FraudObservation.id)
@@ -299,7 +305,7 @@ def _count(*conditions: Any) -> Any:
     return select(func.count()).select_from(FraudObservation).where(*conditions).scalar_subquery()
 
 
-def read_database(session: Session, s: VoteSignals, now: datetime) -> Observed:
+def read_database(session: SessionLike, s: VoteSignals, now: datetime) -> Observed:
     """Count every window in one statement of indexed range counts."""
     fo = FraudObservation
     zero = literal(0)
@@ -316,7 +322,8 @@ def read_database(session: Session, s: VoteSignals, now: datetime) -> Observed:
         "entry_baseline": _count(fo.entry_id == s.entry_id, fo.at >= now - BURST_BASELINE, fo.at < now - BURST_RECENT),
     }
     row = session.execute(select(*(c.label(name) for name, c in columns.items()))).one()
-    return Observed(**{name: int(row._mapping[name] or 0) for name in columns}, source="database")
+    counts: dict[str, Any] = {name: int(row._mapping[name] or 0) for name in columns}
+    return Observed(**counts, source="database")
 
 
 def observation_of(s: VoteSignals, now: datetime) -> dict[str, Any]:
@@ -325,18 +332,10 @@ def observation_of(s: VoteSignals, now: datetime) -> dict[str, Any]:
             "ip": s.ip[:45], "subnet": subnet_of(s.ip)[:50], "device_id": s.device_id[:64]}
 
 
-def write_database(session: Session, s: VoteSignals, now: datetime) -> FraudObservation:
-    """One observation row, in the caller's transaction (it is committed with the vote)."""
-    obs = FraudObservation(**observation_of(s, now))
-    session.add(obs)
-    session.flush()
-    return obs
-
-
 # --- accounts registered in bursts ----------------------------------------------------
 
 
-def _registration_ip(session: Session, voter_id: int, created_at: datetime) -> str:
+def _registration_ip(session: SessionLike, voter_id: int, created_at: datetime) -> str:
     """The address that asked for the SMS code this account was registered with."""
     return session.scalar(
         select(SmsCode.requested_ip).join(User, User.phone == SmsCode.phone).where(
@@ -346,7 +345,7 @@ def _registration_ip(session: Session, voter_id: int, created_at: datetime) -> s
     ) or ""
 
 
-def count_registration_burst(session: Session, voter_id: int, created_at: datetime) -> tuple[str, int]:
+def count_registration_burst(session: SessionLike, voter_id: int, created_at: datetime) -> tuple[str, int]:
     """(subnet, accounts registered from it within ±10 minutes of this one, itself included)."""
     own_ip = _registration_ip(session, voter_id, created_at)
     subnet = subnet_of(own_ip)
@@ -369,14 +368,14 @@ def count_registration_burst(session: Session, voter_id: int, created_at: dateti
     return subnet, len(accounts)
 
 
-def _memo_insert(session: Session, voter_id: int, subnet: str, accounts: int, now: datetime) -> Any:
+def _memo_insert(session: SessionLike, voter_id: int, subnet: str, accounts: int, now: datetime) -> Any:
     table = RegistrationBurst.__table__
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return (insert(table).values(voter_id=voter_id, subnet=subnet, accounts=accounts, checked_at=now)
             .on_conflict_do_nothing(index_elements=["voter_id"]))
 
 
-def registration_accounts(session: Session, voter_id: int, created_at: datetime, now: datetime, *,
+def registration_accounts(session: SessionLike, voter_id: int, created_at: datetime, now: datetime, *,
                           in_caller_transaction: bool = False) -> int:
     """The burst size for this account: from the memo, or counted (and memoised once
     settled: in the caller's transaction, or else on a connection of its own)."""

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from ..db import SessionLike
 from ..errors import InvalidInput, Unprocessable
 from ..i18n import _
 from ..voting.models import IdempotentReply
@@ -51,7 +51,7 @@ def request_digest(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def earlier_reply(session: Session, *, voter_id: int, key: str | None, digest: str) -> Reply | None:
+def earlier_reply(session: SessionLike, *, voter_id: int, key: str | None, digest: str) -> Reply | None:
     """The answer stored under this key: replayed when the request is the same one;
     Unprocessable when the key was used for another request; None when it is new."""
     if key is None:

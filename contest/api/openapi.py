@@ -236,7 +236,7 @@ SLUG = {"name": "slug", "in": "path", "required": True, "schema": {**TEXT, "exam
 ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": ID,
             "description": f"ids are 32-bit: one above {MAX_ID} is no entry (404)"}
 CATEGORY = {"name": "category", "in": "query", "schema": ID, "description": "a category or group id of the contest"}
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _json_body(schema: str, *, required: bool = True) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from ..clock import to_local
 from ..contests.models import STAGES, Category, Contest, Entry, School
 from ..contests.service import StageInfo
 from ..media.models import MediaItem
+from ..media.service import public_cover_key
 from ..voting import ledger
 from .service import PUBLIC_MEDIA_ROLES, ReceiptProof
 
@@ -52,7 +53,7 @@ def contest(value: Contest, info: StageInfo, entries_count: int) -> dict[str, An
 def entry_summary(value: Entry, contest_slug: str) -> dict[str, Any]:
     return {
         "id": value.id, "contest": contest_slug, "title": value.title, "category": category(value.category),
-        "school": school(value.school), "cover_url": media_url(value.cover_key), "published_at": when(value.published_at),
+        "school": school(value.school), "cover_url": media_url(public_cover_key(value)), "published_at": when(value.published_at),
         "url": web.external_url("contests.entry_page", slug=contest_slug, entry_id=value.id),
     }
 
@@ -119,7 +120,7 @@ def leaderboard(contest_value: Contest, category_id: int | None, rows: list[tupl
     (and minors' numbers always go when the rules say so: `hidden`)."""
     items = [{
         "rank": rank, "entry_id": entry_id, "title": entries[entry_id].title, "category": category(entries[entry_id].category),
-        "cover_url": media_url(entries[entry_id].cover_key),
+        "cover_url": media_url(public_cover_key(entries[entry_id])),
         "votes": count if counts_visible and entry_id not in hidden else None,
     } for rank, (entry_id, count) in enumerate(rows, start=1) if entry_id in entries]
     return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not counts_visible, "items": items}

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import NotFound
 from ..i18n import _
 from ..voting import ledger
@@ -19,7 +20,7 @@ from ..voting import service as voting
 PUBLIC_MEDIA_ROLES = ("photo", "cover", "video")  # business plans and pitch videos are for judges
 
 
-def public_entry(session: Session, entry_id: int) -> tuple[Contest, Entry]:
+def public_entry(session: SessionLike, entry_id: int) -> tuple[Contest, Entry]:
     """An approved entry of a published contest by its id alone, or NotFound."""
     contest_id = session.scalar(select(Entry.contest_id).where(Entry.id == entry_id))
     if contest_id is None:
@@ -34,11 +35,13 @@ def public_entry(session: Session, entry_id: int) -> tuple[Contest, Entry]:
     return contest, entry
 
 
-def entries_by_id(session: Session, entry_ids: list[int]) -> dict[int, Entry]:
-    """Entries with their category, in one query (for leaderboards)."""
+def entries_by_id(session: SessionLike, entry_ids: list[int]) -> dict[int, Entry]:
+    """Entries with their category and nominee (whose choice decides whether the cover is
+    public), in one query (for leaderboards)."""
     if not entry_ids:
         return {}
-    rows = session.scalars(select(Entry).where(Entry.id.in_(entry_ids)).options(joinedload(Entry.category)))
+    rows = session.scalars(select(Entry).where(Entry.id.in_(entry_ids))
+                           .options(joinedload(Entry.category), joinedload(Entry.nominee)))
     return {entry.id: entry for entry in rows}
 
 
@@ -58,7 +61,7 @@ class ReceiptProof:
 RECEIPT_STATUS = {"valid": "counted", "held": "held", "voided": "voided"}
 
 
-def receipt_proof(session: Session, code: str) -> ReceiptProof:
+def receipt_proof(session: SessionLike, code: str) -> ReceiptProof:
     """A receipt's vote status and the inclusion proofs of its events, or NotFound."""
     vote, events = voting.receipt_status(session, code)
     entry = session.get(Entry, vote.entry_id)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import lazyload
 
 from ..accounts import service as accounts
 from ..accounts.models import User
+from ..db import SessionLike
 from ..errors import DomainError
 from ..i18n import _
 from .models import ApiToken
@@ -45,7 +46,7 @@ def _digest(text: str) -> str:
 
 
 def issue_token(
-    session: Session, counters: accounts.FailureCounters | None, *, phone: str, password: str, address: str, now: datetime,
+    session: SessionLike, counters: accounts.FailureCounters | None, *, phone: str, password: str, address: str, now: datetime,
     captcha: Callable[[], bool] | None = None, ttl: timedelta = TOKEN_TTL,
 ) -> IssuedToken:
     """Sign in as the web login does (accounts.sign_in: the same failure windows, so the
@@ -65,14 +66,14 @@ def issue_token(
     return IssuedToken(token, row.expires_at, user)
 
 
-def _prune(session: Session, user_id: int, now: datetime) -> None:
+def _prune(session: SessionLike, user_id: int, now: datetime) -> None:
     """Drop the account's expired tokens and all but its newest live ones."""
     session.execute(delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.expires_at <= now))
     keep = select(ApiToken.id).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc()).limit(MAX_TOKENS_PER_USER)
     session.execute(delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.id.not_in(keep.scalar_subquery())))
 
 
-def verify_token(session: Session, *, token: str, now: datetime) -> User:
+def verify_token(session: SessionLike, *, token: str, now: datetime) -> User:
     """The active account behind a bearer token, or InvalidToken (unknown, expired, or
     issued before the account's password last changed)."""
     if not token or len(token) > TOKEN_MAX_LENGTH:

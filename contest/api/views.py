@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -19,9 +18,8 @@ from ..accounts import service as accounts
 from ..accounts.models import User
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
-from ..antifraud.service import VoteSignals
 from ..contests import service as contests
-from ..contests.models import DISTRICTS, Contest
+from ..contests.models import DISTRICTS
 from ..errors import DomainError, InvalidInput, NotFound, UnsupportedMediaType
 from ..extensions import csrf, db, limiter
 from ..i18n import _
@@ -181,7 +179,7 @@ def ping() -> Response:
 
 def _login_counters() -> accounts.FailureCounters | None:
     """The failed sign-in windows, shared with the web login (None when rate limiting is off)."""
-    return accounts.FailureCounters(limiter.limiter) if limiter.enabled else None
+    return accounts.FailureCounters(limiter.limiter, fallback=web.login_fallback()) if limiter.enabled else None
 
 
 def _login_captcha(captcha_id: str, answer: str) -> Callable[[], bool] | None:
@@ -247,7 +245,7 @@ def get_entry(entry_id: int) -> Response:
     now = web.now()
     voting_open = live.has_public_vote(contest) and contests.stage_of(contest, now).is_active("voting")
     stamp = view_stamps.view_token(contest.id, entry.id, now) if voting_open else None
-    response = jsonify(payloads.entry_detail(entry, contest, media.media_of(db.session, entry.id), voting_open, stamp))
+    response = jsonify(payloads.entry_detail(entry, contest, media.public_media_of(db.session, entry), voting_open, stamp))
     if voting_open:
         response.headers["Cache-Control"] = "no-store"  # the stamp says when this answer was made
     return response
@@ -274,52 +272,45 @@ def create_captcha() -> tuple[Response, int]:
     return response, 201
 
 
-def _signals(voter: User, contest: Contest, entry_id: int, view_token: str, now: datetime) -> VoteSignals:
-    return VoteSignals(
-        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
-        ip=web.client_ip(), device_id=_device_id(),
-        user_agent=request.headers.get("User-Agent", "")[:300],
-        viewed_at=view_stamps.viewed_at(view_token, contest.id, entry_id, now),
-    )
-
-
 @bp.post("/entries/<int:entry_id>/votes")
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("投票太频繁，请稍后再试。"))
 @limiter.limit("20 per minute", key_func=_voter_key, exempt_when=_no_voter, error_message=lambda: _("投票太频繁，请稍后再试。"))
 def cast_vote(entry_id: int) -> tuple[Response, int]:
-    voter = _authenticate()
+    ballot = _ballot(_authenticate(), entry_id)
+    try:
+        result = voting.cast_vote(db.session, web.redis_client(), ballot, web.now())
+    except DomainError as refusal:
+        # A request whose key already has an answer is refused somewhere on the way (the
+        # key taken, the quota used, the captcha spent, …): the earlier answer is replayed.
+        db.session.rollback()
+        return _earlier_answer(ballot, refusal)
+    db.session.commit()
+    return jsonify(result.answer()), 201
+
+
+def _ballot(voter: User, entry_id: int) -> voting.Ballot:
     payload = _json_object(optional=True)
     _only_fields(payload, ("captcha_id", "captcha_answer", "view_token"))
-    captcha_id, captcha_answer = _string(payload, "captcha_id"), _string(payload, "captcha_answer")
-    view_token = _string(payload, "view_token")
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
-    now = web.now()
-    claim = None
-    if key is not None:
-        claim = voting.Idempotency(key, idempotency.request_digest(request.method, request.path, payload))
-    redis = web.redis_client()
-    # The key is claimed in the vote's own statement. A request whose key already has an
-    # answer is refused somewhere on the way (the key taken, the quota used, the captcha
-    # spent, …): then the earlier answer is replayed instead of the refusal.
-    try:
-        # Held for the whole request: the session keeps loaded objects only while they
-        # are referenced, and cast_vote then finds them there instead of loading them again.
-        entry, contest = voting.load_votable_entry(db.session, entry_id)
-        signals = _signals(voter, contest, entry.id, view_token, now)
-        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry.id, signals=signals, now=now,
-                                    captcha_id=captcha_id, captcha_answer=captcha_answer, idempotency=claim)
-    except DomainError:
-        db.session.rollback()
-        earlier = idempotency.earlier_reply(db.session, voter_id=voter.id, key=key, digest=claim.request_hash) if claim else None
-        if earlier is None:
-            raise
-        response = jsonify(earlier.body)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response, earlier.status
-    counted = live.LiveVote.of(result)  # before the commit expires the objects it reads
-    db.session.commit()
-    live.after_vote(db.session, redis, counted, signals, result.observation_id, now)
-    return jsonify(result.answer()), 201
+    claim = voting.Idempotency(key, idempotency.request_digest(request.method, request.path, payload)) if key else None
+    return voting.Ballot(
+        voter=voter, entry_id=entry_id, ip=web.client_ip(), device_id=_device_id(),
+        user_agent=request.headers.get("User-Agent", "")[:300],
+        stamp=view_stamps.read_stamp(_string(payload, "view_token"), web.now()),
+        captcha_id=_string(payload, "captcha_id"), captcha_answer=_string(payload, "captcha_answer"), idempotency=claim,
+    )
+
+
+def _earlier_answer(ballot: voting.Ballot, refusal: DomainError) -> tuple[Response, int]:
+    """The stored answer of a repeated request (Idempotent-Replayed), or the refusal being handled."""
+    claim = ballot.idempotency
+    earlier = idempotency.earlier_reply(db.session, voter_id=ballot.voter.id, key=claim.key, digest=claim.request_hash) \
+        if claim else None
+    if earlier is None:
+        raise refusal
+    response = jsonify(earlier.body)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response, earlier.status
 
 
 @bp.get("/contests/<slug>/leaderboard")

@@ -7,11 +7,11 @@ module is the one place that says what a valid rule set looks like.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..errors import InvalidInput
-from ..i18n import N_, _
+from ..i18n import N_, _, code_labels
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,39 @@ class RuleSpec:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    # (kind, default) where a kind's default differs from `default`
+    kind_defaults: tuple[tuple[str, Any], ...] = ()
+
+    def default_for(self, kind: str) -> Any:
+        """The rule's default in a contest of this kind."""
+        return dict(self.kind_defaults).get(kind, self.default)
 
 
+SCHOOL_KINDS = ("innovation", "selection")
+# A label may name other rules' values (%(key)s): `label_of` fills them in, so a school
+# quota's label says which enrolment band it is for as the breakpoints are set now.
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec("entries_per_person", int, 3, N_("每人最多投稿数"), ("media",), 1, 50),
     RuleSpec("min_image_width", int, 1920, N_("图片最小宽度（像素）"), ("media",), 100, 10000),
     RuleSpec("min_image_height", int, 1080, N_("图片最小高度（像素）"), ("media",), 100, 10000),
-    RuleSpec("photos_max", int, 9, N_("每件作品最多照片数"), ("media", "selection"), 1, 20),
+    RuleSpec("photos_min", int, 1, N_("每件作品最少照片数"), ("media", "selection"), 1, 20),
+    # A nomination took at most 6 photos before this was a rule of 最美职校生 too.
+    RuleSpec("photos_max", int, 9, N_("每件作品最多照片数"), ("media", "selection"), 1, 20,
+             kind_defaults=(("selection", 6),)),
     RuleSpec("video_max_seconds", int, 180, N_("视频最长时长（秒）"), minimum=10, maximum=1800),
     RuleSpec("video_max_mb", int, 300, N_("视频最大体积（MB）"), minimum=1, maximum=2000),
-    RuleSpec("school_quota_small", int, 3, N_("在校生 2000 人以下的学校限报数"), ("innovation", "selection"), 0, 50),
-    RuleSpec("school_quota_medium", int, 4, N_("在校生 2000–5000 人的学校限报数"), ("innovation", "selection"), 0, 50),
-    RuleSpec("school_quota_large", int, 5, N_("在校生 5000 人以上的学校限报数"), ("innovation", "selection"), 0, 50),
+    RuleSpec("school_small_below", int, 2000, N_("学校规模分界：在校生少于此数为小规模学校（人）"), SCHOOL_KINDS, 1, 100000),
+    RuleSpec("school_large_above", int, 5000, N_("学校规模分界：在校生多于此数为大规模学校（人）"), SCHOOL_KINDS, 1, 100000),
+    RuleSpec("school_quota_small", int, 3, N_("在校生 %(school_small_below)s 人以下的学校限报数"), SCHOOL_KINDS, 0, 50),
+    RuleSpec("school_quota_medium", int, 4, N_("在校生 %(school_small_below)s–%(school_large_above)s 人的学校限报数"),
+             SCHOOL_KINDS, 0, 50),
+    RuleSpec("school_quota_large", int, 5, N_("在校生 %(school_large_above)s 人以上的学校限报数"), SCHOOL_KINDS, 0, 50),
+    RuleSpec("team_students_min", int, 3, N_("每支团队最少学生数"), ("innovation",), 1, 15),
+    RuleSpec("team_students_max", int, 5, N_("每支团队最多学生数"), ("innovation",), 1, 15),
+    RuleSpec("team_advisors_min", int, 1, N_("每支团队最少指导教师数"), ("innovation",), 0, 10),
+    RuleSpec("team_advisors_max", int, 2, N_("每支团队最多指导教师数"), ("innovation",), 1, 10),
+    RuleSpec("nominee_age_min", int, 12, N_("被推荐学生最小年龄（周岁）"), ("selection",), 6, 80),
+    RuleSpec("nominee_age_max", int, 40, N_("被推荐学生最大年龄（周岁）"), ("selection",), 6, 80),
     RuleSpec("votes_per_day", int, 5, N_("每人每天可投票数"), ("selection", "media"), 0, 100),
     RuleSpec("votes_per_entry_per_day", int, 1, N_("每人每天对同一作品可投票数"), ("selection", "media"), 0, 10),
     RuleSpec("verified_only", bool, True, N_("仅限手机验证用户投票"), ("selection", "media")),
@@ -46,21 +67,154 @@ RULES: tuple[RuleSpec, ...] = (
     RuleSpec("hide_minor_vote_counts", bool, True, N_("结果中不公开未成年人的票数"), ("selection",)),
 )
 RULES_BY_KEY = {spec.key: spec for spec in RULES}
+# The words of a choice rule's values, registered under the rule's key, and the help a
+# rule needs beyond its label.
+CAPTCHA_MODE_LABELS = code_labels("captcha_mode", {
+    "always": N_("每次投票都要验证码"),
+    "risk": N_("发现异常时才要验证码（推荐）"),
+    "never": N_("不要验证码"),
+})
+RULE_HINTS: dict[str, str] = {
+    "captcha_mode": N_("投票时何时要求填写图形验证码。系统给每一票打风险分：选“发现异常时”，正常投票不受打扰，可疑的票须先通过验证码；"
+                       "风险很高的票无论选哪种都会暂缓计入，等待人工核实。"),
+}
+# Rules that bound a range together: the first may not exceed the second.
+RULE_RANGES: tuple[tuple[str, str], ...] = (
+    ("photos_min", "photos_max"),
+    ("school_small_below", "school_large_above"),
+    ("team_students_min", "team_students_max"),
+    ("team_advisors_min", "team_advisors_max"),
+    ("nominee_age_min", "nominee_age_max"),
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A contest's effective rules, typed: its kind's defaults overlaid with what it stores.
+
+    Built only by `rules_of` / `Rules.build`; call sites read attributes and never repeat a
+    default. A rule that does not apply to the contest's kind is off: 0 for a number,
+    False for a switch, the default for a choice (`applies(key)` says whether it applies).
+    """
+
+    kind: str
+    entries_per_person: int
+    min_image_width: int
+    min_image_height: int
+    photos_min: int
+    photos_max: int
+    video_max_seconds: int
+    video_max_mb: int
+    school_small_below: int
+    school_large_above: int
+    school_quota_small: int
+    school_quota_medium: int
+    school_quota_large: int
+    team_students_min: int
+    team_students_max: int
+    team_advisors_min: int
+    team_advisors_max: int
+    nominee_age_min: int
+    nominee_age_max: int
+    votes_per_day: int
+    votes_per_entry_per_day: int
+    verified_only: bool
+    min_account_age_hours: int
+    captcha_mode: str
+    counts_public: bool
+    hide_counts_hours_before_close: int
+    hide_minor_vote_counts: bool
+
+    @classmethod
+    def build(cls, kind: str, stored: Mapping[str, Any] | None) -> Rules:
+        values = {spec.key: spec.default_for(kind) if kind in spec.kinds else _OFF.get(spec.type, spec.default) for spec in RULES}
+        for key, raw in (stored or {}).items():
+            spec = RULES_BY_KEY.get(key)
+            if spec is not None and kind in spec.kinds:
+                values[key] = _stored_value(spec, raw, kind)
+        return cls(kind=kind, **values)
+
+    def applies(self, key: str) -> bool:
+        spec = RULES_BY_KEY.get(key)
+        return spec is not None and self.kind in spec.kinds
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rules that apply to the contest's kind, key → value, in schema order."""
+        return {spec.key: getattr(self, spec.key) for spec in rules_for_kind(self.kind)}
+
+    def with_values(self, **values: Any) -> Rules:
+        return replace(self, **values)
+
+    @property
+    def has_public_vote(self) -> bool:
+        """Whether the kind has a public vote at all (innovation contests have none)."""
+        return self.applies("votes_per_day")
+
+    @property
+    def hides_minor_votes(self) -> bool:
+        return self.hide_minor_vote_counts
+
+    def school_quota(self, enrolment: int) -> int:
+        """Entries a school may have, by its enrolment: below `school_small_below` small,
+        above `school_large_above` large, medium in between (both breakpoints included)."""
+        if enrolment < self.school_small_below:
+            return self.school_quota_small
+        if enrolment <= self.school_large_above:
+            return self.school_quota_medium
+        return self.school_quota_large
+
+    def span(self, low: str, high: str) -> str:
+        """Two rules bounding a count, as the rules are written ("1–6", or "6" when they agree)."""
+        return span(getattr(self, low), getattr(self, high))
+
+
+_OFF: dict[type, Any] = {int: 0, bool: False}
+
+
+def _stored_value(spec: RuleSpec, raw: Any, kind: str) -> Any:
+    """A stored value of the spec's type; a value stored before a bound changed is kept
+    as stored (the editor refuses new out-of-bound values), a value of the wrong shape
+    falls back to the default."""
+    try:
+        if spec.type is bool:
+            return parse_rule(spec.key, raw)
+        if spec.type is int:
+            return int(raw)
+        return str(raw)
+    except (InvalidInput, TypeError, ValueError):
+        return spec.default_for(kind)
 
 
 def rules_for_kind(kind: str) -> list[RuleSpec]:
     return [spec for spec in RULES if kind in spec.kinds]
 
 
-def defaults_for_kind(kind: str) -> dict[str, Any]:
-    return {spec.key: spec.default for spec in rules_for_kind(kind)}
+def span(low: int, high: int) -> str:
+    """A count between two bounds as rules are written: "3–5", or "3" when they agree."""
+    return str(low) if low == high else f"{low}–{high}"
 
 
-def effective_rules(kind: str, stored: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults of the kind overlaid with what the contest stores."""
-    rules = defaults_for_kind(kind)
-    rules.update({k: v for k, v in (stored or {}).items() if k in rules})
+def label_of(spec: RuleSpec, values: Mapping[str, Any] | None = None) -> str:
+    """The rule's label in the reader's language, with the other rules it names filled in
+    from `values` (a contest's rules, or what an editor shows) or else their defaults."""
+    named = {other.key: other.default for other in RULES}
+    named.update(values or {})
+    return _(spec.label, **named)
+
+
+def check_rule_set(kind: str, stored: Mapping[str, Any] | None) -> Rules:
+    """The rules a contest of this kind would have with these stored values, or InvalidInput
+    when the lower end of a range (RULE_RANGES) would exceed its upper end."""
+    rules = Rules.build(kind, stored)
+    values = rules.as_dict()
+    for low, high in RULE_RANGES:
+        if rules.applies(low) and rules.applies(high) and getattr(rules, low) > getattr(rules, high):
+            raise InvalidInput(_("规则“%(low)s”不能大于“%(high)s”。", low=label_of(RULES_BY_KEY[low], values),
+                                 high=label_of(RULES_BY_KEY[high], values)), field=low)
     return rules
+
+
+assert {f.name for f in fields(Rules)} - {"kind"} == set(RULES_BY_KEY), "Rules and RULES must name the same rules"
 
 
 def parse_rule(key: str, raw: Any) -> Any:
@@ -76,16 +230,16 @@ def parse_rule(key: str, raw: Any) -> Any:
             return True
         if text in ("0", "false", "no", "off", "否", ""):
             return False
-        raise InvalidInput(_("规则“%(label)s”应为是或否。", label=spec.label))
+        raise InvalidInput(_("规则“%(label)s”应为是或否。", label=label_of(spec)))
     if spec.type is int:
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise InvalidInput(_("规则“%(label)s”应为整数。", label=spec.label)) from None
+            raise InvalidInput(_("规则“%(label)s”应为整数。", label=label_of(spec))) from None
         if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
-            raise InvalidInput(_("规则“%(label)s”应在 %(lo)s 到 %(hi)s 之间。", label=spec.label, lo=spec.minimum, hi=spec.maximum))
+            raise InvalidInput(_("规则“%(label)s”应在 %(lo)s 到 %(hi)s 之间。", label=label_of(spec), lo=spec.minimum, hi=spec.maximum))
         return value
-    value = str(raw).strip()
-    if spec.choices and value not in spec.choices:
-        raise InvalidInput(_("规则“%(label)s”只能是：%(choices)s", label=spec.label, choices="、".join(spec.choices)))
-    return value
+    text = str(raw).strip()
+    if spec.choices and text not in spec.choices:
+        raise InvalidInput(_("规则“%(label)s”只能是：%(choices)s", label=label_of(spec), choices="、".join(spec.choices)))
+    return text

@@ -1,7 +1,7 @@
 """Forgetting what the vote path no longer needs: fraud observations past every window,
 and Idempotency-Key answers past any sensible retry. Votes, ledger events and blocks
-are never pruned. Ended sign-ins go at the same time (accounts' own rule and batches):
-this is the one periodic clean-up the deployment runs.
+are never pruned. Observations and ended sign-ins go by their own domains' rules and
+batches (antifraud, accounts): this is the one periodic clean-up the deployment runs.
 
 Run by the sealing daemon once an hour (`flask votes seal --every 2`) and on demand with
 `flask votes prune`. Deletes go in batches, each its own short transaction, so a large
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ..accounts import service as accounts
-from ..antifraud.models import FraudObservation
-from ..antifraud.signals import DEVICE_WINDOW
+from ..antifraud import service as antifraud
+from ..db import SessionLike
 from .models import IdempotentReply
 
-OBSERVATIONS_KEPT = timedelta(days=7)  # the longest window reads 24 h; a week serves reviews of the Redis rebuild
 REPLIES_KEPT = timedelta(days=2)  # an app retries within minutes; two days covers a phone left offline overnight
 BATCH = 5_000
 
@@ -41,22 +41,22 @@ class Pruned:
         return self.observations + self.replies + self.sign_ins
 
 
-def _delete_older(session: Session, model: type, column: object, cutoff: datetime, batch: int) -> int:
+def _delete_older(session: SessionLike, model: type[Any], column: InstrumentedAttribute[datetime], cutoff: datetime,
+                  batch: int) -> int:
     """Delete rows older than `cutoff`, `batch` at a time, committing after each batch."""
     removed = 0
     while True:
-        ids = list(session.scalars(select(model.id).where(column < cutoff).order_by(model.id).limit(batch)))  # type: ignore[attr-defined]
+        ids = list(session.scalars(select(model.id).where(column < cutoff).order_by(model.id).limit(batch)))
         if not ids:
             return removed
-        session.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(model.id.in_(ids)))
         session.commit()
         removed += len(ids)
 
 
-def prune(session: Session, now: datetime, *, batch: int = BATCH) -> Pruned:
+def prune(session: SessionLike, now: datetime, *, batch: int = BATCH) -> Pruned:
     """Delete fraud observations, idempotent answers and ended sign-ins nobody reads any more; commits."""
-    observations = _delete_older(session, FraudObservation, FraudObservation.at, now - max(OBSERVATIONS_KEPT, DEVICE_WINDOW),
-                                 batch)
+    observations = antifraud.prune_observations(session, now, batch=batch)
     replies = _delete_older(session, IdempotentReply, IdempotentReply.created_at, now - REPLIES_KEPT, batch)
     sign_ins = accounts.prune_login_sessions(session, now, batch=batch)
     return Pruned(observations, replies, sign_ins)

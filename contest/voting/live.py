@@ -35,37 +35,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
-from sqlalchemy import Integer, cast, func, literal, null, or_, select, union_all
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, Row, cast, func, literal, null, or_, select, union_all
 
 from ..accounts.models import User
 from ..antifraud import service as antifraud
 from ..antifraud.service import VoteSignals
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
-from . import ledger
-from .models import LedgerBlock, Vote
-from .service import CastResult, local_day, valid_counts, votes_used_today
+from ..db import SessionLike
+from ..redis_client import health_of
+from .models import Vote
+from .records import CastResult, local_day, valid_counts, votes_used_today
 
 log = logging.getLogger(__name__)
 
 READY_TTL = 600  # seconds a rebuilt board is trusted before it is rebuilt from the database
 BUILD_TTL = 120  # a rebuild that dies leaves no lasting trace after this
 SEEN_KEEP = 10_000  # newest vote ids remembered for de-duplication
-DOWN_PAUSE = 5.0  # seconds Redis is left alone after a failure (no timeout on every request)
-SEAL_EVERY = timedelta(seconds=5)
-SEAL_TICK_KEY = "ledger:seal-tick"
 OVERFETCH = 20  # extra board rows read so ties at the cut sort the same as in SQL
 
 
@@ -79,38 +72,25 @@ def _board_suffix(category_id: int | None) -> str:
 
 # --- Redis health, per client ------------------------------------------------------------
 
-_down_until: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-_dirty: set[int] = set()  # contests whose boards missed an update in this process
-_state_lock = threading.Lock()
-
-
 def _usable(redis: Any) -> bool:
-    if redis is None:
-        return False
-    return _down_until.get(redis, 0.0) <= time.monotonic()
+    return redis is not None and health_of(redis).usable()
 
 
 def _failed(redis: Any, exc: Exception, what: str, contest_id: int | None = None) -> None:
     log.warning("live counts: Redis unavailable while %s (%s); reading the database", what, exc)
-    with _state_lock:
-        _down_until[redis] = time.monotonic() + DOWN_PAUSE
-        if contest_id is not None:
-            _dirty.add(contest_id)
+    health_of(redis).failed(contest_id)
 
 
 def _heal_dirty(redis: Any) -> None:
     """Boards that missed an update while Redis was unreachable are rebuilt on next read."""
-    if not _dirty:
-        return
-    with _state_lock:
-        dirty = set(_dirty)
-        _dirty.difference_update(dirty)
-    for contest_id in dirty:
+    health = health_of(redis)
+    dirty = health.take_dirty()
+    for n, contest_id in enumerate(sorted(dirty)):
         try:
             invalidate(redis, contest_id)
         except RedisError:
-            with _state_lock:
-                _dirty.update(dirty)
+            for left in sorted(dirty)[n:]:
+                health.mark_dirty(left)
             raise
 
 
@@ -190,22 +170,23 @@ def counts_visible(contest: Contest, now: datetime) -> bool:
     if not has_public_vote(contest):
         return False
     _start, end = contest.window("voting")
+    assert end is not None  # has_public_vote saw the voting window
     rules = contests.rules_of(contest)
-    if not rules.get("counts_public", True):
+    if not rules.counts_public:
         return False
-    hide = timedelta(hours=int(rules.get("hide_counts_hours_before_close", 0) or 0))
+    hide = timedelta(hours=rules.hide_counts_hours_before_close)
     return not (hide and end - hide <= now < end)
 
 
 def has_public_vote(contest: Contest) -> bool:
     """Whether the contest's schedule has a public voting window."""
     start, end = contest.window("voting")
-    return start is not None and end is not None and "votes_per_day" in contests.rules_of(contest)
+    return start is not None and end is not None and contests.rules_of(contest).has_public_vote
 
 
-def votes_left_today(session: Session, contest: Contest, voter: User, now: datetime) -> int:
+def votes_left_today(session: SessionLike, contest: Contest, voter: User, now: datetime) -> int:
     """Votes the voter may still cast in this contest today (Asia/Shanghai day)."""
-    per_day = int(contests.rules_of(contest).get("votes_per_day", 5))
+    per_day = contests.rules_of(contest).votes_per_day
     return max(0, per_day - votes_used_today(session, contest.id, voter.id, local_day(now)))
 
 
@@ -213,8 +194,7 @@ def votes_left_today(session: Session, contest: Contest, voter: User, now: datet
 
 @dataclass(frozen=True)
 class LiveVote:
-    """What the live boards need to know about one committed vote. Take it before the
-    commit (`LiveVote.of(result)`) to spare reloading the expired objects after it."""
+    """What the live boards need to know about one committed vote."""
 
     contest_id: int
     entry_id: int
@@ -224,26 +204,21 @@ class LiveVote:
 
     @classmethod
     def of(cls, result: CastResult) -> LiveVote:
-        entry = result.entry
-        categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
-        return cls(result.contest.id, entry.id, result.vote.id, result.vote.status == "valid", categories)
+        return cls(result.contest_id, result.entry_id, result.vote.id, result.vote.status == "valid", result.category_ids)
 
 
-def after_vote(session: Session, redis: Any, vote: LiveVote, signals: VoteSignals, observation_id: int | None,
-               now: datetime) -> None:
+def after_vote(redis: Any, vote: LiveVote, signals: VoteSignals, observation_id: int | None, now: datetime) -> None:
     """After a vote request's commit: the live boards and the anti-fraud windows learn of
-    the vote in one Redis round trip, and the ledger is sealed when its turn has come.
-    Never raises: the vote stands, and whatever missed it catches up by itself."""
+    the vote in one Redis round trip. Never raises: the vote stands, and whatever missed
+    it catches up by itself."""
     def windows(pipe: Any) -> None:
         if observation_id is not None:
             antifraud.queue_windows(pipe, signals, now, observation_id)
 
-    after_vote_committed(session, redis, vote, now, also=windows)
-    maybe_seal(session, redis, now)
+    after_vote_committed(redis, vote, also=windows)
 
 
-def after_vote_committed(session: Session, redis: Any, result: CastResult | LiveVote, now: datetime,
-                         also: Callable[[Any], None] | None = None) -> None:
+def after_vote_committed(redis: Any, result: CastResult | LiveVote, also: Callable[[Any], None] | None = None) -> None:
     """Add a committed vote to the live boards; `also` queues more commands (the vote's
     anti-fraud windows) on the same pipeline, so it all costs one round trip. Never
     raises: the vote already stands, and a board that misses it is rebuilt from the
@@ -251,8 +226,7 @@ def after_vote_committed(session: Session, redis: Any, result: CastResult | Live
     vote = result if isinstance(result, LiveVote) else LiveVote.of(result)
     if not _usable(redis):
         if redis is not None and vote.counted:
-            with _state_lock:
-                _dirty.add(vote.contest_id)
+            health_of(redis).mark_dirty(vote.contest_id)
         return
     try:
         _heal_dirty(redis)
@@ -285,15 +259,14 @@ def invalidate(redis: Any, contest_id: int) -> None:
     pipe.execute()
 
 
-def after_status_change(session: Session, redis: Any, contest_id: int, entry_ids: Iterable[int] = ()) -> None:
+def after_status_change(session: SessionLike, redis: Any, contest_id: int, entry_ids: Iterable[int] = ()) -> None:
     """After votes were voided or released (committed): the contest's boards are recounted
     from the database at once. Recounting the whole contest in one snapshot, rather than
     patching the changed entries, keeps concurrent votes from being lost or counted twice;
     organisers' actions are rare enough for that to cost nothing noticeable."""
     if not _usable(redis):
         if redis is not None:
-            with _state_lock:
-                _dirty.add(contest_id)
+            health_of(redis).mark_dirty(contest_id)
         return
     try:
         _heal_dirty(redis)
@@ -311,7 +284,7 @@ class Snapshot:
     recent_vote_ids: list[int]
 
 
-def snapshot(session: Session, contest_id: int, keep: int = SEEN_KEEP) -> Snapshot:
+def snapshot(session: SessionLike, contest_id: int, keep: int = SEEN_KEEP) -> Snapshot:
     """Valid votes per entry and category, and the ids of the newest votes, read in one
     statement so that both describe the same moment."""
     counted = (
@@ -327,8 +300,9 @@ def snapshot(session: Session, contest_id: int, keep: int = SEEN_KEEP) -> Snapsh
     boards: dict[str, dict[int, int]] = {}
     recent_ids: list[int] = []
     # A connection of its own: the caller's session keeps its transaction and its objects.
-    with session.get_bind().connect() as conn:
-        rows = conn.execute(union_all(counted, recent)).all()
+    bind = session.get_bind()
+    with (bind.engine if isinstance(bind, Connection) else bind).connect() as conn:
+        rows: Sequence[Row[*tuple[Any, ...]]] = conn.execute(union_all(counted, recent)).all()
     for kind, row_id, category_id, group_id, n in rows:
         if kind == "r":
             recent_ids.append(row_id)
@@ -340,7 +314,7 @@ def snapshot(session: Session, contest_id: int, keep: int = SEEN_KEEP) -> Snapsh
     return Snapshot(boards, recent_ids)
 
 
-def rebuild(session: Session, redis: Any, contest_id: int) -> bool:
+def rebuild(session: SessionLike, redis: Any, contest_id: int) -> bool:
     """Rebuild a contest's boards from the database unless another process is doing it;
     True when this call left them complete. Raises RedisError when Redis fails."""
     prefix = _prefix(contest_id)
@@ -369,7 +343,8 @@ def rebuild(session: Session, redis: Any, contest_id: int) -> bool:
         fill.execute()
         keys = [prefix + "ready", prefix + "building", prefix + "pending", prefix + "gen", prefix + "lock",
                 prefix + "boards", tmp + "boards", prefix + "seen", tmp + "seen"]
-        return redis.eval(_INSTALL, len(keys), *keys, generation, token, READY_TTL, SEEN_KEEP, prefix, tmp) == 1
+        installed: int = redis.eval(_INSTALL, len(keys), *keys, generation, token, READY_TTL, SEEN_KEEP, prefix, tmp)
+        return installed == 1
     except BaseException:
         # let the next reader try again at once rather than after the lock's TTL
         try:
@@ -380,7 +355,7 @@ def rebuild(session: Session, redis: Any, contest_id: int) -> bool:
         raise
 
 
-def recount(session: Session, redis: Any, contest: Contest | None = None) -> dict[int, int]:
+def recount(session: SessionLike, redis: Any, contest: Contest | None = None) -> dict[int, int]:
     """Rebuild the boards of one contest, or of every contest with a public vote, from the
     database; valid votes per contest. Raises RedisError when Redis fails."""
     targets = [contest] if contest is not None else [c for c in contests.list_contests(session, include_unpublished=True)
@@ -403,7 +378,7 @@ def recount(session: Session, redis: Any, contest: Contest | None = None) -> dic
 
 # --- reading -----------------------------------------------------------------------------
 
-def _board_state(session: Session, redis: Any, contest_id: int) -> str:
+def _board_state(session: SessionLike, redis: Any, contest_id: int) -> str:
     """'ready' (complete), 'stale' (being rebuilt elsewhere; slightly behind) or 'none'."""
     prefix = _prefix(contest_id)
     _heal_dirty(redis)
@@ -418,7 +393,7 @@ def _ranked(rows: Iterable[tuple[int, int]], limit: int) -> list[tuple[int, int]
     return sorted(rows, key=lambda row: (-row[1], row[0]))[:limit]
 
 
-def leaderboard(session: Session, redis: Any, contest: Contest, *, category_id: int | None = None,
+def leaderboard(session: SessionLike, redis: Any, contest: Contest, *, category_id: int | None = None,
                 limit: int = 20) -> list[tuple[int, int]]:
     """The top entries by valid votes as (entry id, votes), most votes first, ties by entry
     id; from Redis when its board is complete (rebuilt on demand), else from the database."""
@@ -434,7 +409,7 @@ def leaderboard(session: Session, redis: Any, contest: Contest, *, category_id: 
     return _database_board(session, contest.id, category_id, limit)
 
 
-def counts_for(session: Session, redis: Any, contest: Contest, entry_ids: list[int]) -> dict[int, int]:
+def counts_for(session: SessionLike, redis: Any, contest: Contest, entry_ids: list[int]) -> dict[int, int]:
     """Valid votes of the given entries (0 for none), live from Redis or from the database."""
     if not entry_ids:
         return {}
@@ -451,7 +426,7 @@ def counts_for(session: Session, redis: Any, contest: Contest, entry_ids: list[i
     return {e: found.get(e, 0) for e in entry_ids}
 
 
-def _database_board(session: Session, contest_id: int, category_id: int | None, limit: int) -> list[tuple[int, int]]:
+def _database_board(session: SessionLike, contest_id: int, category_id: int | None, limit: int) -> list[tuple[int, int]]:
     count = func.count().label("n")
     query = select(Vote.entry_id, count).where(Vote.contest_id == contest_id, Vote.status == "valid")
     if category_id is not None:
@@ -459,33 +434,3 @@ def _database_board(session: Session, contest_id: int, category_id: int | None, 
             or_(Entry.category_id == category_id, Entry.group_id == category_id))
     query = query.group_by(Vote.entry_id).order_by(count.desc(), Vote.entry_id).limit(limit)
     return [(entry_id, n) for entry_id, n in session.execute(query)]
-
-
-# --- sealing -----------------------------------------------------------------------------
-
-_last_seal: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
-
-
-def maybe_seal(session: Session, redis: Any, now: datetime) -> LedgerBlock | None:
-    """Seal pending ledger events, at most once per SEAL_EVERY in this process and (when
-    Redis answers) in the whole cluster; commits. Never raises: sealing is retried later."""
-    engine = session.get_bind()
-    last = _last_seal.get(engine)
-    # a clock that went backwards (tests, a corrected server clock) restarts the rhythm
-    if last is not None and last <= now < last + SEAL_EVERY:
-        return None
-    _last_seal[engine] = now
-    if _usable(redis):
-        try:
-            if not redis.set(SEAL_TICK_KEY, "1", nx=True, ex=int(SEAL_EVERY.total_seconds())):
-                return None
-        except RedisError as exc:
-            _failed(redis, exc, "taking the sealing turn")
-    try:
-        block = ledger.seal_pending(session, now=now)
-        session.commit()
-        return block
-    except SQLAlchemyError:
-        session.rollback()
-        log.exception("sealing the ledger failed; the next turn retries")
-        return None

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
+from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
+from ..accounts.service import require_role
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..antifraud.service import Verdict, VoteSignals
-from ..clock import LOCAL_TZ, local_midnight
+from ..clock import local_midnight
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
+from ..contests.rules import Rules
+from ..db import SessionLike, after_commit
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from ..i18n import _
-from . import ledger, writer
-from .models import LedgerEvent, Vote, VoteQuota
+from . import ledger, live, sealing, writer
+from .models import LedgerEvent, Vote, VoteEntryQuota
+from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, valid_counts, votes_used_today
+
+__all__ = [
+    "Ballot", "CaptchaRequired", "CastResult", "CastVote", "Idempotency", "OwnVote", "ViewStamp", "VoteContext",
+    "cast_vote", "change_status", "check_eligible", "load_votable_entry", "local_day", "receipt_status", "record_vote",
+    "valid_counts", "voted_today", "votes_of_voter", "votes_used_today",
+]
 
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud or typed from a phone
 
@@ -41,46 +53,6 @@ class VoteContext:
     captcha_passed: bool = False
 
 
-@dataclass(frozen=True)
-class CastVote:
-    """A vote as it was stored (written by voting.writer, not through the ORM)."""
-
-    id: int
-    contest_id: int
-    entry_id: int
-    voter_id: int
-    status: str
-    risk_score: int
-    reasons: list[str]
-    receipt: str
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """An Idempotency-Key to claim with the vote's answer: the answer is stored in the
-    vote's own statement, so a repeat finds it exactly when the vote exists."""
-
-    key: str
-    request_hash: str
-
-
-@dataclass(frozen=True)
-class CastResult:
-    vote: CastVote
-    votes_left_today: int
-    entry: Entry
-    contest: Contest = field(repr=False)
-    observation_id: int | None = None
-
-    def answer(self) -> dict[str, Any]:
-        """The vote's answer to its caller (and what an Idempotency-Key replays)."""
-        return {"vote_id": self.vote.id, "receipt": self.vote.receipt, "votes_left_today": self.votes_left_today}
-
-
-def local_day(now: datetime) -> date:
-    return now.astimezone(LOCAL_TZ).date()
-
-
 def new_receipt() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
 
@@ -89,7 +61,7 @@ def new_receipt() -> str:
 _WITH_CONTEST = (joinedload(Entry.contest).lazyload(Contest.categories),)
 
 
-def load_votable_entry(session: Session, entry_id: int) -> tuple[Entry, Contest]:
+def load_votable_entry(session: SessionLike, entry_id: int) -> tuple[Entry, Contest]:
     """An approved entry of a published contest, or NotFound / Forbidden."""
     entry = session.get(Entry, entry_id, options=_WITH_CONTEST)
     if entry is None:
@@ -100,52 +72,101 @@ def load_votable_entry(session: Session, entry_id: int) -> tuple[Entry, Contest]
     return entry, contest
 
 
-def check_eligible(contest: Contest, voter: User, now: datetime) -> dict[str, Any]:
+def check_eligible(contest: Contest, voter: User, now: datetime) -> Rules:
     """The contest's rules, once the voting window and the voter's eligibility are checked."""
     if not contests.stage_of(contest, now).is_active("voting"):
         raise Forbidden(_("现在不在投票时间内。"), code="voting_closed")
     rules = contests.rules_of(contest)
-    if rules.get("verified_only", True) and voter.phone_verified_at is None:
+    if rules.verified_only and voter.phone_verified_at is None:
         raise Forbidden(_("请先完成手机验证再投票。"), code="not_verified")
-    min_age = int(rules.get("min_account_age_hours", 0))
+    min_age = rules.min_account_age_hours
     if min_age and now - voter.created_at < timedelta(hours=min_age):
         raise Forbidden(_("新注册的账号需满 %(h)s 小时后才能投票。", h=min_age), code="account_too_new")
     return rules
 
 
-def votes_used_today(session: Session, contest_id: int, voter_id: int, day: date) -> int:
-    return session.scalar(select(VoteQuota.used).where(
-        VoteQuota.contest_id == contest_id, VoteQuota.voter_id == voter_id, VoteQuota.day == day)) or 0
+
+def cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -> CastResult:
+    """A vote request end to end: the entry, the anti-fraud verdict, the captcha, the rules
+    and quotas, then the vote with its ledger event and fraud observation, in the caller's
+    transaction. The caller commits; once it has, the live boards and the anti-fraud
+    windows learn of the vote in one Redis round trip and the ledger is sealed when its
+    turn has come (after-commit work: nothing of it happens if the transaction rolls back).
+
+    With `ballot.idempotency`, the key is claimed with the vote's answer (Conflict when it
+    already has one: the caller rolls back and replays the stored answer).
+    """
+    entry, contest = load_votable_entry(session, ballot.entry_id)
+    if ballot.slug is not None and contest.slug != ballot.slug:
+        raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
+    voter = ballot.voter
+    signals = VoteSignals(
+        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry.id,
+        ip=ballot.ip, device_id=ballot.device_id, user_agent=ballot.user_agent,
+        viewed_at=ballot.stamp.seen_for(contest.id, entry.id) if ballot.stamp else None,
+    )
+    verdict = antifraud.assess_vote(session, redis, signals, now)
+    captcha_passed = False
+    if ballot.captcha_id or ballot.captcha_answer:
+        captcha_passed = captcha.check_captcha(session, redis, captcha_id=ballot.captcha_id,
+                                               answer=ballot.captcha_answer, purpose="vote")
+        if not captcha_passed:
+            raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
+    context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
+                          user_agent=signals.user_agent, captcha_passed=captcha_passed)
+    result = _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
+                     idempotency=ballot.idempotency, observe=signals)
+    engine = session.get_bind()
+    after_commit(session, lambda: _after_commit(engine, redis, result, signals, now))
+    return result
 
 
-def cast_vote(
-    session: Session, *, voter: User, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
+def _after_commit(engine: Any, redis: Any, result: CastResult, signals: VoteSignals, now: datetime) -> None:
+    """A committed vote's follow-up: boards and anti-fraud windows, then the app's sealer
+    is armed (it seals a moment later in a thread of its own: the request does not wait)."""
+    live.after_vote(redis, live.LiveVote.of(result), signals, result.observation_id, now)
+    sealing.after_vote(engine)
+
+
+def record_vote(
+    session: SessionLike, *, voter: User, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
     context: VoteContext = VoteContext(), idempotency: Idempotency | None = None, observe: VoteSignals | None = None,
 ) -> CastResult:
-    """Cast one vote: window, eligibility, captcha, quotas (per entry, then per day), ledger.
+    """Store one vote with a verdict already reached (cast_vote's last step; the demo's
+    data uses it to write votes as the anti-fraud would have judged them): window,
+    eligibility, captcha, quotas (per entry, then per day), ledger. Nothing follows the
+    commit: the boards pick the vote up when they are next rebuilt.
 
     With `observe`, the vote's fraud observation is written with it; with `idempotency`,
     the key is claimed with the vote's answer (Conflict when it already has one).
     """
     entry, contest = load_votable_entry(session, entry_id)
+    return _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
+                   idempotency=idempotency, observe=observe)
+
+
+def _record(
+    session: SessionLike, *, voter: User, entry: Entry, contest: Contest, now: datetime, verdict: Verdict,
+    context: VoteContext, idempotency: Idempotency | None, observe: VoteSignals | None,
+) -> CastResult:
     rules = check_eligible(contest, voter, now)
-    needs_captcha = rules.get("captcha_mode") == "always" or (rules.get("captcha_mode") == "risk" and verdict.action == "captcha")
+    needs_captcha = rules.captcha_mode == "always" or (rules.captcha_mode == "risk" and verdict.action == "captcha")
     if needs_captcha and not context.captcha_passed:
         raise CaptchaRequired(_("请先完成图形验证码。"))
     day = local_day(now)
-    per_entry = int(rules.get("votes_per_entry_per_day", 1))
-    per_day = int(rules.get("votes_per_day", 5))
+    per_entry, per_day = rules.votes_per_entry_per_day, rules.votes_per_day
     status = "held" if verdict.action == "hold" else "valid"
-    vote = {
+    vote: dict[str, Any] = {  # the row's columns (writer.VoteRows)
         "contest_id": contest.id, "entry_id": entry.id, "voter_id": voter.id, "day": day, "created_at": now,
         "status": status, "risk_score": verdict.score, "reasons": list(verdict.reasons), "ip": context.ip[:45],
         "subnet": context.subnet[:50], "device_id": context.device_id[:64], "user_agent": context.user_agent[:300],
         "receipt": new_receipt(), "idempotency_key": idempotency.key if idempotency else None, "status_reason": "",
     }
     detail = ("held: " + ",".join(verdict.reasons) if status == "held" else "valid")[:300]
-    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail, "digest": ledger.digest_of(
+    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail, "vote_status": status,
+             "format": ledger.EVENT_FORMAT, "digest": ledger.digest_of(
         ledger.cast_fields(kind="cast", at=now, detail=detail, contest_id=contest.id, entry_id=entry.id,
-                           voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"]))}
+                           voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"], vote_status=status))}
     reply = None
     if idempotency is not None:
         reply = {"voter_id": voter.id, "key": idempotency.key, "request_hash": idempotency.request_hash, "status": 201,
@@ -166,10 +187,11 @@ def cast_vote(
         raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None
     cast = CastVote(id=written.vote_id, contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, status=status,
                     risk_score=verdict.score, reasons=list(verdict.reasons), receipt=vote["receipt"])
-    return CastResult(cast, per_day - written.used_today, entry, contest, written.observation_id)
+    categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
+    return CastResult(cast, per_day - written.used_today, contest.slug, categories, written.observation_id)
 
 
-def receipt_status(session: Session, receipt: str) -> tuple[Vote, list[Any]]:
+def receipt_status(session: SessionLike, receipt: str) -> tuple[Vote, list[Any]]:
     """The vote behind a receipt code and its ledger events, or NotFound."""
     vote = session.scalar(select(Vote).where(Vote.receipt == (receipt or "").strip().upper()))
     if vote is None:
@@ -178,8 +200,10 @@ def receipt_status(session: Session, receipt: str) -> tuple[Vote, list[Any]]:
     return vote, events
 
 
-def change_status(session: Session, *, actor: User | None, vote_ids: list[int], to: str, reason: str, now: datetime) -> int:
+def change_status(session: SessionLike, *, actor: Actor, vote_ids: list[int], to: str, reason: str, now: datetime) -> int:
     """Void (to='voided') or release (to='valid') votes with a reason; returns how many changed."""
+    if not is_system(actor):
+        require_role(actor, "organiser", "admin")
     kind = {"voided": "void", "valid": "release"}[to]
     allowed_from = ("valid", "held") if to == "voided" else ("held",)
     votes = list(session.scalars(select(Vote).where(Vote.id.in_(vote_ids), Vote.status.in_(allowed_from)).with_for_update()))
@@ -188,32 +212,70 @@ def change_status(session: Session, *, actor: User | None, vote_ids: list[int], 
         vote.status_reason = reason[:300]
         ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason)
     session.flush()
+    if votes:  # their events are sealed a moment after the commit, as a vote's are
+        engine = session.get_bind()
+        after_commit(session, lambda: sealing.after_vote(engine))
     return len(votes)
 
 
-def valid_counts(session: Session, contest_id: int) -> dict[int, int]:
-    """Valid votes per entry, from the database (the source of truth)."""
+# --- what voters see of their own votes --------------------------------------------------
+
+VOTES_PER_PAGE = 50
+
+
+def voted_today(session: SessionLike, *, contest: Contest, voter: User, entry_ids: Iterable[int],
+                now: datetime) -> frozenset[int]:
+    """The entries among `entry_ids` (of this contest) that the voter can vote for no more
+    today, Beijing time: their per-entry quota (rule votes_per_entry_per_day, usually one
+    vote) is used up. One query for a whole page of entries, read from the quota rows
+    the vote itself counts on, so a held or voided vote counts as the writer counts it."""
+    ids = sorted(set(entry_ids))
+    if not ids:
+        return frozenset()
+    per_entry = contests.rules_of(contest).votes_per_entry_per_day
+    return frozenset(session.scalars(select(VoteEntryQuota.entry_id).where(
+        VoteEntryQuota.voter_id == voter.id, VoteEntryQuota.day == local_day(now), VoteEntryQuota.entry_id.in_(ids),
+        VoteEntryQuota.used >= per_entry)))
+
+
+@dataclass(frozen=True)
+class OwnVote:
+    """One of a voter's votes as the voter sees it on 我的投票."""
+
+    receipt: str
+    created_at: datetime
+    status: str  # valid | held | voided
+    reason: str  # the organisers' reason, when they voided or released the vote
+    contest_title: str
+    contest_slug: str
+    entry_id: int
+    entry_title: str
+    entry_public: bool  # the entry's page can be opened
+
+    @property
+    def released(self) -> bool:
+        """A held vote that organisers released: valid, with their reason (a vote cast
+        valid has none, and a voided vote is never released)."""
+        return self.status == "valid" and bool(self.reason)
+
+
+def votes_of_voter(session: SessionLike, *, actor: User, page: int = 1,
+                   per_page: int = VOTES_PER_PAGE) -> contests.Page:
+    """The actor's own votes, newest first, one page of `per_page` (a page past the last
+    is the last): two queries, the count and the page, however many votes there are.
+    Only the signed-in voter's own: SYSTEM and anyone without an account are refused."""
+    if is_system(actor):
+        raise Forbidden(_("您没有权限进行此操作。"))
+    total = session.scalar(select(func.count()).select_from(Vote).where(Vote.voter_id == actor.id)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
     rows = session.execute(
-        select(Vote.entry_id, func.count()).where(Vote.contest_id == contest_id, Vote.status == "valid").group_by(Vote.entry_id)
-    )
-    return {entry_id: n for entry_id, n in rows}
-
-
-
-def submit_vote(
-    session: Session, redis: Any, *, voter: User, entry_id: int, signals: VoteSignals, now: datetime,
-    captcha_id: str = "", captcha_answer: str = "", idempotency: Idempotency | None = None,
-) -> CastResult:
-    """A vote request end to end before the commit: anti-fraud verdict, captcha, then the
-    vote with its fraud observation (stored exactly when the vote is). The Redis windows
-    learn of it after the commit (live.after_vote_committed)."""
-    verdict = antifraud.assess_vote(session, redis, signals, now)
-    captcha_passed = False
-    if captcha_id or captcha_answer:
-        captcha_passed = captcha.check_captcha(session, redis, captcha_id=captcha_id, answer=captcha_answer, purpose="vote")
-        if not captcha_passed:
-            raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
-    context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
-                          user_agent=signals.user_agent, captcha_passed=captcha_passed)
-    return cast_vote(session, voter=voter, entry_id=entry_id, now=now, verdict=verdict, context=context,
-                     idempotency=idempotency, observe=signals)
+        select(Vote.receipt, Vote.created_at, Vote.status, Vote.status_reason, Contest.title, Contest.short_title,
+               Contest.slug, Contest.is_published, Entry.id, Entry.title, Entry.status)
+        .join(Entry, Entry.id == Vote.entry_id).join(Contest, Contest.id == Vote.contest_id)
+        .where(Vote.voter_id == actor.id).order_by(Vote.created_at.desc(), Vote.id.desc())
+        .limit(per_page).offset((page - 1) * per_page))
+    items = [OwnVote(receipt=r[0], created_at=r[1], status=r[2], reason=r[3], contest_title=r[5] or r[4],
+                     contest_slug=r[6], entry_id=r[8], entry_title=r[9], entry_public=bool(r[7]) and r[10] == "approved")
+             for r in rows]
+    return contests.Page(items, total, page, per_page)

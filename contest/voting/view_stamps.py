@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .. import web
+from .records import ViewStamp
 
 VIEW_TOKEN_MAX_AGE = timedelta(hours=6)
 VIEW_TOKEN_MAX_LENGTH = 200
@@ -26,16 +27,18 @@ def view_token(contest_id: int, entry_id: int, now: datetime) -> str:
     return _serializer().dumps([contest_id, entry_id, int(now.timestamp())])
 
 
-def viewed_at(token: str, contest_id: int, entry_id: int, now: datetime) -> datetime | None:
-    """When the page carrying `token` was shown, or None when unknown, forged or stale.
-    Entry 0 is a gallery page, good for any entry of its contest."""
+def read_stamp(token: str, now: datetime) -> ViewStamp | None:
+    """The page a vote's `token` says was shown, and when; None when missing, forged,
+    stale or from the future. Whether it is the voted entry's page is for the vote to
+    check (ViewStamp.seen_for: entry 0 is a gallery page, good for any entry of its contest)."""
     if not token or len(token) > VIEW_TOKEN_MAX_LENGTH:
         return None
     try:
         token_contest, token_entry, stamp = _serializer().loads(token)
         seen = datetime.fromtimestamp(int(stamp), UTC)
+        contest_id, entry_id = int(token_contest), int(token_entry)
     except (BadSignature, ValueError, TypeError, OverflowError):
         return None
-    if token_contest != contest_id or token_entry not in (0, entry_id) or not now - VIEW_TOKEN_MAX_AGE <= seen <= now:
+    if not now - VIEW_TOKEN_MAX_AGE <= seen <= now:
         return None
-    return seen
+    return ViewStamp(contest_id, entry_id, seen)

@@ -23,11 +23,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import web
 from ..antifraud import captcha
-from ..antifraud.service import VoteSignals
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, NotFound, error_response, wants_json
@@ -36,7 +38,7 @@ from ..i18n import _
 from ..media import service as media
 from . import ledger, live
 from . import service as voting
-from .view_stamps import view_token, viewed_at
+from .view_stamps import read_stamp, view_token
 
 bp = Blueprint("voting", __name__)
 log = logging.getLogger(__name__)
@@ -69,10 +71,16 @@ class VotePanel:
     view_token: str
     counts: dict[int, int] = field(default_factory=dict)
     starts_at: datetime | None = None
+    voted: frozenset[int] = frozenset()  # entries the signed-in voter can vote for no more today
 
     @property
     def open(self) -> bool:
         return self.phase == "open"
+
+    @property
+    def spent(self) -> bool:
+        """The signed-in voter has used up today's votes in this contest."""
+        return self.votes_left == 0
 
 
 def vote_panel(contest: Contest, entries: list[Entry], *, page_entry: Entry | None = None) -> VotePanel:
@@ -86,11 +94,13 @@ def vote_panel(contest: Contest, entries: list[Entry], *, page_entry: Entry | No
     phase = "upcoming" if now < start else "open" if now < end else "closed"
     visible = live.counts_visible(contest, now)
     counts = public_counts(contest, [e.id for e in entries], now) if visible and phase != "upcoming" else {}
-    voter = web.actor()
-    left = live.votes_left_today(db.session, contest, voter, now) if voter is not None and phase == "open" else None
+    voter = web.actor() if phase == "open" else None
+    left = live.votes_left_today(db.session, contest, voter, now) if voter is not None else None
+    voted = voting.voted_today(db.session, contest=contest, voter=voter, entry_ids=[e.id for e in entries],
+                               now=now) if voter is not None else frozenset()
     token = view_token(contest.id, page_entry.id if page_entry else 0, now) if phase == "open" else ""
-    return VotePanel(True, phase, visible, bool(rules.get("counts_public", True)),
-                     int(rules.get("hide_counts_hours_before_close", 0) or 0), left, token, counts, start)
+    return VotePanel(True, phase, visible, rules.counts_public, rules.hide_counts_hours_before_close, left, token, counts, start,
+                     voted)
 
 
 def public_counts(contest: Contest, entry_ids: list[int], now: datetime) -> dict[int, int]:
@@ -121,61 +131,81 @@ def _form(name: str, limit: int) -> str:
 @limiter.limit("30 per minute", key_func=web.client_ip, error_message=lambda: _("投票太频繁，请稍后再试。"))
 @limiter.limit("20 per minute", key_func=_voter_key, error_message=lambda: _("投票太频繁，请稍后再试。"))
 @login_required
-def vote(slug: str, entry_id: int) -> Response:
-    voter, now, redis = web.actor(), web.now(), web.redis_client()
-    assert voter is not None  # login_required
+def vote(slug: str, entry_id: int) -> BaseResponse:
     device_id, new_device = _device_id()
+    response: BaseResponse
     try:
-        contest = _contest_of(slug, entry_id)
-        signals = _signals(voter, contest, entry_id, device_id, now)
-        result = voting.submit_vote(db.session, redis, voter=voter, entry_id=entry_id, now=now, signals=signals,
-                                    captcha_id=_form("captcha_id", 64), captcha_answer=_form("captcha_answer", 16))
-        tally, receipt, left = live.LiveVote.of(result), result.vote.receipt, result.votes_left_today
+        result = voting.cast_vote(db.session, web.redis_client(), _ballot(slug, entry_id, device_id), web.now())
         db.session.commit()
     except DomainError as exc:
         web.settle_failure(exc)
         response = _refused(slug, entry_id, exc)
     else:
-        live.after_vote(db.session, redis, tally, signals, result.observation_id, now)
-        response = _accepted(contest, tally, receipt, left, now)
-    if new_device:
-        response.set_cookie(DEVICE_COOKIE, device_id, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Lax",
-                            secure=web.settings().is_production)
-    return response
+        response = _accepted(result)
+    return _with_device_cookie(response, device_id) if new_device else response
 
 
-def _contest_of(slug: str, entry_id: int) -> Contest:
-    """The contest of a votable entry, which must be the one in the address."""
-    _entry, contest = voting.load_votable_entry(db.session, entry_id)
-    if contest.slug != slug:
-        raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
-    return contest
-
-
-def _signals(voter: Any, contest: Contest, entry_id: int, device_id: str, now: datetime) -> VoteSignals:
-    return VoteSignals(
-        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry_id,
-        ip=web.client_ip(), device_id=device_id, user_agent=request.user_agent.string[:300],
-        viewed_at=viewed_at(_form("vt", 200), contest.id, entry_id, now),
+def _ballot(slug: str, entry_id: int, device_id: str) -> voting.Ballot:
+    return voting.Ballot(
+        voter=web.user(), entry_id=entry_id, slug=slug, ip=web.client_ip(), device_id=device_id,
+        user_agent=request.user_agent.string[:300], stamp=read_stamp(_form("vt", 200), web.now()),
+        captcha_id=_form("captcha_id", 64), captcha_answer=_form("captcha_answer", 16),
     )
 
 
-def _accepted(contest: Contest, tally: live.LiveVote, receipt: str, left: int, now: datetime) -> Response:
-    message = _("投票成功！投票凭证：%(code)s（可在“查投票凭证”页核对），今日还可投 %(n)s 票。", code=receipt, n=left)
+def _with_device_cookie(response: BaseResponse, device_id: str) -> BaseResponse:
+    response.set_cookie(DEVICE_COOKIE, device_id, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Lax",
+                        secure=web.settings().is_production)
+    return response
+
+
+def _accepted(result: voting.CastResult) -> BaseResponse:
     if wants_json():
-        body: dict[str, Any] = {"receipt": receipt, "votes_left_today": left, "message": message,
-                                "votes_left_text": _("今日还可投 %(n)s 票", n=left),
-                                "receipt_url": url_for("voting.receipt", code=receipt)}
-        if live.counts_visible(contest, now):
-            shown = public_counts(contest, [tally.entry_id], now)
-            if tally.entry_id in shown:
-                body["votes"] = shown[tally.entry_id]
-        response = jsonify(body)
+        response = jsonify(vote_reply(result))
         response.status_code = 201
         return response
-    flash(message, "success")
-    entry_url = url_for("contests.entry_page", slug=contest.slug, entry_id=tally.entry_id)
+    flash(_accepted_flash(result), "success")
+    entry_url = url_for("contests.entry_page", slug=result.contest_slug, entry_id=result.entry_id)
     return redirect(web.safe_next(request.form.get("next"), entry_url))
+
+
+def accepted_message(result: voting.CastResult) -> str:
+    return _("投票成功！投票凭证：%(code)s（可在“查投票凭证”页核对），今日还可投 %(n)s 票。",
+             code=result.vote.receipt, n=result.votes_left_today)
+
+
+def _accepted_flash(result: voting.CastResult) -> Markup:
+    """The message after a vote without script: the words of accepted_message, then links
+    to the receipt and to 我的投票, where the receipt stays at hand."""
+    return Markup('{} <a href="{}">{}</a> <a href="{}">{}</a>').format(
+        accepted_message(result), url_for("voting.receipt", code=result.vote.receipt), _("查看凭证"),
+        url_for("voting.my_votes"), _("我的投票"))
+
+
+def vote_reply(result: voting.CastResult) -> dict[str, Any]:
+    """The answer to an accepted vote in JSON: the answer every client gets (and an
+    Idempotency-Key replays), with the page's own words and, when the public may see it,
+    the entry's new count.
+
+    What static/js/vote.js does with it: it shows `message` with links to `receipt_url`
+    and `my_votes_url`; puts `votes_left_text` wherever the page shows the votes left;
+    when `entry_done` (no more votes for this entry today) it disables the button with
+    `done_text`, and when `spent` (today's votes used up) every other vote button too,
+    with `spent_text`."""
+    contest, now = contests.get_contest_by_id(db.session, result.contest_id), web.now()
+    done = result.entry_id in voting.voted_today(db.session, contest=contest, voter=web.user(), entry_ids=[result.entry_id],
+                                                 now=now)
+    body: dict[str, Any] = {**result.answer(), "message": accepted_message(result),
+                            "votes_left_text": _("今日还可投 %(n)s 票", n=result.votes_left_today),
+                            "receipt_url": url_for("voting.receipt", code=result.vote.receipt), "receipt_text": _("查看凭证"),
+                            "my_votes_url": url_for("voting.my_votes"), "my_votes_text": _("我的投票"),
+                            "entry_done": done, "done_text": _("今日已投"),
+                            "spent": result.votes_left_today == 0, "spent_text": _("今日票数已用完")}
+    if live.counts_visible(contest, now):
+        shown = public_counts(contest, [result.entry_id], now)
+        if result.entry_id in shown:
+            body["votes"] = shown[result.entry_id]
+    return body
 
 
 def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
@@ -194,7 +224,7 @@ def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
                                           fixed_answer=web.settings().captcha_fixed_answer)
         db.session.commit()
     html = render_template(
-        "contests/entry.html", contest=contest, entry=entry, media_items=media.media_of(db.session, entry.id),
+        "contests/entry.html", contest=contest, entry=entry, media_items=media.public_media_of(db.session, entry),
         stage=contests.stage_of(contest, web.now()), vote_error=exc.message, vote_captcha=challenge,
     )
     return Response(html, status=exc.status, mimetype="text/html")
@@ -245,7 +275,7 @@ def leaderboard(slug: str) -> str:
 # --- receipts ----------------------------------------------------------------------------
 
 @bp.get("/receipts")
-def receipt_lookup() -> Response | str:
+def receipt_lookup() -> ResponseReturnValue:
     code = (request.args.get("code") or "").strip().upper().replace(" ", "").replace("-", "")
     if code:
         return redirect(url_for("voting.receipt", code=code))
@@ -276,5 +306,20 @@ def receipt(code: str) -> Response:
     html = render_template("voting/receipt.html", vote=vote, proofs=proofs, contest=contest, entry=entry,
                            head=ledger.head(db.session))
     response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the voter's own votes ---------------------------------------------------------------
+
+@bp.get("/me/votes")
+@login_required
+def my_votes() -> Response:
+    """我的投票: the signed-in voter's votes, newest first, with their receipts and status
+    (personal: never kept by a cache, so a shared phone's back button does not show it)."""
+    raw = request.args.get("page", "")
+    number = int(raw) if raw.isdigit() and len(raw) <= 6 else 1
+    page = voting.votes_of_voter(db.session, actor=web.user(), page=number)
+    response = Response(render_template("voting/my_votes.html", page=page), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -53,8 +53,15 @@ def assess(store, signals, clock):
 
 
 def record(store, signals, at):
-    antifraud.record_vote(db.session, store, signals, at)
+    """A vote's observation as a vote stores it: its row with the vote (voting.writer
+    inserts these values), then, after the commit, its windows on the vote's pipeline."""
+    observation = FraudObservation(**antifraud.observation_of(signals, at))
+    db.session.add(observation)
     db.session.commit()
+    if store is not None:
+        pipe = store.pipeline(transaction=False)
+        antifraud.queue_windows(pipe, signals, at, observation.id)
+        pipe.execute()
 
 
 def test_an_honest_vote_is_accepted(app, store, honest, clock):
@@ -226,15 +233,17 @@ def test_signals_add_up_to_a_hold(app, store, honest, clock):
     assert (verdict.score, verdict.action) == (75, "hold")
 
 
-def test_a_held_vote_keeps_its_reasons(app, store, honest, ballot, voter, clock):
+def test_a_held_vote_keeps_its_reasons(app, store, ballot, voter, clock):
     _contest, entry, _other = ballot
-    result = voting.submit_vote(db.session, store, voter=voter, entry_id=entry.id, now=clock.now(),
-                                signals=honest(user_agent="", viewed_at=clock.now(), account_created_at=clock.now()))
+    # the voter's account is new, the request has no user agent, the page was seen just now
+    seen = voting.ViewStamp(entry.contest_id, entry.id, clock.now())
+    result = voting.cast_vote(db.session, store, voting.Ballot(voter=voter, entry_id=entry.id, ip="203.0.113.10",
+                                                               device_id="device-honest", stamp=seen), clock.now())
     db.session.commit()
     assert result.vote.status == "held"
     assert result.vote.risk_score == 85
     assert result.vote.reasons == [sig.NEW_ACCOUNT, sig.EMPTY_USER_AGENT, sig.TOO_FAST]
-    # submit_vote records the observation itself, held votes too
+    # cast_vote records the observation itself, held votes too
     assert db.session.scalar(select(func.count()).select_from(FraudObservation)) == 1
 
 
@@ -247,8 +256,7 @@ def test_every_vote_is_observed_in_the_database(app, store, honest, clock):
 def test_redis_down_counts_from_the_database(app, store, honest, clock, make_user, dead_redis):
     for _ in range(5):
         record(store, honest(device_id=""), clock.now())
-    antifraud.record_vote(db.session, dead_redis, honest(device_id=""), clock.now())  # no error: stored in the table
-    db.session.commit()
+    record(None, honest(device_id=""), clock.now())  # while Redis is down: in the table only
     verdict = assess(dead_redis, honest(), clock)
     assert verdict.details["source"] == "database"
     assert verdict.details[sig.IP_VELOCITY]["10m"] == 6
@@ -272,6 +280,15 @@ def test_old_observations_are_pruned(app, honest, clock):
     record(None, honest(), clock.now() - timedelta(hours=1))
     assert housekeeping.prune(db.session, clock.now()).observations == 1
     assert db.session.scalar(select(func.count()).select_from(FraudObservation)) == 1
+
+
+def test_observations_are_kept_a_week_and_pruned_in_batches(app, honest, clock):
+    now = clock.now()
+    for age in (timedelta(days=9), timedelta(days=8), timedelta(days=7, minutes=1), timedelta(days=6, hours=23)):
+        record(None, honest(), now - age)
+    assert antifraud.prune_observations(db.session, now, batch=1) == 3  # one row per batch: the loop runs
+    assert list(db.session.scalars(select(FraudObservation.at))) == [now - timedelta(days=6, hours=23)]
+    assert antifraud.prune_observations(db.session, now) == 0
 
 
 def test_assessment_takes_a_bounded_number_of_queries(app, store, honest, clock, count_queries):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contest.accounts.actors import SYSTEM
 from contest.extensions import db
 from contest.voting import ledger
 from contest.voting import service as voting
@@ -56,7 +57,7 @@ def test_a_receipt_never_names_the_voter(api, ballot, voter):
 def test_held_and_voided_votes_say_so(api, ballot, voter, make_voter, clock):
     _contest, entries = ballot
     cast = vote(api, entries[0], voter.token)
-    voting.change_status(db.session, actor=None, vote_ids=[cast["vote_id"]], to="voided", reason="同一设备多账号", now=clock.now())
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[cast["vote_id"]], to="voided", reason="同一设备多账号", now=clock.now())
     db.session.commit()
     body = api.get(f"{PREFIX}/receipts/{cast['receipt']}").get_json()
     assert body["status"] == "voided"

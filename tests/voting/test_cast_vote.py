@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from contest.accounts.actors import SYSTEM
 from contest.errors import Conflict, Forbidden, NotFound, TooMany
 from contest.extensions import db
 from contest.voting import ledger
@@ -23,7 +24,7 @@ def ballot(make_contest, make_entry, make_user):
 
 
 def cast(voter, entry, clock, **kwargs):
-    result = voting.cast_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now(), **kwargs)
+    result = voting.record_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now(), **kwargs)
     db.session.commit()
     return result
 
@@ -85,7 +86,7 @@ def test_entries_not_approved_or_unknown(ballot, make_entry, make_user, clock):
         cast(make_user(), draft, clock)
     db.session.rollback()
     with pytest.raises(NotFound):
-        voting.cast_vote(db.session, voter=make_user(), entry_id=999999, now=clock.now())
+        voting.record_vote(db.session, voter=make_user(), entry_id=999999, now=clock.now())
 
 
 def test_captcha_required_when_the_verdict_says_so(ballot, make_user, clock):
@@ -131,7 +132,7 @@ def test_fifty_parallel_votes_with_a_quota_of_five(app, ballot, make_user, make_
     entries += [make_entry(contest) for _ in range(42)]
     voter = make_user()
     voter_id = voter.id
-    jobs = [lambda e=e: voting.cast_vote(db.session, voter=db.session.get(type(voter), voter_id), entry_id=e.id, now=clock.now())
+    jobs = [lambda e=e: voting.record_vote(db.session, voter=db.session.get(type(voter), voter_id), entry_id=e.id, now=clock.now())
             for e in entries[:50]]
     outcomes = _parallel(app, jobs)
     assert outcomes.count("ok") == 5
@@ -143,7 +144,7 @@ def test_parallel_votes_for_one_entry_by_many_voters(app, ballot, make_user, clo
     _contest, entries = ballot
     voter_ids = [make_user().id for _ in range(20)]
     from contest.accounts.models import User
-    jobs = [lambda v=v: voting.cast_vote(db.session, voter=db.session.get(User, v), entry_id=entries[0].id, now=clock.now())
+    jobs = [lambda v=v: voting.record_vote(db.session, voter=db.session.get(User, v), entry_id=entries[0].id, now=clock.now())
             for v in voter_ids]
     assert _parallel(app, jobs).count("ok") == 20
     assert count(select(func.count()).select_from(Vote).where(Vote.entry_id == entries[0].id)) == 20
@@ -159,7 +160,7 @@ def test_ledger_seals_and_verifies_and_finds_a_changed_vote(ballot, make_user, c
     block = ledger.seal_pending(db.session, now=clock.now())
     db.session.commit()
     assert block is not None and block.event_count == 9
-    voting.change_status(db.session, actor=None, vote_ids=[1], to="voided", reason="同一设备多账号", now=clock.now())
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[1], to="voided", reason="同一设备多账号", now=clock.now())
     db.session.commit()
     clock.advance(seconds=5)
     ledger.seal_pending(db.session, now=clock.now())
@@ -192,7 +193,21 @@ def test_a_held_vote_does_not_count_until_released(ballot, make_user, clock):
     contest, entries = ballot
     result = cast(make_user(), entries[0], clock, verdict=voting.Verdict(action="hold", reasons=("device",)))
     assert voting.valid_counts(db.session, contest.id) == {}
-    voting.change_status(db.session, actor=None, vote_ids=[result.vote.id], to="valid", reason="人工复核通过", now=clock.now() + timedelta(hours=1))
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[result.vote.id], to="valid", reason="人工复核通过", now=clock.now() + timedelta(hours=1))
     db.session.commit()
     assert voting.valid_counts(db.session, contest.id) == {entries[0].id: 1}
     assert ledger.verify_ledger(db.session).ok
+
+
+@pytest.mark.parametrize("who", ["citizen", "anonymous"])
+def test_only_organisers_and_the_system_change_a_votes_status(ballot, make_user, clock, who):
+    _contest, entries = ballot
+    result = cast(make_user(), entries[0], clock)
+    actor = make_user() if who == "citizen" else None
+    with pytest.raises(Forbidden):
+        voting.change_status(db.session, actor=actor, vote_ids=[result.vote.id], to="voided", reason="刷票", now=clock.now())
+    db.session.rollback()
+    assert db.session.get(Vote, result.vote.id).status == "valid"
+    organiser = make_user("organiser")
+    assert voting.change_status(db.session, actor=organiser, vote_ids=[result.vote.id], to="voided", reason="刷票",
+                                now=clock.now()) == 1

@@ -28,7 +28,7 @@ def voted(app, ballot, make_user, clock):
     contest, entries = ballot
     for voter in [make_user() for _ in range(3)]:
         for entry in entries:
-            voting.cast_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now())
+            voting.record_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now())
             db.session.commit()
     clock.advance(seconds=5)
     ledger.seal_pending(db.session, now=clock.now())
@@ -65,7 +65,7 @@ def test_verify_names_a_changed_block(runner, voted):
 
 def test_seal_once_then_nothing_left(runner, ballot, make_user, clock):
     _contest, entries = ballot
-    voting.cast_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
+    voting.record_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
     db.session.commit()
     clock.advance(seconds=5)
     result = runner.invoke(args=["votes", "seal"])
@@ -75,7 +75,7 @@ def test_seal_once_then_nothing_left(runner, ballot, make_user, clock):
 
 def test_seal_as_a_daemon_with_a_bounded_count(runner, ballot, make_user, clock):
     _contest, entries = ballot
-    voting.cast_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
+    voting.record_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
     db.session.commit()
     clock.advance(seconds=5)
     result = runner.invoke(args=["votes", "seal", "--every", "0.1", "--count", "3"])
@@ -125,7 +125,7 @@ def test_rules_are_set_validated_and_audited(runner, ballot):
     assert "captcha_mode: 'risk' → 'always'" in result.output
     assert "counts_public: True → False" in result.output
     rules = rules_of("meipai")
-    assert (rules["votes_per_day"], rules["captcha_mode"], rules["counts_public"]) == (3, "always", False)
+    assert (rules.votes_per_day, rules.captcha_mode, rules.counts_public) == (3, "always", False)
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "contest.rules"))
     assert audit.actor_id is None
     assert audit.before == {"votes_per_day": 5, "captcha_mode": "risk", "counts_public": True}
@@ -154,7 +154,7 @@ def test_bad_rules_are_refused_and_nothing_changes(runner, ballot, assignment, m
     result = runner.invoke(args=["contests", "rules", "meipai", "--set", "votes_per_day=2", "--set", assignment])
     assert result.exit_code == 1
     assert message in result.output
-    assert rules_of("meipai")["votes_per_day"] == 5
+    assert rules_of("meipai").votes_per_day == 5
     assert committed(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "contest.rules")) == 0
 
 

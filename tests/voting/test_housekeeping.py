@@ -25,7 +25,7 @@ def cast(voter, entry, at, key, clock):  # type: ignore[no-untyped-def]
     """A vote with its observation and idempotent answer, those two dated `at`."""
     signals = VoteSignals(voter_id=voter.id, account_created_at=voter.created_at, contest_id=entry.contest_id,
                           entry_id=entry.id, ip="203.0.113.9", device_id="d-1", user_agent="Mozilla/5.0")
-    result = voting.cast_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now(), observe=signals,
+    result = voting.record_vote(db.session, voter=voter, entry_id=entry.id, now=clock.now(), observe=signals,
                               idempotency=voting.Idempotency(key, "0" * 64))
     db.session.execute(update(FraudObservation).where(FraudObservation.id == result.observation_id).values(at=at))
     db.session.execute(update(IdempotentReply).where(IdempotentReply.key == key).values(created_at=at))

@@ -8,12 +8,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-import redis as redis_lib
 from sqlalchemy import func, select
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.extensions import db
-from contest.voting import ledger, live
+from contest.redis_client import connect
+from contest.voting import ledger, live, sealing
 from contest.voting import service as voting
 from contest.voting.models import LedgerEvent, Vote
 from tests.conftest import TEST_DATABASE_URL, redis_client
@@ -42,10 +43,10 @@ def cast(app, clock):
     def run(voter, entry, **kwargs):
         voter = db.session.get(User, voter) if isinstance(voter, int) else voter
         entry_id = entry if isinstance(entry, int) else entry.id
-        result = voting.cast_vote(db.session, voter=voter, entry_id=entry_id, now=clock.now(), **kwargs)
+        result = voting.record_vote(db.session, voter=voter, entry_id=entry_id, now=clock.now(), **kwargs)
         tally = live.LiveVote.of(result)
         db.session.commit()
-        live.after_vote_committed(db.session, redis_client(app), tally, clock.now())
+        live.after_vote_committed(redis_client(app), tally)
         return tally
     return run
 
@@ -109,7 +110,7 @@ def test_a_vote_is_counted_once_even_if_reported_twice(redis, ballot, make_user,
     contest, entries = ballot
     live.leaderboard(db.session, redis, contest)
     tally = cast(make_user(), entries[0])
-    live.after_vote_committed(db.session, redis, tally, None)
+    live.after_vote_committed(redis, tally)
     assert board(redis, contest.id) == {entries[0].id: 1}
 
 
@@ -119,11 +120,11 @@ def test_held_votes_count_once_released_and_voided_ones_leave(redis, ballot, mak
     held = cast(make_user(), entries[0], verdict=voting.Verdict(action="hold", reasons=("test",)))
     valid = cast(make_user(), entries[0])
     assert board(redis, contest.id) == {entries[0].id: 1}
-    voting.change_status(db.session, actor=None, vote_ids=[held.vote_id], to="valid", reason="复核通过", now=clock.now())
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[held.vote_id], to="valid", reason="复核通过", now=clock.now())
     db.session.commit()
     live.after_status_change(db.session, redis, contest.id, [entries[0].id])
     assert board(redis, contest.id) == {entries[0].id: 2}
-    voting.change_status(db.session, actor=None, vote_ids=[held.vote_id, valid.vote_id], to="voided", reason="刷票", now=clock.now())
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[held.vote_id, valid.vote_id], to="voided", reason="刷票", now=clock.now())
     db.session.commit()
     live.after_status_change(db.session, redis, contest.id, [entries[0].id])
     assert live.leaderboard(db.session, redis, contest) == []
@@ -182,7 +183,7 @@ def test_a_status_change_during_a_rebuild_keeps_the_board_incomplete(app, redis,
     def snapshot_then_void(session, contest_id, keep=live.SEEN_KEEP):
         snap = original(session, contest_id, keep)
         with app.app_context():
-            voting.change_status(db.session, actor=None, vote_ids=[tally.vote_id], to="voided", reason="刷票", now=clock.now())
+            voting.change_status(db.session, actor=SYSTEM, vote_ids=[tally.vote_id], to="voided", reason="刷票", now=clock.now())
             db.session.commit()
             live.invalidate(redis, contest_id)
             db.session.remove()
@@ -268,14 +269,14 @@ def test_recount_rebuilds_every_contest(redis, ballot, make_contest, make_entry,
 
 def test_an_unreachable_redis_falls_back_to_the_database(app, ballot, make_user, cast, clock):
     contest, entries = ballot
-    down = redis_lib.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
+    down = connect("redis://127.0.0.1:1/0", timeout=0.2)
     tally = cast(make_user(), entries[0])
-    live.after_vote_committed(db.session, down, tally, clock.now())  # logged, not raised
+    live.after_vote_committed(down, tally)  # logged, not raised
     assert live.leaderboard(db.session, down, contest) == [(entries[0].id, 1)]
     assert live.counts_for(db.session, down, contest, [entries[0].id]) == {entries[0].id: 1}
     live.after_status_change(db.session, down, contest.id, [entries[0].id])
     clock.advance(seconds=10)
-    assert live.maybe_seal(db.session, down, clock.now()) is not None
+    assert sealing.sealer_of(app).maybe_seal(db.session, down, clock.now()) is not None
 
 
 # --- sealing -------------------------------------------------------------------------------
@@ -285,23 +286,23 @@ def test_maybe_seal_at_most_every_few_seconds(app, ballot, make_user, cast, cloc
     redis = redis_client(app)
     cast(make_user(), entries[0])
     clock.advance(seconds=3)
-    block = live.maybe_seal(db.session, redis, clock.now())
+    block = sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now())
     assert block is not None and block.event_count == 1
     cast(make_user(), entries[0])
     clock.advance(seconds=3)
-    assert live.maybe_seal(db.session, redis, clock.now()) is None  # 3 s after the last turn
+    assert sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now()) is None  # 3 s after the last turn
     clock.advance(seconds=3)
     if redis is not None:
-        redis.delete(live.SEAL_TICK_KEY)  # the cluster-wide turn lasts 5 s of wall-clock time
-    block = live.maybe_seal(db.session, redis, clock.now())
+        redis.delete(sealing.SEAL_TICK_KEY)  # the cluster-wide turn lasts 5 s of wall-clock time
+    block = sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now())
     assert block is not None and block.id == 2
     assert committed(select(func.count()).select_from(LedgerEvent).where(LedgerEvent.block_id.is_(None))) == 0
     assert ledger.verify_ledger(db.session).ok
 
 
-def test_another_process_holding_the_turn_skips_sealing(redis, ballot, make_user, cast, clock):
+def test_another_process_holding_the_turn_skips_sealing(app, redis, ballot, make_user, cast, clock):
     contest, entries = ballot
     cast(make_user(), entries[0])
     clock.advance(seconds=3)
-    redis.set(live.SEAL_TICK_KEY, "1", ex=5)
-    assert live.maybe_seal(db.session, redis, clock.now()) is None
+    redis.set(sealing.SEAL_TICK_KEY, "1", ex=5)
+    assert sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now()) is None

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from contest.accounts.actors import SYSTEM
 from contest.contests import service as contests
 from contest.extensions import db
 from contest.voting import service as voting
@@ -23,7 +24,7 @@ def nominees(make_contest, make_entry, make_user, clock):  # type: ignore[no-unt
     db.session.commit()
     for entry, votes in ((minor, 7), (adult, 3)):
         for _ in range(votes):
-            voting.cast_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
+            voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
     db.session.commit()
     return contest, minor, adult
 
@@ -43,7 +44,7 @@ def test_minor_counts_are_hidden_everywhere_while_the_rule_is_on(client, nominee
 
 def test_minor_counts_show_when_the_rule_is_off(client, nominees, clock) -> None:  # type: ignore[no-untyped-def]
     contest, minor, _adult = nominees
-    contests.set_rules(db.session, actor=None, contest=contest, values={"hide_minor_vote_counts": False}, now=clock.now())
+    contests.set_rules(db.session, actor=SYSTEM, contest=contest, values={"hide_minor_vote_counts": False}, now=clock.now())
     db.session.commit()
     board = client.get(f"/c/{contest.slug}/leaderboard").get_data(as_text=True)
     assert "<strong>7</strong>" in board and "票数不公开" not in board

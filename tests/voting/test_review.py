@@ -36,7 +36,7 @@ def vote(make_user, clock):  # type: ignore[no-untyped-def]
     def cast(entry, ip: str, *, voter: User | None = None, held: bool = False, device: str = "", reasons=("subnet_velocity",)) -> Vote:
         verdict = Verdict(action="hold", score=80, reasons=tuple(reasons)) if held else Verdict()
         context = voting.VoteContext(ip=ip, subnet=subnet_of(ip), device_id=device, user_agent="Mozilla/5.0")
-        result = voting.cast_vote(db.session, voter=voter or make_user(), entry_id=entry.id, now=clock.now(),
+        result = voting.record_vote(db.session, voter=voter or make_user(), entry_id=entry.id, now=clock.now(),
                                   verdict=verdict, context=context)
         db.session.commit()
         return result.vote

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 
 from contest import PROJECT_ROOT
 from contest.accounts import service as accounts
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User, UserRole
 from contest.api.models import ApiToken
 from contest.contests import service as contests
@@ -170,10 +171,10 @@ def seed_ballot(n_voters: int, n_entries: int, *, slug: str) -> Ballot:
     through POST /auth/token would cost 200 password checks and trip its own rate limit.
     """
     real_now = datetime.now(UTC)
-    contest = contests.create_contest(db.session, actor=None, now=START, changes=contests.ContestChanges(
+    contest = contests.create_contest(db.session, actor=SYSTEM, now=START, changes=contests.ContestChanges(
         slug=slug, kind="media", title="服务器并发测试", windows=windows_around(real_now, "voting"),
         rules={"captcha_mode": "risk", "votes_per_day": 5, "votes_per_entry_per_day": 1}))
-    category = contests.add_category(db.session, actor=None, contest=contest, kind="category", name="摄影", now=START)
+    category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="摄影", now=START)
     entries = [Entry(contest_id=contest.id, title=f"作品{i}", status="approved", category_id=category.id,
                      created_at=START, updated_at=START, submitted_at=START, published_at=START) for i in range(n_entries)]
     password_hash = accounts.hash_password(PASSWORD)  # hashed once per run (tests/conftest.py)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.antifraud import captcha
 from contest.contests import service as contests
@@ -40,7 +41,7 @@ def voter(client, make_user, clock):
 
 
 def set_rules(contest, clock, **values):
-    contests.set_rules(db.session, actor=None, contest=contest, values=values, now=clock.now())
+    contests.set_rules(db.session, actor=SYSTEM, contest=contest, values=values, now=clock.now())
     db.session.commit()
 
 
@@ -301,10 +302,10 @@ def cast(app, clock):
         if isinstance(voter, int):
             voter = db.session.get(User, voter)
         entry_id = entry if isinstance(entry, int) else entry.id
-        result = voting.cast_vote(db.session, voter=voter, entry_id=entry_id, now=clock.now())
+        result = voting.record_vote(db.session, voter=voter, entry_id=entry_id, now=clock.now())
         tally = live.LiveVote.of(result)
         db.session.commit()
-        live.after_vote_committed(db.session, redis_client(app), tally, clock.now())
+        live.after_vote_committed(redis_client(app), tally)
         return result
     return run
 
@@ -324,7 +325,7 @@ def test_the_leaderboard_ranks_by_valid_votes_per_contest_and_category(client, b
     for voter in voters[:2]:
         cast(voter, entries[0])
         cast(voter, entries[1])
-    held = voting.cast_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now(),
+    held = voting.record_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now(),
                             verdict=voting.Verdict(action="hold", reasons=("test",)))
     db.session.commit()
     assert held.vote.status == "held"
@@ -422,12 +423,12 @@ def test_the_receipt_page_through_its_states(client, ballot, make_user, cast, cl
     assert "证明验算通过：这条记录包含在区块 #1 中。" in html and block.hash in html and "尚未封存" not in html
 
     vote_id = committed(select(Vote.id))
-    voting.change_status(db.session, actor=None, vote_ids=[vote_id], to="voided", reason="同一设备多账号", now=clock.now())
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[vote_id], to="voided", reason="同一设备多账号", now=clock.now())
     db.session.commit()
     html = text(client.get(f"/receipts/{code}"))
     assert "已作废" in html and "作废" in html and "尚未封存" in html and "同一设备多账号" not in html
 
-    held = voting.cast_vote(db.session, voter=make_user(), entry_id=entries[1].id, now=clock.now(),
+    held = voting.record_vote(db.session, voter=make_user(), entry_id=entries[1].id, now=clock.now(),
                             verdict=voting.Verdict(action="hold", reasons=("test",)))
     db.session.commit()
     assert "待核实" in text(client.get(f"/receipts/{held.vote.receipt}"))
