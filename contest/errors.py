@@ -128,6 +128,8 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:  # the driver reported a lost connection
             return True
+        if exc.orig is None:
+            return False
         exc = exc.orig
     if isinstance(exc, psycopg.OperationalError):
         # No SQLSTATE: the connection failed before the server could answer. 08: connection
@@ -244,9 +246,10 @@ def register_error_handlers(app: Flask) -> None:
         if status == 429 and exc.description and "per" not in exc.description:
             message = exc.description
         response = error_response(status, code, message)
-        # keep the limiter's headers (Retry-After, X-RateLimit-*) on our page
+        # keep the limiter's headers (Retry-After, X-RateLimit-*) on our page, and a 416's
+        # Content-Range (the file's length, from which a player asks again)
         original = exc.get_response()
-        for name in ("Retry-After", "Allow"):
+        for name in ("Retry-After", "Allow", "Content-Range"):
             if name in original.headers:
                 response.headers[name] = original.headers[name]
         return response

@@ -4,18 +4,21 @@ the client address, and the app's pluggable parts (storage, SMS, Redis)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-from flask import current_app, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
-from .accounts.models import User
-from .accounts.sms import SmsSender
 from .clock import Clock
 from .config import Settings
-from .media.images import ImageDecoder
-from .media.storage import Storage
+from .extensions import login_manager
+
+if TYPE_CHECKING:
+    # Annotations only: web.py is below every domain and imports none at run time.
+    from .accounts.models import User
+    from .accounts.service import SmsSender
+    from .media.service import ImageDecoder, Storage
 
 
 def settings() -> Settings:
@@ -32,7 +35,16 @@ def now() -> datetime:
 
 def actor() -> User | None:
     """The signed-in user, or None."""
-    return current_user._get_current_object() if current_user.is_authenticated else None  # type: ignore[attr-defined]
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def user() -> User:
+    """The signed-in user, to pass to a service as the actor. A signed-out visitor is
+    stopped here as by `login_required` (the login page, with `next`), so no view can hand
+    a service an anonymous actor."""
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    return current_user._get_current_object()
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -62,7 +74,7 @@ def image_decoder() -> ImageDecoder:
     return current_app.extensions["image_decoder"]
 
 
-def redis_client() -> redis.Redis[Any] | None:
+def redis_client() -> redis.Redis | None:
     return current_app.extensions["redis"]
 
 
@@ -84,3 +96,9 @@ def safe_next(target: str | None, default: str) -> str:
             and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return target
     return default
+
+
+def login_fallback() -> Any:
+    """The app's in-process failed-sign-in windows, used while the limiter's storage does
+    not answer (one per app, created by create_app)."""
+    return current_app.extensions["login_fallback"]

@@ -21,8 +21,9 @@ start_services() {
   fi
 }
 
-echo "==> static checks (ruff, bandit)"
+echo "==> static checks (ruff, mypy, bandit)"
 ruff check --quiet .
+mypy
 bandit -q -c bandit.yaml -r contest
 
 status=0

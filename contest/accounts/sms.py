@@ -11,20 +11,19 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
+from ..db import SessionLike
 from .models import SmsMessage
 
 log = logging.getLogger(__name__)
 
 
 class SmsSender(Protocol):
-    def send(self, session: Session, phone: str, body: str, now: datetime) -> None:
+    def send(self, session: SessionLike, phone: str, body: str, now: datetime) -> None:
         """Deliver one text message to a mainland mobile number."""
 
 
 class ConsoleSmsSender:
-    def send(self, session: Session, phone: str, body: str, now: datetime) -> None:
+    def send(self, session: SessionLike, phone: str, body: str, now: datetime) -> None:
         log.info("SMS to %s: %s", phone, body)
         session.add(SmsMessage(phone=phone, body=body, created_at=now))
 

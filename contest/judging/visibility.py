@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..contests.models import Entry
+from ..db import SessionLike
 from ..i18n import _
 from ..media.models import MediaItem
 
@@ -154,7 +155,7 @@ def what_judge_sees(entry: Entry, media_items: Sequence[MediaItem] = (), *, blin
     )
 
 
-def load_people(session: Session, entries: Sequence[Entry]) -> None:
+def load_people(session: SessionLike, entries: Sequence[Entry]) -> None:
     """Load the school, category, group, nominee and team of a list of entries in two
     queries, so a list page costs the same however long it is (the entries are already in
     the session: this fills in what they have not loaded)."""

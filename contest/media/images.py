@@ -531,18 +531,24 @@ def _flatten(image: Image.Image) -> Image.Image:
     # The alpha band is examined before any conversion, so at most two full-size
     # copies exist at once (the decoded image and the converted one).
     if image.mode in ("RGBA", "LA"):
-        opaque = image.getextrema()[-1][0] == 255
+        opaque = _lowest_alpha(image) == 255
         if image.mode == "RGBA":
             return image.convert("RGB") if opaque else image
         return image.convert("L") if opaque else image.convert("RGBA")
     if image.mode == "P" and "transparency" in image.info:
         rgba = image.convert("RGBA")
-        if rgba.getextrema()[3][0] < 255:
+        if _lowest_alpha(rgba) < 255:
             return rgba
         rgb = rgba.convert("RGB")
         rgba.close()
         return rgb
     return image.convert("RGB")
+
+
+def _lowest_alpha(image: Image.Image) -> float:
+    """The lowest value of the last band (alpha) of an LA or RGBA image."""
+    band = image.getextrema()[-1]  # one (lowest, highest) pair per band
+    return band[0] if isinstance(band, tuple) else band
 
 
 def _encode_original(image: Image.Image) -> tuple[bytes, str]:

@@ -24,15 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from ..accounts import audit
 from ..accounts.models import User
-from ..accounts.service import notify, require_role
-from ..accounts.sms import SmsSender
+from ..accounts.service import SmsSender, notify, require_role
 from ..contests.models import ENTRY_STATUSES, Contest, Entry
+from ..db import SessionLike, rowcount
 from ..errors import Conflict, InvalidInput, NotFound
-from ..i18n import N_, _
+from ..i18n import N_, _, code_labels
 from .models import DuplicateFlag, MediaItem
 
 DECISIONS = ("approve", "reject", "return")
@@ -48,7 +49,14 @@ STATUS_LABELS = {
     "draft": N_("待修改"), "submitted": N_("待审核"), "approved": N_("已通过"), "rejected": N_("未通过"),
     "withdrawn": N_("已撤回"), "all": N_("全部"),
 }
+code_labels("entry_status", STATUS_LABELS)
 _AFTER = {"approve": "approved", "reject": "rejected", "return": "draft"}
+# The audit actions (and their targets) moderation writes, as the audit page and its export show them.
+AUDIT_ACTIONS = code_labels("audit_action", {
+    "entry.approve": N_("作品审核通过"), "entry.reject": N_("作品审核不通过"), "entry.return": N_("作品退回修改"),
+    "duplicate_flag.resolve": N_("处理疑似重复提示"),
+})
+code_labels("audit_target", {"entry": N_("作品"), "duplicate_flag": N_("疑似重复提示")})
 
 
 def status_label(status: str) -> str:
@@ -106,7 +114,7 @@ def parse_queue_query(args: Mapping[str, str]) -> QueueQuery:
     )
 
 
-def _entry_options() -> list:  # type: ignore[type-arg]
+def _entry_options() -> list[LoaderOption]:
     # Roles and contest categories load lazily elsewhere (selectin); the queue needs neither.
     return [
         joinedload(Entry.contest).lazyload(Contest.categories), joinedload(Entry.school), joinedload(Entry.category),
@@ -115,7 +123,7 @@ def _entry_options() -> list:  # type: ignore[type-arg]
 
 
 def moderation_queue(
-    session: Session, *, actor: User, contest_id: int | None = None, status: str = "submitted", page: int = 1,
+    session: SessionLike, *, actor: User, contest_id: int | None = None, status: str = "submitted", page: int = 1,
     per_page: int = PER_PAGE,
 ) -> tuple[list[ReviewItem], int]:
     """Entries awaiting (or past) moderation with their media and open duplicate flags, in 5 queries at most."""
@@ -137,7 +145,7 @@ def moderation_queue(
     return _with_media_and_flags(session, entries, open_only=True), total
 
 
-def queue_counts(session: Session, *, actor: User, contest_id: int | None = None) -> dict[str, int]:
+def queue_counts(session: SessionLike, *, actor: User, contest_id: int | None = None) -> dict[str, int]:
     """Entries per status (and "all"), in one query, for the queue's tabs."""
     require_role(actor, "organiser", "admin")
     query = select(Entry.status, func.count()).group_by(Entry.status)
@@ -149,7 +157,7 @@ def queue_counts(session: Session, *, actor: User, contest_id: int | None = None
     return counts
 
 
-def entry_for_review(session: Session, *, actor: User, entry_id: int) -> ReviewItem:
+def entry_for_review(session: SessionLike, *, actor: User, entry_id: int) -> ReviewItem:
     """One entry with its media, profile or team, and every duplicate flag (open and resolved)."""
     require_role(actor, "organiser", "admin")
     entry = session.scalar(
@@ -160,7 +168,7 @@ def entry_for_review(session: Session, *, actor: User, entry_id: int) -> ReviewI
     return _with_media_and_flags(session, [entry], open_only=False)[0]
 
 
-def _with_media_and_flags(session: Session, entries: list[Entry], *, open_only: bool) -> list[ReviewItem]:
+def _with_media_and_flags(session: SessionLike, entries: list[Entry], *, open_only: bool) -> list[ReviewItem]:
     """Media and flags of these entries in three queries, whatever their number."""
     if not entries:
         return []
@@ -223,7 +231,7 @@ def _message(decision: str, title: str, reason: str) -> str:
 
 
 def decide(
-    session: Session, sender: SmsSender, *, actor: User, entry_ids: list[int], decision: str, reason: str,
+    session: SessionLike, sender: SmsSender, *, actor: User, entry_ids: list[int], decision: str, reason: str,
     now: datetime, ip: str = "",
 ) -> list[Entry]:
     """Approve, reject or send back one or more submitted entries; audit-logged, entrants notified."""
@@ -254,9 +262,9 @@ def decide(
         values["published_at"] = now
     # Compare-and-set: whoever decided an entry first wins, even where the row lock above
     # is not available (SQLite reads outside the write transaction).
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(Entry).where(Entry.id.in_(ids), Entry.status == "submitted").values(**values)
-    ).rowcount
+    ))
     if changed != len(ids):
         raise Conflict(_("有作品刚刚被其他人审核过，请刷新页面后重试。"), code="decided_meanwhile")
     for entry in entries:
@@ -271,7 +279,7 @@ def decide(
     return entries
 
 
-def resolve_duplicate_flag(session: Session, *, actor: User, flag_id: int, now: datetime, ip: str = "") -> DuplicateFlag:
+def resolve_duplicate_flag(session: SessionLike, *, actor: User, flag_id: int, now: datetime, ip: str = "") -> DuplicateFlag:
     """Mark a duplicate flag as looked at and settled; audit-logged."""
     require_role(actor, "organiser", "admin")
     flag = session.get(DuplicateFlag, flag_id, with_for_update=True)
@@ -279,10 +287,10 @@ def resolve_duplicate_flag(session: Session, *, actor: User, flag_id: int, now: 
         raise NotFound(_("没有找到这条疑似重复提示。"))
     if flag.resolved_at is not None:
         raise Conflict(_("这条疑似重复提示已处理过了。"), code="flag_resolved")
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(DuplicateFlag).where(DuplicateFlag.id == flag_id, DuplicateFlag.resolved_at.is_(None))
         .values(resolved_at=now)
-    ).rowcount
+    ))
     if changed != 1:
         raise Conflict(_("这条疑似重复提示已处理过了。"), code="flag_resolved")
     audit.record(session, actor=actor, action="duplicate_flag.resolve", target_type="duplicate_flag", target_id=flag.id,

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, select
-from sqlalchemy.orm import Session
 
-from ..db import Base
+from ..db import Base, SessionLike
 from ..errors import InvalidInput
 from ..i18n import _
 from .storage import Storage, StoredObject
@@ -60,7 +59,7 @@ def storage_key_columns() -> list[Column[str]]:
             if column.info.get("storage_key")]
 
 
-def referenced_keys(session: Session, keys: Iterable[str]) -> set[str]:
+def referenced_keys(session: SessionLike, keys: Iterable[str]) -> set[str]:
     """Which of these keys a row refers to."""
     wanted = sorted(set(keys))
     used: set[str] = set()
@@ -72,7 +71,7 @@ def referenced_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return used
 
 
-def sweep_orphans(session: Session, storage: Storage, *, now: datetime, grace: timedelta = DEFAULT_GRACE,
+def sweep_orphans(session: SessionLike, storage: Storage, *, now: datetime, grace: timedelta = DEFAULT_GRACE,
                   dry_run: bool = False) -> SweepReport:
     """Delete stored files no row refers to, and temporary leftovers, untouched for `grace`."""
     if grace < MIN_GRACE:
@@ -95,7 +94,7 @@ def sweep_orphans(session: Session, storage: Storage, *, now: datetime, grace: t
     return report
 
 
-def _sweep_batch(session: Session, storage: Storage, old: list[StoredObject], cutoff: datetime,
+def _sweep_batch(session: SessionLike, storage: Storage, old: list[StoredObject], cutoff: datetime,
                  report: SweepReport) -> None:
     # The files were listed as old before the references are read: a row committed in
     # between belongs to a request that touched its file, which the deletion re-checks.

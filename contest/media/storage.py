@@ -22,7 +22,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,7 +119,7 @@ class LocalStorage:
         self._write(target, copy)
         return key
 
-    def _write(self, target: Path, fill) -> None:  # type: ignore[no-untyped-def]
+    def _write(self, target: Path, fill: Callable[[BinaryIO], object]) -> None:
         # Write then rename: a reader never sees half a file under a valid key, and a
         # write that fails (a full disk) leaves no part of the file behind.
         tmp = ""

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
@@ -36,7 +37,7 @@ EDIT_LIMITS = {"account": "20 per minute", "address": "60 per minute"}
 
 def upload_limit(contest: Contest) -> int:
     """The largest request body a submission to this contest may send, in bytes."""
-    return (int(contests.rules_of(contest)["video_max_mb"]) + FORM_ALLOWANCE_MB) * 1024 * 1024
+    return (contests.rules_of(contest).video_max_mb + FORM_ALLOWANCE_MB) * 1024 * 1024
 
 
 @bp.url_value_preprocessor
@@ -59,7 +60,7 @@ def _raise_upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> 
 
 def _send_media(form: MediaEntryForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.submit_media_entry(
-        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
+        db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), cover=files.one(form.cover.data),
         now=web.now(), decoder=web.image_decoder(),
     )
@@ -67,7 +68,7 @@ def _send_media(form: MediaEntryForm, contest: Contest, files: Uploads) -> Entry
 
 def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.nominate_student(
-        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
+        db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
         decoder=web.image_decoder(),
     )
@@ -75,7 +76,7 @@ def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
 
 def _send_team(form: TeamForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.register_team(
-        db.session, web.storage(), actor=web.actor(), contest=contest, data=form.to_input(),
+        db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         plan=files.one(form.plan.data), pitch=files.one(form.pitch.data), cover=files.one(form.cover.data),
         now=web.now(), decoder=web.image_decoder(),
     )
@@ -121,10 +122,10 @@ def _render_flow(flow: Flow, form: FlaskForm, contest: Contest, schools: list[Sc
 @limiter.limit(SUBMIT_LIMITS["account"], methods=["POST"], key_func=uploader_key,
                error_message=lambda: _("提交太频繁，请稍后再试。"))
 @login_required
-def submit_entry(slug: str) -> Response | tuple[str, int, dict[str, str]]:
+def submit_entry(slug: str) -> ResponseReturnValue:
     contest = contests.get_contest(db.session, slug)
     flow = FLOWS[contest.kind]
-    schools = submissions.schools_of(db.session, web.actor())  # type: ignore[arg-type]
+    schools = submissions.schools_of(db.session, web.user())
     form = flow.form(contest=contest, schools=schools)
     if request.method == "GET":
         return _render_flow(flow, form, contest, schools)
@@ -163,12 +164,12 @@ def _entry_row(entry: Entry, assessed: set[int] | None = None) -> EntryRow:
     now = web.now()
     if assessed is None:
         assessed = submissions.entries_being_assessed(db.session, [entry.id])
-    refusal = submissions.withdrawal_refusal(entry, web.actor(), now, being_assessed=entry.id in assessed)  # type: ignore[arg-type]
+    refusal = submissions.withdrawal_refusal(entry, web.user(), now, being_assessed=entry.id in assessed)
     return EntryRow(entry, contests.stage_of(entry.contest, now).is_active("submission"), refusal is None)
 
 
 def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
-    entries = submissions.my_entries(db.session, web.actor())  # type: ignore[arg-type]
+    entries = submissions.my_entries(db.session, web.user())
     assessed = submissions.entries_being_assessed(db.session, [e.id for e in entries])  # one query for the list
     return render_template("media/my_entries.html", rows=[_entry_row(e, assessed) for e in entries], error=error), status
 
@@ -185,13 +186,13 @@ def my_entries() -> tuple[str, int]:
 @limiter.limit(EDIT_LIMITS["account"], methods=["POST"], key_func=uploader_key,
                error_message=lambda: _("修改太频繁，请稍后再试。"))
 @login_required
-def edit_entry(entry_id: int) -> Response | tuple[str, int]:
-    row = _entry_row(submissions.get_own_entry(db.session, web.actor(), entry_id))  # type: ignore[arg-type]
+def edit_entry(entry_id: int) -> ResponseReturnValue:
+    row = _entry_row(submissions.get_own_entry(db.session, web.user(), entry_id))
     form = EntryTextForm(obj=row.entry)
     if request.method == "GET":
         return render_template("media/edit_entry.html", row=row, form=form, error=""), 200
     try:
-        submissions.update_entry_text(db.session, actor=web.actor(), entry_id=entry_id, title=form.title.data or "",  # type: ignore[arg-type]
+        submissions.update_entry_text(db.session, actor=web.user(), entry_id=entry_id, title=form.title.data or "",
                                       description=form.description.data or "", now=web.now())
     except DomainError as exc:
         web.settle_failure(exc)
@@ -203,9 +204,9 @@ def edit_entry(entry_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/me/entries/<int:entry_id>/withdraw")
 @login_required
-def withdraw(entry_id: int) -> Response | tuple[str, int]:
+def withdraw(entry_id: int) -> ResponseReturnValue:
     try:
-        entry = submissions.withdraw_entry(db.session, actor=web.actor(), entry_id=entry_id, now=web.now())  # type: ignore[arg-type]
+        entry = submissions.withdraw_entry(db.session, actor=web.user(), entry_id=entry_id, now=web.now())
     except DomainError as exc:
         web.settle_failure(exc)
         return _render_entries(exc.status, exc.message)

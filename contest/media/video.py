@@ -232,6 +232,8 @@ def _rotation(video: dict[str, Any]) -> int:
 
 def _duration(info: dict[str, Any], video: dict[str, Any]) -> float | None:
     for raw in ((info.get("format") or {}).get("duration"), video.get("duration")):
+        if raw is None:
+            continue
         try:
             value = float(raw)
         except (TypeError, ValueError):

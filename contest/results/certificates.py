@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
-from sqlalchemy.orm import Session
 
 from ..clock import to_local
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import NotFound
 from ..i18n import _
 from ..typesetting import cjk_font, fit_lines, wrap_text
@@ -97,7 +97,7 @@ def chinese_date(day: date) -> str:
 # --- who gets one ------------------------------------------------------------------------
 
 
-def issuable_publication(session: Session, contest: Contest) -> Publication:
+def issuable_publication(session: SessionLike, contest: Contest) -> Publication:
     """The publication certificates are printed from: the current one in 公示 or final."""
     publication = results.current_publication(session, contest)
     if publication is None or publication.state not in ISSUABLE_STATES:
@@ -131,7 +131,7 @@ def _recipient(kind: str, entry: Entry | None, row: dict[str, Any]) -> tuple[str
     return (author or school or "参赛者"), (school if author and school else "")
 
 
-def certificates_for(session: Session, contest: Contest, publication: Publication, entry_id: int) -> list[Certificate]:
+def certificates_for(session: SessionLike, contest: Contest, publication: Publication, entry_id: int) -> list[Certificate]:
     """One certificate per award the entry holds in the publication; NotFound when it
     holds none."""
     row = results.row_of(publication, entry_id)

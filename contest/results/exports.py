@@ -25,18 +25,19 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..accounts import audit
+from ..accounts.actors import SYSTEM
 from ..accounts.models import User
 from ..clock import to_local
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import Conflict, NotFound
-from ..i18n import _
+from ..i18n import _, label_of
 from ..judging import service as judging
-from ..judging.aggregate import Criterion as RubricLine
-from ..judging.aggregate import weighted_total
 from ..judging.models import Round
+from . import formulas
 from . import service as results
 from .models import Publication
 
@@ -169,7 +170,7 @@ def explain_lines(comp: results.Computation) -> list[str]:
     return comp.explain()
 
 
-def results_source(session: Session, contest: Contest) -> Publication | None:
+def results_source(session: SessionLike, contest: Contest) -> Publication | None:
     """The publication an export of results shows: the one in 公示 or final, else the
     latest that was not withdrawn (pending or superseded); None means the preview."""
     current = results.current_publication(session, contest)
@@ -178,7 +179,7 @@ def results_source(session: Session, contest: Contest) -> Publication | None:
     return next((p for p in results.publications(session, contest) if p.state != "cancelled"), None)
 
 
-def results_table(session: Session, contest: Contest) -> Table:
+def results_table(session: SessionLike, contest: Contest) -> Table:
     """Every entry's breakdown: of the current (or latest) publication, else the preview."""
     publication = results_source(session, contest)
     notes: list[tuple[str, str]] = [(_("活动"), contest.title)]
@@ -201,7 +202,8 @@ def results_table(session: Session, contest: Contest) -> Table:
         notes += [(_("提示"), w) for w in comp.warnings]
         notes += [(_("算式") if i == 0 else "", line) for i, line in enumerate(explain_lines(comp)) if line]
     notes.append((_("公式指纹"), fingerprint))
-    with_votes, with_vote_score = contest.kind != "innovation", contest.kind == "selection"
+    kind = formulas.kind_of(contest.kind)
+    with_votes, with_vote_score = kind.counts_votes, kind.has_vote_score
     header = [_("名次"), _("作品编号"), _("作品"), _("学校"), _("类别")]
     if with_votes:
         header += [_("有效票"), _("待审票"), _("作废票")]
@@ -226,7 +228,7 @@ def results_table(session: Session, contest: Contest) -> Table:
 # --- votes -------------------------------------------------------------------------------
 
 
-def votes_table(session: Session, contest: Contest) -> Table:
+def votes_table(session: SessionLike, contest: Contest) -> Table:
     """Valid, held and voided votes per entry, from the vote table, most valid votes first."""
     counts = results.status_counts(session, contest)
     entries = session.scalars(
@@ -255,7 +257,7 @@ def _criterion_label(name: str, maximum: float) -> str:
     return _("%(name)s（满分%(max)s）", name=name, max=f"{maximum:g}")
 
 
-def scores_table(session: Session, contest: Contest, *, round_id: int | None = None) -> Table:
+def scores_table(session: SessionLike, contest: Contest, *, round_id: int | None = None) -> Table:
     """Judges' raw per-criterion scores of finalised rounds only: scores of a round that
     is not finalised may still change, and judges must not see each other's before."""
     rounds = judging.rounds_of(session, contest)
@@ -285,11 +287,10 @@ def scores_table(session: Session, contest: Contest, *, round_id: int | None = N
     return Table(_("评委评分"), header, body, notes)
 
 
-def _round_rows(session: Session, rnd: Round, labels: list[str]) -> list[list[Cell]]:
+def _round_rows(session: SessionLike, rnd: Round, labels: list[str]) -> list[list[Cell]]:
     scores = judging.submitted_score_rows(session, rnd)
     entries = {e.id: e for e in session.scalars(
         select(Entry).where(Entry.id.in_({s.entry_id for s in scores} or {0})).options(selectinload(Entry.school)))}
-    rubric = [RubricLine(id=c.id, name=c.name, maximum=c.maximum, weight=c.weight) for c in rnd.criteria]
     position = {c.id: labels.index(_criterion_label(c.name, c.maximum)) for c in rnd.criteria}
     rows: list[list[Cell]] = []
     for score in scores:
@@ -299,10 +300,7 @@ def _round_rows(session: Session, rnd: Round, labels: list[str]) -> list[list[Ce
         for cid, value in values.items():
             if cid in position:
                 cells[position[cid]] = _number(value)
-        try:
-            total: Cell = weighted_total(rubric, values)
-        except ValueError:
-            total = None
+        total: Cell = judging.score_total(rnd, values)
         rows.append([rnd.name, score.entry_id, entry.title if entry else "",
                      entry.school.name if entry and entry.school else "", _judge_name(score.judge), *cells,
                      total, score.comment or "", _local_text(score.submitted_at)])
@@ -316,16 +314,21 @@ def _judge_name(user: User | None) -> str:
 # --- the audit log ------------------------------------------------------------------------
 
 
-def audit_table(session: Session, *, action: str = "", target_type: str = "") -> Table:
+def audit_table(session: SessionLike, *, action: str = "", target_type: str = "") -> Table:
     """The audit log, newest first, with the filters of the audit page."""
     events, total = audit.list_events(session, action=action, target_type=target_type, limit=AUDIT_ROWS_MAX)
-    header = [_("时间"), _("操作人"), _("操作"), _("对象类型"), _("对象编号"), _("摘要"), _("变更前"), _("变更后")]
+    # The action and the target are shown in words; their codes follow in columns of their own,
+    # after the existing ones, for whoever filters or joins the file by code.
+    header = [_("时间"), _("操作人"), _("操作"), _("对象类型"), _("对象编号"), _("摘要"), _("变更前"), _("变更后"),
+              _("操作代码"), _("对象类型代码")]
     body: list[list[Cell]] = [
-        [_local_text(e.created_at), e.actor.name_or_phone if e.actor else _("系统"), e.action, e.target_type,
-         e.target_id, e.summary, _json(e.before), _json(e.after)]
+        [_local_text(e.created_at), e.actor.name_or_phone if e.actor else _(SYSTEM.label), label_of("audit_action", e.action),
+         label_of("audit_target", e.target_type), e.target_id, e.summary, _json(e.before), _json(e.after), e.action,
+         e.target_type]
         for e in events
     ]
-    notes = [(_("筛选"), _("操作：%(a)s；对象：%(t)s", a=action or _("全部"), t=target_type or _("全部")))]
+    notes = [(_("筛选"), _("操作：%(a)s；对象：%(t)s", a=label_of("audit_action", action) if action else _("全部"),
+                         t=label_of("audit_target", target_type) if target_type else _("全部")))]
     if total > len(events):
         notes.append((_("提示"), _("共 %(n)s 条，只导出了最新的 %(m)s 条。", n=total, m=len(events))))
     return Table(_("操作日志"), header, body, notes)
@@ -338,7 +341,7 @@ def _json(value: Any) -> str:
 # --- choosing ----------------------------------------------------------------------------
 
 
-def build_table(session: Session, contest: Contest, what: str, *, round_id: int | None = None, action: str = "",
+def build_table(session: SessionLike, contest: Contest, what: str, *, round_id: int | None = None, action: str = "",
                 target_type: str = "") -> Table:
     """The table behind /export/<what>.<fmt>."""
     if what == "results":

@@ -26,22 +26,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..accounts import audit
+from ..accounts.actors import Actor, actor_id, is_system
 from ..accounts.models import User
 from ..accounts.service import require_role
 from ..clock import to_local
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
+from ..db import SessionLike
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, TooMany, UnsupportedMediaType
-from ..i18n import N_, _
+from ..i18n import N_, _, code_labels
 from ..judging import service as judging
 from ..judging.models import Round
-from ..media.images import ImageDecoder, process_image
-from ..media.pdf import check_pdf
-from ..media.sniff import sniff
-from ..media.storage import Storage
+from ..media.service import Document, ImageDecoder, Storage, check_document
 from ..voting import ledger, live
 from ..voting.models import LedgerBlock, LedgerEvent, Vote
 from . import formulas
@@ -56,14 +55,10 @@ EVIDENCE_FILES = 5
 EVIDENCE_BYTES = 10 * 1024 * 1024
 
 
-def require_organiser(actor: User | None) -> User:
-    return require_role(actor, *ORGANISER_ROLES)
-
-
 # --- the formula -------------------------------------------------------------------
 
 
-def formula_of(session: Session, contest: Contest) -> tuple[dict[str, Any], str]:
+def formula_of(session: SessionLike, contest: Contest) -> tuple[dict[str, Any], str]:
     """The contest's formula (stored, or the kind's default) and its fingerprint."""
     stored = session.get(ResultFormula, contest.id)
     if stored is not None:
@@ -78,12 +73,12 @@ def locks_at(contest: Contest) -> datetime | None:
 
 
 def set_formula(
-    session: Session, *, actor: User | None, contest: Contest, formula: dict[str, Any], now: datetime,
+    session: SessionLike, *, actor: Actor, contest: Contest, formula: dict[str, Any], now: datetime,
     reason: str = "", override: bool = False, ip: str = "",
 ) -> ResultFormula:
     """Store a formula. After voting opened it takes override=True and a reason."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     try:
         clean = formulas.check_formula(contest.kind, formula)
     except ValueError as exc:
@@ -109,10 +104,10 @@ def set_formula(
         stored = ResultFormula(contest_id=contest.id, formula=clean, fingerprint=fingerprint, updated_at=now)
         session.add(stored)
     stored.formula, stored.fingerprint, stored.updated_at = clean, fingerprint, now
-    stored.updated_by_id = actor.id if actor else None
+    stored.updated_by_id = actor_id(actor)
     session.add(FormulaChange(contest_id=contest.id, fingerprint_before=before, fingerprint_after=fingerprint,
                               formula=clean, is_override=is_override, reason=reason[:500],
-                              actor_id=actor.id if actor else None, created_at=now))
+                              actor_id=actor_id(actor), created_at=now))
     audit.record(session, actor=actor, action="results.formula_override" if is_override else "results.formula",
                  target_type="contest", target_id=contest.id, now=now, before={"fingerprint": before},
                  after={"fingerprint": fingerprint, "reason": reason} if is_override else {"fingerprint": fingerprint},
@@ -121,7 +116,7 @@ def set_formula(
     return stored
 
 
-def formula_history(session: Session, contest: Contest) -> list[FormulaChange]:
+def formula_history(session: SessionLike, contest: Contest) -> list[FormulaChange]:
     return list(session.scalars(select(FormulaChange).where(FormulaChange.contest_id == contest.id)
                                 .order_by(FormulaChange.id)))
 
@@ -145,44 +140,28 @@ class Tally:
                 "events": self.head.last_event_id}
 
 
-def ledger_tally(session: Session, contest: Contest) -> Tally:
+def ledger_tally(session: SessionLike, contest: Contest) -> Tally:
     """Valid, held and voided votes per entry, replaying the contest's sealed ledger
     events in order. Events not sealed yet are counted out and reported."""
     tally = Tally(head=ledger.head(session))
     upto = tally.head.last_event_id if tally.head else 0
-    state: dict[int, tuple[int, str]] = {}
-    rows = session.execute(
-        select(LedgerEvent.vote_id, LedgerEvent.kind, LedgerEvent.detail, Vote.entry_id)
-        .join(Vote, Vote.id == LedgerEvent.vote_id)
-        .where(LedgerEvent.contest_id == contest.id, LedgerEvent.id <= upto, LedgerEvent.block_id.is_not(None))
-        .order_by(LedgerEvent.id)
-        .execution_options(yield_per=5000)
-    )
-    for vote_id, kind, detail, entry_id in rows:
-        if kind == "cast":
-            state[vote_id] = (entry_id, "held" if (detail or "").startswith("held") else "valid")
-        elif kind == "void":
-            state[vote_id] = (entry_id, "voided")
-        elif kind == "release":
-            state[vote_id] = (entry_id, "valid")
-    for entry_id, status in state.values():
-        getattr(tally, status)[entry_id] += 1
+    states = ledger.replay(session, contest_id=contest.id, upto=upto, sealed_only=True).run()
+    for state in states.values():
+        getattr(tally, state.status)[state.entry_id] += 1
     tally.unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
         LedgerEvent.contest_id == contest.id, LedgerEvent.block_id.is_(None))) or 0
-    if state:
+    if states:
         table = dict(session.execute(select(Vote.id, Vote.status).where(Vote.contest_id == contest.id)).all())
-        tally.mismatched = sorted(v for v, (_e, s) in state.items() if table.get(v) != s)[:50]
+        tally.mismatched = sorted(v for v, state in states.items() if table.get(v) != state.status)[:50]
     return tally
 
 
 # --- computing ---------------------------------------------------------------------
 
 
-ROUND_KEYS = ("expert_round", "jury_round", "final_round")
-
-
-def referenced_rounds(formula: dict[str, Any]) -> list[str]:
-    return [formula[key] for key in ROUND_KEYS if formula.get(key)]
+def referenced_rounds(contest: Contest, formula: dict[str, Any]) -> list[str]:
+    """The judging rounds the contest's formula reads, by key."""
+    return formulas.kind_of(contest.kind).rounds(formula)
 
 
 @dataclass
@@ -200,24 +179,33 @@ class Computation:
     def blocking(self) -> bool:
         return bool(self.warnings)
 
-    def explain(self) -> list[str]:
+    def explanation(self) -> list[formulas.Line]:
+        """The formula and every entry's arithmetic, with category, group and round names."""
         names = {c.id: c.name for c in self.contest.categories}
-        return name_rounds(formulas.explain(self.contest.kind, self.formula, self.results, names=names),
-                           {r.key: r.name for r in self.rounds})
+        return formulas.explanation(self.contest.kind, self.formula, self.results, names=names,
+                                    rounds={r.key: r.name for r in self.rounds})
+
+    def explain(self) -> list[str]:
+        """explanation() as plain text, in the reader's language."""
+        return formulas.plain_text(self.explanation(), _)
 
 
-def name_rounds(lines: list[str], names: dict[str, str]) -> list[str]:
-    """The formula names rounds by key; readers know them by name."""
-    for key, name in names.items():
-        lines = [line.replace(f"轮次“{key}”", f"“{name}”轮") for line in lines]
-    return lines
-
-
-def round_names(session: Session, contest: Contest) -> dict[str, str]:
+def round_names(session: SessionLike, contest: Contest) -> dict[str, str]:
     return {r.key: r.name for r in judging.rounds_of(session, contest)}
 
 
-def compute(session: Session, contest: Contest) -> Computation:
+def award_rules(session: SessionLike, contest: Contest) -> list[str]:
+    """The contest's award scheme from its formula, in the reader's language, for the
+    public rules (rounds by name)."""
+    formula, _fingerprint = formula_of(session, contest)
+    try:
+        lines = formulas.award_rules(contest.kind, formula, rounds=round_names(session, contest))
+    except ValueError:  # a formula stored under an older format: the 公示 page still shows its fingerprint
+        return []
+    return [formulas.render(line, _) for line in lines]
+
+
+def compute(session: SessionLike, contest: Contest) -> Computation:
     """Results as they would be published now, with what stands in the way."""
     formula, fingerprint = formula_of(session, contest)
     tally = ledger_tally(session, contest)
@@ -225,7 +213,7 @@ def compute(session: Session, contest: Contest) -> Computation:
     rounds_by_key = {r.key: r for r in judging.rounds_of(session, contest)}
     scores: dict[str, dict[int, judging.FinalScore]] = {}
     used_rounds = []
-    for key in referenced_rounds(formula):
+    for key in referenced_rounds(contest, formula):
         rnd = rounds_by_key.get(key)
         if rnd is None:
             warnings.append(_("公式引用的评审轮次“%(key)s”不存在。", key=key))
@@ -245,7 +233,7 @@ def compute(session: Session, contest: Contest) -> Computation:
     for entry in entries.values():
         round_scores: dict[str, float | None] = {}
         tie: tuple[float, ...] = ()
-        for key in referenced_rounds(formula):
+        for key in referenced_rounds(contest, formula):
             final = scores.get(key, {}).get(entry.id)
             round_scores[key] = final.score if final else None
             if final:
@@ -284,19 +272,19 @@ def _num(value: Any) -> float | None:
 # --- publication -------------------------------------------------------------------
 
 
-def publications(session: Session, contest: Contest) -> list[Publication]:
+def publications(session: SessionLike, contest: Contest) -> list[Publication]:
     return list(session.scalars(select(Publication).where(Publication.contest_id == contest.id)
                                 .order_by(Publication.version.desc())))
 
 
-def current_publication(session: Session, contest: Contest) -> Publication | None:
+def current_publication(session: SessionLike, contest: Contest) -> Publication | None:
     """The results the public sees: the latest in 公示 or final."""
     return session.scalar(select(Publication).where(
         Publication.contest_id == contest.id, Publication.state.in_(("publicity", "final")))
         .order_by(Publication.version.desc()).limit(1))
 
 
-def get_publication(session: Session, publication_id: int) -> Publication:
+def get_publication(session: SessionLike, publication_id: int) -> Publication:
     found = session.get(Publication, publication_id)
     if found is None:
         raise NotFound(_("没有这次发布。"))
@@ -304,13 +292,13 @@ def get_publication(session: Session, publication_id: int) -> Publication:
 
 
 def request_publication(
-    session: Session, *, actor: User | None, contest: Contest, now: datetime, publicity_days: int = PUBLICITY_DAYS,
+    session: SessionLike, *, actor: Actor, contest: Contest, now: datetime, publicity_days: int = PUBLICITY_DAYS,
     amendment_reason: str = "", ip: str = "",
 ) -> Publication:
     """The first organiser's step: freeze the results as computed now (after sealing the
     ledger's pending events) and wait for a second organiser's confirmation."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if not 1 <= publicity_days <= 30:
         raise InvalidInput(_("公示期应为 1 到 30 天。"), field="publicity_days")
     if contest.voting_ends_at is not None and now < contest.voting_ends_at:
@@ -332,7 +320,7 @@ def request_publication(
         rounds=[{"key": r.key, "name": r.name, "finalised_at": r.finalised_at.isoformat() if r.finalised_at else None}
                 for r in comp.rounds],
         computed_at=now, amendment_reason=reason[:500], publicity_days=publicity_days,
-        requested_by_id=actor.id if actor else None, requested_at=now,
+        requested_by_id=actor_id(actor), requested_at=now,
     )
     session.add(publication)
     session.flush()
@@ -342,9 +330,10 @@ def request_publication(
     return publication
 
 
-def confirm_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> Publication:
-    """The second organiser's confirmation: the results go public and 公示 starts."""
-    actor = require_organiser(actor)
+def confirm_publication(session: SessionLike, *, actor: User, publication: Publication, now: datetime, ip: str = "") -> Publication:
+    """The second organiser's confirmation: the results go public and 公示 starts. Always
+    a person: the system cannot be the second organiser."""
+    actor = require_role(actor, *ORGANISER_ROLES)
     if publication.state != "pending":
         raise Conflict(_("这份结果不在等待确认状态。"))
     if publication.requested_by_id == actor.id:
@@ -362,9 +351,9 @@ def confirm_publication(session: Session, *, actor: User | None, publication: Pu
     return publication
 
 
-def cancel_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> None:
-    if actor is not None:
-        require_organiser(actor)
+def cancel_publication(session: SessionLike, *, actor: Actor, publication: Publication, now: datetime, ip: str = "") -> None:
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if publication.state != "pending":
         raise Conflict(_("只能撤回等待确认的结果。"))
     publication.state = "cancelled"
@@ -373,10 +362,10 @@ def cancel_publication(session: Session, *, actor: User | None, publication: Pub
     session.flush()
 
 
-def finalise_publication(session: Session, *, actor: User | None, publication: Publication, now: datetime, ip: str = "") -> Publication:
+def finalise_publication(session: SessionLike, *, actor: Actor, publication: Publication, now: datetime, ip: str = "") -> Publication:
     """After 公示, with every objection answered, the results become final."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     if publication.state != "publicity":
         raise Conflict(_("只有公示中的结果可以确认为最终结果。"))
     if publication.publicity_ends_at and now < publication.publicity_ends_at:
@@ -387,7 +376,7 @@ def finalise_publication(session: Session, *, actor: User | None, publication: P
         raise Conflict(_("还有 %(n)d 条异议未答复。", n=open_count), code="objections_open")
     publication.state = "final"
     publication.finalised_at = now
-    publication.finalised_by_id = actor.id if actor else None
+    publication.finalised_by_id = actor_id(actor)
     audit.record(session, actor=actor, action="results.finalise", target_type="publication", target_id=publication.id,
                  now=now, summary=f"v{publication.version}", ip=ip)
     session.flush()
@@ -414,9 +403,7 @@ class Upload:
 
 @dataclass(frozen=True)
 class _CheckedFile:
-    data: bytes
-    extension: str
-    content_type: str
+    document: Document
     size: int
     name: str
 
@@ -425,14 +412,10 @@ def _check_evidence(upload: Upload, decoder: ImageDecoder | None) -> _CheckedFil
     """An image (re-encoded, metadata stripped) or a PDF, recognised by its content."""
     if len(upload.data) > EVIDENCE_BYTES:
         raise PayloadTooLarge(_("每个证明文件不能超过 10 MB。"), code="file_too_large")
-    kind = sniff(upload.data[:64])
-    if kind == "pdf":
-        check_pdf(upload.data, max_bytes=EVIDENCE_BYTES)
-        return _CheckedFile(upload.data, "pdf", "application/pdf", len(upload.data), upload.filename[-200:])
-    if kind not in ("jpeg", "png", "webp"):
+    document = check_document(upload.data, max_bytes=EVIDENCE_BYTES, decoder=decoder)
+    if document is None:
         raise UnsupportedMediaType(_("证明文件只接受 JPEG、PNG、WebP 图片或 PDF。"), code="unsupported_evidence")
-    image = process_image(upload.data, max_bytes=EVIDENCE_BYTES, decoder=decoder)
-    return _CheckedFile(image.display, "jpg", "image/jpeg", len(upload.data), upload.filename[-200:])
+    return _CheckedFile(document, len(upload.data), upload.filename[-200:])
 
 
 def objection_refusal(publication: Publication | None, now: datetime) -> str | None:
@@ -448,14 +431,27 @@ SUBJECT_LABELS = {"entry": N_("作品或参赛资格"), "votes": N_("投票情�
 OUTCOME_LABELS = {"upheld": N_("异议成立"), "partly": N_("部分成立"), "rejected": N_("异议不成立")}
 PUBLICATION_STATE_LABELS = {"pending": N_("待确认"), "publicity": N_("公示中"), "final": N_("最终结果"),
                             "cancelled": N_("已撤回"), "superseded": N_("已被更正版本取代")}
+code_labels("publication_state", PUBLICATION_STATE_LABELS)
+# The audit actions (and their targets) this module writes, as the audit page and its export show them.
+AUDIT_ACTIONS = code_labels("audit_action", {
+    "results.formula": N_("修改结果公式"),
+    "results.formula_override": N_("特别变更结果公式"),
+    "results.request": N_("提交结果待确认"),
+    "results.publish": N_("确认公布结果"),
+    "results.cancel": N_("撤回待确认的结果"),
+    "results.finalise": N_("确认最终结果"),
+    "results.objection": N_("提出异议"),
+    "results.objection_answer": N_("答复异议"),
+})
+code_labels("audit_target", {"publication": N_("结果版本"), "objection": N_("异议")})
 
 
 def file_objection(
-    session: Session, *, user: User | None, contest: Contest, entry_id: int | None, subject: str, body: str,
+    session: SessionLike, *, user: User, contest: Contest, entry_id: int | None, subject: str, body: str,
     uploads: Sequence[Upload] = (), storage: Storage, now: datetime, ip: str = "", decoder: ImageDecoder | None = None,
 ) -> Objection:
     """A citizen's objection during 公示; refused with a clear message outside it."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not isinstance(user, User) or not user.is_authenticated:
         raise Forbidden(_("请先登录再提出异议。"), code="login_required")
     if user.phone_verified_at is None:
         raise Forbidden(_("请先验证手机号再提出异议。"), code="unverified")
@@ -482,8 +478,9 @@ def file_objection(
         raise TooMany(_("24 小时内最多提出 %(n)d 条异议。", n=OBJECTIONS_PER_DAY), code="objection_quota")
     # Every file is checked before any is stored: a refusal leaves nothing behind.
     checked = [_check_evidence(upload, decoder) for upload in uploads if upload.data]
-    evidence = [ObjectionEvidence(storage_key=storage.put(f.data, f.extension), content_type=f.content_type,
-                                  size=f.size, original_name=f.name) for f in checked]
+    evidence = [ObjectionEvidence(storage_key=storage.put(f.document.data, f.document.extension),
+                                  content_type=f.document.content_type, size=f.size, original_name=f.name)
+                for f in checked]
     objection = Objection(contest_id=contest.id, publication_id=publication.id, entry_id=entry_id, subject=subject,
                           body=body, filed_by_id=user.id, filed_at=now, evidence=evidence)
     session.add(objection)
@@ -499,12 +496,12 @@ def _local_text(value: datetime) -> str:
 
 
 def answer_objection(
-    session: Session, *, actor: User | None, objection: Objection, answer: str, outcome: str, now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, objection: Objection, answer: str, outcome: str, now: datetime, ip: str = "",
 ) -> Objection:
     """An organiser's public answer. An upheld objection that changes results is
     followed by an amendment (a new publication version with its reason)."""
-    if actor is not None:
-        require_organiser(actor)
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
     answer = (answer or "").strip()
     if len(answer) < 5:
         raise InvalidInput(_("请写明答复内容（至少 5 个字）。"), field="answer")
@@ -513,21 +510,21 @@ def answer_objection(
     if objection.answered_at is not None:
         raise Conflict(_("这条异议已经答复过了。"))
     objection.answer, objection.outcome = answer[:OBJECTION_MAX], outcome
-    objection.answered_by_id, objection.answered_at = actor.id if actor else None, now
+    objection.answered_by_id, objection.answered_at = actor_id(actor), now
     session.flush()
     audit.record(session, actor=actor, action="results.objection_answer", target_type="objection",
                  target_id=objection.id, now=now, after={"outcome": outcome}, summary=answer[:100], ip=ip)
     return objection
 
 
-def get_objection(session: Session, objection_id: int) -> Objection:
+def get_objection(session: SessionLike, objection_id: int) -> Objection:
     found = session.get(Objection, objection_id)
     if found is None:
         raise NotFound(_("没有这条异议。"))
     return found
 
 
-def objections(session: Session, contest: Contest, *, answered: bool | None = None) -> list[Objection]:
+def objections(session: SessionLike, contest: Contest, *, answered: bool | None = None) -> list[Objection]:
     query = select(Objection).where(Objection.contest_id == contest.id).options(
         selectinload(Objection.entry), selectinload(Objection.evidence))
     if answered is not None:
@@ -538,7 +535,7 @@ def objections(session: Session, contest: Contest, *, answered: bool | None = No
 # --- transparency and charts -----------------------------------------------------------
 
 
-def voided_by_reason(session: Session, contest: Contest) -> list[tuple[int, str, str, int]]:
+def voided_by_reason(session: SessionLike, contest: Contest) -> list[tuple[int, str, str, int]]:
     """(entry id, entry title, reason, votes) for every voided vote, grouped — the public
     transparency table."""
     rows = session.execute(
@@ -551,14 +548,14 @@ def voided_by_reason(session: Session, contest: Contest) -> list[tuple[int, str,
     return [(e, t, r or _("未说明"), n) for e, t, r, n in rows]
 
 
-def valid_votes_by_day(session: Session, contest: Contest) -> list[tuple[str, int]]:
+def valid_votes_by_day(session: SessionLike, contest: Contest) -> list[tuple[str, int]]:
     """Valid votes per Asia/Shanghai day, for the public chart."""
     rows = session.execute(select(Vote.day, func.count()).where(
         Vote.contest_id == contest.id, Vote.status == "valid").group_by(Vote.day).order_by(Vote.day))
     return [(day.isoformat(), n) for day, n in rows]
 
 
-def status_counts(session: Session, contest: Contest) -> dict[int, dict[str, int]]:
+def status_counts(session: SessionLike, contest: Contest) -> dict[int, dict[str, int]]:
     """Per entry: valid / held / voided votes, from the vote table (organisers' export)."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"valid": 0, "held": 0, "voided": 0})
     for entry_id, status, n in session.execute(select(Vote.entry_id, Vote.status, func.count()).where(
@@ -601,7 +598,7 @@ class Transparency:
     publication: Publication | None
 
 
-def transparency_report(session: Session, contest: Contest, now: datetime) -> Transparency:
+def transparency_report(session: SessionLike, contest: Contest, now: datetime) -> Transparency:
     """Voided votes per entry and reason, held votes and totals, minors' counts left out.
 
     Where the rules hide minors' vote counts, their entries are left out of every total

@@ -88,6 +88,15 @@ def test_rubric_refusals(criteria: list[judging.CriterionFields], code: str) -> 
     assert caught.value.code == code
 
 
+def test_score_total_is_weighted_by_the_rounds_rubric(world: World) -> None:
+    criteria = world.round.criteria
+    values = {c.id: c.maximum / 2 for c in criteria}
+    values[criteria[0].id] = criteria[0].maximum  # 创新性 at full marks: 30 of its 30 points
+    assert judging.score_total(world.round, values) == pytest.approx(30 + (100 - 30) / 2)
+    assert judging.score_total(world.round, {c.id: c.maximum for c in criteria[1:]}) is None  # a criterion missing
+    assert judging.score_total(world.round, {**values, criteria[0].id: criteria[0].maximum + 1}) is None  # out of range
+
+
 def test_only_organisers_manage_rounds(world: World, make_user) -> None:  # type: ignore[no-untyped-def]
     citizen = make_user("citizen")
     for actor in (citizen, world.judges[0]):
