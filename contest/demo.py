@@ -2,8 +2,8 @@
 
 The contests, schools and accounts follow the city's notice (济教发〔2023〕9号). Time
 windows are relative to "now", so a fresh demo always shows one contest in voting, one
-in judging and one in 公示. Every picture is drawn here with Pillow, so the demo needs
-no network and no bundled photos.
+in judging and one in 公示. Every picture is drawn here with Pillow, and every short video made from such
+pictures with ffmpeg, so the demo needs no network and no bundled photos or clips.
 """
 
 from __future__ import annotations
@@ -18,19 +18,21 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
 
 from .accounts import audit
 from .accounts import service as accounts
+from .accounts.actors import SYSTEM
 from .accounts.models import User
 from .config import Settings, discover_cjk_font
 from .contests import service as contests
 from .contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
 from .contests.service import ContestChanges
+from .db import SessionLike
 from .judging.demo import seed_judging
+from .media import demo as clips
 from .media import service as media
 from .media.models import MediaItem
-from .media.storage import Storage
+from .media.service import Storage
 from .results.demo import seed_votes_and_results
 from .typesetting import cjk_font, wrap_text
 
@@ -112,31 +114,28 @@ def demo_accounts() -> list[DemoAccount]:
 
 # --- the three contests -----------------------------------------------------------------
 
+# The contests' own words for what their data cannot say. Every number a rule holds
+# (quotas, photo counts, video limits, votes, awards, dates) is written on the contest
+# page from the rules, the results formula and the stage windows, never here.
 MEIPAI_RULES = """一、活动主题
 
 围绕 2023 年职业教育活动周主题“技能：让生活更美好”，用镜头记录身边的技术技能之美：校园实训、企业车间、社区服务、非遗传承、乡村振兴……每一个用技能创造美好生活的瞬间，都值得被看见。
 
-二、参与对象
+二、作品要求
 
-全体市民均可参加，职业院校师生、企业职工、家长和中小学生尤其欢迎。参与者须使用本人手机号注册并完成验证。
+摄影作品可为单幅或组照，可适度调色，不得合成或改变画面内容。
+短视频横竖屏均可，画面清晰、声音清楚，鼓励配字幕。
+作品须为本人原创；拍摄他人须征得同意，拍摄未成年人须征得其监护人同意。
 
-三、作品要求
+三、评审
 
-1. 摄影作品：单幅或组照（组照不超过 9 张），JPG 或 PNG 格式，长边不低于 1600 像素，可适度调色，不得合成或改变画面内容。
-2. 短视频：横竖屏均可，时长不超过 3 分钟，MP4 格式，画面清晰、声音清楚，鼓励配字幕。
-3. 每人最多投稿 3 件。作品须为本人原创；拍摄他人须征得同意，拍摄未成年人须征得其监护人同意。
+评委奖由摄影、影视和职业教育领域专家组成的评审组评出，从主题契合度、技能表现力、艺术性三方面评分。系统自动识别刷票等异常投票，经核查后作废。
 
-四、评选方式
+四、异议
 
-1. 人气奖：公众投票阶段，每位验证手机号的用户每天最多投 5 票，对同一作品每天最多 1 票，按有效票数评出人气奖 10 名。系统自动识别并剔除刷票等异常投票。
-2. 评委奖：由摄影、影视和职业教育领域专家组成评审组，从主题契合度、技能表现力、艺术性三方面评分，评出一等奖 3 名、二等奖 6 名、三等奖 10 名。
-3. 同一作品可同时获得人气奖和评委奖。
+对评选结果有异议的，可在公示期内通过作品页面实名提出，组织者在平台上答复。
 
-五、公示与异议
-
-评选结果在平台公示 5 天。对结果有异议的，可在公示期内通过作品页面实名提出，组织者在 3 个工作日内答复。
-
-六、其他
+五、其他
 
 投稿即视为同意主办单位在职业教育活动周相关宣传中非商业性使用作品，并为作者署名。"""
 
@@ -144,55 +143,47 @@ HUANGYANPEI_RULES = """一、大赛宗旨
 
 弘扬黄炎培职业教育思想，展示职业院校学生的创新创业成果，推动产教融合、科教融汇，助力乡村振兴和城市发展。
 
-二、参赛对象与组队
+二、参赛对象
 
-全市职业院校（含技工院校）在籍学生以团队形式参赛。每支团队由 3–5 名学生和 1–2 名指导教师组成，每名学生只能参加一支团队。在校生 2000 人以下的学校限报 3 项，2000–5000 人的学校限报 4 项，5000 人以上的学校限报 5 项。
+全市职业院校（含技工院校）在籍学生。
 
 三、赛道与组别
 
-设创意组、初创组、成长组三个赛道：创意组面向尚未注册公司的创意项目；初创组面向注册未满 3 年的项目；成长组面向注册 3 年以上或已获得投资的项目。各赛道按学校类型分中职组和高职组，技工院校参加中职组。
+设创意组、初创组、成长组三个赛道：创意组面向尚未注册公司的创意项目；初创组面向注册未满三年的项目；成长组面向注册三年以上或已获得投资的项目。各赛道按学校类型分中职组和高职组，技工院校参加中职组。
 
-四、赛程
+四、评审程序
 
-1. 报名：学校联络人在平台登记团队，提交项目计划书、5 分钟以内的项目介绍视频和项目图片。
-2. 资格审核：组织者审核参赛资格和材料完整性。
-3. 网络评审（网评）：评委按评分细则在线独立评分，评分结束前互不可见；与参赛学校有关联的评委须回避。
-4. 决赛路演：网评成绩靠前的项目进入决赛，现场路演 8 分钟、答辩 7 分钟。
+资格审核：组织者审核参赛资格和材料完整性。
+网络评审（网评）：评委按评分细则在线独立评分，评分结束前互不可见；与参赛学校有关联的评委须回避。
+决赛路演：网评成绩靠前的项目进入决赛，现场路演八分钟、答辩七分钟。
 
-五、评分与奖项
+五、评审重点与推荐
 
-评审重点为创新性、团队能力、商业模式、社会效益和职业教育特色。按决赛成绩分赛道、分组别设一等奖、二等奖、三等奖，获奖项目推荐参加山东省黄炎培职业教育创新创业大赛。
+评审重点为创新性、团队能力、商业模式、社会效益和职业教育特色。获奖项目推荐参加山东省黄炎培职业教育创新创业大赛。
 
 六、公示
 
-获奖名单在平台公示 5 天，接受社会监督。"""
+获奖名单在平台公示，接受社会监督。"""
 
 ZUIMEI_RULES = """一、评选对象
 
 全市职业院校（含技工院校）在籍学生。被推荐学生应品德优良、技能过硬，在技能成才、志愿服务、创新创业、非遗传承、自强不息等方面事迹突出。
 
-二、推荐名额
+二、材料要求
 
-由学校联络人在平台集中推荐。在校生 2000 人以下的学校限报 3 名，2000–5000 人的学校限报 4 名，5000 人以上的学校限报 5 名。推荐未满 18 周岁的学生，须取得监护人同意。
+事迹材料实事求是、重点突出。学生个人信息只展示本人及监护人同意公开的部分。
 
-三、材料要求
+三、专家评审
 
-事迹材料 800 字以内，照片 3–6 张，可附 1 分钟以内的短视频。学生个人信息只展示本人及监护人同意公开的部分。
+由职业教育专家、行业企业代表和媒体代表组成评审组评分。
 
-四、评选程序
-
-1. 资格审核：组织者审核推荐材料，通过后在平台展示。
-2. 网络投票：验证手机号的用户每天可投 5 票，对同一人每天最多 1 票；截止前 24 小时隐藏实时票数。
-3. 专家评审：由职业教育专家、行业企业代表和媒体代表组成评审组评分。
-4. 综合得分 = 网络投票得分 × 30% + 专家评审得分 × 70%，网络投票得分按票数折算为百分制。按综合得分评出“最美职校生”10 名、提名奖 20 名。
-
-五、公平与诚信
+四、公平与诚信
 
 严禁利用技术手段或组织他人刷票，一经查实，取消相关投票，情节严重的取消参评资格。
 
-六、公示
+五、异议
 
-评选结果公示 5 天。对结果有异议的，可在公示期内实名提出。"""
+对评选结果有异议的，可在公示期内实名提出。"""
 
 
 def _days(now: datetime, start: float, end: float) -> tuple[datetime, datetime]:
@@ -224,7 +215,8 @@ def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str,
         organiser="济南市中华职业教育社　济南市教育局", rules_text=ZUIMEI_RULES, position=1,
         windows={"submission": _days(now, -40, -30), "review": _days(now, -30, -25), "voting": _days(now, -25, -10),
                  "judging": _days(now, -10, -3), "publicity": _days(now, -2, 3)},
-        rules={"votes_per_day": 5, "votes_per_entry_per_day": 1, "photos_max": 6, "hide_counts_hours_before_close": 24},
+        rules={"votes_per_day": 5, "votes_per_entry_per_day": 1, "photos_min": 3, "photos_max": 6, "video_max_seconds": 60,
+               "hide_counts_hours_before_close": 24},
     )
     return [
         (meipai, "category", ("摄影作品", "短视频", "技能瞬间")),
@@ -400,6 +392,17 @@ GIVEN_NAMES = (
 )
 ADVISOR_GIVEN_NAMES = ("建军", "红梅", "立新", "秀英", "国强", "丽华", "卫东", "春燕")
 
+# Videos: every 短视频 entry of 全民美拍 is a video alone (its poster frame is its cover);
+# this nominee has a short video after her photos, and these 黄炎培 teams their pitch video
+# after their cover. Each clip adds about a second to the build, so only a few have one.
+VIDEO_CATEGORY = "短视频"
+NOMINEES_WITH_VIDEO = frozenset({"吴佳琪"})
+# Her school did not tick 公开照片: the public pages show the placeholder instead of her photos.
+NOMINEES_PHOTOS_PRIVATE = frozenset({"孙悦"})
+PROJECTS_WITH_PITCH = frozenset({"智慧大棚物联网监测系统", "非遗短视频工作室"})
+# The clips' tones, one per clip in turn (a pentatonic scale, so no two sound harsh).
+TONES = (523.25, 587.33, 659.25, 783.99, 880.0)
+
 SECONDARY_CAPTIONS = {
     "media": ("拍摄现场", "作品细节"),
     "innovation": ("项目路演", "团队在一起"),
@@ -420,7 +423,7 @@ class DemoPeople:
 
 
 def seed_demo(
-    session: Session, storage: Storage, settings: Settings, now: datetime, *, reset: bool = False, echo: Echo = print,
+    session: SessionLike, storage: Storage, settings: Settings, now: datetime, *, reset: bool = False, echo: Echo = print,
 ) -> None:
     """Seed the 2023 Activity Week: schools, accounts, the three contests and their entries with images."""
     started = time.monotonic()
@@ -457,13 +460,13 @@ def seed_demo(
 
 # --- removing --------------------------------------------------------------------------
 
-def _remove_contests(session: Session, storage: Storage, existing: list[Contest], now: datetime) -> None:
+def _remove_contests(session: SessionLike, storage: Storage, existing: list[Contest], now: datetime) -> None:
     ids = [c.id for c in existing]
     entry_ids = select(Entry.id).where(Entry.contest_id.in_(ids))
     items = session.scalars(select(MediaItem).where(MediaItem.entry_id.in_(entry_ids))).all()
-    keys = {key for item in items for key in (item.original_key, item.display_key, item.thumb_key) if key}
+    keys = {key for item in items for key in (item.original_key, item.display_key, item.thumb_key, item.poster_key) if key}
     for contest in existing:
-        audit.record(session, actor=None, action="contest.delete", target_type="contest", target_id=contest.id,
+        audit.record(session, actor=SYSTEM, action="contest.delete", target_type="contest", target_id=contest.id,
                      now=now, before={"slug": contest.slug, "title": contest.title}, summary=f"demo reset: {contest.title}")
     session.execute(delete(MediaItem).where(MediaItem.entry_id.in_(entry_ids)))
     # Categories, entries, nominees and team members go with the contest (ON DELETE CASCADE).
@@ -475,26 +478,26 @@ def _remove_contests(session: Session, storage: Storage, existing: list[Contest]
         storage.delete(key)
 
 
-def _referenced_keys(session: Session, keys: set[str]) -> set[str]:
+def _referenced_keys(session: SessionLike, keys: set[str]) -> set[str]:
     if not keys:
         return set()
-    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key)
+    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key, MediaItem.poster_key)
     rows = session.execute(select(*columns).where(or_(*(column.in_(keys) for column in columns))))
     return {key for row in rows for key in row} & keys
 
 
 # --- schools and accounts -------------------------------------------------------------
 
-def _seed_schools(session: Session, now: datetime) -> dict[str, School]:
+def _seed_schools(session: SessionLike, now: datetime) -> dict[str, School]:
     known = {school.name: school for school in contests.list_schools(session)}
     for name, district, level, enrolment in SCHOOLS:
         if name not in known:
-            known[name] = contests.save_school(session, actor=None, school=None, name=name, district=district,
+            known[name] = contests.save_school(session, actor=SYSTEM, school=None, name=name, district=district,
                                                level=level, enrolment=enrolment, now=now)
     return known
 
 
-def _seed_people(session: Session, schools: dict[str, School], now: datetime) -> DemoPeople:
+def _seed_people(session: SessionLike, schools: dict[str, School], now: datetime) -> DemoPeople:
     users: dict[str, User] = {}
     reused = 0
     for account in demo_accounts():
@@ -518,7 +521,7 @@ def _seed_people(session: Session, schools: dict[str, School], now: datetime) ->
     return people
 
 
-def _link_contact(session: Session, user: User, school: School) -> None:
+def _link_contact(session: SessionLike, user: User, school: School) -> None:
     linked = session.scalar(select(SchoolContact.id).where(SchoolContact.user_id == user.id,
                                                            SchoolContact.school_id == school.id))
     if linked is None:
@@ -528,15 +531,15 @@ def _link_contact(session: Session, user: User, school: School) -> None:
 
 # --- contests ---------------------------------------------------------------------------
 
-def _seed_contests(session: Session, now: datetime) -> dict[str, Contest]:
+def _seed_contests(session: SessionLike, now: datetime) -> dict[str, Contest]:
     seeded = {}
     for changes, kind, names in contest_changes(now):
-        contest = contests.create_contest(session, actor=None, changes=changes, now=now)
+        contest = contests.create_contest(session, actor=SYSTEM, changes=changes, now=now)
         for name in names:
-            contests.add_category(session, actor=None, contest=contest, kind=kind, name=name, now=now)
+            contests.add_category(session, actor=SYSTEM, contest=contest, kind=kind, name=name, now=now)
         if contest.kind == "innovation":
             for name in INNOVATION_GROUPS:
-                contests.add_category(session, actor=None, contest=contest, kind="group", name=name, now=now)
+                contests.add_category(session, actor=SYSTEM, contest=contest, kind="group", name=name, now=now)
         seeded[contest.slug] = contest
     return seeded
 
@@ -549,18 +552,24 @@ def _category(contest: Contest, kind: str, name: str) -> Category:
 
 @dataclass
 class EntryWriter:
-    """Creates approved entries with their pictures, and reports progress."""
+    """Creates approved entries with their pictures and videos, and reports progress."""
 
-    session: Session
+    session: SessionLike
     storage: Storage
     painter: PosterPainter
     now: datetime
     echo: Echo
     total: int
+    clip_maker: clips.ClipMaker
     done: int = 0
+    # Videos ordered from the clip maker and not yet attached: (entry, role, position).
+    waiting: list[tuple[Entry, str, int]] = field(default_factory=list)
 
     def add(self, contest: Contest, *, title: str, description: str, school: School, submitter: User,
-            category: Category, published_at: datetime, icon: str, group: Category | None = None) -> Entry:
+            category: Category, published_at: datetime, icon: str, group: Category | None = None,
+            pictures: bool = True, video_role: str = "") -> Entry:
+        """An approved entry with one to three pictures (unless `pictures` is false) and,
+        when `video_role` is given ("video" or "pitch"), a short video after them."""
         submitted_at = published_at - timedelta(hours=6 + self.done % 4 * 5)
         entry = Entry(
             contest_id=contest.id, category_id=category.id, group_id=group.id if group else None,
@@ -570,13 +579,15 @@ class EntryWriter:
         )
         self.session.add(entry)
         self.session.flush()
-        self._attach_pictures(contest, entry, school, category, icon)
+        count = self._attach_pictures(contest, entry, school, category, icon) if pictures else 0
+        if video_role:
+            self._order_video(contest, entry, school, category, icon, role=video_role, position=count)
         self.done += 1
         if self.done % 5 == 0 or self.done == self.total:
             self.echo(f"      {self.done}/{self.total} entries")
         return entry
 
-    def _attach_pictures(self, contest: Contest, entry: Entry, school: School, category: Category, icon: str) -> None:
+    def _attach_pictures(self, contest: Contest, entry: Entry, school: School, category: Category, icon: str) -> int:
         # One to three pictures per entry: enough to show galleries and detail pages
         # without making the demo slow to seed.
         count = (1, 2, 1, 3)[self.done % 4]
@@ -592,6 +603,23 @@ class EntryWriter:
                                           heading=caption, subtitle=entry.title, label=f"{label} · {school.name}")
             media.attach_image(self.session, self.storage, entry=entry, image=picture, now=self.now,
                                position=position, caption=caption, alt_text=f"{entry.title}：{caption}")
+        return count
+
+    def _order_video(self, contest: Contest, entry: Entry, school: School, category: Category, icon: str, *,
+                     role: str, position: int) -> None:
+        # The clip is encoded while the next entries' pictures are painted; attach_videos
+        # waits for it.
+        label = f"{contest.short_title} · {'路演视频' if role == 'pitch' else category.name}"
+        background, text = self.painter.title_card(kind=contest.kind, variant=self.done, icon=icon, heading=entry.title,
+                                                   subtitle=school.name, label=label, frame=clips.FRAME)
+        self.clip_maker.order(entry.id, background, text, contest=contest, tone=TONES[self.done % len(TONES)])
+        self.waiting.append((entry, role, position))
+
+    def attach_videos(self) -> None:
+        """Attach the videos ordered so far to their entries (waiting for the last ones)."""
+        for entry, role, position in self.waiting:
+            self.clip_maker.attach(self.session, self.storage, entry.id, entry=entry, now=self.now, role=role, position=position)
+        self.waiting.clear()
 
 
 def _other_icon(icon: str, step: int) -> str:
@@ -605,16 +633,20 @@ def _publish_times(first: datetime, last: datetime, count: int) -> list[datetime
     return [first + span * i + timedelta(minutes=(i * 37) % 50) for i in range(count)]
 
 
-def _seed_entries(session: Session, storage: Storage, painter: PosterPainter, seeded: dict[str, Contest],
+def _seed_entries(session: SessionLike, storage: Storage, painter: PosterPainter, seeded: dict[str, Contest],
                   schools: dict[str, School], people: DemoPeople, now: datetime, echo: Echo) -> None:
     total = len(MEDIA_ENTRIES) + len(PROJECT_ENTRIES) + len(NOMINEES)
-    writer = EntryWriter(session, storage, painter, now, echo, total)
-    _seed_media_entries(writer, seeded[MEIPAI], schools, people, now)
-    session.commit()
-    _seed_projects(writer, seeded[HUANGYANPEI], schools, people, now)
-    session.commit()
-    _seed_nominees(writer, seeded[ZUIMEI], schools, people, now)
-    session.commit()
+    with clips.ClipMaker() as maker:
+        writer = EntryWriter(session, storage, painter, now, echo, total, maker)
+        _seed_media_entries(writer, seeded[MEIPAI], schools, people, now)
+        writer.attach_videos()
+        session.commit()
+        _seed_projects(writer, seeded[HUANGYANPEI], schools, people, now)
+        writer.attach_videos()
+        session.commit()
+        _seed_nominees(writer, seeded[ZUIMEI], schools, people, now)
+        writer.attach_videos()
+        session.commit()
 
 
 def _submitter(people: DemoPeople, school: School) -> User:
@@ -628,7 +660,8 @@ def _seed_media_entries(writer: EntryWriter, contest: Contest, schools: dict[str
     for i, seed in enumerate(MEDIA_ENTRIES):
         writer.add(contest, title=seed.title, description=seed.description, school=schools[seed.school],
                    submitter=people.citizens[i % len(people.citizens)],
-                   category=_category(contest, "category", seed.category), published_at=times[i], icon=seed.icon)
+                   category=_category(contest, "category", seed.category), published_at=times[i], icon=seed.icon,
+                   pictures=seed.category != VIDEO_CATEGORY, video_role="video" if seed.category == VIDEO_CATEGORY else "")
 
 
 def _seed_projects(writer: EntryWriter, contest: Contest, schools: dict[str, School], people: DemoPeople,
@@ -639,7 +672,8 @@ def _seed_projects(writer: EntryWriter, contest: Contest, schools: dict[str, Sch
         group = _category(contest, "group", "高职组" if school.level == "高职" else "中职组")
         entry = writer.add(contest, title=seed.title, description=seed.description, school=school,
                            submitter=_submitter(people, school), category=_category(contest, "track", seed.track),
-                           group=group, published_at=times[i], icon=seed.icon)
+                           group=group, published_at=times[i], icon=seed.icon,
+                           video_role="pitch" if seed.title in PROJECTS_WITH_PITCH else "")
         entry.team_members.extend(_team(contest, school, seed.major, i))
     writer.session.flush()
 
@@ -669,11 +703,12 @@ def _seed_nominees(writer: EntryWriter, contest: Contest, schools: dict[str, Sch
         stage = "高职学生" if school.level == "高职" else "中职学生"
         entry = writer.add(contest, title=f"{seed.name}：{seed.tagline}", description=f"推荐理由：{seed.reason}",
                            school=school, submitter=_submitter(people, school),
-                           category=_category(contest, "category", stage), published_at=times[i], icon=seed.icon)
+                           category=_category(contest, "category", stage), published_at=times[i], icon=seed.icon,
+                           video_role="video" if seed.name in NOMINEES_WITH_VIDEO else "")
         entry.nominee = NomineeProfile(
             name=seed.name, gender=seed.gender, birth_date=_birth_date(now, seed.age, i), major=seed.major,
             grade=seed.grade, story=seed.story, guardian_consent=seed.age < 18,
-            public_fields={"photo": True, "school": True, "major": True, "story": True},
+            public_fields={"photo": seed.name not in NOMINEES_PHOTOS_PRIVATE, "school": True, "major": True, "story": True},
         )
     writer.session.flush()
 
@@ -720,6 +755,7 @@ PALETTES: dict[str, tuple[tuple[Color, Color], ...]] = {
     "selection": (((176, 28, 44), (228, 112, 36)), ((140, 20, 64), (212, 60, 60)), ((110, 40, 140), (208, 66, 104))),
 }
 SIZE = (1600, 1000)
+CARD = (1600, 900)  # a video's title card: the posters' layout on a 16:9 canvas
 TEXT_LEFT, TEXT_WIDTH = 110, 700
 BADGE_AT = (880, 190)
 
@@ -747,6 +783,28 @@ class PosterPainter:
         self._subtitle(draw, subtitle, y + 36)
         draw.text((TEXT_LEFT, 890), f"{WEEK} · {THEME}", font=self.font(30), fill=(255, 255, 255, 215))
         return image
+
+    def title_card(self, *, kind: str, variant: int, icon: str, heading: str, subtitle: str, label: str,
+                   frame: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+        """A video's title card as two pictures of `frame` size: the background (gradient,
+        bubbles, icon) and a transparent layer with the text, which the clip animates.
+        Laid out as the posters are, on a 16:9 canvas."""
+        palettes = PALETTES[kind]
+        start, end = palettes[variant % len(palettes)]
+        rng = random.Random(f"{kind}:{heading}:{subtitle}:video")  # nosec B311
+        box = (0, 0, *CARD)
+        background = _gradient(start, end).crop(box)
+        background.alpha_composite(_bubbles(rng).crop(box))
+        background.alpha_composite(_badge(icon, _darker(start)), dest=BADGE_AT)
+        # Transparent white, so the edges of the white letters stay white when blended.
+        text = Image.new("RGBA", CARD, (255, 255, 255, 0))
+        draw = ImageDraw.Draw(text)
+        self._label(draw, label)
+        y = self._heading(draw, heading)
+        self._subtitle(draw, subtitle, y + 36)
+        draw.text((TEXT_LEFT, CARD[1] - 80), f"{WEEK} · {THEME}", font=self.font(30), fill=(255, 255, 255, 215))
+        resample = Image.Resampling.LANCZOS
+        return background.convert("RGB").resize(frame, resample), text.resize(frame, resample)
 
     def _label(self, draw: ImageDraw.ImageDraw, label: str) -> None:
         font = self.font(32)

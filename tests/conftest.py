@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, text
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.clock import LOCAL_TZ, FixedClock
 from contest.config import Settings
@@ -94,6 +95,8 @@ def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]
     app = create_app(_settings(database_url, tmp_path, clock))
     with app.app_context():
         yield app
+        # a sealing turn must not run into the next test's rows (sealing.Sealer)
+        app.extensions["sealer"].stop()
         db.session.remove()
         _empty_tables()
         if app.extensions["redis"] is not None:
@@ -192,7 +195,7 @@ def make_school(app: Flask, clock: FixedClock) -> Callable[..., School]:
     counter = itertools.count(1)
 
     def make(name: str | None = None, district: str = "历下区", enrolment: int = 1500, level: str = "中职") -> School:
-        school = contests.save_school(db.session, actor=None, school=None, name=name or f"济南测试职业学校{next(counter)}",
+        school = contests.save_school(db.session, actor=SYSTEM, school=None, name=name or f"济南测试职业学校{next(counter)}",
                                       district=district, level=level, enrolment=enrolment, now=clock.now())
         db.session.commit()
         return school
@@ -220,12 +223,12 @@ def make_contest(app: Flask, clock: FixedClock) -> Callable[..., Contest]:
     def make(kind: str = "media", stage: str = "voting", slug: str | None = None, title: str | None = None,
              categories: tuple[str, ...] = ("摄影作品", "短视频"), **changes: Any) -> Contest:
         n = next(counter)
-        contest = contests.create_contest(db.session, actor=None, now=clock.now(), changes=contests.ContestChanges(
+        contest = contests.create_contest(db.session, actor=SYSTEM, now=clock.now(), changes=contests.ContestChanges(
             slug=slug or f"test-contest-{n}", kind=kind, title=title or f"测试活动{n}", theme="技能：让生活更美好",
             summary="测试用的活动", rules_text="第一段规则\n\n第二段规则", windows=windows_around(clock.now(), stage), **changes,
         ))
         for name in categories:
-            contests.add_category(db.session, actor=None, contest=contest, kind="category", name=name, now=clock.now())
+            contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name=name, now=clock.now())
         db.session.commit()
         return contest
     return make
@@ -243,8 +246,10 @@ def make_entry(app: Flask, clock: FixedClock) -> Callable[..., Entry]:
                       school_id=school.id if school else None, category_id=category_id, created_at=now, updated_at=now,
                       submitted_at=now, published_at=now + timedelta(minutes=published_offset or n) if status == "approved" else None)
         if nominee:
+            # As the nomination form's defaults leave it: 公开照片 chosen, the story shown.
             entry.nominee = NomineeProfile(name=nominee, gender="female", story="故事", major="护理", grade="二年级",
-                                           guardian_consent=True, public_fields={"major": True, "story": True})
+                                           guardian_consent=True,
+                                           public_fields={"photo": True, "major": True, "story": True})
         db.session.add(entry)
         db.session.commit()
         return entry

@@ -7,7 +7,8 @@ from flask import Blueprint, render_template, request
 from .. import web
 from ..extensions import db
 from ..media import service as media
-from . import service
+from ..results import service as results
+from . import presenters, service
 
 bp = Blueprint("contests", __name__, url_prefix="/c")
 
@@ -16,20 +17,22 @@ bp = Blueprint("contests", __name__, url_prefix="/c")
 def contest_page(slug: str) -> str:
     contest = service.get_contest(db.session, slug)
     now = web.now()
+    rules = service.rules_of(contest)
     return render_template(
         "contests/contest.html", contest=contest, stage=service.stage_of(contest, now),
-        steps=service.timeline(contest, now), stats=service.contest_stats(db.session, contest),
-        rules=service.rules_of(contest),
+        steps=service.timeline(contest, now), stats=service.contest_stats(db.session, contest), rules=rules,
+        rule_sections=presenters.public_rules(contest, rules, results.award_rules(db.session, contest)),
     )
 
 
 @bp.get("/<slug>/entries")
 def gallery(slug: str) -> str:
     contest = service.get_contest(db.session, slug)
-    query = service.parse_gallery_query(request.args)
+    query = service.parse_gallery_query(request.args, contest)
     page = service.search_gallery(db.session, contest, query)
     return render_template(
         "contests/gallery.html", contest=contest, page=page, query=query,
+        videos=media.public_videos_of(db.session, page.items),
         schools=service.schools_in_contest(db.session, contest), stage=service.stage_of(contest, web.now()),
     )
 
@@ -39,6 +42,6 @@ def entry_page(slug: str, entry_id: int) -> str:
     contest = service.get_contest(db.session, slug)
     entry = service.get_public_entry(db.session, contest, entry_id)
     return render_template(
-        "contests/entry.html", contest=contest, entry=entry, media_items=media.media_of(db.session, entry.id),
+        "contests/entry.html", contest=contest, entry=entry, media_items=media.public_media_of(db.session, entry),
         stage=service.stage_of(contest, web.now()),
     )

@@ -25,11 +25,12 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from qrcode.image.pil import PilImage
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..contests.models import Entry
+from ..db import SessionLike
 from ..typesetting import cjk_font, fit_lines, resolve_font, wrap_text  # noqa: F401 - re-exported for callers
 from .models import MediaItem
+from .service import public_cover_key
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -115,16 +116,18 @@ class PosterSpec:
         return _digest("poster", DRAWING_VERSION, self.title, self.subtitle, self.cover_key, self.url)
 
 
-def cover_display_key(session: Session, entry: Entry) -> str:
-    """Storage key of the entry's cover at display size ("" without a cover)."""
-    if not entry.cover_key:
+def cover_display_key(session: SessionLike, entry: Entry) -> str:
+    """Storage key of the entry's cover at display size ("" without a cover, or when the
+    entry's photos are not public: the poster then shows the panel)."""
+    cover_key = public_cover_key(entry)
+    if not cover_key:
         return ""
     # Entry.cover_key is the cover's thumbnail (galleries show it); the poster needs the
     # larger picture of the same item: an image's display rendition, or a video's poster
     # frame (a video's original is the video itself).
     item = session.execute(
         select(MediaItem.kind, MediaItem.display_key, MediaItem.poster_key, MediaItem.original_key)
-        .where(MediaItem.entry_id == entry.id, MediaItem.thumb_key == entry.cover_key)
+        .where(MediaItem.entry_id == entry.id, MediaItem.thumb_key == cover_key)
         .order_by(MediaItem.position, MediaItem.id).limit(1)
     ).first()
     if item is None:
@@ -132,7 +135,7 @@ def cover_display_key(session: Session, entry: Entry) -> str:
     return item.display_key or item.poster_key or (item.original_key if item.kind == "image" else "")
 
 
-def poster_spec(session: Session, entry: Entry, *, url: str) -> PosterSpec:
+def poster_spec(session: SessionLike, entry: Entry, *, url: str) -> PosterSpec:
     """What the poster of a public entry shows: title, contest and school, cover, link."""
     subtitle = entry.contest.title
     if entry.school is not None:

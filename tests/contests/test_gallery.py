@@ -8,6 +8,8 @@ import pytest
 
 from contest.contests.models import Entry
 from contest.extensions import db
+from contest.voting import service as voting
+from tests.video_entries import add_video
 
 
 def titles(page) -> list[str]:  # type: ignore[no-untyped-def]
@@ -23,14 +25,23 @@ def total(page) -> int:  # type: ignore[no-untyped-def]
     return int(match.group(1))
 
 
-@pytest.fixture
-def gallery(client, make_contest):  # type: ignore[no-untyped-def]
-    contest = make_contest()
-
+def gallery_of(client, contest):  # type: ignore[no-untyped-def]
     def get(**params: str):  # type: ignore[no-untyped-def]
         return client.get(f"/c/{contest.slug}/entries", query_string=params)
     get.contest = contest  # type: ignore[attr-defined]
     return get
+
+
+@pytest.fixture
+def gallery(client, make_contest):  # type: ignore[no-untyped-def]
+    """The gallery of a contest citizens enter (全民美拍)."""
+    return gallery_of(client, make_contest())
+
+
+@pytest.fixture
+def school_gallery(client, make_contest):  # type: ignore[no-untyped-def]
+    """The gallery of a contest schools enter (最美职校生): it filters by school and district."""
+    return gallery_of(client, make_contest(kind="selection"))
 
 
 def test_only_approved_entries_appear(gallery, make_entry):
@@ -114,29 +125,29 @@ def test_over_long_search_as_json(client, make_contest):
     assert page.get_json() == {"error": {"code": "query_too_long", "message": "搜索内容太长了，请不要超过 50 个字。"}}
 
 
-def test_filter_by_category_school_and_district(gallery, make_entry, make_school):
-    contest = gallery.contest
+def test_filter_by_category_school_and_district(school_gallery, make_entry, make_school):
+    contest = school_gallery.contest
     photo, video = contest.categories
     lixia = make_school("历下职业学校", district="历下区")
     zhangqiu = make_school("章丘职业学校", district="章丘区")
     make_entry(contest, title="历下照片", school=lixia, category_id=photo.id)
     make_entry(contest, title="历下视频", school=lixia, category_id=video.id)
     make_entry(contest, title="章丘照片", school=zhangqiu, category_id=photo.id)
-    assert sorted(titles(gallery(category=str(photo.id)))) == ["历下照片", "章丘照片"]
-    assert titles(gallery(category=str(video.id))) == ["历下视频"]
-    assert sorted(titles(gallery(school=str(lixia.id)))) == ["历下照片", "历下视频"]
-    assert titles(gallery(district="章丘区")) == ["章丘照片"]
-    assert titles(gallery(district="历下区", category=str(photo.id))) == ["历下照片"]
+    assert sorted(titles(school_gallery(category=str(photo.id)))) == ["历下照片", "章丘照片"]
+    assert titles(school_gallery(category=str(video.id))) == ["历下视频"]
+    assert sorted(titles(school_gallery(school=str(lixia.id)))) == ["历下照片", "历下视频"]
+    assert titles(school_gallery(district="章丘区")) == ["章丘照片"]
+    assert titles(school_gallery(district="历下区", category=str(photo.id))) == ["历下照片"]
     # combined with a search
-    assert titles(gallery(q="照片", school=str(zhangqiu.id))) == ["章丘照片"]
+    assert titles(school_gallery(q="照片", school=str(zhangqiu.id))) == ["章丘照片"]
 
 
-def test_filter_options_list_schools_and_districts_with_entries(gallery, make_entry, make_school):
-    contest = gallery.contest
+def test_filter_options_list_schools_and_districts_with_entries(school_gallery, make_entry, make_school):
+    contest = school_gallery.contest
     make_entry(contest, school=make_school("有作品的学校", district="天桥区"))
     make_school("没有作品的学校", district="商河县")
     make_entry(contest, status="rejected", school=make_school("被驳回的学校", district="平阴县"))
-    html = gallery().get_data(as_text=True)
+    html = school_gallery().get_data(as_text=True)
     assert "有作品的学校" in html and "<option >天桥区</option>" in html
     for hidden in ("没有作品的学校", "商河县", "被驳回的学校", "平阴县"):
         assert hidden not in html
@@ -210,12 +221,19 @@ def test_odd_page_numbers_are_clamped_never_an_error(gallery, make_entry):
         assert len(titles(page)) == (12 if expected_page == 1 else 1), raw
 
 
-def test_gallery_runs_a_bounded_number_of_queries(client, make_contest, make_entry, make_school, count_queries):
-    small, large = make_contest(), make_contest()
+@pytest.mark.parametrize("kind", ["selection", "media"])
+def test_gallery_runs_a_bounded_number_of_queries(client, make_contest, make_entry, make_school, make_user, count_queries,
+                                                  kind):
+    small, large = make_contest(kind=kind), make_contest(kind=kind)
     for contest, n in ((small, 2), (large, 12)):
         category = contest.categories[0]
         for i in range(n):
-            make_entry(contest, school=make_school(), category_id=category.id, nominee=f"选手{i}")
+            if kind == "selection":
+                make_entry(contest, school=make_school(), category_id=category.id, nominee=f"选手{i}")
+            else:  # each card names its author
+                entry = make_entry(contest, category_id=category.id)
+                db.session.get(Entry, entry.id).submitted_by_id = make_user(name=f"作者{contest.id}-{i}").id
+                db.session.commit()
     small_url, large_url = f"/c/{small.slug}/entries", f"/c/{large.slug}/entries"
     # Warm up: the connection, and the live leaderboard each contest builds from the
     # database on its first read when Redis is configured.
@@ -230,16 +248,16 @@ def test_gallery_runs_a_bounded_number_of_queries(client, make_contest, make_ent
     with count_queries() as many:
         page = client.get(large_url)
     assert len(titles(page)) == 12
-    assert "选手11" in page.get_data(as_text=True)
+    assert ("选手11" if kind == "selection" else f"作者：作者{large.id}-11") in page.get_data(as_text=True)
     assert len(many) == len(few), (few, many)
     assert len(many) <= 8
 
 
-def test_gallery_shows_school_nominee_and_category_on_cards(gallery, make_entry, make_school):
-    contest = gallery.contest
+def test_gallery_shows_school_nominee_and_category_on_cards(school_gallery, make_entry, make_school):
+    contest = school_gallery.contest
     entry = make_entry(contest, title="卡片作品", school=make_school("卡片学校"), nominee="张三",
                        category_id=contest.categories[0].id)
-    html = gallery().get_data(as_text=True)
+    html = school_gallery().get_data(as_text=True)
     assert f'href="/c/{contest.slug}/entries/{entry.id}"' in html
     assert "张三 · 卡片学校" in html
     assert '<span class="chip">摄影作品</span>' in html
@@ -251,3 +269,86 @@ def test_gallery_shows_a_cover_when_the_entry_has_one(gallery, make_entry):
     db.session.get(Entry, entry.id).cover_key = key
     db.session.commit()
     assert f'src="/media/{key}"' in gallery().get_data(as_text=True)
+
+
+def test_a_video_entry_card_has_the_video_badge_and_the_poster(app, gallery, make_entry):
+    contest = gallery.contest
+    clip = make_entry(contest, title="一分钟学会清洗空调滤网", category_id=contest.categories_of("category")[1].id)
+    video = add_video(app, clip)
+    make_entry(contest, title="毫厘之间")
+    html = gallery().get_data(as_text=True)
+    cards = {title: card for card, title in re.findall(r'<li class="card entry-card">(.*?<h3>(.*?)</h3>)', html, re.S)}
+    card = cards["一分钟学会清洗空调滤网"]
+    assert f'<img src="/media/{video.thumb_key}"' in card  # the poster frame's thumbnail
+    badge = re.search(r'<span class="video-badge">(.*?)</span>\s*</span>', card, re.S)
+    assert badge, card
+    assert '<svg viewBox="0 0 16 16"' in badge.group(1) and 'aria-hidden="true"' in badge.group(1)
+    assert "视频" in badge.group(1) and '<span class="video-length">0:02' in badge.group(1)
+    assert "video-badge" not in cards["毫厘之间"]
+
+
+# --- a contest citizens enter (全民美拍) and one schools enter (最美职校生) -------------------------
+
+
+def _entered_by(entry: Entry, user) -> None:  # type: ignore[no-untyped-def]
+    db.session.get(Entry, entry.id).submitted_by_id = user.id
+    db.session.commit()
+
+
+def test_a_citizens_contest_filters_by_category_and_search_not_by_school(gallery, make_entry, make_school):
+    contest = gallery.contest
+    photo = contest.categories[0]
+    make_entry(contest, title="泉城夜色", category_id=photo.id)
+    html = gallery().get_data(as_text=True)
+    assert 'name="category"' in html and 'name="q"' in html and 'placeholder="作品名或作者昵称"' in html
+    assert 'name="school"' not in html and 'name="district"' not in html and "区县" not in html
+    # a school or district in the address is not a filter of this gallery
+    school = make_school("某职业学校", district="章丘区")
+    assert titles(gallery(school=str(school.id))) == ["泉城夜色"]
+    assert titles(gallery(district="章丘区")) == ["泉城夜色"]
+    assert titles(gallery(category=str(photo.id))) == ["泉城夜色"]
+
+
+def test_a_schools_contest_keeps_its_school_and_district_filters(school_gallery, make_entry, make_school):
+    make_entry(school_gallery.contest, title="钢铁匠心", school=make_school("济南理工职业学校", district="天桥区"))
+    html = school_gallery().get_data(as_text=True)
+    assert 'name="school"' in html and 'name="district"' in html and "济南理工职业学校" in html
+    assert 'placeholder="作品名、学校或选手姓名"' in html and "作者：" not in html
+
+
+def test_a_citizens_entry_shows_its_authors_display_name_and_never_a_phone(client, gallery, make_entry, make_user, clock):
+    contest = gallery.contest
+    author = make_user(name="泉城摄影人", phone="13912345678")
+    entry = make_entry(contest, title="泉城夜色")
+    _entered_by(entry, author)
+    nameless = make_entry(contest, title="无名之作")
+    _entered_by(nameless, make_user(phone="13912345679"))
+    page = gallery().get_data(as_text=True)
+    cards = {title: card for card, title in re.findall(r'<li class="card entry-card">(.*?<h3>(.*?)</h3>.*?)</li>', page, re.S)}
+    assert "作者：泉城摄影人" in cards["泉城夜色"] and "作者：未署名" in cards["无名之作"]
+    detail = client.get(f"/c/{contest.slug}/entries/{entry.id}").get_data(as_text=True)
+    assert "作者：泉城摄影人" in detail
+    nameless_detail = client.get(f"/c/{contest.slug}/entries/{nameless.id}").get_data(as_text=True)
+    assert "作者：未署名" in nameless_detail
+    voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
+    db.session.commit()
+    board = client.get(f"/c/{contest.slug}/leaderboard").get_data(as_text=True)
+    assert "作者：泉城摄影人" in board
+    for html in (page, detail, nameless_detail, board):
+        for phone in ("13912345678", "13912345679", "139****5678", "139****5679"):
+            assert phone not in html
+
+
+def test_a_citizens_contest_is_searched_by_its_authors_display_name(gallery, make_entry, make_user):
+    entry = make_entry(gallery.contest, title="晨光")
+    _entered_by(entry, make_user(name="泉城摄影人", phone="13912340077"))
+    make_entry(gallery.contest, title="暮色")
+    assert titles(gallery(q="摄影人")) == ["晨光"]
+    assert titles(gallery(q="13912340077")) == []  # never the phone
+
+
+def test_a_school_contacts_name_is_neither_shown_nor_searched(school_gallery, make_entry, make_school, make_user):
+    entry = make_entry(school_gallery.contest, title="钢铁匠心", school=make_school("济南理工职业学校"))
+    _entered_by(entry, make_user("school_contact", name="联络人老王"))
+    assert titles(school_gallery(q="老王")) == []
+    assert "联络人老王" not in school_gallery().get_data(as_text=True)

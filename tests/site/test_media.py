@@ -11,6 +11,7 @@ from contest.extensions import db
 from contest.media.models import MediaItem
 from contest.media.service import attach_image
 from contest.media.storage import make_key
+from tests.video_entries import add_video
 
 GPS_IFD = 34853
 
@@ -110,3 +111,35 @@ def test_conditional_request_is_304(client, stored):
     first = client.get(f"/media/{stored.thumb_key}")
     again = client.get(f"/media/{stored.thumb_key}", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_a_stored_video_answers_range_requests_with_the_exact_bytes(app, client, make_contest, make_entry):
+    # Browsers fetch a video in ranges (first the index, then where the viewer seeks);
+    # Safari plays nothing from a server that ignores them.
+    item = add_video(app, make_entry(make_contest()))
+    stored = app.extensions["storage"].path(item.original_key).read_bytes()
+    url = f"/media/{item.original_key}"
+
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.mimetype == "video/mp4"
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert "attachment" not in whole.headers.get("Content-Disposition", "")  # played in the page, not downloaded
+    assert whole.data == stored
+
+    middle = client.get(url, headers={"Range": "bytes=1000-4999"})
+    assert middle.status_code == 206 and middle.mimetype == "video/mp4"
+    assert middle.headers["Content-Range"] == f"bytes 1000-4999/{len(stored)}"
+    assert middle.headers["Content-Length"] == "4000"
+    assert middle.data == stored[1000:5000]
+
+    tail = client.get(url, headers={"Range": "bytes=-500"})
+    assert tail.status_code == 206 and tail.data == stored[-500:]
+    assert tail.headers["Content-Range"] == f"bytes {len(stored) - 500}-{len(stored) - 1}/{len(stored)}"
+
+    beyond = client.get(url, headers={"Range": f"bytes={len(stored) + 10}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{len(stored)}"
+
+    # A range on a cached copy that is still current (If-Range with its ETag) is a range too.
+    again = client.get(url, headers={"Range": "bytes=0-99", "If-Range": whole.headers["ETag"]})
+    assert again.status_code == 206 and again.data == stored[:100]

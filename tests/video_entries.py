@@ -1,0 +1,56 @@
+"""Entries with a real short video, stored through the platform's own video intake (as an
+upload is), for the tests of the pages that show and serve them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from contest.contests.models import Entry
+from contest.extensions import db
+from contest.media.models import MediaItem
+from contest.media.submissions import attach_video
+from contest.media.video import process_video
+
+
+@functools.cache
+def clip_bytes(seconds: int = 2) -> bytes:
+    """A 720p H.264/AAC MP4 (a test pattern and a tone), made once per run."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=15",
+             "-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
+             "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+            check=True, timeout=120,
+        )
+        return path.read_bytes()
+
+
+def add_video(app: Flask, entry: Entry, *, role: str = "video", position: int = 0) -> MediaItem:
+    """Take the test clip in as an upload and attach it to the entry (committed). An
+    entry without a cover gets the poster frame's thumbnail, as a submission does."""
+    with tempfile.TemporaryDirectory() as folder:
+        upload = Path(folder) / "upload.mp4"
+        upload.write_bytes(clip_bytes())
+        video = process_video(str(upload), workdir=folder)
+        entry = db.session.get(Entry, entry.id) or entry
+        item = attach_video(db.session, app.extensions["storage"], entry, video, now=entry.created_at, role=role,
+                            position=position, decoder=None)
+    if not entry.cover_key:
+        entry.cover_key = item.thumb_key
+    db.session.commit()
+    return item
+
+
+def probe(path: str | Path) -> dict[str, Any]:
+    """What ffprobe reads in a file: its format and streams."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+                            capture_output=True, check=True, timeout=60)
+    return dict(json.loads(result.stdout))
