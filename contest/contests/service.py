@@ -9,18 +9,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import column, func, or_, select, table
+from sqlalchemy import ColumnElement, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..accounts import audit
+from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
 from ..accounts.service import require_role
 from ..clock import to_local
+from ..db import SessionLike
 from ..errors import Conflict, InvalidInput, NotFound
-from ..i18n import N_, _
+from ..i18n import N_, _, code_labels
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School, SchoolContact
-from .rules import effective_rules, parse_rule, rules_for_kind
+from .rules import SCHOOL_KINDS, Rules, check_rule_set, parse_rule, rules_for_kind
 
 SEARCH_MAX = 50
 PER_PAGE = 12
@@ -45,8 +47,8 @@ class StageInfo:
 
 def stage_of(contest: Contest, now: datetime) -> StageInfo:
     """The contest's stage at `now`, derived from its windows (never stored)."""
-    windows = [(s, *contest.window(s)) for s in STAGES]
-    windows = [(s, a, b) for s, a, b in windows if a is not None and b is not None]
+    spans = [(s, *contest.window(s)) for s in STAGES]
+    windows = [(s, a, b) for s, a, b in spans if a is not None and b is not None]
     active = tuple(s for s, a, b in windows if a <= now < b)
     upcoming = sorted((a, s) for s, a, _b in windows if a > now)
     next_stage, next_at = (upcoming[0][1], upcoming[0][0]) if upcoming else (None, None)
@@ -81,9 +83,9 @@ def timeline(contest: Contest, now: datetime) -> list[TimelineStep]:
     return sorted(steps, key=lambda s: (s.starts_at, STAGES.index(s.stage)))
 
 
-def rules_of(contest: Contest) -> dict[str, Any]:
-    """The contest's effective rules: its kind's defaults overlaid with what it stores."""
-    return effective_rules(contest.kind, contest.rules)
+def rules_of(contest: Contest) -> Rules:
+    """The contest's effective rules, typed: its kind's defaults overlaid with what it stores."""
+    return Rules.build(contest.kind, contest.rules)
 
 
 # --- public reading ----------------------------------------------------------------
@@ -106,10 +108,10 @@ def is_minor(entry: Entry | None, on: datetime) -> bool:
 
 def hides_minor_votes(contest: Contest) -> bool:
     """Whether the contest's rules keep minors' vote counts off public pages."""
-    return bool(rules_of(contest).get("hide_minor_vote_counts", False))
+    return rules_of(contest).hides_minor_votes
 
 
-def minors_hidden(session: Session, contest: Contest, entry_ids: Sequence[int], on: datetime) -> set[int]:
+def minors_hidden(session: SessionLike, contest: Contest, entry_ids: Sequence[int], on: datetime) -> set[int]:
     """Entries whose vote counts the public may not see (one query, only when the rule is on)."""
     if not entry_ids or not hides_minor_votes(contest):
         return set()
@@ -117,7 +119,7 @@ def minors_hidden(session: Session, contest: Contest, entry_ids: Sequence[int], 
     return {entry_id for entry_id, entry in entries.items() if is_minor(entry, on)}
 
 
-def list_contests(session: Session, *, include_unpublished: bool = False) -> list[Contest]:
+def list_contests(session: SessionLike, *, include_unpublished: bool = False) -> list[Contest]:
     """Contests in display order."""
     query = select(Contest).order_by(Contest.position, Contest.id)
     if not include_unpublished:
@@ -125,7 +127,7 @@ def list_contests(session: Session, *, include_unpublished: bool = False) -> lis
     return list(session.scalars(query))
 
 
-def get_contest(session: Session, slug: str, *, include_unpublished: bool = False) -> Contest:
+def get_contest(session: SessionLike, slug: str, *, include_unpublished: bool = False) -> Contest:
     """A contest by slug, or NotFound."""
     contest = session.scalar(select(Contest).where(Contest.slug == slug))
     if contest is None or (not contest.is_published and not include_unpublished):
@@ -133,14 +135,14 @@ def get_contest(session: Session, slug: str, *, include_unpublished: bool = Fals
     return contest
 
 
-def get_contest_by_id(session: Session, contest_id: int) -> Contest:
+def get_contest_by_id(session: SessionLike, contest_id: int) -> Contest:
     contest = session.get(Contest, contest_id)
     if contest is None:
         raise NotFound(_("没有找到这项活动，请检查链接。"))
     return contest
 
 
-def approved_counts(session: Session, contest_ids: list[int]) -> dict[int, int]:
+def approved_counts(session: SessionLike, contest_ids: list[int]) -> dict[int, int]:
     """Approved entries per contest, in one query."""
     rows = session.execute(
         select(Entry.contest_id, func.count())
@@ -157,7 +159,7 @@ class ContestStats:
     by_category: dict[int, int]
 
 
-def contest_stats(session: Session, contest: Contest) -> ContestStats:
+def contest_stats(session: SessionLike, contest: Contest) -> ContestStats:
     """Counts of approved entries, schools taking part and entries per category."""
     base = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved").subquery()
     entries, schools = session.execute(
@@ -190,20 +192,28 @@ def _int_or_none(raw: str | None) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
-def parse_gallery_query(args: Mapping[str, str]) -> GalleryQuery:
+def entered_by_schools(contest: Contest) -> bool:
+    """Whether schools enter this contest (最美职校生, 黄炎培): its gallery filters by school
+    and district. Citizens enter the others (全民美拍) under their display names."""
+    return contest.kind in SCHOOL_KINDS
+
+
+def parse_gallery_query(args: Mapping[str, str], contest: Contest | None = None) -> GalleryQuery:
     """Gallery parameters from a query string: bad numbers are ignored or clamped, an
-    over-long search is refused."""
+    over-long search is refused. A contest that schools do not enter has no school or
+    district filter, so those parameters are not read for it."""
     q = (args.get("q") or "").strip()
     if len(q) > SEARCH_MAX:
         raise InvalidInput(_("搜索内容太长了，请不要超过 %(n)s 个字。", n=SEARCH_MAX), code="query_too_long")
     raw_page = (args.get("page") or "1").strip()
     page = int(raw_page) if re.fullmatch(r"-?\d{1,6}", raw_page) else 1
     sort = args.get("sort") or "newest"
-    district = (args.get("district") or "").strip()
+    by_school = contest is None or entered_by_schools(contest)
+    district = (args.get("district") or "").strip() if by_school else ""
     return GalleryQuery(
         q=q,
         category_id=_int_or_none(args.get("category")),
-        school_id=_int_or_none(args.get("school")),
+        school_id=_int_or_none(args.get("school")) if by_school else None,
         district=district if district in DISTRICTS else "",
         sort=sort if sort in GALLERY_SORTS else "newest",
         page=max(page, 1),
@@ -226,16 +236,22 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_gallery(session: Session, contest: Contest, query: GalleryQuery) -> Page:
-    """Approved entries of a contest, searched, filtered, sorted and paginated (2 queries)."""
+def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) -> Page:
+    """Approved entries of a contest, searched, filtered, sorted and paginated (2 queries).
+    A search matches the title, the school and the nominee; in a contest citizens enter,
+    also the author's display name (shown on its entries; a school contact's is not)."""
     stmt = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved")
+    by_school = entered_by_schools(contest)
     if query.q:
         pattern = f"%{_escape_like(query.q)}%"
-        stmt = stmt.where(or_(
+        matches = [
             Entry.title.ilike(pattern, escape="\\"),
             Entry.school.has(School.name.ilike(pattern, escape="\\")),
             Entry.nominee.has(NomineeProfile.name.ilike(pattern, escape="\\")),
-        ))
+        ]
+        if not by_school:
+            matches.append(Entry.submitted_by.has(User.display_name.ilike(pattern, escape="\\")))
+        stmt = stmt.where(or_(*matches))
     if query.category_id:
         stmt = stmt.where(or_(Entry.category_id == query.category_id, Entry.group_id == query.category_id))
     if query.school_id:
@@ -245,17 +261,25 @@ def search_gallery(session: Session, contest: Contest, query: GalleryQuery) -> P
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     pages = max(1, math.ceil(total / query.per_page))
     page = min(query.page, pages)
-    order = {
+    orders: dict[str, tuple[ColumnElement[Any], ...]] = {
         "newest": (Entry.published_at.desc(), Entry.id.desc()),
         "oldest": (Entry.published_at.asc(), Entry.id.asc()),
         "title": (Entry.title.asc(), Entry.id.asc()),
         "votes": (_valid_votes_of_entry().desc(), Entry.published_at.desc(), Entry.id.desc()),
-    }[query.sort]
+    }
+    order = orders[query.sort]
+    shown = [joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee)]
+    if not by_school:
+        shown.append(_author())  # the author's display name on each card
     items = list(session.scalars(
-        stmt.options(joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee))
-        .order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
+        stmt.options(*shown).order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
     ).unique())
     return Page(items, total, page, query.per_page)
+
+
+def _author() -> Any:
+    # The account that entered it, for its display name only: not its roles.
+    return joinedload(Entry.submitted_by).lazyload(User.roles)
 
 
 def _valid_votes_of_entry() -> Any:
@@ -264,25 +288,26 @@ def _valid_votes_of_entry() -> Any:
             .where(_vote.c.entry_id == Entry.id, _vote.c.status == "valid").correlate(Entry).scalar_subquery())
 
 
-def entries_by_id(session: Session, entry_ids: list[int], *, approved_only: bool = True) -> dict[int, Entry]:
-    """Entries by id in one query (with school and category), approved ones only unless told otherwise."""
+def entries_by_id(session: SessionLike, entry_ids: list[int], *, approved_only: bool = True) -> dict[int, Entry]:
+    """Entries by id in one query (with school, category, nominee and author), approved ones only
+    unless told otherwise."""
     if not entry_ids:
         return {}
     query = select(Entry).where(Entry.id.in_(entry_ids)).options(
-        joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee))
+        joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee), _author())
     if approved_only:
         query = query.where(Entry.status == "approved")
     return {entry.id: entry for entry in session.scalars(query).unique()}
 
 
-def get_public_entry(session: Session, contest: Contest, entry_id: int) -> Entry:
+def get_public_entry(session: SessionLike, contest: Contest, entry_id: int) -> Entry:
     """An approved entry of this contest, with what its page shows, or NotFound."""
     entry = session.scalar(
         select(Entry)
         .where(Entry.id == entry_id, Entry.contest_id == contest.id, Entry.status == "approved")
         .options(
             joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.group),
-            joinedload(Entry.nominee), selectinload(Entry.team_members),
+            joinedload(Entry.nominee), _author(), selectinload(Entry.team_members),
         )
     )
     if entry is None:
@@ -290,8 +315,11 @@ def get_public_entry(session: Session, contest: Contest, entry_id: int) -> Entry
     return entry
 
 
-def schools_in_contest(session: Session, contest: Contest) -> list[School]:
-    """Schools with at least one approved entry, for the gallery filter."""
+def schools_in_contest(session: SessionLike, contest: Contest) -> list[School]:
+    """Schools with at least one approved entry, for the gallery filter (none in a contest
+    that schools do not enter)."""
+    if not entered_by_schools(contest):
+        return []
     return list(session.scalars(
         select(School).where(School.id.in_(
             select(Entry.school_id).where(Entry.contest_id == contest.id, Entry.status == "approved")
@@ -314,7 +342,7 @@ def _contest_snapshot(contest: Contest) -> dict[str, Any]:
         snap[f"{stage}_ends_at"] = to_local(end).isoformat() if end else None
     # One key per effective rule, so the audit of an edit names only the rules whose value
     # changed (storing a default explicitly is no change).
-    for key, value in rules_of(contest).items():
+    for key, value in rules_of(contest).as_dict().items():
         snap[f"rules.{key}"] = value
     return snap
 
@@ -378,11 +406,12 @@ def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now
     contest.updated_at = now
 
 
-def create_contest(session: Session, *, actor: User | None, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
-    """Create a contest (organisers; actor None is an operator or the demo)."""
-    if actor is not None:
+def create_contest(session: SessionLike, *, actor: Actor, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
+    """Create a contest (organisers; SYSTEM is an operator or the demo)."""
+    if not is_system(actor):
         require_role(actor, "organiser", "admin")
     rules = _validate(changes)
+    check_rule_set(changes.kind, rules)
     if session.scalar(select(Contest.id).where(Contest.slug == changes.slug)) is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
     contest = Contest(created_at=now, rules={})
@@ -394,10 +423,11 @@ def create_contest(session: Session, *, actor: User | None, changes: ContestChan
     return contest
 
 
-def update_contest(session: Session, *, actor: User, contest: Contest, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
+def update_contest(session: SessionLike, *, actor: User, contest: Contest, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
     """Change a contest's texts, windows and rules; the change is audit-logged."""
     require_role(actor, "organiser", "admin")
     rules = _validate(changes)
+    check_rule_set(changes.kind, {**(contest.rules or {}), **rules})
     clash = session.scalar(select(Contest.id).where(Contest.slug == changes.slug, Contest.id != contest.id))
     if clash is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
@@ -412,11 +442,11 @@ def update_contest(session: Session, *, actor: User, contest: Contest, changes: 
 
 
 def set_rules(
-    session: Session, *, actor: User | None, contest: Contest, values: Mapping[str, Any], now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, contest: Contest, values: Mapping[str, Any], now: datetime, ip: str = "",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Change some rules of a contest, each checked by parse_rule; returns and audit-logs (before, after)
-    of the rules whose value changed (actor None is an operator at the command line)."""
-    if actor is not None:
+    """Change some rules of a contest, each checked by parse_rule and the ranges by check_rule_set; returns
+    and audit-logs (before, after) of the rules whose value changed (SYSTEM is an operator at the command line)."""
+    if not is_system(actor):
         require_role(actor, "organiser", "admin")
     applicable = {spec.key for spec in rules_for_kind(contest.kind)}
     parsed: dict[str, Any] = {}
@@ -424,9 +454,10 @@ def set_rules(
         parsed[key] = parse_rule(key, raw)
         if key not in applicable:
             raise InvalidInput(_("规则“%(key)s”不适用于%(kind)s。", key=key, kind=kind_label(contest.kind)), field=key)
-    before = rules_of(contest)
+    check_rule_set(contest.kind, {**(contest.rules or {}), **parsed})
+    before = rules_of(contest).as_dict()
     contest.rules = {**(contest.rules or {}), **parsed}
-    old, new = audit.diff(before, rules_of(contest))
+    old, new = audit.diff(before, rules_of(contest).as_dict())
     if new:
         contest.updated_at = now
         audit.record(session, actor=actor, action="contest.rules", target_type="contest", target_id=contest.id,
@@ -435,7 +466,7 @@ def set_rules(
     return old, new
 
 
-def _flush_unique(session: Session, slug: str) -> None:
+def _flush_unique(session: SessionLike, slug: str) -> None:
     try:
         with session.begin_nested():
             session.flush()
@@ -443,9 +474,9 @@ def _flush_unique(session: Session, slug: str) -> None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=slug), field="slug") from None
 
 
-def add_category(session: Session, *, actor: User | None, contest: Contest, kind: str, name: str, description: str = "", now: datetime, ip: str = "") -> Category:
+def add_category(session: SessionLike, *, actor: Actor, contest: Contest, kind: str, name: str, description: str = "", now: datetime, ip: str = "") -> Category:
     """Add a category, track or group to a contest."""
-    if actor is not None:
+    if not is_system(actor):
         require_role(actor, "organiser", "admin")
     name = (name or "").strip()
     if kind not in CATEGORY_KINDS:
@@ -463,7 +494,7 @@ def add_category(session: Session, *, actor: User | None, contest: Contest, kind
     return category
 
 
-def remove_category(session: Session, *, actor: User, contest: Contest, category_id: int, now: datetime, ip: str = "") -> None:
+def remove_category(session: SessionLike, *, actor: User, contest: Contest, category_id: int, now: datetime, ip: str = "") -> None:
     """Remove a category that no entry uses."""
     require_role(actor, "organiser", "admin")
     category = next((c for c in contest.categories if c.id == category_id), None)
@@ -480,12 +511,12 @@ def remove_category(session: Session, *, actor: User, contest: Contest, category
 
 # --- schools ------------------------------------------------------------------------
 
-def list_schools(session: Session) -> list[School]:
+def list_schools(session: SessionLike) -> list[School]:
     """Every school, by district then name."""
     return list(session.scalars(select(School).order_by(School.district, School.name)))
 
 
-def get_school(session: Session, school_id: int) -> School:
+def get_school(session: SessionLike, school_id: int) -> School:
     school = session.get(School, school_id)
     if school is None:
         raise NotFound(_("没有找到这所学校。"))
@@ -510,11 +541,11 @@ def _school_values(name: str, district: str, level: str, enrolment: int | str) -
 
 
 def save_school(
-    session: Session, *, actor: User | None, school: School | None, name: str, district: str, level: str,
+    session: SessionLike, *, actor: Actor, school: School | None, name: str, district: str, level: str,
     enrolment: int | str, now: datetime, ip: str = "",
 ) -> School:
     """Create (school None) or change a school; audit-logged."""
-    if actor is not None:
+    if not is_system(actor):
         require_role(actor, "organiser", "admin")
     values = _school_values(name, district, level, enrolment)
     clash = select(School.id).where(School.name == values["name"])
@@ -541,15 +572,15 @@ def save_school(
     return school
 
 
-def unlink_former_contact(session: Session, *, actor: User | None, user: User, now: datetime, ip: str = "") -> list[str]:
+def unlink_former_contact(session: SessionLike, *, actor: Actor, user: User, now: datetime, ip: str = "") -> list[str]:
     """Remove the links to schools of an account that no longer holds the school_contact
     role (audit-logged); returns the names of the schools it was linked to.
 
     Without the role a link already grants nothing (media.submissions.schools_of checks
     the role); removing it keeps a later grant of the role from silently bringing the old
     schools back, and the audit row keeps who acted for which school until when.
-    `actor=None` is an operator at the command line."""
-    if actor is not None:
+    SYSTEM is an operator at the command line."""
+    if not is_system(actor):
         require_role(actor, "organiser", "admin")
     if user.has_role("school_contact"):
         return []
@@ -573,6 +604,19 @@ STAGE_LABELS = {
     "publicity": N_("结果公示"), "upcoming": N_("即将开始"), "between": N_("等待下一阶段"), "closed": N_("已结束"),
 }
 KIND_LABELS = {"selection": N_("网络评选"), "media": N_("全民美拍"), "innovation": N_("创新创业大赛")}
+# The audit actions (and their targets) written by this domain, as the audit page and its export show them.
+AUDIT_ACTIONS = code_labels("audit_action", {
+    "contest.create": N_("新建活动"),
+    "contest.update": N_("修改活动"),
+    "contest.rules": N_("修改活动规则"),
+    "contest.delete": N_("删除活动"),
+    "category.create": N_("添加分类"),
+    "category.delete": N_("删除分类"),
+    "school.create": N_("添加学校"),
+    "school.update": N_("修改学校"),
+    "user.schools": N_("解除账号的学校联络人身份"),
+})
+code_labels("audit_target", {"contest": N_("活动"), "school": N_("学校")})
 
 
 def stage_label(stage: str) -> str:

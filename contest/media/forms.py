@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import (
+from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates SelectChoice (WTForms 3.3)
     BooleanField,
     DateField,
     FieldList,
@@ -24,13 +24,13 @@ from wtforms import (
     TextAreaField,
 )
 
+from ..contests import service as contests
 from ..contests.models import Category, Contest, School
 from ..forms import BaseForm, BaseSubForm
+from ..i18n import _
 from ..i18n import lazy_gettext as _l
 from .submissions import MediaEntryInput, MemberInput, NomineeInput, TeamInput
 
-STUDENT_ROWS = 5
-ADVISOR_ROWS = 2
 IMAGE_TYPES = "image/jpeg,image/png,image/webp"
 VIDEO_TYPES = "video/mp4,video/quicktime,video/webm"
 
@@ -68,7 +68,7 @@ class BirthDateField(DateField):
 
 
 class MediaEntryForm(BaseForm):
-    """全民美拍: a photo entry (1–9 photos) or a video entry (one video and a cover)."""
+    """全民美拍: a photo entry (as many photos as the rules allow) or a video entry (one video and a cover)."""
 
     kind = RadioField(_l("作品形式"), choices=[SelectChoice("photo", _l("照片")), SelectChoice("video", _l("短视频"))], default="photo",
                       validate_choice=False)
@@ -104,13 +104,14 @@ class NomineeForm(BaseForm):
     show_photo = BooleanField(_l("公开照片"), default=True)
     show_major = BooleanField(_l("公开专业和年级"), default=True)
     show_story = BooleanField(_l("公开事迹介绍"), default=True)
-    photos = MultipleFileField(_l("照片（1–6 张）"), render_kw={"accept": IMAGE_TYPES})
+    photos = MultipleFileField(_l("照片"), render_kw={"accept": IMAGE_TYPES})
     video = FileField(_l("短视频（选填）"), render_kw={"accept": VIDEO_TYPES})
 
     def __init__(self, *args: Any, contest: Contest, schools: list[School], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.school.choices = _school_choices(schools)
         self.category.choices = _choices(contest.categories_of("category"), str(_l("请选择组别")))
+        self.photos.label.text = _("照片（%(n)s 张）", n=contests.rules_of(contest).span("photos_min", "photos_max"))
         if len(schools) == 1 and self.school.data is None:
             self.school.data = schools[0].id
 
@@ -141,28 +142,42 @@ class AdvisorRow(BaseSubForm):
 
 
 class TeamForm(BaseForm):
-    """黄炎培: a school contact registers a team with its plan, pitch video and cover."""
+    """黄炎培: a school contact registers a team with its plan, pitch video and cover.
+
+    It has as many student and advisor rows as the contest's rules allow members
+    (team_students_max, team_advisors_max); the service checks the counts."""
 
     school = _id_select(_l("参赛学校"))
     track = _id_select(_l("赛道"))
     group = _id_select(_l("组别"))
     project = StringField(_l("项目名称"))
     summary = TextAreaField(_l("项目简介"))
-    students = FieldList(FormField(StudentRow), min_entries=STUDENT_ROWS, max_entries=STUDENT_ROWS)
-    leader = RadioField(_l("团队负责人"), choices=[SelectChoice(str(i), str(i + 1)) for i in range(STUDENT_ROWS)], default="0",
-                        validate_choice=False)
-    advisors = FieldList(FormField(AdvisorRow), min_entries=ADVISOR_ROWS, max_entries=ADVISOR_ROWS)
+    # Rows per contest: set before the posted data is read (see `process`).
+    students = FieldList(FormField(StudentRow))
+    leader = RadioField(_l("团队负责人"), default="0", validate_choice=False)
+    advisors = FieldList(FormField(AdvisorRow))
     plan = FileField(_l("商业计划书（PDF）"), render_kw={"accept": "application/pdf,.pdf"})
     pitch = FileField(_l("路演视频"), render_kw={"accept": VIDEO_TYPES})
     cover = FileField(_l("封面图片"), render_kw={"accept": IMAGE_TYPES})
 
     def __init__(self, *args: Any, contest: Contest, schools: list[School], **kwargs: Any) -> None:
+        rules = contests.rules_of(contest)
+        self.member_rows = (rules.team_students_max, rules.team_advisors_max)
         super().__init__(*args, **kwargs)
+        self.leader.choices = [SelectChoice(str(i), str(i + 1)) for i in range(rules.team_students_max)]
         self.school.choices = _school_choices(schools)
         self.track.choices = _choices(contest.categories_of("track"), str(_l("请选择赛道")))
         self.group.choices = _choices(contest.categories_of("group"), str(_l("请选择组别")))
         if len(schools) == 1 and self.school.data is None:
             self.school.data = schools[0].id
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        # The bound lists take their row counts from the rules before reading the posted
+        # rows: a FieldList reads no more rows than its max_entries.
+        students, advisors = self.member_rows
+        self.students.min_entries = self.students.max_entries = students
+        self.advisors.min_entries = self.advisors.max_entries = advisors
+        super().process(*args, **kwargs)
 
     def to_input(self) -> TeamInput:
         # Only filled rows are students; the leader is named by its row, so its index is

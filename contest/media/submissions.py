@@ -24,11 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import and_, column, exists, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
 from ..contests import service as contests
 from ..contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
+from ..db import SessionLike
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import _
 from .images import ImageDecoder, ProcessedImage, hamming, process_image
@@ -87,7 +88,7 @@ def _category(contest: Contest, category_id: int | None, kind: str, label: str, 
     return category
 
 
-def schools_of(session: Session, user: User) -> list[School]:
+def schools_of(session: SessionLike, user: User) -> list[School]:
     """The schools this account acts for: none unless it holds the school_contact role.
 
     The one place that decides whether an account acts for a school. A link to a school
@@ -101,7 +102,7 @@ def schools_of(session: Session, user: User) -> list[School]:
     ))
 
 
-def _school_of_contact(session: Session, actor: User, school_id: int | None) -> School:
+def _school_of_contact(session: SessionLike, actor: User, school_id: int | None) -> School:
     if not actor.has_role("school_contact"):
         raise Forbidden(_("只有学校联络人可以推荐选手或报名团队。"), code="not_school_contact")
     school = next((s for s in schools_of(session, actor) if s.id == school_id), None)
@@ -112,12 +113,7 @@ def _school_of_contact(session: Session, actor: User, school_id: int | None) -> 
 
 def school_quota(contest: Contest, school: School) -> int:
     """Entries a school may have in a contest, by its enrolment (a rule of the contest)."""
-    rules = contests.rules_of(contest)
-    if school.enrolment < 2000:
-        return int(rules.get("school_quota_small", 3))
-    if school.enrolment <= 5000:
-        return int(rules.get("school_quota_medium", 4))
-    return int(rules.get("school_quota_large", 5))
+    return contests.rules_of(contest).school_quota(school.enrolment)
 
 
 def _quota_full(scope: str, limit: int) -> Conflict:
@@ -126,7 +122,7 @@ def _quota_full(scope: str, limit: int) -> Conflict:
     return Conflict(_("贵校在本活动的名额（%(n)s 个）已用完。", n=limit), code="school_quota")
 
 
-def _check_quota(session: Session, *, contest: Contest, scope: str, owner_id: int, limit: int) -> None:
+def _check_quota(session: SessionLike, *, contest: Contest, scope: str, owner_id: int, limit: int) -> None:
     """Refuse at once when every slot is taken, before any file is looked at. Requests
     racing for the last slot all pass here; `_take_slot` decides between them."""
     taken = session.scalar(select(func.count()).select_from(QuotaSlot).where(
@@ -135,7 +131,7 @@ def _check_quota(session: Session, *, contest: Contest, scope: str, owner_id: in
         raise _quota_full(scope, limit)
 
 
-def _take_slot(session: Session, *, contest: Contest, scope: str, owner_id: int, limit: int, entry: Entry) -> None:
+def _take_slot(session: SessionLike, *, contest: Contest, scope: str, owner_id: int, limit: int, entry: Entry) -> None:
     """Take one of `limit` numbered slots; the unique constraint decides races."""
     taken = set(session.scalars(select(QuotaSlot.slot).where(
         QuotaSlot.contest_id == contest.id, QuotaSlot.scope == scope, QuotaSlot.owner_id == owner_id)))
@@ -152,7 +148,7 @@ def _take_slot(session: Session, *, contest: Contest, scope: str, owner_id: int,
     raise _quota_full(scope, limit)
 
 
-def _release_slots(session: Session, entry: Entry) -> None:
+def _release_slots(session: SessionLike, entry: Entry) -> None:
     for slot in session.scalars(select(QuotaSlot).where(QuotaSlot.entry_id == entry.id)):
         session.delete(slot)
 
@@ -166,8 +162,8 @@ def _images(files: list[IncomingFile], contest: Contest, *, at_least: int, at_mo
     if len(files) > at_most:
         raise InvalidInput(_("%(label)s最多 %(n)s 张。", label=label, n=at_most), code="too_many_images")
     rules = contests.rules_of(contest)
-    min_w = int(rules.get("min_image_width", 0)) if check_resolution else 0
-    min_h = int(rules.get("min_image_height", 0)) if check_resolution else 0
+    min_w = rules.min_image_width if check_resolution else 0
+    min_h = rules.min_image_height if check_resolution else 0
     # By path: a file waiting for a decode slot is not held in memory meanwhile.
     return [process_image(f.path, min_width=min_w, min_height=min_h, decoder=decoder) for f in files]
 
@@ -176,8 +172,8 @@ def _video(file: IncomingFile, contest: Contest) -> ProcessedVideo:
     rules = contests.rules_of(contest)
     # The transcoded copy and the poster frame go beside the upload, in the request's
     # private folder, and go with it.
-    return process_video(file.path, max_seconds=int(rules.get("video_max_seconds", 180)),
-                         max_bytes=int(rules.get("video_max_mb", 300)) * 1024 * 1024, workdir=str(Path(file.path).parent))
+    return process_video(file.path, max_seconds=rules.video_max_seconds,
+                         max_bytes=rules.video_max_mb * 1024 * 1024, workdir=str(Path(file.path).parent))
 
 
 def _signed(value: int) -> int:
@@ -189,7 +185,7 @@ def _unsigned(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
-def _attach_images(session: Session, storage: Storage, entry: Entry, images: list[ProcessedImage],
+def _attach_images(session: SessionLike, storage: Storage, entry: Entry, images: list[ProcessedImage],
                    *, now: datetime, role: str = "photo", start: int = 0) -> list[MediaItem]:
     items = []
     for offset, image in enumerate(images):
@@ -206,8 +202,10 @@ def _attach_images(session: Session, storage: Storage, entry: Entry, images: lis
     return items
 
 
-def _attach_video(session: Session, storage: Storage, entry: Entry, video: ProcessedVideo,
-                  *, now: datetime, role: str, position: int, decoder: ImageDecoder | None) -> MediaItem:
+def attach_video(session: SessionLike, storage: Storage, entry: Entry, video: ProcessedVideo,
+                 *, now: datetime, role: str, position: int, decoder: ImageDecoder | None) -> MediaItem:
+    """Store a video accepted by `process_video` with its poster frame (display and
+    thumbnail renditions); the caller deletes the temporary clean file."""
     poster = process_image(video.poster, decoder=decoder)
     item = MediaItem(
         entry_id=entry.id, kind="video", role=role, content_type=video.content_type,
@@ -221,7 +219,7 @@ def _attach_video(session: Session, storage: Storage, entry: Entry, video: Proce
     return item
 
 
-def _flag_duplicates(session: Session, entry: Entry, items: list[MediaItem], now: datetime) -> int:
+def _flag_duplicates(session: SessionLike, entry: Entry, items: list[MediaItem], now: datetime) -> int:
     """Flag images that look like images of other entries in the same contest."""
     hashed = [i for i in items if i.dhash is not None]
     if not hashed:
@@ -234,8 +232,10 @@ def _flag_duplicates(session: Session, entry: Entry, items: list[MediaItem], now
     ).all()
     flags = 0
     for item in hashed:
-        mine = _unsigned(item.dhash)  # type: ignore[arg-type]
+        assert item.dhash is not None  # `hashed` keeps only these
+        mine = _unsigned(item.dhash)
         for other_id, other_entry_id, other_hash in others:
+            assert other_hash is not None  # the query keeps only these
             distance = hamming(mine, _unsigned(other_hash))
             if distance <= NEAR_DUPLICATE_BITS:
                 session.add(DuplicateFlag(entry_id=entry.id, media_item_id=item.id, other_entry_id=other_entry_id,
@@ -261,24 +261,24 @@ class MediaEntryInput:
 
 
 def submit_media_entry(
-    session: Session, storage: Storage, *, actor: User, contest: Contest, data: MediaEntryInput,
+    session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: MediaEntryInput,
     photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime,
     decoder: ImageDecoder | None = None,
 ) -> Entry:
-    """A citizen's 全民美拍 entry: 1–9 photos, or one video with an optional cover."""
+    """A citizen's 全民美拍 entry: photos (as many as the rules allow), or one video with an optional cover."""
     if contest.kind != "media":
         raise NotFound(_("本活动不接受此类投稿。"))
     _require_open(contest, now)
     if actor.phone_verified_at is None:
         raise Forbidden(_("请先完成手机验证再投稿。"), code="not_verified")
     rules = contests.rules_of(contest)
-    per_person = int(rules.get("entries_per_person", 3))
+    per_person = rules.entries_per_person
     _check_quota(session, contest=contest, scope="person", owner_id=actor.id, limit=per_person)
     title = _text(data.title, _("作品名称"), TITLE_MAX)
     description = _text(data.description, _("作品介绍"), DESCRIPTION_MAX, required=False)
     category = _category(contest, data.category_id, "category", _("作品类别"), required=bool(contest.categories_of("category")))
     if data.kind == "photo":
-        images = _images(photos, contest, at_least=1, at_most=int(rules.get("photos_max", 9)), label=_("照片"),
+        images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"),
                          decoder=decoder)
         clip, cover_image = None, []
     elif data.kind == "video":
@@ -297,7 +297,7 @@ def submit_media_entry(
     _take_slot(session, contest=contest, scope="person", owner_id=actor.id, limit=per_person, entry=entry)
     items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
-        items.append(_attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder))
+        items.append(attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder))
         items += _attach_images(session, storage, entry, cover_image, now=now, role="cover", start=1)
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
@@ -334,15 +334,17 @@ def _nomination_title(value: str, contest: Contest) -> str:
 
 
 def nominate_student(
-    session: Session, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
+    session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
 ) -> Entry:
-    """A school contact nominates a student for 最美职校生: profile, story, 1–6 photos, optional video."""
+    """A school contact nominates a student for 最美职校生: profile, story, photos (as many as the rules
+    allow), optional video."""
     if contest.kind != "selection":
         raise NotFound(_("本活动不接受此类投稿。"))
     _require_open(contest, now)
     school = _school_of_contact(session, actor, data.school_id)
-    quota = school_quota(contest, school)
+    rules = contests.rules_of(contest)
+    quota = rules.school_quota(school.enrolment)
     _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
     name = _text(data.name, _("学生姓名"), 40)
     if data.gender not in ("male", "female"):
@@ -350,15 +352,17 @@ def nominate_student(
     if data.birth_date is None:
         raise InvalidInput(_("请填写出生日期。"), field="birth_date")
     age = contests.age_on(data.birth_date, now.date())
-    if not 12 <= age <= 40:
-        raise InvalidInput(_("出生日期不正确，请检查。"), field="birth_date")
+    if not rules.nominee_age_min <= age <= rules.nominee_age_max:
+        raise InvalidInput(_("被推荐学生的年龄应为 %(ages)s 周岁，请检查出生日期。",
+                             ages=rules.span("nominee_age_min", "nominee_age_max")), code="nominee_age", field="birth_date")
     if age < 18 and not data.guardian_consent:
         raise InvalidInput(_("选手未满 18 周岁，须确认已取得监护人同意。"), code="guardian_consent", field="guardian_consent")
     story = _text(data.story, _("事迹介绍"), STORY_MAX)
     major = _text(data.major, _("专业"), 60)
     grade = _text(data.grade, _("年级"), 20)
     category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
-    images = _images(photos, contest, at_least=1, at_most=6, label=_("照片"), decoder=decoder, check_resolution=False)
+    images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"), decoder=decoder,
+                     check_resolution=False)
     clip = _video(video, contest) if video is not None else None
     entry = Entry(contest_id=contest.id, category_id=category.id if category else None, school_id=school.id,
                   submitted_by_id=actor.id, title=_nomination_title(data.title, contest),
@@ -373,8 +377,8 @@ def nominate_student(
     _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
     items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
-        items.append(_attach_video(session, storage, entry, clip, now=now, role="video", position=len(items),
-                                   decoder=decoder))
+        items.append(attach_video(session, storage, entry, clip, now=now, role="video", position=len(items),
+                                  decoder=decoder))
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
     return entry
@@ -403,12 +407,14 @@ STUDENT_NO_RE = re.compile(r"^[A-Za-z0-9-]{4,30}$")
 
 
 def _team_members(data: TeamInput, contest: Contest, school: School) -> list[TeamMember]:
+    rules = contests.rules_of(contest)
     students = [m for m in data.students if (m.name or "").strip()]
     advisors = [m for m in data.advisors if (m.name or "").strip()]
-    if not 3 <= len(students) <= 5:
-        raise InvalidInput(_("团队需要 3–5 名学生。"), code="team_size")
-    if not 1 <= len(advisors) <= 2:
-        raise InvalidInput(_("团队需要 1–2 名指导教师。"), code="advisor_count")
+    if not rules.team_students_min <= len(students) <= rules.team_students_max:
+        raise InvalidInput(_("团队需要 %(n)s 名学生。", n=rules.span("team_students_min", "team_students_max")), code="team_size")
+    if not rules.team_advisors_min <= len(advisors) <= rules.team_advisors_max:
+        raise InvalidInput(_("团队需要 %(n)s 名指导教师。", n=rules.span("team_advisors_min", "team_advisors_max")),
+                           code="advisor_count")
     if not 0 <= data.leader_index < len(students):
         raise InvalidInput(_("请指定一名学生为团队负责人。"), code="leader")
     numbers = [(m.student_no or "").strip().upper() for m in students]
@@ -430,7 +436,7 @@ def _student_taken() -> Conflict:
     return Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team")
 
 
-def _check_students_free(session: Session, contest: Contest, school: School, members: list[TeamMember]) -> None:
+def _check_students_free(session: SessionLike, contest: Contest, school: School, members: list[TeamMember]) -> None:
     """Refuse at once a team with a student already in another team, before its files are
     looked at; the unique constraint still decides between racing registrations."""
     numbers = [m.student_no for m in members if m.student_no]
@@ -441,7 +447,7 @@ def _check_students_free(session: Session, contest: Contest, school: School, mem
 
 
 def register_team(
-    session: Session, storage: Storage, *, actor: User, contest: Contest, data: TeamInput,
+    session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: TeamInput,
     plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime,
     decoder: ImageDecoder | None = None,
 ) -> Entry:
@@ -476,7 +482,7 @@ def register_team(
         raise _student_taken() from None
     _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
     items = _attach_images(session, storage, entry, cover_image, now=now, role="cover")
-    items.append(_attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder))
+    items.append(attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder))
     plan_item = MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
                           original_key=storage.put(plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
                           caption=Path(plan.name).name[:200], created_at=now)
@@ -488,14 +494,14 @@ def register_team(
 
 # --- after submission ------------------------------------------------------------------
 
-def _acts_for_school(session: Session, actor: User, entry: Entry) -> bool:
+def _acts_for_school(session: SessionLike, actor: User, entry: Entry) -> bool:
     """Whether the actor acts for the school that submitted this entry (see `schools_of`)."""
     if entry.school_id is None or entry.contest.kind not in SCHOOL_KINDS:
         return False
     return entry.school_id in {s.id for s in schools_of(session, actor)}
 
 
-def get_own_entry(session: Session, actor: User, entry_id: int) -> Entry:
+def get_own_entry(session: SessionLike, actor: User, entry_id: int) -> Entry:
     """An entry the actor submitted (or one their school submitted), or NotFound."""
     entry = session.get(Entry, entry_id, options=[selectinload(Entry.team_members)])
     # Someone else's entry is "not found", as a missing one: ids reveal nothing.
@@ -504,7 +510,7 @@ def get_own_entry(session: Session, actor: User, entry_id: int) -> Entry:
     return entry
 
 
-def my_entries(session: Session, actor: User) -> list[Entry]:
+def my_entries(session: SessionLike, actor: User) -> list[Entry]:
     """Entries the actor submitted or that their schools submitted, newest first."""
     school_ids = [s.id for s in schools_of(session, actor)]
     condition = Entry.submitted_by_id == actor.id
@@ -517,7 +523,7 @@ def my_entries(session: Session, actor: User) -> list[Entry]:
     ))
 
 
-def update_entry_text(session: Session, *, actor: User, entry_id: int, title: str, description: str, now: datetime) -> Entry:
+def update_entry_text(session: SessionLike, *, actor: User, entry_id: int, title: str, description: str, now: datetime) -> Entry:
     """Change one's entry's title and description until the window closes or it is approved."""
     entry = get_own_entry(session, actor, entry_id)
     contest = contests.get_contest_by_id(session, entry.contest_id)
@@ -545,7 +551,7 @@ _score = table("judging_score", column("entry_id"))
 _vote = table("vote", column("entry_id"))
 
 
-def entries_being_assessed(session: Session, entry_ids: list[int]) -> set[int]:
+def entries_being_assessed(session: SessionLike, entry_ids: list[int]) -> set[int]:
     """Which of these entries the public or the judges have started on: in a judging round
     past its draft, scored (even in draft), or voted for (whatever became of the votes)."""
     if not entry_ids:
@@ -589,7 +595,7 @@ def withdrawal_refusal(entry: Entry, actor: User, now: datetime, *, being_assess
     return None
 
 
-def withdraw_entry(session: Session, *, actor: User, entry_id: int, now: datetime) -> Entry:
+def withdraw_entry(session: SessionLike, *, actor: User, entry_id: int, now: datetime) -> Entry:
     """Withdraw one's entry while the contest allows it; its quota slot is freed."""
     entry = get_own_entry(session, actor, entry_id)
     refusal = withdrawal_refusal(entry, actor, now, being_assessed=entry.id in entries_being_assessed(session, [entry.id]))
