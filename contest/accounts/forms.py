@@ -20,6 +20,11 @@ class RegisterForm(BaseForm):
     display_name = StringField(_l("昵称（选填）"), validators=[Length(max=20, message=_l("昵称不能超过 20 个字。"))])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请设置密码。")), Length(max=128)])
     confirm = PasswordField(_l("再次输入密码"), validators=[EqualTo("password", message=_l("两次输入的密码不一致。"))])
+    # Consent to each document, ticked by the person (never ticked in advance), and the
+    # version of the documents the page showed (accounts.service.TERMS_VERSION).
+    accept_terms = BooleanField(_l("用户协议"), validators=[DataRequired(_l("请阅读并勾选同意《用户协议》。"))])
+    accept_privacy = BooleanField(_l("隐私政策"), validators=[DataRequired(_l("请阅读并勾选同意《隐私政策》。"))])
+    terms_version = HiddenField(validators=[Length(max=20)])
 
 
 class LoginForm(BaseForm):

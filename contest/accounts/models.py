@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
+from ..i18n import N_, code_labels
 
 ROLES = ("citizen", "school_contact", "judge", "organiser", "admin")
+ROLE_LABELS = code_labels("role", {
+    "citizen": N_("公众"), "school_contact": N_("学校联络人"), "judge": N_("评委"), "organiser": N_("组织者"),
+    "admin": N_("管理员"),
+})
 SMS_PURPOSES = ("register", "reset")
 
 
@@ -25,6 +30,11 @@ class User(UserMixin, Base):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     phone_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Consent to the user agreement and privacy policy given at registration: the
+    # documents' version (accounts.service.TERMS_VERSION) and when. None for accounts
+    # made by operators (flask users create, the demo data).
+    terms_version: Mapped[str | None] = mapped_column(String(20))
+    terms_accepted_at: Mapped[datetime | None]
     # Changes when the password changes or the user signs out everywhere, so API tokens
     # issued before stop working (browsers' sign-ins are LoginSession rows, revoked then too).
     session_token: Mapped[str] = mapped_column(String(64))
@@ -36,6 +46,8 @@ class User(UserMixin, Base):
     # The secret of the sign-in (LoginSession) this object stands for in the current
     # request: set when a sign-in is opened or loaded, never stored. flask-login keeps it
     # in the session and the remember cookie, so ending that sign-in ends both.
+    if TYPE_CHECKING:  # a plain attribute, not a column: no annotation the mapper would read
+        sign_in_token: str | None
     sign_in_token = None
 
     @property

@@ -9,7 +9,7 @@ import math
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -17,14 +17,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 
+from ..db import SessionLike, rowcount
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooMany
-from ..i18n import _
+from ..i18n import N_, _, code_labels, label_of
 from . import audit
-from .login_guard import FailureCounters
+from .actors import Actor, is_system
+from .login_guard import FailureCounters as FailureCounters  # re-exported: the API counts sign-in failures too
+from .login_guard import in_memory_windows as in_memory_windows  # for create_app
 from .models import ROLES, LoginSession, Notice, SmsCode, SmsMessage, User, UserRole
-from .sms import SmsSender
+from .sms import SmsSender as SmsSender  # the type of web.sms_sender(), for callers of notify
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ COMMON_PASSWORDS = frozenset({
 SIGN_IN_TTL = timedelta(days=30)
 LAST_SEEN_EVERY = timedelta(minutes=5)
 SIGN_IN_TOKEN_MAX_LENGTH = 100
+
+# The version of the user agreement and the privacy policy (templates/site/terms.html,
+# privacy.html), stored with each registration's consent. Change it whenever either
+# document changes: a registration form showing an older version is then refused.
+TERMS_VERSION = "2023-05-10"
 
 _hasher = PasswordHasher()
 
@@ -106,17 +114,23 @@ def _code_hash(secret_key: str, phone: str, purpose: str, code: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def find_user_by_phone(session: Session, phone: str) -> User | None:
+def find_user_by_phone(session: SessionLike, phone: str) -> User | None:
     """The account registered with this phone, if any."""
     return session.scalar(select(User).where(User.phone == phone))
 
 
-def get_user(session: Session, user_id: int) -> User:
+def get_user(session: SessionLike, user_id: int) -> User:
     """One account by id, or NotFound."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(_("账号不存在。"))
     return user
+
+
+def users_by_id(session: SessionLike, user_ids: Iterable[int | None]) -> dict[int, User]:
+    """The accounts with these ids (None and 0 skipped), by id, in one query."""
+    wanted = {i for i in user_ids if i}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
 
 
 def _token_digest(token: str) -> str:
@@ -125,7 +139,7 @@ def _token_digest(token: str) -> str:
 
 
 def open_login_session(
-    session: Session, *, user: User, now: datetime, remember: bool = False, ip: str = "", user_agent: str = "",
+    session: SessionLike, *, user: User, now: datetime, remember: bool = False, ip: str = "", user_agent: str = "",
 ) -> str:
     """Start a sign-in for one browser; returns its secret, which is also the user's flask-login id now."""
     token = secrets.token_urlsafe(32)
@@ -146,7 +160,7 @@ _LIVE_SIGN_IN = (
 )
 
 
-def load_session_user(session: Session, token: str, *, now: datetime) -> User | None:
+def load_session_user(session: SessionLike, token: str, *, now: datetime) -> User | None:
     """The active user of a live sign-in, from the id flask-login keeps in the session or
     the remember-me cookie; None once that sign-in is revoked or expired."""
     if not token or len(token) > SIGN_IN_TOKEN_MAX_LENGTH:
@@ -163,7 +177,7 @@ def load_session_user(session: Session, token: str, *, now: datetime) -> User | 
     return user
 
 
-def _note_seen(session: Session, sign_in_id: int, now: datetime) -> None:
+def _note_seen(session: SessionLike, sign_in_id: int, now: datetime) -> None:
     """Record that a sign-in was used, on a connection of its own: most pages write
     nothing and commit nothing, and the note must not wait for or join their transaction."""
     bind = session.get_bind()
@@ -180,7 +194,7 @@ def _note_seen(session: Session, sign_in_id: int, now: datetime) -> None:
         log.warning("could not note a sign-in as seen (%s)", exc)
 
 
-def end_login_session(session: Session, *, token: str, now: datetime) -> bool:
+def end_login_session(session: SessionLike, *, token: str, now: datetime) -> bool:
     """Revoke one sign-in (logging out on this browser); True if it was live."""
     if not token or len(token) > SIGN_IN_TOKEN_MAX_LENGTH:
         return False
@@ -189,10 +203,10 @@ def end_login_session(session: Session, *, token: str, now: datetime) -> bool:
         .where(LoginSession.token_hash == _token_digest(token), LoginSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
-def end_all_login_sessions(session: Session, *, user: User, now: datetime) -> int:
+def end_all_login_sessions(session: SessionLike, *, user: User, now: datetime) -> int:
     """Revoke every sign-in of the account on every browser, and its API tokens; returns
     how many sign-ins were live."""
     result = session.execute(
@@ -203,10 +217,10 @@ def end_all_login_sessions(session: Session, *, user: User, now: datetime) -> in
     # API tokens carry a digest of the session token and die when it changes.
     user.session_token = secrets.token_hex(16)
     session.flush()
-    return result.rowcount or 0
+    return rowcount(result)
 
 
-def live_login_sessions(session: Session, *, user: User, now: datetime) -> list[LoginSession]:
+def live_login_sessions(session: SessionLike, *, user: User, now: datetime) -> list[LoginSession]:
     """The account's sign-ins that still work, most recently used first."""
     return list(session.scalars(
         select(LoginSession)
@@ -226,7 +240,7 @@ ENDED_SIGN_INS_KEPT = timedelta(days=7)
 PRUNE_BATCH = 5_000
 
 
-def prune_login_sessions(session: Session, now: datetime, *, kept: timedelta = ENDED_SIGN_INS_KEPT,
+def prune_login_sessions(session: SessionLike, now: datetime, *, kept: timedelta = ENDED_SIGN_INS_KEPT,
                          batch: int = PRUNE_BATCH) -> int:
     """Delete sign-ins revoked or expired more than `kept` ago, `batch` rows per short
     transaction (commits after each); returns how many were deleted."""
@@ -247,7 +261,7 @@ def prune_login_sessions(session: Session, now: datetime, *, kept: timedelta = E
 
 
 def send_sms_code(
-    session: Session, sender: SmsSender, *, phone: str, purpose: str, now: datetime,
+    session: SessionLike, sender: SmsSender, *, phone: str, purpose: str, now: datetime,
     secret_key: str, ip: str = "",
 ) -> None:
     """Send a fresh 6-digit code (replacing any earlier one) for registering or a reset.
@@ -295,7 +309,7 @@ def send_sms_code(
     session.flush()
 
 
-def consume_sms_code(session: Session, *, phone: str, purpose: str, code: str, now: datetime, secret_key: str) -> None:
+def consume_sms_code(session: SessionLike, *, phone: str, purpose: str, code: str, now: datetime, secret_key: str) -> None:
     """Accept a code once: it must be the latest, unexpired, unused and within few attempts."""
     row = session.scalar(
         select(SmsCode)
@@ -321,19 +335,27 @@ def consume_sms_code(session: Session, *, phone: str, purpose: str, code: str, n
     result = session.execute(
         update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None)).values(used_at=now)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise CodeRejected(invalid, field="code")
 
 
 def register_user(
-    session: Session, *, phone: str, code: str, password: str, display_name: str, now: datetime, secret_key: str,
+    session: SessionLike, *, phone: str, code: str, password: str, display_name: str, now: datetime, secret_key: str,
+    terms_version: str,
 ) -> User:
     """Create a verified citizen account from a phone, its SMS code and a password.
+
+    `terms_version` is the version of the user agreement and privacy policy the person
+    ticked their consent to; it must be the current TERMS_VERSION (else InvalidInput and
+    nothing is stored, the code not even tried), and is stored with the time.
 
     The code is checked before anything about the number is said: only someone who
     received it can learn that the number is taken (and a registered number is never
     sent a register code, so that happens only when it was registered meanwhile).
     """
+    if terms_version != TERMS_VERSION:
+        raise InvalidInput(_("用户协议或隐私政策已更新，请阅读后重新勾选同意。"), code="terms_not_accepted",
+                           field="accept_terms")
     phone = normalize_phone(phone)
     display_name = (display_name or "").strip()
     if len(display_name) > 20:
@@ -343,6 +365,7 @@ def register_user(
     if find_user_by_phone(session, phone) is not None:
         raise Conflict(_("该手机号已注册，请直接登录或找回密码。"), code="phone_taken", field="phone")
     user = _new_user(phone, password, display_name, now, verified=True)
+    user.terms_version, user.terms_accepted_at = terms_version, now
     user.roles.append(UserRole(role="citizen", granted_at=now))
     session.add(user)
     try:
@@ -361,7 +384,7 @@ def _new_user(phone: str, password: str, display_name: str, now: datetime, *, ve
     )
 
 
-def authenticate(session: Session, *, phone: str, password: str) -> User:
+def authenticate(session: SessionLike, *, phone: str, password: str) -> User:
     """The account for these credentials; one message for unknown phone and wrong password.
 
     No throttling here: sign-ins from outside go through `sign_in`.
@@ -387,7 +410,7 @@ def authenticate(session: Session, *, phone: str, password: str) -> User:
 
 
 def sign_in(
-    session: Session, counters: FailureCounters | None, *, phone: str, password: str, address: str,
+    session: SessionLike, counters: FailureCounters | None, *, phone: str, password: str, address: str,
     captcha: Callable[[], bool] | None = None,
 ) -> User:
     """Check credentials behind the failure windows of login_guard: TooMany for a throttled
@@ -415,7 +438,7 @@ def sign_in(
         raise
 
 
-def reset_password(session: Session, *, phone: str, code: str, password: str, now: datetime, secret_key: str) -> User:
+def reset_password(session: SessionLike, *, phone: str, code: str, password: str, now: datetime, secret_key: str) -> User:
     """Set a new password after an SMS code; every earlier session is logged out."""
     phone = normalize_phone(phone)
     check_password_strength(password, phone)
@@ -431,7 +454,7 @@ def reset_password(session: Session, *, phone: str, code: str, password: str, no
 
 
 def create_user(
-    session: Session, *, phone: str, password: str, roles: list[str], now: datetime, display_name: str = "",
+    session: SessionLike, *, phone: str, password: str, roles: list[str], now: datetime, display_name: str = "",
     check_strength: bool = True,
 ) -> User:
     """Create an account directly (operators, demo data): verified, with the given roles."""
@@ -456,6 +479,8 @@ def _check_role(role: str) -> None:
 
 # Which roles an actor may hand out or take away.
 GRANTABLE_BY = {"admin": set(ROLES), "organiser": {"school_contact", "judge"}}
+code_labels("audit_action", {"user.roles": N_("修改账号角色")})
+code_labels("audit_target", {"user": N_("账号")})
 
 
 def grantable_roles(actor: User) -> set[str]:
@@ -467,20 +492,24 @@ def grantable_roles(actor: User) -> set[str]:
 
 
 def set_roles(
-    session: Session, *, actor: User | None, user: User, roles: set[str], now: datetime, ip: str = "",
+    session: SessionLike, *, actor: Actor, user: User, roles: set[str], now: datetime, ip: str = "",
 ) -> tuple[list[str], list[str]]:
     """Make the user's roles equal `roles` within what the actor may change (audit-logged); returns (before, after).
 
-    `actor=None` is an operator at the command line, who may change everything.
+    SYSTEM (an operator at the command line, an accepted judge's invitation) may change everything.
     """
     for role in roles:
         _check_role(role)
     before = sorted(user.role_names)
-    allowed = set(ROLES) if actor is None else grantable_roles(actor)
+    if is_system(actor):
+        allowed, oneself = set(ROLES), False
+    else:
+        assert isinstance(actor, User)  # is_system refused anything else
+        allowed, oneself = grantable_roles(actor), actor.id == user.id
     changing = (set(before) ^ roles)
     if not changing <= allowed:
-        raise Forbidden(_("您无权更改这些角色：%(roles)s", roles="、".join(sorted(changing - allowed))))
-    if actor is not None and actor.id == user.id and "admin" in before and "admin" not in roles:
+        raise Forbidden(_("您无权更改这些角色：%(roles)s", roles="、".join(label_of("role", r) for r in sorted(changing - allowed))))
+    if oneself and "admin" in before and "admin" not in roles:
         raise Forbidden(_("不能撤销自己的管理员角色。"))
     for link in list(user.roles):
         if link.role not in roles:
@@ -495,14 +524,16 @@ def set_roles(
     return before, after
 
 
-def require_role(actor: User | None, *roles: str) -> User:
-    """The actor, if signed in with one of these roles; otherwise Forbidden."""
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.has_role(*roles):
+def require_role(actor: Actor, *roles: str) -> User:
+    """The actor, if a signed-in user with one of these roles; otherwise Forbidden (None
+    too). SYSTEM holds no roles: a service that lets the system act skips this check for
+    it (`if not is_system(actor): require_role(...)`)."""
+    if not isinstance(actor, User) or not actor.is_authenticated or not actor.has_role(*roles):
         raise Forbidden(_("您没有权限进行此操作。"))
     return actor
 
 
-def search_users(session: Session, *, phone_prefix: str = "", role: str = "", limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
+def search_users(session: SessionLike, *, phone_prefix: str = "", role: str = "", limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
     """Accounts filtered by phone prefix and role, newest first, with the total count."""
     query = select(User)
     if phone_prefix:
@@ -514,7 +545,7 @@ def search_users(session: Session, *, phone_prefix: str = "", role: str = "", li
     return users, total
 
 
-def outbox(session: Session, *, phone: str | None = None, limit: int = 20) -> list[SmsMessage]:
+def outbox(session: SessionLike, *, phone: str | None = None, limit: int = 20) -> list[SmsMessage]:
     """The console sender's latest messages, newest first."""
     query = select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
     if phone:
@@ -522,14 +553,14 @@ def outbox(session: Session, *, phone: str | None = None, limit: int = 20) -> li
     return list(session.scalars(query))
 
 
-def notify(session: Session, sender: SmsSender, *, user: User, body: str, now: datetime, link: str = "", sms: bool = True) -> None:
+def notify(session: SessionLike, sender: SmsSender, *, user: User, body: str, now: datetime, link: str = "", sms: bool = True) -> None:
     """Tell a user something: a notice on the site and, unless sms=False, a text message."""
     session.add(Notice(user_id=user.id, body=body[:500], link=link[:200], created_at=now))
     if sms:
         sender.send(session, user.phone, f"【济南职教活动周】{body}"[:500], now)
 
 
-def unread_notices(session: Session, user: User, *, limit: int = 20) -> list[Notice]:
+def unread_notices(session: SessionLike, user: User, *, limit: int = 20) -> list[Notice]:
     """The user's latest notices, unread first."""
     return list(session.scalars(
         select(Notice).where(Notice.user_id == user.id)
@@ -537,16 +568,16 @@ def unread_notices(session: Session, user: User, *, limit: int = 20) -> list[Not
     ))
 
 
-def unread_notice_count(session: Session, user: User) -> int:
+def unread_notice_count(session: SessionLike, user: User) -> int:
     """How many of the user's notices are unread (one COUNT query)."""
     return session.scalar(
         select(func.count()).select_from(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
     ) or 0
 
 
-def mark_notices_read(session: Session, user: User, now: datetime) -> int:
+def mark_notices_read(session: SessionLike, user: User, now: datetime) -> int:
     """Mark all of the user's unread notices read; returns how many were unread."""
     result = session.execute(
         update(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None)).values(read_at=now)
     )
-    return result.rowcount or 0
+    return rowcount(result)

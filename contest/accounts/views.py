@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, flash, has_request_context, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import web
+from ..actions import run_action
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..errors import DomainError
 from ..extensions import db, limiter
+from ..forms import BaseForm, required
 from ..i18n import _
 from . import service
 from .device_names import device_name
@@ -36,15 +39,23 @@ def _phone_key() -> str:
         return "phone-invalid:" + web.client_ip()
 
 
+def _next_page() -> str:
+    """The same-site page to go back to after signing in or registering ('' for none). It
+    travels in the address of the login and registration pages, from one to the other and
+    through the SMS code form."""
+    return web.safe_next(request.args.get("next"), "")
+
+
 def _render_form(template: str, form: object, status: int = 200, error: str = "", code_form: object = None,
                  **context: object) -> tuple[str, int]:
-    return render_template(template, form=form, error=error, code_form=code_form or SendCodeForm(), **context), status
+    return render_template(template, form=form, error=error, code_form=code_form or SendCodeForm(),
+                           next_page=_next_page() or None, terms_version=service.TERMS_VERSION, **context), status
 
 
 def login_counters() -> FailureCounters | None:
     """The failed sign-in windows, kept where the rate limiter keeps its counters (None
     when rate limiting is switched off)."""
-    return FailureCounters(limiter.limiter) if limiter.enabled else None
+    return FailureCounters(limiter.limiter, fallback=web.login_fallback()) if limiter.enabled else None
 
 
 def _start_sign_in(user: User, remember: bool) -> None:
@@ -58,27 +69,24 @@ def _start_sign_in(user: User, remember: bool) -> None:
 @bp.post("/sms-code")
 @limiter.limit("3 per minute;15 per hour", key_func=web.client_ip, error_message=lambda: _("获取验证码太频繁，请稍后再试。"))
 @limiter.limit("5 per hour", key_func=_phone_key, error_message=lambda: _("该手机号获取验证码次数过多，请一小时后再试。"))
-def send_code() -> Response | tuple[str, int]:
+def send_code() -> ResponseReturnValue:
     form = SendCodeForm()
     purpose = form.purpose.data if form.purpose.data in ("register", "reset") else "register"
     template = "accounts/register.html" if purpose == "register" else "accounts/reset.html"
     main_form = RegisterForm(formdata=None) if purpose == "register" else ResetForm(formdata=None)
     if not form.validate():
         return _render_form(template, main_form, 400, _first_error(form), form)
-    try:
-        service.send_sms_code(db.session, web.sms_sender(), phone=form.phone.data, purpose=purpose, now=web.now(),
-                              secret_key=web.settings().secret_key, ip=web.client_ip())
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _render_form(template, main_form, exc.status, exc.message, form)
-    db.session.commit()
-    flash(_("验证码已发送，5 分钟内有效。"), "success")
     endpoint = "accounts.register" if purpose == "register" else "accounts.reset_password"
-    return redirect(url_for(endpoint, phone=service.normalize_phone(form.phone.data)))
+    return run_action(
+        lambda: service.send_sms_code(db.session, web.sms_sender(), phone=required(form.phone.data), purpose=purpose, now=web.now(),
+                                      secret_key=web.settings().secret_key, ip=web.client_ip()),
+        refused=lambda exc: _render_form(template, main_form, exc.status, exc.message, form),
+        success=_("验证码已发送，5 分钟内有效。"),
+        redirect_to=lambda _sent: url_for(endpoint, phone=service.normalize_phone(required(form.phone.data)), next=_next_page() or None))
 
 
-def _first_error(form: object) -> str:
-    for errors in form.errors.values():  # type: ignore[attr-defined]
+def _first_error(form: BaseForm) -> str:
+    for errors in form.errors.values():
         if errors:
             return str(errors[0])
     return _("请检查填写的内容。")
@@ -86,7 +94,7 @@ def _first_error(form: object) -> str:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"], key_func=web.client_ip, error_message=lambda: _("注册尝试太频繁，请稍后再试。"))
-def register() -> Response | tuple[str, int]:
+def register() -> ResponseReturnValue:
     form = RegisterForm()
     code_form = SendCodeForm(phone=request.args.get("phone", ""), purpose="register")
     if request.method == "GET":
@@ -96,15 +104,16 @@ def register() -> Response | tuple[str, int]:
         return _render_form("accounts/register.html", form, 400, _first_error(form), code_form)
     try:
         user = service.register_user(
-            db.session, phone=form.phone.data, code=form.code.data, password=form.password.data,
+            db.session, phone=required(form.phone.data), code=required(form.code.data), password=required(form.password.data),
             display_name=form.display_name.data or "", now=web.now(), secret_key=web.settings().secret_key,
+            terms_version=form.terms_version.data or "",
         )
     except DomainError as exc:
         web.settle_failure(exc)
         return _render_form("accounts/register.html", form, exc.status, exc.message, code_form)
     _start_sign_in(user, remember=False)
     flash(_("注册成功，欢迎参与！"), "success")
-    return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))
+    return redirect(_next_page() or url_for("site.home"))
 
 
 def _login_captcha(form: LoginForm) -> Callable[[], bool] | None:
@@ -135,25 +144,25 @@ def _login_refused(form: LoginForm, exc: DomainError) -> tuple[str, int, dict[st
 # above what the failure windows let through, so that they are the ones that answer.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("60 per minute", methods=["POST"], key_func=web.client_ip, error_message=lambda: _("登录尝试太频繁，请稍后再试。"))
-def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         return _render_form("accounts/login.html", form)
     if not form.validate():
         return _render_form("accounts/login.html", form, 400, _first_error(form))
     try:
-        user = service.sign_in(db.session, login_counters(), phone=form.phone.data, password=form.password.data,
+        user = service.sign_in(db.session, login_counters(), phone=required(form.phone.data), password=required(form.password.data),
                                address=web.client_ip(), captcha=_login_captcha(form))
     except DomainError as exc:
         return _login_refused(form, exc)
     antifraud.settle_registration(db.session, web.redis_client(), user, web.now())
     _start_sign_in(user, remember=bool(form.remember.data))
-    return redirect(web.safe_next(request.args.get("next"), url_for("site.home")))
+    return redirect(_next_page() or url_for("site.home"))
 
 
 @bp.post("/logout")
 @login_required
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     # Revoked on the server: a copy of this browser's cookies signs nobody in afterwards.
     service.end_login_session(db.session, token=current_user.sign_in_token or "", now=web.now())
     db.session.commit()
@@ -165,7 +174,7 @@ def logout() -> Response:
 @bp.get("/devices")
 @login_required
 def devices() -> str:
-    user = web.actor()
+    user = web.user()
     sign_ins = service.live_login_sessions(db.session, user=user, now=web.now())
     current = next((s.id for s in sign_ins if service.is_current_sign_in(s, current_user.sign_in_token)), None)
     return render_template("accounts/devices.html", sign_ins=sign_ins, current=current, device_name=device_name)
@@ -173,8 +182,8 @@ def devices() -> str:
 
 @bp.post("/devices/sign-out-all")
 @login_required
-def sign_out_everywhere() -> Response:
-    service.end_all_login_sessions(db.session, user=web.actor(), now=web.now())
+def sign_out_everywhere() -> ResponseReturnValue:
+    service.end_all_login_sessions(db.session, user=web.user(), now=web.now())
     db.session.commit()
     logout_user()
     flash(_("已退出所有设备上的登录（包括本设备），请重新登录。"), "success")
@@ -183,7 +192,7 @@ def sign_out_everywhere() -> Response:
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"], key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
-def reset_password() -> Response | tuple[str, int]:
+def reset_password() -> ResponseReturnValue:
     form = ResetForm()
     code_form = SendCodeForm(phone=request.args.get("phone", ""), purpose="reset")
     if request.method == "GET":
@@ -191,22 +200,23 @@ def reset_password() -> Response | tuple[str, int]:
         return _render_form("accounts/reset.html", form, code_form=code_form)
     if not form.validate():
         return _render_form("accounts/reset.html", form, 400, _first_error(form), code_form)
-    try:
-        service.reset_password(db.session, phone=form.phone.data, code=form.code.data, password=form.password.data,
-                               now=web.now(), secret_key=web.settings().secret_key)
-    except DomainError as exc:
-        web.settle_failure(exc)
-        return _render_form("accounts/reset.html", form, exc.status, exc.message, code_form)
-    db.session.commit()
-    logout_user()
-    flash(_("密码已重置，请用新密码登录。"), "success")
-    return redirect(url_for("accounts.login"))
+
+    def done(_user: User) -> ResponseReturnValue:
+        logout_user()
+        flash(_("密码已重置，请用新密码登录。"), "success")
+        return redirect(url_for("accounts.login"))
+
+    return run_action(
+        lambda: service.reset_password(db.session, phone=required(form.phone.data), code=required(form.code.data),
+                                       password=required(form.password.data), now=web.now(),
+                                       secret_key=web.settings().secret_key),
+        refused=lambda exc: _render_form("accounts/reset.html", form, exc.status, exc.message, code_form), then=done)
 
 
 @bp.get("/notices")
 @login_required
 def notices() -> str:
-    user = web.actor()
+    user = web.user()
     items = service.unread_notices(db.session, user, limit=NOTICES_SHOWN)
     unread = {n.id for n in items if n.read_at is None}
     service.mark_notices_read(db.session, user, web.now())

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, make_response, redirect, render_
 from sqlalchemy import text
 
 from .. import LOCALES, web
+from ..accounts import service as accounts
 from ..contests import service as contests
 from ..extensions import db, limiter
 
@@ -19,6 +20,18 @@ def home() -> str:
     now = web.now()
     cards = [(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in items]
     return render_template("site/home.html", cards=cards)
+
+
+@bp.get("/terms")
+def terms() -> str:
+    """用户协议, which registration asks consent to (the version is stored with it)."""
+    return render_template("site/terms.html", version=accounts.TERMS_VERSION)
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    """隐私政策: what is collected, why, for how long, who sees it, how to have it deleted."""
+    return render_template("site/privacy.html", version=accounts.TERMS_VERSION)
 
 
 @bp.get("/lang/<code>")

@@ -66,10 +66,15 @@ def other_code(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
+# What a person who ticks both consent boxes of the registration form posts with it.
+CONSENT = {"accept_terms": "y", "accept_privacy": "y", "terms_version": accounts.TERMS_VERSION}
+
+
 def register(client: FlaskClient, phone: str, code: str, password: str = STRONG_PASSWORD,
-             confirm: str | None = None, display_name: str = "") -> Any:
+             confirm: str | None = None, display_name: str = "", consent: dict[str, str] | None = None) -> Any:
     return submit(client, REGISTER, {"phone": phone, "code": code, "display_name": display_name,
-                                     "password": password, "confirm": password if confirm is None else confirm})
+                                     "password": password, "confirm": password if confirm is None else confirm,
+                                     **(CONSENT if consent is None else consent)})
 
 
 def reset(client: FlaskClient, phone: str, code: str, password: str = NEW_PASSWORD, confirm: str | None = None) -> Any:

@@ -10,6 +10,7 @@ from tests.conftest import submit
 
 from .support import (
     BAD_CODE,
+    CONSENT,
     PHONE_TAKEN,
     REGISTER,
     STRONG_PASSWORD,
@@ -43,7 +44,7 @@ def _same_shape(response, phone: str) -> tuple[int, str, list[tuple[str, str]], 
 
 def register_from(client, phone: str, address: str):  # type: ignore[no-untyped-def]
     return submit(client, REGISTER, {"phone": phone, "code": "123456", "display_name": "", "password": STRONG_PASSWORD,
-                                     "confirm": STRONG_PASSWORD}, environ_base={"REMOTE_ADDR": address})
+                                     "confirm": STRONG_PASSWORD, **CONSENT}, environ_base={"REMOTE_ADDR": address})
 
 
 def test_register_code_answer_is_the_same_for_a_registered_and_an_unregistered_phone(client, other_client, make_user):

@@ -9,6 +9,7 @@ from contest.accounts.models import SmsCode
 from .support import (
     BAD_CODE,
     BAD_PHONE,
+    CONSENT,
     MISMATCH,
     PHONE_TAKEN,
     REGISTER,
@@ -350,7 +351,7 @@ def test_register_returns_to_a_local_next_page_only(client, target, expected):
     page = f"{REGISTER}?next={target}"
     assert "?next=" in html(client.get(page))  # the form posts back with its next page
     done = submit(client, page, {"phone": PHONE, "code": sent_code(PHONE), "display_name": "",
-                                 "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+                                 "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD, **CONSENT},
                   action=page)
     assert done.status_code == 302
     assert done.headers["Location"] == expected

@@ -9,13 +9,24 @@ import pytest
 
 from contest.accounts import audit
 from contest.accounts import service as accounts
-from contest.accounts.models import SmsCode
+from contest.accounts.actors import SYSTEM
+from contest.accounts.models import ROLE_LABELS, SmsCode
 from contest.accounts.sms import ConsoleSmsSender
 from contest.errors import Conflict, Forbidden, InvalidInput, TooMany
 from contest.extensions import db
 from tests.conftest import PASSWORD
 
-from .support import BAD_CODE, BAD_CREDENTIALS, BAD_PHONE, PHONE_TAKEN, audit_events, message_context, outbox, sms_codes
+from .support import (
+    BAD_CODE,
+    BAD_CREDENTIALS,
+    BAD_PHONE,
+    PHONE_TAKEN,
+    audit_events,
+    find_user,
+    message_context,
+    outbox,
+    sms_codes,
+)
 
 SECRET = "service-test-secret"
 PHONE = "13800138000"
@@ -184,7 +195,7 @@ def test_register_code_for_a_registered_phone_is_not_delivered(clock, make_user)
     assert len(sms_codes(PHONE)) == 1  # recorded, so the resend wait applies alike
     with pytest.raises(accounts.CodeRejected) as refused:
         accounts.register_user(db.session, phone=PHONE, code="000000", password="Spring2023go", display_name="",
-                               now=clock.now(), secret_key=SECRET)
+                               now=clock.now(), secret_key=SECRET, terms_version=accounts.TERMS_VERSION)
     assert refused.value.message == BAD_CODE
 
 
@@ -202,12 +213,26 @@ def test_reset_code_for_an_unknown_phone_is_not_delivered(clock):
 def test_register_user_creates_a_verified_citizen(clock):
     code = send_code(clock)
     user = accounts.register_user(db.session, phone="+86 138 0013 8000", code=code, password="Spring2023go",
-                                  display_name="  泉城小李 ", now=clock.now(), secret_key=SECRET)
+                                  display_name="  泉城小李 ", now=clock.now(), secret_key=SECRET,
+                                  terms_version=accounts.TERMS_VERSION)
     db.session.commit()
     assert user.phone == PHONE
     assert user.display_name == "泉城小李"
     assert user.role_names == {"citizen"}
     assert user.phone_verified_at == clock.now()
+    assert (user.terms_version, user.terms_accepted_at) == (accounts.TERMS_VERSION, clock.now())
+
+
+@pytest.mark.parametrize("version", ["", "2000-01-01"])
+def test_register_user_needs_consent_to_the_current_documents(clock, version):
+    code = send_code(clock)
+    with pytest.raises(InvalidInput) as refused:
+        accounts.register_user(db.session, phone=PHONE, code=code, password="Spring2023go", display_name="",
+                               now=clock.now(), secret_key=SECRET, terms_version=version)
+    assert refused.value.code == "terms_not_accepted" and refused.value.field == "accept_terms"
+    db.session.rollback()
+    assert find_user(PHONE) is None
+    assert sms_codes(PHONE)[0].used_at is None and sms_codes(PHONE)[0].attempts == 0  # the code was not even tried
 
 
 def test_reset_password_ends_every_sign_in_and_api_token(clock, make_user):
@@ -283,7 +308,7 @@ def test_roles_outside_the_actors_reach_are_forbidden(clock, make_user, actor_ro
     actor, user = make_user(*actor_roles), make_user()
     with pytest.raises(Forbidden) as refused:
         accounts.set_roles(db.session, actor=actor, user=user, roles=wanted, now=clock.now())
-    assert refused.value.message == f"您无权更改这些角色：{refused_role}"
+    assert refused.value.message == f"您无权更改这些角色：{ROLE_LABELS[refused_role]}"
     db.session.rollback()
     assert user.role_names == {"citizen"}
     assert audit_events() == []
@@ -316,7 +341,7 @@ def test_unchanged_roles_write_no_audit_row(clock, make_user):
 def test_unknown_role_is_refused(clock, make_user):
     user = make_user()
     with pytest.raises(InvalidInput) as refused:
-        accounts.set_roles(db.session, actor=None, user=user, roles={"superuser"}, now=clock.now())
+        accounts.set_roles(db.session, actor=SYSTEM, user=user, roles={"superuser"}, now=clock.now())
     assert refused.value.message == "未知角色：superuser"
 
 

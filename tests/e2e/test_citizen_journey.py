@@ -106,6 +106,8 @@ def test_citizen_registers_logs_in_and_browses_the_gallery(
     form.get_by_label("短信验证码").fill(_latest_code(PHONE_NUMBER))
     form.get_by_label("密码", exact=True).fill(PASSWORD)
     form.get_by_label("再次输入密码").fill(PASSWORD)
+    form.get_by_role("checkbox", name="我已阅读并同意《用户协议》").check()
+    form.get_by_role("checkbox", name="我已阅读并同意《隐私政策》").check()
     screenshot(page, "phone-register.png")
     form.get_by_role("button", name="注册").click()
 
@@ -128,7 +130,7 @@ def test_citizen_registers_logs_in_and_browses_the_gallery(
     # The photo contest: its stage and schedule.
     page.get_by_role("link").filter(has_text=MEDIA_TITLE).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(MEDIA_TITLE)
-    expect(page.get_by_role("heading", name="活动日程")).to_be_visible()
+    expect(page.get_by_role("heading", name="活动日程", exact=True)).to_be_visible()
     timeline = page.locator(".timeline")
     for stage in ("作品征集", "资格审核", "公众投票", "专家评审", "结果公示"):
         expect(timeline.get_by_text(stage)).to_be_visible()

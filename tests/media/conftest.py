@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.contests import service as contests
 from contest.contests.models import Contest, Entry, School, SchoolContact
@@ -147,7 +148,7 @@ def innovation_contest(make_contest: Callable[..., Contest], clock: Any) -> Cont
     contest = make_contest(kind="innovation", stage="submission", slug="hyp-test", title="黄炎培测试", categories=())
     for kind, names in (("track", ("创意组", "初创组")), ("group", ("中职组", "高职组"))):
         for name in names:
-            contests.add_category(db.session, actor=None, contest=contest, kind=kind, name=name, now=clock.now())
+            contests.add_category(db.session, actor=SYSTEM, contest=contest, kind=kind, name=name, now=clock.now())
     db.session.commit()
     return contest
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from contest.accounts import service as accounts
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.contests.models import Contest, Entry, School
 from contest.extensions import db
@@ -143,7 +144,7 @@ def test_a_former_contact_no_longer_acts_for_the_school(client, make_user, make_
     entry = _entry(make_entry, contest, make_user("school_contact"), school, nominee="王小明")
     former = make_user("school_contact", name="离职的钱老师")
     add_contact(former, school)
-    accounts.set_roles(db.session, actor=None, user=former, roles={"citizen"}, now=clock.now())
+    accounts.set_roles(db.session, actor=SYSTEM, user=former, roles={"citizen"}, now=clock.now())
     db.session.commit()
     sign_in(client, former)
     assert f"/me/entries/{entry.id}" not in page(client.get("/me/entries"))
@@ -161,18 +162,18 @@ def test_a_former_contact_no_longer_acts_for_the_school(client, make_user, make_
 # --- withdrawing an entry that judges or voters have -----------------------------------------
 
 def _round(contest: Contest, entry: Entry, judge: User, now: Any, state: str) -> Round:
-    rnd = judging.create_round(db.session, actor=None, contest=contest, now=now,
+    rnd = judging.create_round(db.session, actor=SYSTEM, contest=contest, now=now,
                                criteria=[judging.CriterionFields("创新性", 100, 100)],
                                fields=judging.RoundFields(key="online", name="网评", judges_per_entry=1))
-    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[entry.id], now=now)
-    judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
+    judging.add_entries(db.session, actor=SYSTEM, rnd=rnd, entry_ids=[entry.id], now=now)
+    judging.add_judge(db.session, actor=SYSTEM, rnd=rnd, user=judge, now=now)
     if state != "draft":
-        judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+        judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="open", now=now)
     if state == "closed":
         judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
         judging.save_score(db.session, judge=judge, rnd=rnd, entry_id=entry.id, raw_values={str(rnd.criteria[0].id): "80"},
                            submit=True, now=now)
-        judging.set_state(db.session, actor=None, rnd=rnd, state="closed", now=now)
+        judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="closed", now=now)
     db.session.commit()
     return rnd
 
@@ -218,7 +219,7 @@ def test_an_entry_with_votes_is_withdrawn_only_by_its_submitter(app, contact_cli
     nominator = make_user("school_contact")
     add_contact(nominator, school)
     entry = _entry(make_entry, contest, nominator, school, status="approved", nominee="李小燕")
-    voting.cast_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
+    voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now())
     for stage, (start, end) in windows_around(clock.now(), "review").items():
         setattr(contest, f"{stage}_starts_at", start)
         setattr(contest, f"{stage}_ends_at", end)

@@ -154,3 +154,11 @@ def test_another_contact_of_the_school_sees_and_edits_the_nomination(app, client
     sign_in(other, colleague)
     assert "李小燕" in page(other.get("/me/entries"))
     assert other.get(f"/me/entries/{entry.id}/edit").status_code == 200
+
+
+def test_the_guardian_consent_links_the_privacy_policy_on_minors(client, contact, selection_contest):
+    html = page(client.get(submit_url(selection_contest)))
+    label = html[html.index('<label for="guardian_consent">'):]
+    label = label[:label.index("</label>")]
+    assert "已取得监护人的书面同意" in label and 'href="/privacy#minors"' in label
+    assert 'id="minors"' in page(client.get("/privacy"))
