@@ -67,8 +67,8 @@ def test_organiser_revokes_judge(client, organiser, make_user):
 
 def test_organiser_cannot_grant_admin_or_organiser(client, organiser, make_user):
     citizen = make_user("citizen")
-    for wanted, named in ((["citizen", "admin"], "admin"), (["citizen", "organiser"], "organiser"),
-                          (["citizen", "judge", "admin"], "admin")):
+    for wanted, named in ((["citizen", "admin"], "管理员"), (["citizen", "organiser"], "组织者"),
+                          (["citizen", "judge", "admin"], "管理员")):
         response = set_roles(client, citizen, wanted)
         assert response.status_code == 403, wanted
         html = response.get_data(as_text=True)
@@ -82,7 +82,7 @@ def test_organiser_cannot_take_away_a_role_they_cannot_grant(client, organiser, 
     other = make_user("citizen", "organiser")
     response = set_roles(client, other, ["citizen"])
     assert response.status_code == 403
-    assert "您无权更改这些角色：organiser" in response.get_data(as_text=True)
+    assert "您无权更改这些角色：组织者" in response.get_data(as_text=True)
     assert roles_of(other) == {"citizen", "organiser"}
 
 
@@ -127,19 +127,21 @@ def test_audit_page_lists_and_filters_events(client, admin_user, make_user, make
     submit(client, "/admin/schools/new", {"name": "审计学校", "district": "历下区", "level": "中职", "enrolment": "10"})
     make_school("系统建的学校")  # made with no actor
     html = client.get("/admin/audit").get_data(as_text=True)
-    rows = re.findall(r"<code>([\w.]+)</code>", html)
-    assert rows == ["school.create", "school.create", "user.roles"]  # newest first
+    # each action in words, its code kept out of sight for the filter
+    rows = re.findall(r'<td data-action="([\w.]+)">(.*?)</td>', html)
+    assert rows == [("school.create", "添加学校"), ("school.create", "添加学校"), ("user.roles", "修改账号角色")]  # newest first
     assert "共 3 条" in html
     assert "管理员" in html and "系统" in html  # the actor's name, or the system
-    assert "审计学校" in html
+    assert "审计学校" in html and "学校 #" in html and "账号 #" in html  # the target's kind in words
     assert "&#34;judge&#34;" in html or "\"judge\"" in html  # before → after are shown
     # the filter offers the actions present
-    assert re.findall(r"<option (?:selected )?>([\w.]+)</option>", html) == ["school.create", "user.roles"]
+    assert re.findall(r'<option value="([\w.]+)" (?:selected )?>(.*?)</option>', html) == [
+        ("school.create", "添加学校"), ("user.roles", "修改账号角色")]
     filtered = client.get("/admin/audit?action=user.roles").get_data(as_text=True)
-    assert re.findall(r"<code>([\w.]+)</code>", filtered) == ["user.roles"]
+    assert re.findall(r'<td data-action="([\w.]+)">', filtered) == ["user.roles"]
     assert "共 1 条" in filtered
-    assert "<option selected>user.roles</option>" in filtered
-    assert re.findall(r"<code>([\w.]+)</code>", client.get("/admin/audit?action=nothing.like.this").get_data(as_text=True)) == []
+    assert '<option value="user.roles" selected>修改账号角色</option>' in filtered
+    assert re.findall(r'<td data-action="([\w.]+)">', client.get("/admin/audit?action=nothing.like.this").get_data(as_text=True)) == []
 
 
 def test_audit_page_paging_is_robust(client, organiser):

@@ -15,9 +15,11 @@ import openpyxl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from PIL import Image
 from sqlalchemy import func, select
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import AuditEvent, User
 from contest.contests.models import Contest, Entry
 from contest.extensions import db
@@ -90,13 +92,13 @@ def world(app: Flask, clock: Any, make_user: Any, make_contest: Any, make_entry:
     valid = {entries[0].id: 3, entries[1].id: 2, entries[2].id: 1, entries[3].id: 1}
     for entry in entries:
         for _n in range(valid[entry.id]):
-            voting.cast_vote(db.session, voter=make_user(), entry_id=entry.id, now=now)
+            voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=now)
             db.session.commit()
-    held = voting.cast_vote(db.session, voter=make_user(), entry_id=entries[1].id, now=now,
+    held = voting.record_vote(db.session, voter=make_user(), entry_id=entries[1].id, now=now,
                             verdict=voting.Verdict(action="hold", score=70, reasons=("shared_device",)))
-    voided = voting.cast_vote(db.session, voter=make_user(), entry_id=entries[2].id, now=now)
+    voided = voting.record_vote(db.session, voter=make_user(), entry_id=entries[2].id, now=now)
     db.session.commit()
-    voting.change_status(db.session, actor=None, vote_ids=[voided.vote.id], to="voided", reason="同一设备多账号", now=now)
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=[voided.vote.id], to="voided", reason="同一设备多账号", now=now)
     db.session.commit()
     assert held.vote.status == "held"
     votes = {entries[0].id: (3, 0, 0), entries[1].id: (2, 1, 0), entries[2].id: (1, 0, 1), entries[3].id: (1, 0, 0)}
@@ -388,8 +390,8 @@ def test_results_export_before_publication_is_the_preview(client: FlaskClient, w
 
 def test_audit_export_takes_the_audit_pages_filters(client: FlaskClient, world: World) -> None:
     sign_in(client, world.org_a)
-    rows = read_table(client.get(f"{world.base}/export/audit.csv?action=round.finalised"), "csv")[1:]
-    assert len(rows) == 1 and rows[0][2] == "round.finalised"
+    header, *rows = read_table(client.get(f"{world.base}/export/audit.csv?action=round.finalised"), "csv")
+    assert len(rows) == 1 and rows[0][2] == "评审定稿" and rows[0][header.index("操作代码")] == "round.finalised"
 
 
 # --- objections ------------------------------------------------------------------------------------
@@ -500,6 +502,21 @@ def test_an_entry_with_two_awards_gets_a_two_page_pdf(app: Flask) -> None:
     pdf = certificates.pdf_bytes(both, resolve_font(app.extensions["settings"].font_path))
     assert pdf.startswith(b"%PDF") and b"/Count 2" in pdf
     assert certificates.chinese_date(date(2023, 5, 20)) == "二〇二三年五月二十日"
+
+
+def test_preview_explains_each_line_with_its_style_and_rounds_by_name(client: FlaskClient, world: World) -> None:
+    sign_in(client, world.org_a)
+    page = html(client.get(f"{world.base}/"))
+    block = page[page.index('<div class="rs-explain">'):]
+    lines = [line for line in results.compute(db.session, world.contest).explain() if line]
+    assert "总分 = 投票分 × 30% + 专家分 × 70%；专家分为“专家评审”轮的定稿得分。" in lines
+    for line in lines:
+        style = next((css for prefix, css in (("  ", "rs-ex-math"), ("#", "rs-ex-entry"), ("【", "rs-ex-group"))
+                      if line.startswith(prefix)), "")
+        assert (f'<p class="{style}">' if style else "<p>") + str(escape(line.strip())) + "</p>" in block, line
+    assert page.count('<p class="rs-ex-math">') == len(world.entries)
+    # the formula page names rounds by key, as before
+    assert "专家分为轮次“expert”的定稿得分" in html(client.get(f"{world.base}/formula"))
 
 
 # --- the CLI --------------------------------------------------------------------------------------------

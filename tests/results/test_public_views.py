@@ -63,7 +63,7 @@ class World:
 
     def vote(self, title: str, voter: User | None = None, *, held: bool = False) -> CastVote:
         verdict = Verdict(action="hold", score=80, reasons=("subnet_velocity",)) if held else Verdict()
-        result = voting.cast_vote(db.session, voter=voter or self.make_user(), entry_id=self.entry(title).id,
+        result = voting.record_vote(db.session, voter=voter or self.make_user(), entry_id=self.entry(title).id,
                                   now=self.clock.now(), verdict=verdict)
         db.session.commit()
         self.votes.append(result.vote)
@@ -239,7 +239,10 @@ def test_after_publication_the_page_shows_state_awards_ranking_fingerprint_and_l
     # The sealed ledger head the votes were counted up to, and how to check a vote.
     head = publication.ledger_head
     assert head["hash"] in html and f"#{head['height']}" in html
-    assert 'href="/receipts"' in html and "flask votes verify" in html
+    assert 'href="/receipts"' in html and "flask " not in html
+    assert "每一票都记入一本只能追加、不能改写的公开账本" in html
+    ledger = html[html.index('id="ledger-title"'):]
+    assert ledger.index("<details") < ledger.index(head["hash"]) < ledger.index("</details>")
     # The daily chart, with its numbers as a table too.
     assert '<svg class="day-chart"' in html and 'role="img"' in html
     assert "<th scope=\"row\">5月16日</th><td>15</td>" in html
@@ -488,7 +491,8 @@ def test_transparency_counts_voided_votes_per_entry_and_reason(client: FlaskClie
     assert YOUNG_ADULT in held
     assert "<dt>待核实</dt><dd>1</dd>" in html and "<dt>已作废</dt><dd>3</dd>" in html
     assert "也不计入本页的各项合计" in html
-    assert "作废的票不会被删除" in html and "flask votes verify" in html
+    assert "作废的票不会被删除" in html and "flask " not in html
+    assert "每一票都记入一本只能追加、不能改写的公开账本" in html
 
 
 def test_transparency_is_linked_from_the_contest_page_and_not_offered_without_a_public_vote(

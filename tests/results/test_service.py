@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.antifraud.service import Verdict
 from contest.contests.models import Contest, Entry
@@ -34,7 +35,7 @@ class Setup:
     def votes(self, entry: Entry, n: int, *, verdict: Verdict = Verdict()) -> list[int]:
         ids = []
         for _ in range(n):
-            ids.append(voting.cast_vote(db.session, voter=self.make_user("citizen"), entry_id=entry.id,
+            ids.append(voting.record_vote(db.session, voter=self.make_user("citizen"), entry_id=entry.id,
                                         now=self.clock.now(), verdict=verdict).vote.id)
         db.session.commit()
         return ids
@@ -86,7 +87,7 @@ def test_selection_mixes_30_percent_votes_and_70_percent_experts_counting_only_v
     a, b, c = (make_entry(contest, title=t) for t in ("甲", "乙", "丙"))
     # The formula is set before voting opens (the contest's windows put that in the past).
     assert contest.voting_starts_at is not None
-    results.set_formula(db.session, actor=None, contest=contest, now=contest.voting_starts_at - timedelta(hours=1), formula={
+    results.set_formula(db.session, actor=SYSTEM, contest=contest, now=contest.voting_starts_at - timedelta(hours=1), formula={
         "vote_weight": 30, "expert_weight": 70, "vote_scoring": "max", "expert_round": "expert",
         "awards": [{"name": "最美职校生", "count": 1}, {"name": "提名奖", "count": 1}]})
     db.session.commit()
@@ -120,7 +121,7 @@ def test_media_jury_award_first_then_popularity_among_the_others(setup: Setup, m
     contest = make_contest(kind="media", stage="voting", categories=())
     x, y, z = (make_entry(contest, title=t) for t in ("X", "Y", "Z"))
     assert contest.voting_starts_at is not None
-    results.set_formula(db.session, actor=None, contest=contest, now=contest.voting_starts_at - timedelta(hours=1), formula={
+    results.set_formula(db.session, actor=SYSTEM, contest=contest, now=contest.voting_starts_at - timedelta(hours=1), formula={
         "popular_award": {"name": "人气奖", "count": 1}, "jury_award": {"name": "评委奖", "count": 1},
         "jury_round": "jury", "exclusive": True, "per_category": False})
     setup.votes(x, 5)
@@ -142,7 +143,7 @@ def test_innovation_tiers_with_a_tie_sharing_the_better_award(setup: Setup, make
     p, q, r, s = (make_entry(contest, title=t) for t in ("P", "Q", "R", "S"))
     locks = results.locks_at(contest)
     assert locks is not None
-    results.set_formula(db.session, actor=None, contest=contest, now=locks - timedelta(hours=1), formula={
+    results.set_formula(db.session, actor=SYSTEM, contest=contest, now=locks - timedelta(hours=1), formula={
         "final_round": "final", "tiers": [{"name": "一等奖", "count": 1}, {"name": "二等奖", "count": 1},
                                           {"name": "三等奖", "count": 1}], "per_group": False})
     setup.finalised_round(contest, "final", {p.id: 91, q.id: 85.5, r.id: 85.5, s.id: 60})
