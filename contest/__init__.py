@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 from flask import Flask, has_request_context, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -18,6 +17,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import Clock
 from .config import ConfigError, Settings
+from .redis_client import connect
+
+if TYPE_CHECKING:
+    from .accounts.models import User
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh", "en")
@@ -153,10 +156,12 @@ def _sqlite_savepoint(conn: Any, name: str) -> None:
 
 def _init_extensions(app: Flask, s: Settings) -> None:
     from . import model_registry  # noqa: F401
+    from .accounts.service import in_memory_windows
     from .accounts.sms import make_sender
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
-    from .media.images import ImageDecoder
+    from .media.service import ImageDecoder
     from .media.storage import LocalStorage
+    from .voting.sealing import Sealer
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -174,22 +179,21 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(token: str):  # type: ignore[no-untyped-def]
+    def load_user(token: str) -> User | None:
         from .accounts.service import load_session_user
 
         return load_session_user(db.session, token, now=app.extensions["clock"].now())
 
-    # No retries with back-off: when Redis is down every call should fail at once so the
-    # database fallback answers, instead of each call waiting seconds.
-    app.extensions["redis"] = (
-        redis.Redis.from_url(s.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30,
-                             retry=Retry(NoBackoff(), 0))
-        if s.redis_url else None
-    )
+    # One client per app, with its own health (redis_client): no retries with back-off,
+    # so that when Redis is down every call fails at once and the database answers.
+    app.extensions["redis"] = connect(s.redis_url) if s.redis_url else None
+    app.extensions["login_fallback"] = in_memory_windows()
     app.extensions["sms_sender"] = make_sender(s.sms_backend)
     app.extensions["storage"] = LocalStorage(s.media_root)
     # One per process: its threads share the decode slots that bound the memory images take.
     app.extensions["image_decoder"] = ImageDecoder(slots=s.image_decode_slots)
+    # One per app: seals the ledger a moment after votes, in a thread of its process.
+    app.extensions["sealer"] = Sealer(app)
 
 
 def _select_locale() -> str:
@@ -225,14 +229,30 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from .clock import to_local
-    from .contests.service import kind_label, stage_label
+    from .contests.service import entered_by_schools, kind_label, stage_label
+    from .i18n import _, label_of
+    from .media.service import photos_public, public_cover_key
+    from .results.formulas import Line, render
 
     @app.template_filter("local")
-    def local_filter(value, fmt: str = "%Y-%m-%d %H:%M"):  # type: ignore[no-untyped-def]
+    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         # a no-break space keeps a date and its time on one line on narrow screens
         return to_local(value).strftime(fmt).replace(" ", "\u00a0") if value else ""
 
-    app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale)
+    @app.template_filter("explained")
+    def explained_filter(line: Line) -> str:
+        """A results explanation line in the reader's language (its values filled in)."""
+        return render(line, _)
+
+    @app.template_filter("label")
+    def label_filter(code: str | None, codes: str) -> str:
+        """A stored code in words: {{ event.action|label('audit_action') }} (contest.i18n.code_labels)."""
+        return label_of(codes, code)
+
+    app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale,
+                                 entered_by_schools=entered_by_schools)
+    # Public templates show an entry's pictures only through the media domain's one rule.
+    app.jinja_env.globals.update(photos_public=photos_public, public_cover_key=public_cover_key)
 
 
 __all__ = ["create_app", "ConfigError", "Settings"]

@@ -18,6 +18,7 @@ from flask import Flask
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User
 from contest.clock import FixedClock
 from contest.contests.models import Entry, TeamMember
@@ -80,20 +81,20 @@ def live_final(app: Flask, clock: FixedClock, make_user, make_school, make_conte
         entries.append(entry)
     db.session.commit()
     rnd = judging.create_round(
-        db.session, actor=None, contest=contest, now=now,
+        db.session, actor=SYSTEM, contest=contest, now=now,
         fields=judging.RoundFields(key="final", name="决赛路演", kind="live", judges_per_entry=5, blind=False,
                                    score_step=0.5, instructions="每个项目路演 8 分钟、答辩 5 分钟。项目下台前请提交评分。"),
         criteria=[judging.CriterionFields(name, weight, weight, desc) for name, desc, weight in RUBRIC],
     )
-    judging.add_entries(db.session, actor=None, rnd=rnd, entry_ids=[e.id for e in entries], now=now)
+    judging.add_entries(db.session, actor=SYSTEM, rnd=rnd, entry_ids=[e.id for e in entries], now=now)
     phone_judge = make_user("judge", name="张评委")
     others = [make_user("judge", name=f"评委{i}") for i in range(4)]
     for judge in (phone_judge, *others):
-        judging.add_judge(db.session, actor=None, rnd=rnd, user=judge, now=now)
-    judging.set_state(db.session, actor=None, rnd=rnd, state="open", now=now)
+        judging.add_judge(db.session, actor=SYSTEM, rnd=rnd, user=judge, now=now)
+    judging.set_state(db.session, actor=SYSTEM, rnd=rnd, state="open", now=now)
     for judge in others:
         judging.sign_declaration(db.session, judge=judge, rnd=rnd, accepted=True, now=now)
-    judging.set_live_entry(db.session, actor=None, rnd=rnd, entry_id=entries[0].id, now=now)
+    judging.set_live_entry(db.session, actor=SYSTEM, rnd=rnd, entry_id=entries[0].id, now=now)
     db.session.commit()
     return rnd, entries, phone_judge, others, make_user("organiser", name="大屏幕")
 
@@ -111,7 +112,7 @@ def _submit(rnd: Round, judge: User, entry: Entry, total: float, clock: FixedClo
 def _on_stage(rnd: Round, entry: Entry, clock: FixedClock) -> None:
     db.session.rollback()
     fresh = db.session.get(Round, rnd.id)
-    judging.set_live_entry(db.session, actor=None, rnd=fresh, entry_id=entry.id, now=clock.now())  # type: ignore[arg-type]
+    judging.set_live_entry(db.session, actor=SYSTEM, rnd=fresh, entry_id=entry.id, now=clock.now())  # type: ignore[arg-type]
     db.session.commit()
 
 
