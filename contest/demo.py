@@ -1,8 +1,10 @@
-"""Demo data: Jinan's 2023 Vocational Education Activity Week, seeded through the domain services.
+"""Demo data: Jinan's Vocational Education Activity Week, seeded through the domain services.
 
-The contests, schools and accounts follow the city's notice (济教发〔2023〕9号). Time
-windows are relative to "now", so a fresh demo always shows one contest in voting, one
-in judging and one in 公示. Every picture is drawn here with Pillow, and every short video made from such
+The contests, schools and accounts follow the names of the city's notice for the week; the
+people, schools' stories and works are invented. Time windows (and the award dates) are
+relative to "now", so a fresh demo always shows one contest in voting, one in judging and
+one in 公示, and its prose names no year or day of its own. The contests are marked
+``is_demo``, so the public pages say that the data is a demonstration. Every picture is drawn here with Pillow, and every short video made from such
 pictures with ffmpeg, so the demo needs no network and no bundled photos or clips.
 """
 
@@ -23,6 +25,7 @@ from .accounts import audit
 from .accounts import service as accounts
 from .accounts.actors import SYSTEM
 from .accounts.models import User
+from .clock import to_local
 from .config import Settings, discover_cjk_font
 from .contests import service as contests
 from .contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
@@ -39,7 +42,7 @@ from .typesetting import cjk_font, wrap_text
 Echo = Callable[[str], object]
 
 THEME = "技能：让生活更美好"
-WEEK = "济南市 2023 年职业教育活动周"
+WEEK = "济南市职业教育活动周"
 MEIPAI, HUANGYANPEI, ZUIMEI = "meipai-2023", "huangyanpei-2023", "zuimei-2023"
 DEMO_SLUGS = (MEIPAI, HUANGYANPEI, ZUIMEI)
 STEPS = 7
@@ -119,7 +122,7 @@ def demo_accounts() -> list[DemoAccount]:
 # page from the rules, the results formula and the stage windows, never here.
 MEIPAI_RULES = """一、活动主题
 
-围绕 2023 年职业教育活动周主题“技能：让生活更美好”，用镜头记录身边的技术技能之美：校园实训、企业车间、社区服务、非遗传承、乡村振兴……每一个用技能创造美好生活的瞬间，都值得被看见。
+围绕职业教育活动周主题“技能：让生活更美好”，用镜头记录身边的技术技能之美：校园实训、企业车间、社区服务、非遗传承、乡村振兴……每一个用技能创造美好生活的瞬间，都值得被看见。
 
 二、作品要求
 
@@ -190,6 +193,12 @@ def _days(now: datetime, start: float, end: float) -> tuple[datetime, datetime]:
     return now + timedelta(days=start), now + timedelta(days=end)
 
 
+def _award_day(changes: ContestChanges) -> date | None:
+    """A contest's 颁奖日期: the first day of its 公示, in Beijing time."""
+    start, _end = changes.windows.get("publicity", (None, None))
+    return to_local(start).date() if start is not None else None
+
+
 def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str, ...]]]:
     """The three contests, each with the kind of its categories and their names."""
     meipai = ContestChanges(
@@ -218,6 +227,8 @@ def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str,
         rules={"votes_per_day": 5, "votes_per_entry_per_day": 1, "photos_min": 3, "photos_max": 6, "video_max_seconds": 60,
                "hide_counts_hours_before_close": 24},
     )
+    for changes in (meipai, huangyanpei, zuimei):
+        changes.awarded_on = _award_day(changes)
     return [
         (meipai, "category", ("摄影作品", "短视频", "技能瞬间")),
         (huangyanpei, "track", ("创意组", "初创组", "成长组")),
@@ -425,7 +436,7 @@ class DemoPeople:
 def seed_demo(
     session: SessionLike, storage: Storage, settings: Settings, now: datetime, *, reset: bool = False, echo: Echo = print,
 ) -> None:
-    """Seed the 2023 Activity Week: schools, accounts, the three contests and their entries with images."""
+    """Seed the Activity Week: schools, accounts, the three contests and their entries with images."""
     started = time.monotonic()
     existing = [c for c in contests.list_contests(session, include_unpublished=True) if c.slug in DEMO_SLUGS]
     if existing and not reset:
@@ -540,6 +551,7 @@ def _seed_contests(session: SessionLike, now: datetime) -> dict[str, Contest]:
         if contest.kind == "innovation":
             for name in INNOVATION_GROUPS:
                 contests.add_category(session, actor=SYSTEM, contest=contest, kind="group", name=name, now=now)
+        contest.is_demo = True
         seeded[contest.slug] = contest
     return seeded
 
@@ -686,7 +698,7 @@ def _team(contest: Contest, school: School, major: str, index: int) -> list[Team
         name = SURNAMES[(index * 5 + k * 3) % len(SURNAMES)] + GIVEN_NAMES[(index * 7 + k * 4) % len(GIVEN_NAMES)]
         members.append(TeamMember(
             contest_id=contest.id, role="leader" if k == 0 else "member", name=name,
-            student_no=f"S2023{school.id:02d}{index:02d}{k}", school_id=school.id, major=major, position=k,
+            student_no=f"S{contest.created_at.year}{school.id:02d}{index:02d}{k}", school_id=school.id, major=major, position=k,
         ))
     for k in range(advisors):
         name = SURNAMES[(index * 3 + k * 11 + 7) % len(SURNAMES)] + ADVISOR_GIVEN_NAMES[(index + k * 3) % len(ADVISOR_GIVEN_NAMES)]

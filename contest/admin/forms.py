@@ -9,6 +9,7 @@ from typing import Any
 
 from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates SelectChoice (WTForms 3.3)
     BooleanField,
+    DateField,
     DateTimeLocalField,
     DecimalField,
     FieldList,
@@ -30,6 +31,16 @@ from ..i18n import lazy_gettext as _l
 from ..results.formulas import TIERS_MAX, default_formula
 
 
+class LocalDateField(DateField):
+    """A date (YYYY-MM-DD, as a browser's date input sends it) whose parse error speaks Chinese."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_("请按“年-月-日”填写日期，如 2024-05-20。")) from exc
+
+
 class ContestForm(BaseForm):
     slug = StringField(_l("网址标识"), validators=[DataRequired(_l("请填写网址标识。")), Length(max=60)])
     kind = SelectField(_l("活动类型"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
@@ -41,6 +52,7 @@ class ContestForm(BaseForm):
     rules_text = TextAreaField(_l("活动规则（纯文本，空行分段）"), validators=[Length(max=20000)])
     is_published = BooleanField(_l("在网站上公开"), default=True)
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=0, max=1000)])
+    awarded_on = LocalDateField(_l("颁奖日期"), validators=[Optional()])
 
 
 # One pair of datetime-local fields per stage window, in Asia/Shanghai time.

@@ -66,7 +66,7 @@ def _changes_from(form: ContestForm) -> contests.ContestChanges:
         slug=required(form.slug.data).strip(), kind=form.kind.data, title=required(form.title.data), short_title=form.short_title.data or "",
         theme=form.theme.data or "", summary=form.summary.data or "", organiser=form.organiser.data or "",
         rules_text=form.rules_text.data or "", is_published=bool(form.is_published.data), position=form.position.data or 0,
-        windows=windows, rules=rules,
+        windows=windows, rules=rules, awarded_on=form.awarded_on.data,
     )
 
 

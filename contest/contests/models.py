@@ -43,6 +43,10 @@ class Contest(Base):
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     position: Mapped[int] = mapped_column(default=0)
     is_published: Mapped[bool] = mapped_column(default=True)
+    # The date certificates are signed with (颁奖日期); None means the publication's date.
+    awarded_on: Mapped[date | None]
+    # Made by `flask demo`: the public pages say that its people and dates are invented.
+    is_demo: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

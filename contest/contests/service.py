@@ -334,6 +334,7 @@ CONTEST_TEXT_FIELDS = {"title": 120, "short_title": 40, "theme": 120, "summary":
 
 def _contest_snapshot(contest: Contest) -> dict[str, Any]:
     snap: dict[str, Any] = {f: getattr(contest, f) for f in ("slug", "kind", "is_published", "position", *CONTEST_TEXT_FIELDS)}
+    snap["awarded_on"] = contest.awarded_on.isoformat() if contest.awarded_on else None
     # Windows in Beijing time whatever zone they came in (the database gives UTC, a form
     # gives +08:00), so an unchanged window never shows up as a change in the audit.
     for stage in STAGES:
@@ -345,6 +346,10 @@ def _contest_snapshot(contest: Contest) -> dict[str, Any]:
     for key, value in rules_of(contest).as_dict().items():
         snap[f"rules.{key}"] = value
     return snap
+
+
+# The years a 颁奖日期 may fall in: a typo such as 0202 or 20245 is refused, not printed.
+AWARD_YEARS = (2000, 2100)
 
 
 @dataclass
@@ -363,6 +368,7 @@ class ContestChanges:
     position: int = 0
     windows: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)
+    awarded_on: date | None = None  # 颁奖日期 printed on certificates; None: the publication's date
 
 
 def _validate(changes: ContestChanges) -> dict[str, Any]:
@@ -386,6 +392,8 @@ def _validate(changes: ContestChanges) -> dict[str, Any]:
             if previous_start is not None and start < previous_start:
                 raise InvalidInput(_("“%(stage)s”阶段不能早于前一阶段开始。", stage=stage_label(stage)), field=f"{stage}_starts_at")
             previous_start = start
+    if changes.awarded_on is not None and not AWARD_YEARS[0] <= changes.awarded_on.year <= AWARD_YEARS[1]:
+        raise InvalidInput(_("颁奖日期应在 %(lo)s 年到 %(hi)s 年之间。", lo=AWARD_YEARS[0], hi=AWARD_YEARS[1]), field="awarded_on")
     return {key: parse_rule(key, value) for key, value in changes.rules.items()
             if key in {spec.key for spec in rules_for_kind(changes.kind)}}
 
@@ -398,6 +406,7 @@ def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now
         setattr(contest, name, (getattr(changes, name) or "").replace("\r\n", "\n").strip())
     contest.is_published = changes.is_published
     contest.position = changes.position
+    contest.awarded_on = changes.awarded_on
     for stage in STAGES:
         start, end = changes.windows.get(stage, (None, None))
         setattr(contest, f"{stage}_starts_at", start)

@@ -1,4 +1,4 @@
-"""Demo judging for the three 2023 contests, through the same service the pages use:
+"""Demo judging for the three demo contests, through the same service the pages use:
 
 - 黄炎培: 网评 (online review, 5 judges per project, finalised) → 决赛路演 (live final with
   all 7 judges, open: two projects scored, the third on stage).

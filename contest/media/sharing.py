@@ -49,7 +49,7 @@ RED, RED_DARK, ORANGE, GOLD = (179, 38, 30), (140, 29, 24), (217, 84, 30), (232,
 INK, MUTED, PAPER, LINE = (31, 31, 31), (92, 92, 92), (250, 248, 245), (217, 212, 207)
 WHITE = (255, 255, 255)
 
-PANEL_TEXT = ("技能：让生活更美好", "2023 · 5 月 14 日至 20 日")
+PANEL_TEXT = ("技能：让生活更美好", "济南市职业教育活动周")
 
 # Layout, in pixels of the 1080×1600 poster, from the top: header band, cover (whatever
 # height is left), title and subtitle, the card with the QR code, footer band.

@@ -36,7 +36,6 @@ PAGE = (1754, 1240)  # A4 landscape (297 × 210 mm) at 150 dpi
 # The city's notice (济教发〔2023〕9号): the bureau leads the week, the 职教社 runs the
 # 最美职校生 selection and the 黄炎培 contest.
 DEFAULT_ORGANISERS = ("济南市教育局", "济南市中华职业教育社")
-WEEK = "济南市 2023 年职业教育活动周"
 ISSUABLE_STATES = ("publicity", "final")
 
 RED, RED_DARK, GOLD, INK, GREY = (158, 27, 30), (120, 18, 22), (176, 132, 40), (40, 32, 28), (110, 100, 92)
@@ -70,6 +69,20 @@ def certificate_number(contest: Contest, publication: Publication, entry_id: int
     """JN2023-<contest><version>-<entry>, with -2, -3 … for an entry's further awards."""
     suffix = f"-{index + 1}" if index else ""
     return f"JN2023-{contest.id:02d}{publication.version:02d}-{entry_id:05d}{suffix}"
+
+
+def week_name(year: int) -> str:
+    """济南市 <year> 年职业教育活动周: the week of a certificate's year."""
+    return f"济南市 {year} 年职业教育活动周"
+
+
+def award_date(contest: Contest, publication: Publication) -> date:
+    """The date certificates are signed with: the contest's 颁奖日期 when set, else the
+    day (Beijing time) the publication was finalised, confirmed or requested."""
+    if contest.awarded_on is not None:
+        return contest.awarded_on
+    published: datetime = publication.finalised_at or publication.confirmed_at or publication.requested_at
+    return to_local(published).date()
 
 
 def organisers_of(contest: Contest) -> tuple[str, ...]:
@@ -140,11 +153,11 @@ def certificates_for(session: SessionLike, contest: Contest, publication: Public
         raise NotFound(_("这件作品在本次公布的结果中没有获奖，没有获奖证书。"), code="not_a_winner")
     entry = session.get(Entry, entry_id)
     recipient, people = _recipient(contest.kind, entry, row)
-    issued: datetime = publication.finalised_at or publication.confirmed_at or publication.requested_at
+    issued_on = award_date(contest, publication)
     return [
         Certificate(kind=contest.kind, contest_title=contest.title, award=award, entry_id=entry_id,
                     entry_title=row.get("title", ""), school=row.get("school", ""), recipient=recipient, people=people,
-                    organisers=organisers_of(contest), issued_on=to_local(issued).date(),
+                    organisers=organisers_of(contest), issued_on=issued_on,
                     number=certificate_number(contest, publication, entry_id, i),
                     code=verification_code(publication.fingerprint, entry_id, award))
         for i, award in enumerate(awards)
@@ -182,7 +195,7 @@ class Painter:
         draw.text((RIGHT + 70, 150), f"证书编号：{cert.number}", font=self.font(24, sans=True), fill=GREY, anchor="rs")
         y = self._body(draw, cert, 410)
         self._signature(draw, cert, max(y + 40, 900))
-        draw.text((LEFT - 70, PAGE[1] - 118), f"校验码 {cert.code}　·　{WEEK}", font=self.font(22, sans=True),
+        draw.text((LEFT - 70, PAGE[1] - 118), f"校验码 {cert.code}　·　{week_name(cert.issued_on.year)}", font=self.font(22, sans=True),
                   fill=GREY, anchor="ls")
         return image
 

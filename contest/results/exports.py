@@ -37,7 +37,7 @@ from ..errors import Conflict, NotFound
 from ..i18n import _, label_of
 from ..judging import service as judging
 from ..judging.models import Round
-from . import formulas
+from . import certificates, formulas
 from . import service as results
 from .models import Publication
 
@@ -190,6 +190,7 @@ def results_table(session: SessionLike, contest: Contest) -> Table:
             (_("来源"), _("第 %(v)s 版发布（%(state)s）", v=publication.version,
                          state=_(results.PUBLICATION_STATE_LABELS.get(publication.state, publication.state)))),
             (_("计算时间"), _local_text(publication.computed_at)),
+            (_("颁奖日期"), certificates.award_date(contest, publication).isoformat()),
             (_("账本区块"), json.dumps(publication.ledger_head, ensure_ascii=False)),
         ]
         if publication.amendment_reason:

@@ -19,7 +19,8 @@ def home() -> str:
     counts = contests.approved_counts(db.session, [c.id for c in items])
     now = web.now()
     cards = [(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in items]
-    return render_template("site/home.html", cards=cards)
+    # The demo's contests are marked; the page then says its dates and people are made up.
+    return render_template("site/home.html", cards=cards, demo=any(c.is_demo for c in items))
 
 
 @bp.get("/terms")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from contest.accounts.models import AuditEvent
@@ -199,6 +200,39 @@ def test_malformed_datetime_is_refused(client, organiser):
     assert response.status_code == 400
     assert error_message(response.get_data(as_text=True)) == "请检查填写的内容。"
     assert contests_stored() == 0
+
+
+def test_award_date_is_set_shown_and_cleared(client, organiser, make_contest):
+    contest = make_contest(stage="voting")
+    page = client.get(f"/admin/contests/{contest.id}").get_data(as_text=True)
+    assert "颁奖日期" in page and "颁奖/证书落款日期；不填则用结果发布日期" in page and 'type="date"' in page
+    assert client.post(f"/admin/contests/{contest.id}",
+                       data=edit_form(client, contest.id, awarded_on="2023-05-26")).status_code == 302
+    assert committed(select(Contest.awarded_on).where(Contest.id == contest.id)) == date(2023, 5, 26)
+    assert form_fields(client.get(f"/admin/contests/{contest.id}").get_data(as_text=True), "slug")["awarded_on"] == "2023-05-26"
+    [event] = audit_events("contest.update")
+    assert event.after == {"awarded_on": "2023-05-26"}
+    assert client.post(f"/admin/contests/{contest.id}", data=edit_form(client, contest.id, awarded_on="")).status_code == 302
+    assert committed(select(Contest.awarded_on).where(Contest.id == contest.id)) is None
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("2023-13-45", "请按“年-月-日”填写日期，如 2024-05-20。"),
+    ("5月26日", "请按“年-月-日”填写日期，如 2024-05-20。"),
+    ("0202-05-26", "颁奖日期应在 2000 年到 2100 年之间。"),
+])
+def test_a_bad_award_date_is_refused_in_chinese_and_nothing_is_stored(client, organiser, make_contest, value, message):
+    contest = make_contest(stage="voting")
+    title = contest.title
+    response = client.post(f"/admin/contests/{contest.id}", data=edit_form(client, contest.id, title="不该保存", awarded_on=value))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html
+    assert committed(select(Contest.title).where(Contest.id == contest.id)) == title
+    assert committed(select(Contest.awarded_on).where(Contest.id == contest.id)) is None
+    assert audit_events("contest.update") == []
+    assert client.post("/admin/contests/new", data=new_form(client, awarded_on=value)).status_code == 400
+    assert contests_stored() == 1
 
 
 def test_duplicate_slug_is_409(client, organiser, make_contest):

@@ -493,6 +493,26 @@ def test_certificate_says_who_what_and_carries_its_check_code(world: World, cloc
     assert certificates.chinese_date(cert.issued_on) == "二〇二三年五月十九日"
 
 
+def test_certificates_are_dated_with_the_award_date_else_the_publication_day(world: World, clock: Any) -> None:
+    after_voting(clock)  # published on 19 May 2023 (Beijing time)
+    publication = results.request_publication(db.session, actor=world.org_a, contest=world.contest, now=clock.now())
+    results.confirm_publication(db.session, actor=world.org_b, publication=publication, now=clock.now())
+    db.session.commit()
+    clock.advance(days=40)  # printed weeks later: today is not the date on the certificate
+    today = clock.now().date()
+    (cert,) = certificates.certificates_for(db.session, world.contest, publication, world.entries[0].id)
+    assert cert.issued_on == date(2023, 5, 19) != today
+    assert dict(exports.results_table(db.session, world.contest).notes)["颁奖日期"] == "2023-05-19"
+
+    world.contest.awarded_on = date(2023, 5, 26)
+    db.session.commit()
+    (cert,) = certificates.certificates_for(db.session, world.contest, publication, world.entries[0].id)
+    assert cert.issued_on == date(2023, 5, 26) != today
+    assert certificates.chinese_date(cert.issued_on) == "二〇二三年五月二十六日"
+    assert dict(exports.results_table(db.session, world.contest).notes)["颁奖日期"] == "2023-05-26"
+    assert certificates.week_name(cert.issued_on.year) == "济南市 2023 年职业教育活动周"
+
+
 def test_an_entry_with_two_awards_gets_a_two_page_pdf(app: Flask) -> None:
     both = [certificates.Certificate(kind="media", contest_title="“技能：让生活更美好”全民美拍活动", award=award, entry_id=7,
                                      entry_title="老师傅的最后一堂课", school="", recipient="市民李女士", people="",

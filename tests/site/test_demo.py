@@ -3,22 +3,35 @@ rounds, votes in a ledger that verifies, and the 最美职校生 results in 公�
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from contest.clock import LOCAL_TZ, to_local
 from contest.contests import service as contests
-from contest.contests.models import Entry, NomineeProfile
+from contest.contests.models import STAGES, Category, Contest, Entry, NomineeProfile, TeamMember
 from contest.extensions import db
 from contest.judging import service as judging
 from contest.media import service as media
 from contest.media.models import MediaItem
+from contest.results import certificates
 from contest.results import service as results
 from contest.voting.models import Vote
 from tests.video_entries import probe
 
+BUILT_AT = datetime(2031, 9, 10, 10, 0, tzinfo=LOCAL_TZ)
+DEMO_NOTICE = "演示数据：活动日期按今天自动安排"
+YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+DAY_RE = re.compile(r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[日号]")
 
-def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner) -> None:  # type: ignore[no-untyped-def]
+
+def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner, clock) -> None:  # type: ignore[no-untyped-def]
+    # Built in another year and month than the week's own (May 2023): the demo's dates
+    # follow the day it is built, and its prose must not say otherwise.
+    clock.set(BUILT_AT)
     seeded = runner.invoke(args=["demo"])
     assert seeded.exit_code == 0, seeded.output
     for slug in ("meipai-2023", "zuimei-2023", "huangyanpei-2023"):
@@ -54,6 +67,7 @@ def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner) -> 
     assert client.get("/c/meipai-2023/leaderboard").status_code == 200
     _assert_the_videos_play(app, client)
     _assert_a_nominee_keeps_her_photos_private(client)
+    _assert_the_dates_tell_the_truth(client)
 
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0 and "already there" in again.output
@@ -98,6 +112,58 @@ def _assert_a_nominee_keeps_her_photos_private(client: FlaskClient) -> None:
     assert "照片未公开" in page and entry.cover_key not in page
     gallery = client.get("/c/zuimei-2023/entries", query_string={"q": "孙悦"}).get_data(as_text=True)
     assert "照片未公开" in gallery and entry.cover_key not in gallery
+
+
+def _demo_texts() -> list[str]:
+    """Every text the demo wrote that a page shows: contests, categories, entries, nominees, teams."""
+    contests_ = db.session.scalars(select(Contest).where(Contest.is_demo)).all()
+    assert len(contests_) == 3
+    ids = [c.id for c in contests_]
+    texts = [getattr(c, f) for c in contests_ for f in ("title", "short_title", "theme", "summary", "rules_text", "organiser")]
+    texts += [f"{c.name} {c.description}" for c in db.session.scalars(select(Category).where(Category.contest_id.in_(ids)))]
+    entries = db.session.scalars(select(Entry).where(Entry.contest_id.in_(ids))).all()
+    texts += [f"{e.title} {e.description}" for e in entries]
+    for e in entries:
+        if e.nominee is not None:
+            texts += [str(v) for k, v in vars(e.nominee).items() if isinstance(v, str) and not k.startswith("_")]
+    texts += [f"{m.name} {m.major} {m.student_no or ''}" for m in db.session.scalars(
+        select(TeamMember).where(TeamMember.contest_id.in_(ids)))]
+    return texts
+
+
+def _assert_the_dates_tell_the_truth(client: FlaskClient) -> None:
+    """Each contest is in a live stage around the day the demo was built, its award date is
+    one of those days, its prose names no other year and no fixed day, and the home page
+    says the data is a demonstration."""
+    built = BUILT_AT.date()
+    for contest in db.session.scalars(select(Contest).where(Contest.is_demo)):
+        windows = [w for w in (contest.window(s) for s in STAGES) if w[0] is not None and w[1] is not None]
+        days = {to_local(w).date() for pair in windows for w in pair}
+        assert min(days) <= built <= max(days), contest.slug
+        assert contest.awarded_on is not None and abs(contest.awarded_on - built) < timedelta(days=31)
+        assert contest.awarded_on == to_local(contest.window("publicity")[0]).date()
+    for text in _demo_texts():
+        assert {int(y) for y in YEAR_RE.findall(text)} <= {built.year}, text
+        assert not DAY_RE.search(text), text
+    home = client.get("/").get_data(as_text=True)
+    assert DEMO_NOTICE in home
+    shown = re.sub(r"<[^>]*>", " ", home)  # what the page says, not its links (slugs such as meipai-2023)
+    assert not {int(y) for y in YEAR_RE.findall(shown)} - {built.year}, YEAR_RE.findall(shown)
+    assert not DAY_RE.search(shown)
+    selection = contests.get_contest(db.session, "zuimei-2023")
+    publication = results.current_publication(db.session, selection)
+    assert publication is not None
+    (entry_id, *_rest) = [row["entry_id"] for row in publication.rows if row.get("awards") or row.get("award")]
+    (cert, *_more) = certificates.certificates_for(db.session, selection, publication, entry_id)
+    assert cert.issued_on == selection.awarded_on and isinstance(cert.issued_on, date)
+
+
+def test_the_home_page_says_demo_only_with_demo_data(client, make_contest) -> None:  # type: ignore[no-untyped-def]
+    contest = make_contest(stage="voting")
+    assert DEMO_NOTICE not in client.get("/").get_data(as_text=True)
+    contest.is_demo = True
+    db.session.commit()
+    assert DEMO_NOTICE in client.get("/").get_data(as_text=True)
 
 
 def test_demo_is_refused_in_production(app, runner) -> None:  # type: ignore[no-untyped-def]
