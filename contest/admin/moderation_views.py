@@ -8,11 +8,14 @@ from flask.typing import ResponseReturnValue
 from .. import web
 from ..actions import run_action
 from ..contests import service as contests
+from ..contests.models import Entry
+from ..db import after_commit
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted
 from ..i18n import N_, _
 from ..media import moderation
+from ..voting import live
 from .access import organisers_only
 from .forms import EmptyForm
 
@@ -69,9 +72,16 @@ def decide() -> ResponseReturnValue:
         filters = {k: form.text(k) for k in ("contest", "status", "page")}
         return _queue_page(filters, status=exc.status, error=exc.message, selected=tuple(ids), reason=reason)
 
+    def operation() -> list[Entry]:
+        decided = moderation.decide(db.session, web.sms_sender(), actor=web.user(), entry_ids=ids, decision=decision,
+                                    reason=reason, now=web.now(), ip=web.client_ip())
+        # An entry approved joins the leaderboards, one rejected leaves them: once committed.
+        redis, contest_ids = web.redis_client(), {entry.contest_id for entry in decided}
+        after_commit(db.session, lambda: live.after_entries_changed(redis, contest_ids))
+        return decided
+
     return run_action(
-        lambda: moderation.decide(db.session, web.sms_sender(), actor=web.user(), entry_ids=ids, decision=decision,
-                                  reason=reason, now=web.now(), ip=web.client_ip()),
+        operation,
         refused=refused, success=lambda decided: _(DONE[decision], n=len(decided)),
         redirect_to=web.safe_next(form.text("next"), url_for("moderation.queue")))
 

@@ -122,5 +122,5 @@ def leaderboard(contest_value: Contest, category_id: int | None, rows: list[tupl
         "rank": rank, "entry_id": entry_id, "title": entries[entry_id].title, "category": category(entries[entry_id].category),
         "cover_url": media_url(public_cover_key(entries[entry_id])),
         "votes": count if counts_visible and entry_id not in hidden else None,
-    } for rank, (entry_id, count) in enumerate(rows, start=1) if entry_id in entries]
+    } for rank, (entry_id, count) in enumerate(((e, n) for e, n in rows if e in entries), start=1)]
     return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not counts_visible, "items": items}

@@ -36,11 +36,11 @@ def public_entry(session: SessionLike, entry_id: int) -> tuple[Contest, Entry]:
 
 
 def entries_by_id(session: SessionLike, entry_ids: list[int]) -> dict[int, Entry]:
-    """Entries with their category and nominee (whose choice decides whether the cover is
-    public), in one query (for leaderboards)."""
+    """Approved entries with their category and nominee (whose choice decides whether the
+    cover is public), in one query (for leaderboards)."""
     if not entry_ids:
         return {}
-    rows = session.scalars(select(Entry).where(Entry.id.in_(entry_ids))
+    rows = session.scalars(select(Entry).where(Entry.id.in_(entry_ids), Entry.status == "approved")
                            .options(joinedload(Entry.category), joinedload(Entry.nominee)))
     return {entry.id: entry for entry in rows}
 

@@ -596,14 +596,19 @@ class Transparency:
     total_voided: int
     minors_hidden: bool
     publication: Publication | None
+    withheld_entries: int = 0  # entries with votes whose counts the rules keep private (minors')
+    as_of: datetime | None = None  # the moment the figures describe: the vote table now, not the sealed ledger
 
 
 def transparency_report(session: SessionLike, contest: Contest, now: datetime) -> Transparency:
-    """Voided votes per entry and reason, held votes and totals, minors' counts left out.
+    """Voided votes per entry and reason, held votes and totals, as the vote table has them
+    now (the fraud desk's figures, less what the rules withhold).
 
-    Where the rules hide minors' vote counts, their entries are left out of every total
-    too: a total that included them, less the counts shown beside it, would give a
-    minor's count away (a reason used on one minor's entry only, say)."""
+    Where the rules hide minors' vote counts, their entries' rows say so instead of a
+    number and their figures are left out of every total and of the per-reason summary:
+    a total that included them, less the counts shown beside it, would give a minor's
+    count away. The page says how many entries' figures are withheld and why, so it never
+    reads as "no voided votes" when a withheld entry has some."""
     publication = current_publication(session, contest)
     voided = voided_by_reason(session, contest)
     counts = status_counts(session, contest)
@@ -624,5 +629,5 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
                     key=lambda r: (-(r.votes or 0), r.entry_id)),
         total_valid=sum(c["valid"] for c in shown) if visible else None,
         total_held=sum(c["held"] for c in shown), total_voided=sum(c["voided"] for c in shown),
-        minors_hidden=bool(hidden), publication=publication,
+        minors_hidden=bool(hidden), publication=publication, withheld_entries=len(hidden), as_of=now,
     )

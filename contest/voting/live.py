@@ -250,6 +250,23 @@ def after_vote_committed(redis: Any, result: CastResult | LiveVote, also: Callab
         _failed(redis, exc, "counting a vote", vote.contest_id if vote.counted else None)
 
 
+def after_entries_changed(redis: Any, contest_ids: Iterable[int]) -> None:
+    """After entries were approved, withdrawn or rejected (committed): the contests' boards
+    are marked incomplete and the next reader rebuilds them from the database, where only
+    approved entries count. Never raises: a board that misses this heals by itself."""
+    ids = sorted(set(contest_ids))
+    if not _usable(redis):
+        if redis is not None:
+            for contest_id in ids:
+                health_of(redis).mark_dirty(contest_id)
+        return
+    for contest_id in ids:
+        try:
+            invalidate(redis, contest_id)
+        except RedisError as exc:
+            _failed(redis, exc, "invalidating after an entry's status changed", contest_id)
+
+
 def invalidate(redis: Any, contest_id: int) -> None:
     """Mark a contest's boards incomplete: the next reader rebuilds them from the database."""
     prefix = _prefix(contest_id)
@@ -285,13 +302,14 @@ class Snapshot:
 
 
 def snapshot(session: SessionLike, contest_id: int, keep: int = SEEN_KEEP) -> Snapshot:
-    """Valid votes per entry and category, and the ids of the newest votes, read in one
-    statement so that both describe the same moment."""
+    """Valid votes per approved entry and category, and the ids of the newest votes, read
+    in one statement so that both describe the same moment. An entry withdrawn or rejected
+    is on no board, whatever became of its votes."""
     counted = (
         select(literal("c").label("kind"), Vote.entry_id.label("id"), Entry.category_id.label("category_id"),
                Entry.group_id.label("group_id"), func.count().label("n"))
         .join(Entry, Entry.id == Vote.entry_id)
-        .where(Vote.contest_id == contest_id, Vote.status == "valid")
+        .where(Vote.contest_id == contest_id, Vote.status == "valid", Entry.status == "approved")
         .group_by(Vote.entry_id, Entry.category_id, Entry.group_id)
     )
     newest = select(func.max(Vote.id)).where(Vote.contest_id == contest_id).scalar_subquery()
@@ -395,15 +413,25 @@ def _ranked(rows: Iterable[tuple[int, int]], limit: int) -> list[tuple[int, int]
 
 def leaderboard(session: SessionLike, redis: Any, contest: Contest, *, category_id: int | None = None,
                 limit: int = 20) -> list[tuple[int, int]]:
-    """The top entries by valid votes as (entry id, votes), most votes first, ties by entry
-    id; from Redis when its board is complete (rebuilt on demand), else from the database."""
+    """The top approved entries by valid votes as (entry id, votes), most votes first, ties
+    by entry id; from Redis when its board is complete (rebuilt on demand), else from the
+    database.
+
+    A board that still lists an entry no longer approved (withdrawn or rejected since it
+    was built) is invalidated, and this answer comes from the database: the entry is off
+    every leaderboard at once, whichever code changed its status."""
     limit = max(0, limit)
     if _usable(redis):
         try:
             if _board_state(session, redis, contest.id) != "none":
                 key = _prefix(contest.id) + _board_suffix(category_id)
-                rows = redis.zrevrangebyscore(key, "+inf", "(0", start=0, num=limit + OVERFETCH, withscores=True)
-                return _ranked(((int(member), int(score)) for member, score in rows), limit)
+                rows = [(int(member), int(score)) for member, score in
+                        redis.zrevrangebyscore(key, "+inf", "(0", start=0, num=limit + OVERFETCH, withscores=True)]
+                approved = set(session.scalars(select(Entry.id).where(
+                    Entry.id.in_([entry_id for entry_id, _n in rows]), Entry.status == "approved"))) if rows else set()
+                if len(approved) == len(rows):
+                    return _ranked(rows, limit)
+                invalidate(redis, contest.id)
         except RedisError as exc:
             _failed(redis, exc, "reading a leaderboard")
     return _database_board(session, contest.id, category_id, limit)
@@ -428,9 +456,9 @@ def counts_for(session: SessionLike, redis: Any, contest: Contest, entry_ids: li
 
 def _database_board(session: SessionLike, contest_id: int, category_id: int | None, limit: int) -> list[tuple[int, int]]:
     count = func.count().label("n")
-    query = select(Vote.entry_id, count).where(Vote.contest_id == contest_id, Vote.status == "valid")
+    query = select(Vote.entry_id, count).join(Entry, Entry.id == Vote.entry_id).where(
+        Vote.contest_id == contest_id, Vote.status == "valid", Entry.status == "approved")
     if category_id is not None:
-        query = query.join(Entry, Entry.id == Vote.entry_id).where(
-            or_(Entry.category_id == category_id, Entry.group_id == category_id))
+        query = query.where(or_(Entry.category_id == category_id, Entry.group_id == category_id))
     query = query.group_by(Vote.entry_id).order_by(count.desc(), Vote.entry_id).limit(limit)
     return [(entry_id, n) for entry_id, n in session.execute(query)]

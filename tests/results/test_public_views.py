@@ -486,11 +486,12 @@ def test_transparency_counts_voided_votes_per_entry_and_reason(client: FlaskClie
     assert f'<th scope="row">{VOID_REASON}</th><td class="num">2</td>' in by_reason
     # used on the minor's entry only: its total would be the minor's count
     assert "同一设备多个账号投票" not in by_reason
-    # The held vote waits for review; the totals leave the minor's entry out.
+    # The held vote waits for review; the totals leave the minor's entry out, and the page
+    # says how many entries' figures are withheld.
     held = html[html.index('id="held-title"'):]
     assert YOUNG_ADULT in held
     assert "<dt>待核实</dt><dd>1</dd>" in html and "<dt>已作废</dt><dd>3</dd>" in html
-    assert "也不计入本页的各项合计" in html
+    assert "有 1 件作品的票数在下表中显示为“不公开”，也不计入本页的各项合计" in html
     assert "作废的票不会被删除" in html and "flask " not in html
     assert "每一票都记入一本只能追加、不能改写的公开账本" in html
 
