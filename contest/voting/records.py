@@ -83,6 +83,7 @@ class CastResult:
     contest_slug: str
     category_ids: tuple[int, ...] = ()  # the entry's category and group, for the live boards
     observation_id: int | None = None
+    entry_done: bool = False  # the voter may vote for this entry no more today
 
     @property
     def entry_id(self) -> int:

@@ -188,7 +188,8 @@ def _record(
     cast = CastVote(id=written.vote_id, contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, status=status,
                     risk_score=verdict.score, reasons=list(verdict.reasons), receipt=vote["receipt"])
     categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
-    return CastResult(cast, per_day - written.used_today, contest.slug, categories, written.observation_id)
+    return CastResult(cast, per_day - written.used_today, contest.slug, categories, written.observation_id,
+                      entry_done=written.used_for_entry >= per_entry)
 
 
 def receipt_status(session: SessionLike, receipt: str) -> tuple[Vote, list[Any]]:

@@ -193,13 +193,11 @@ def vote_reply(result: voting.CastResult) -> dict[str, Any]:
     `done_text`, and when `spent` (today's votes used up) every other vote button too,
     with `spent_text`."""
     contest, now = contests.get_contest_by_id(db.session, result.contest_id), web.now()
-    done = result.entry_id in voting.voted_today(db.session, contest=contest, voter=web.user(), entry_ids=[result.entry_id],
-                                                 now=now)
     body: dict[str, Any] = {**result.answer(), "message": accepted_message(result),
                             "votes_left_text": _("今日还可投 %(n)s 票", n=result.votes_left_today),
                             "receipt_url": url_for("voting.receipt", code=result.vote.receipt), "receipt_text": _("查看凭证"),
                             "my_votes_url": url_for("voting.my_votes"), "my_votes_text": _("我的投票"),
-                            "entry_done": done, "done_text": _("今日已投"),
+                            "entry_done": result.entry_done, "done_text": _("今日已投"),
                             "spent": result.votes_left_today == 0, "spent_text": _("今日票数已用完")}
     if live.counts_visible(contest, now):
         shown = public_counts(contest, [result.entry_id], now)

@@ -69,6 +69,7 @@ class Written:
     vote_id: int
     used_today: int
     observation_id: int | None
+    used_for_entry: int  # the voter's votes for this entry today, this one included
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _write_postgresql(session: SessionLike, rows: VoteRows) -> Written:
         raise QuotaReached("day")
     if rows.reply is not None and reply_id is None:
         raise KeyTaken()
-    return Written(vote_id, day_used, observation_id)
+    return Written(vote_id, day_used, observation_id, entry_used)
 
 
 # --- SQLite: the same rows, one insert after the other ------------------------------------------
@@ -187,7 +188,8 @@ def _bump(session: SessionLike, table: Table, keys: dict[str, Any], limit: int) 
 
 def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
     vote = rows.vote
-    if _bump(session, ENTRY_QUOTA, {k: vote[k] for k in ("entry_id", "voter_id", "day")}, rows.per_entry) is None:
+    entry_used = _bump(session, ENTRY_QUOTA, {k: vote[k] for k in ("entry_id", "voter_id", "day")}, rows.per_entry)
+    if entry_used is None:
         raise QuotaReached("entry")
     used = _bump(session, DAY_QUOTA, {k: vote[k] for k in ("contest_id", "voter_id", "day")}, rows.per_day)
     if used is None:
@@ -206,4 +208,4 @@ def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
         ).scalar()
         if claimed is None:
             raise KeyTaken()
-    return Written(vote_id, used, observation_id)
+    return Written(vote_id, used, observation_id, entry_used)
