@@ -91,7 +91,7 @@ def show_outbox(phone: str | None, limit: int) -> None:
 @click.command("demo")
 @click.option("--reset", is_flag=True, help="Delete existing demo contests first.")
 def demo_command(reset: bool) -> None:
-    """Seed the 2023 Activity Week: schools, the three contests, entries with images, accounts."""
+    """Seed the Activity Week around today: schools, the three contests, entries with images, accounts."""
     from .demo import seed_demo
 
     if current_app.extensions["settings"].is_production:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command on a fresh machine: install, migrate, seed the 2023 week and serve it
+# One command on a fresh machine: install, migrate, seed the Activity Week and serve it
 # on the embedded default (SQLite under instance/, no Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."

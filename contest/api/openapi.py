@@ -231,7 +231,7 @@ def _bad_request(description: str = "", codes: tuple[str, ...] = ()) -> dict[str
 
 
 BAD_URL = _bad_request()
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {**TEXT, "examples": ["meipai-2023"]},
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {**TEXT, "examples": ["meipai"]},
         "description": "a contest's slug"}
 ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": ID,
             "description": f"ids are 32-bit: one above {MAX_ID} is no entry (404)"}

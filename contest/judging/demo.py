@@ -95,6 +95,11 @@ def _score_all(session: SessionLike, rnd: Round, judges: Sequence[User], quality
                                comment="", submit=True, now=now)
 
 
+def _of_kind(contests: dict[str, Contest], kind: str) -> Contest:
+    """The demo's contest of a kind (there is one of each), whatever its slug."""
+    return next(c for c in contests.values() if c.kind == kind)
+
+
 def seed_judging(session: SessionLike, contests: dict[str, Contest], judges: Sequence[User], schools: dict[str, School],
                  now: datetime) -> None:
     rng = random.Random(2023)  # nosec B311
@@ -113,7 +118,7 @@ def seed_judging(session: SessionLike, contests: dict[str, Contest], judges: Seq
                                     .order_by(Entry.id)))
 
     # 黄炎培: online review (finalised) and the live final (open, the third project on stage).
-    innovation = contests["huangyanpei-2023"]
+    innovation = _of_kind(contests, "innovation")
     projects = entries(innovation)
     quality = {e.id: rng.uniform(0.55, 0.92) for e in projects}
     online = _round(session, innovation, "online", "网络评审", INNOVATION_RUBRIC, now, judges_per_entry=5,
@@ -145,7 +150,7 @@ def seed_judging(session: SessionLike, contests: dict[str, Contest], judges: Seq
         judging.set_live_entry(session, actor=SYSTEM, rnd=final, entry_id=finalists[2].id, now=now)
 
     # 最美职校生: the experts' review is final (the contest is in 公示).
-    selection = contests["zuimei-2023"]
+    selection = _of_kind(contests, "selection")
     nominees = entries(selection)
     quality = {e.id: rng.uniform(0.6, 0.95) for e in nominees}
     expert = _round(session, selection, "expert", "专家评审", SELECTION_RUBRIC, now, judges_per_entry=5,
@@ -159,7 +164,7 @@ def seed_judging(session: SessionLike, contests: dict[str, Contest], judges: Seq
     judging.set_state(session, actor=SYSTEM, rnd=expert, state="finalised", now=now)
 
     # 全民美拍: the jury is at work (half of the scores are in).
-    media = contests["meipai-2023"]
+    media = _of_kind(contests, "media")
     works = entries(media)
     quality = {e.id: rng.uniform(0.5, 0.95) for e in works}
     jury = _round(session, media, "jury", "评委评审", JURY_RUBRIC, now, judges_per_entry=3, aggregation="mean",

@@ -4,8 +4,8 @@ publication in 公示 or final, drawn with Pillow and saved as PDF, ready to pri
 Everything printed comes from the frozen publication (title, school, award) and the
 entry's people (nominee, team, author); the organisers are the contest's own
 (``Contest.organiser``), else the bureau and the 职教社 named in the city's notice.
-Each certificate carries a number made of the contest, the publication version and the
-entry, and a short verification code — the first 8 hex of sha256(formula fingerprint +
+Each certificate carries a number made of its award date's year, the contest, the
+publication version and the entry, and a short verification code — the first 8 hex of sha256(formula fingerprint +
 entry id + award) — so a certificate can be checked against the published results.
 """
 
@@ -66,9 +66,11 @@ def verification_code(fingerprint: str, entry_id: int, award: str) -> str:
 
 
 def certificate_number(contest: Contest, publication: Publication, entry_id: int, index: int = 0) -> str:
-    """JN2023-<contest><version>-<entry>, with -2, -3 … for an entry's further awards."""
+    """JN<year>-<contest><version>-<entry>, with -2, -3 … for an entry's further awards. The
+    year is the award date's (`award_date`), the year the certificate is dated with."""
     suffix = f"-{index + 1}" if index else ""
-    return f"JN2023-{contest.id:02d}{publication.version:02d}-{entry_id:05d}{suffix}"
+    year = award_date(contest, publication).year
+    return f"JN{year}-{contest.id:02d}{publication.version:02d}-{entry_id:05d}{suffix}"
 
 
 def week_name(year: int) -> str:

@@ -33,6 +33,11 @@ SELECTION_FORMULA = {
 }
 
 
+def _of_kind(contests: dict[str, Contest], kind: str) -> Contest:
+    """The demo's contest of a kind (there is one of each), whatever its slug."""
+    return next(c for c in contests.values() if c.kind == kind)
+
+
 def _approved(session: SessionLike, contest: Contest) -> list[Entry]:
     return list(session.scalars(select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved")
                                 .order_by(Entry.id)))
@@ -68,7 +73,7 @@ def _vote_days(session: SessionLike, rng: random.Random, contest: Contest, voter
 def seed_votes_and_results(session: SessionLike, contests: dict[str, Contest], citizens: Sequence[User],
                            organisers: Sequence[User], storage: Storage, now: datetime) -> None:
     rng = random.Random(51420)  # nosec B311
-    selection = contests["zuimei-2023"]
+    selection = _of_kind(contests, "selection")
     assert selection.voting_starts_at is not None and selection.voting_ends_at is not None
     results.set_formula(session, actor=SYSTEM, contest=selection, formula=SELECTION_FORMULA,
                         now=selection.voting_starts_at - timedelta(days=1))
@@ -97,7 +102,7 @@ def seed_votes_and_results(session: SessionLike, contests: dict[str, Contest], c
     session.flush()
 
     # 全民美拍: voting is open; the last three days and this morning.
-    media = contests["meipai-2023"]
+    media = _of_kind(contests, "media")
     assert media.voting_starts_at is not None
     _vote_days(session, rng, media, citizens, media.voting_starts_at, 4, last=now - timedelta(minutes=5))
 

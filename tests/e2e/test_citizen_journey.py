@@ -27,7 +27,7 @@ from .browser import DESKTOP, BrowserLog, screenshot
 pytestmark = pytest.mark.e2e
 
 PHONE_NUMBER = "13912345678"
-PASSWORD = "Citizen2023x"
+PASSWORD = "CitizenJn01x"
 MEDIA_TITLE = "技能：让生活更美好 全民美拍"
 PHOTO_TITLE = "焊花里的青春"
 CODE_RE = re.compile(r"验证码是 (\d{6})")
@@ -51,10 +51,10 @@ def seeded(app: Flask, clock: FixedClock, make_school: Callable, make_contest: C
     approved entries (the newest has a photo) and one still waiting for review."""
     first = make_school(name="济南第一职业中等专业学校", district="历下区")
     second = make_school(name="济南工程职业技术学院", district="长清区")
-    make_contest(kind="selection", slug="zuimei-2023", title="最美职校生网络评选", stage="voting", position=1,
+    make_contest(kind="selection", slug="zuimei", title="最美职校生网络评选", stage="voting", position=1,
                  categories=())
-    media = make_contest(kind="media", slug="meipai-2023", title=MEDIA_TITLE, stage="voting", position=2)
-    make_contest(kind="innovation", slug="huangyanpei-2023", title="黄炎培职业教育创新创业大赛", stage="submission",
+    media = make_contest(kind="media", slug="meipai", title=MEDIA_TITLE, stage="voting", position=2)
+    make_contest(kind="innovation", slug="huangyanpei", title="黄炎培职业教育创新创业大赛", stage="submission",
                  position=3, categories=())
     category = {c.name: c.id for c in media.categories_of("category")}
     photos, videos = category["摄影作品"], category["短视频"]

@@ -32,7 +32,7 @@ from .browser import DESKTOP, PHONE, BrowserLog, screenshot
 
 pytestmark = pytest.mark.e2e
 
-SLUG = "zuimei-2023"
+SLUG = "zuimei"
 # (title, school, expert score, votes on each of the four voting days, birth date)
 NOMINEES = [
     ("焊花里的青春", 0, 92, (9, 14, 11, 6), date(2003, 6, 1)),

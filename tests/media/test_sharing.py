@@ -130,7 +130,7 @@ def test_qr_code_has_finder_patterns_and_quiet_zone(app):
 
 def test_a_longer_url_gives_a_larger_code(app):
     short = decode_png(sharing.qr_png("http://localhost/c/a/entries/1"))
-    long = decode_png(sharing.qr_png("https://www.example.edu.cn/c/huangyanpei-2023/entries/123456?from=poster&x=" + "y" * 60))
+    long = decode_png(sharing.qr_png("https://www.example.edu.cn/c/huangyanpei/entries/123456?from=poster&x=" + "y" * 60))
     assert long.width > short.width
 
 
@@ -267,7 +267,7 @@ def test_lines_are_balanced(app):
 
 def test_the_printed_link_breaks_after_a_slash(app):
     font = ImageFont.truetype(sharing.resolve_font(""), 24)
-    url = "https://contest.example.cn/c/huangyanpei-2023/entries/1234"
-    width = font.getlength("contest.example.cn/c/huangyanpei-2023/")
-    assert sharing._url_lines(url, font, width) == ["contest.example.cn/c/huangyanpei-2023/", "entries/1234"]
+    url = "https://contest.example.cn/c/huangyanpei/entries/1234"
+    width = font.getlength("contest.example.cn/c/huangyanpei/")
+    assert sharing._url_lines(url, font, width) == ["contest.example.cn/c/huangyanpei/", "entries/1234"]
     assert sharing._url_lines("http://localhost/c/a/entries/1", font, 1000) == ["localhost/c/a/entries/1"]

@@ -511,6 +511,14 @@ def test_certificates_are_dated_with_the_award_date_else_the_publication_day(wor
     assert certificates.chinese_date(cert.issued_on) == "二〇二三年五月二十六日"
     assert dict(exports.results_table(db.session, world.contest).notes)["颁奖日期"] == "2023-05-26"
     assert certificates.week_name(cert.issued_on.year) == "济南市 2023 年职业教育活动周"
+    assert cert.number.startswith("JN2023-")
+
+    # The number carries the award date's year, never a fixed one.
+    world.contest.awarded_on = date(2031, 5, 20)
+    db.session.commit()
+    (cert,) = certificates.certificates_for(db.session, world.contest, publication, world.entries[0].id)
+    assert cert.number == f"JN2031-{world.contest.id:02d}{publication.version:02d}-{world.entries[0].id:05d}"
+    assert certificates.week_name(cert.issued_on.year) == "济南市 2031 年职业教育活动周"
 
 
 def test_an_entry_with_two_awards_gets_a_two_page_pdf(app: Flask) -> None:

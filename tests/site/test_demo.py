@@ -1,5 +1,6 @@
-"""`flask demo` seeds a working 2023 week: the three contests in their stages, judging
-rounds, votes in a ledger that verifies, and the 最美职校生 results in 公示."""
+"""`flask demo` seeds a working Activity Week around the day it is built: the three contests
+in their stages, judging rounds, votes in a ledger that verifies, and the 最美职校生 results
+in 公示."""
 
 from __future__ import annotations
 
@@ -34,22 +35,24 @@ def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner, clo
     clock.set(BUILT_AT)
     seeded = runner.invoke(args=["demo"])
     assert seeded.exit_code == 0, seeded.output
-    for slug in ("meipai-2023", "zuimei-2023", "huangyanpei-2023"):
+    for slug in ("meipai", "zuimei", "huangyanpei"):
         assert f"/c/{slug}" in seeded.output
+    # The summary (addresses, accounts, passwords) names no year: the dates follow today.
+    assert not YEAR_RE.findall(seeded.output), YEAR_RE.findall(seeded.output)
 
-    rounds = {(r.contest.slug, r.key): r for slug in ("meipai-2023", "zuimei-2023", "huangyanpei-2023")
+    rounds = {(r.contest.slug, r.key): r for slug in ("meipai", "zuimei", "huangyanpei")
               for r in judging.rounds_of(db.session, contests.get_contest(db.session, slug))}
     assert {key: r.state for key, r in rounds.items()} == {
-        ("meipai-2023", "jury"): "open", ("zuimei-2023", "expert"): "finalised",
-        ("huangyanpei-2023", "online"): "finalised", ("huangyanpei-2023", "final"): "open",
+        ("meipai", "jury"): "open", ("zuimei", "expert"): "finalised",
+        ("huangyanpei", "online"): "finalised", ("huangyanpei", "final"): "open",
     }
-    final = rounds[("huangyanpei-2023", "final")]
+    final = rounds[("huangyanpei", "final")]
     assert final.live_entry_id is not None
     assert len(judging.live_board(db.session, final).ranking) == 2
-    plan = judging.assignment_report(db.session, rounds[("huangyanpei-2023", "online")])
+    plan = judging.assignment_report(db.session, rounds[("huangyanpei", "online")])
     assert plan.balanced and not plan.shortfalls
 
-    selection = contests.get_contest(db.session, "zuimei-2023")
+    selection = contests.get_contest(db.session, "zuimei")
     publication = results.current_publication(db.session, selection)
     assert publication is not None and publication.state == "publicity"
     assert publication.requested_by_id != publication.confirmed_by_id
@@ -59,12 +62,12 @@ def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner, clo
     verified = runner.invoke(args=["votes", "verify"])
     assert verified.exit_code == 0, verified.output
 
-    page = client.get("/c/zuimei-2023/results")
+    page = client.get("/c/zuimei/results")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "公示" in text and "最美职校生" in text
-    assert client.get("/c/zuimei-2023/transparency").status_code == 200
-    assert client.get("/c/meipai-2023/leaderboard").status_code == 200
+    assert client.get("/c/zuimei/transparency").status_code == 200
+    assert client.get("/c/meipai/leaderboard").status_code == 200
     _assert_the_videos_play(app, client)
     _assert_a_nominee_keeps_her_photos_private(client)
     _assert_the_dates_tell_the_truth(client)
@@ -77,7 +80,7 @@ def _assert_the_videos_play(app: Flask, client: FlaskClient) -> None:
     """Every 短视频 entry is a real clip (H.264 and AAC, longer than a second) stored as an
     upload is, with its poster frame as its cover; a nominee has photos and a video."""
     storage = app.extensions["storage"]
-    meipai = contests.get_contest(db.session, "meipai-2023")
+    meipai = contests.get_contest(db.session, "meipai")
     short_videos = next(c for c in meipai.categories_of("category") if c.name == "短视频")
     entries = db.session.scalars(select(Entry).where(Entry.category_id == short_videos.id)).all()
     assert len(entries) == 4
@@ -90,10 +93,10 @@ def _assert_the_videos_play(app: Flask, client: FlaskClient) -> None:
         assert float(info["format"]["duration"]) > 1 and video.duration_seconds and video.duration_seconds > 1
         assert "tags" not in info["format"] or "encoder" not in info["format"]["tags"]  # metadata dropped by the intake
         assert entry.cover_key == video.thumb_key and storage.exists(video.poster_key)
-        page = client.get(f"/c/meipai-2023/entries/{entry.id}").get_data(as_text=True)
+        page = client.get(f"/c/meipai/entries/{entry.id}").get_data(as_text=True)
         assert f'<source src="/media/{video.original_key}" type="video/mp4">' in page
         assert client.get(f"/media/{video.original_key}", headers={"Range": "bytes=0-99"}).status_code == 206
-    gallery = client.get("/c/meipai-2023/entries", query_string={"category": short_videos.id}).get_data(as_text=True)
+    gallery = client.get("/c/meipai/entries", query_string={"category": short_videos.id}).get_data(as_text=True)
     assert gallery.count('class="video-badge"') == 4
 
     nominee = db.session.scalar(select(Entry).join(NomineeProfile).where(NomineeProfile.name == "吴佳琪"))
@@ -108,9 +111,9 @@ def _assert_a_nominee_keeps_her_photos_private(client: FlaskClient) -> None:
     """One nominee's school did not choose 公开照片: her page and card show the placeholder."""
     entry = db.session.scalar(select(Entry).join(NomineeProfile).where(NomineeProfile.name == "孙悦"))
     assert entry is not None and entry.cover_key and not media.photos_public(entry)
-    page = client.get(f"/c/zuimei-2023/entries/{entry.id}").get_data(as_text=True)
+    page = client.get(f"/c/zuimei/entries/{entry.id}").get_data(as_text=True)
     assert "照片未公开" in page and entry.cover_key not in page
-    gallery = client.get("/c/zuimei-2023/entries", query_string={"q": "孙悦"}).get_data(as_text=True)
+    gallery = client.get("/c/zuimei/entries", query_string={"q": "孙悦"}).get_data(as_text=True)
     assert "照片未公开" in gallery and entry.cover_key not in gallery
 
 
@@ -147,15 +150,19 @@ def _assert_the_dates_tell_the_truth(client: FlaskClient) -> None:
         assert not DAY_RE.search(text), text
     home = client.get("/").get_data(as_text=True)
     assert DEMO_NOTICE in home
-    shown = re.sub(r"<[^>]*>", " ", home)  # what the page says, not its links (slugs such as meipai-2023)
-    assert not {int(y) for y in YEAR_RE.findall(shown)} - {built.year}, YEAR_RE.findall(shown)
+    # Neither what the page says nor its links (the contests' addresses) name another year.
+    assert not {int(y) for y in YEAR_RE.findall(home)} - {built.year}, YEAR_RE.findall(home)
+    for contest in db.session.scalars(select(Contest).where(Contest.is_demo)):
+        assert not YEAR_RE.search(contest.slug), contest.slug
+    shown = re.sub(r"<[^>]*>", " ", home)
     assert not DAY_RE.search(shown)
-    selection = contests.get_contest(db.session, "zuimei-2023")
+    selection = contests.get_contest(db.session, "zuimei")
     publication = results.current_publication(db.session, selection)
     assert publication is not None
     (entry_id, *_rest) = [row["entry_id"] for row in publication.rows if row.get("awards") or row.get("award")]
     (cert, *_more) = certificates.certificates_for(db.session, selection, publication, entry_id)
     assert cert.issued_on == selection.awarded_on and isinstance(cert.issued_on, date)
+    assert cert.number.startswith(f"JN{cert.issued_on.year}-")  # the award date's year, not a fixed one
 
 
 def test_the_home_page_says_demo_only_with_demo_data(client, make_contest) -> None:  # type: ignore[no-untyped-def]
@@ -164,6 +171,15 @@ def test_the_home_page_says_demo_only_with_demo_data(client, make_contest) -> No
     contest.is_demo = True
     db.session.commit()
     assert DEMO_NOTICE in client.get("/").get_data(as_text=True)
+
+
+def test_a_demo_seeded_under_earlier_addresses_is_found_and_reset(runner, make_contest) -> None:  # type: ignore[no-untyped-def]
+    earlier = make_contest(slug="meipai-2023", stage="voting")
+    earlier.is_demo = True
+    db.session.commit()
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0 and "already there" in again.output and "/c/meipai-2023" in again.output
+    assert db.session.scalar(select(func.count()).select_from(Contest)) == 1  # nothing seeded beside it
 
 
 def test_demo_is_refused_in_production(app, runner) -> None:  # type: ignore[no-untyped-def]
