@@ -8,8 +8,25 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..db import SessionLike
+from ..i18n import label_of
 from .actors import Actor, actor_id
 from .models import AuditEvent
+
+# Which values of an event's before/after are codes, and the set of words each code has
+# (contest.i18n.code_labels; each set is registered by the module that defines its codes),
+# by the action's family, the part before the dot: one key holds different codes in
+# different families ("status" of an entry, of votes, of a score).
+CODED_VALUES: dict[str, dict[str, str]] = {
+    "entry": {"status": "entry_status"},
+    "votes": {"status": "vote_status"},
+    "score": {"status": "score_status"},
+    "round": {"state": "round_state", "kind": "round_kind", "aggregation": "round_aggregation"},
+    "user": {"roles": "role"},
+    # contest.rules names a rule by its key, contest.create/update as "rules.<key>"
+    "contest": {"kind": "contest_kind", "captcha_mode": "captcha_mode", "rules.captcha_mode": "captcha_mode"},
+    "category": {"kind": "category_kind"},
+    "results": {"subject": "objection_subject", "outcome": "objection_outcome"},
+}
 
 
 def _jsonable(value: Any) -> Any:
@@ -64,3 +81,28 @@ def list_events(
 def known_actions(session: SessionLike) -> list[str]:
     """Distinct actions present in the log, for the filter."""
     return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def labelled(action: str, values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's before or after for people and programs alike: every code keeps its key
+    and value, and `<key>_label` beside it gives its words in the reader's language (a list
+    of codes gives a list of words; counts keyed by code give each code its words)."""
+    if not values:
+        return values
+    coded = CODED_VALUES.get(action.partition(".")[0], {})
+    shown: dict[str, Any] = {}
+    for key, value in values.items():
+        shown[key] = value
+        if key in coded and value is not None:
+            shown[f"{key}_label"] = _words(coded[key], value)
+    return shown
+
+
+def _words(codes: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return label_of(codes, value)
+    if isinstance(value, list):
+        return [label_of(codes, v) if isinstance(v, str) else v for v in value]
+    if isinstance(value, dict):
+        return {k: label_of(codes, k) for k in value}
+    return value

@@ -195,5 +195,7 @@ def audit_log() -> str:
     action = request.args.get("action", "")[:60]
     target_type = request.args.get("target", "")[:40]
     events, total = audit.list_events(db.session, action=action, target_type=target_type, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    return render_template("admin/audit.html", events=events, total=total, page=page, per_page=PER_PAGE,
+    # before → after as JSON, each code with its words beside it
+    changes = {e.id: (audit.labelled(e.action, e.before), audit.labelled(e.action, e.after)) for e in events}
+    return render_template("admin/audit.html", events=events, changes=changes, total=total, page=page, per_page=PER_PAGE,
                            actions=audit.known_actions(db.session), action=action, target_type=target_type)

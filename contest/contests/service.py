@@ -626,6 +626,9 @@ AUDIT_ACTIONS = code_labels("audit_action", {
     "user.schools": N_("解除账号的学校联络人身份"),
 })
 code_labels("audit_target", {"contest": N_("活动"), "school": N_("学校")})
+# Codes a contest's or a category's audit rows hold (accounts.audit.CODED_VALUES).
+code_labels("contest_kind", KIND_LABELS)
+code_labels("category_kind", {"category": N_("作品类别"), "track": N_("赛道"), "group": N_("组别")})
 
 
 def stage_label(stage: str) -> str:

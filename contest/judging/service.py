@@ -299,6 +299,10 @@ AUDIT_ACTIONS = code_labels("audit_action", {
 })
 code_labels("audit_target", {"round": N_("评审轮次"), "score": N_("评分")})
 code_labels("round_state", STATE_LABELS)
+# Codes a round's or a score's audit rows hold (accounts.audit.CODED_VALUES).
+code_labels("round_kind", {"review": N_("网络评审"), "live": N_("现场路演")})
+code_labels("round_aggregation", {"mean": N_("平均"), "trimmed": N_("去掉最高最低后平均（≥5 位评委时）"), "median": N_("中位数")})
+code_labels("score_status", {"draft": N_("草稿"), "submitted": N_("已提交")})
 
 
 def state_label(state: str) -> str:

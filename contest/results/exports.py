@@ -324,7 +324,8 @@ def audit_table(session: SessionLike, *, action: str = "", target_type: str = ""
               _("操作代码"), _("对象类型代码")]
     body: list[list[Cell]] = [
         [_local_text(e.created_at), e.actor.name_or_phone if e.actor else _(SYSTEM.label), label_of("audit_action", e.action),
-         label_of("audit_target", e.target_type), e.target_id, e.summary, _json(e.before), _json(e.after), e.action,
+         label_of("audit_target", e.target_type), e.target_id, e.summary, _json(audit.labelled(e.action, e.before)),
+         _json(audit.labelled(e.action, e.after)), e.action,
          e.target_type]
         for e in events
     ]

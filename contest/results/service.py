@@ -432,6 +432,8 @@ OUTCOME_LABELS = {"upheld": N_("异议成立"), "partly": N_("部分成立"), "r
 PUBLICATION_STATE_LABELS = {"pending": N_("待确认"), "publicity": N_("公示中"), "final": N_("最终结果"),
                             "cancelled": N_("已撤回"), "superseded": N_("已被更正版本取代")}
 code_labels("publication_state", PUBLICATION_STATE_LABELS)
+code_labels("objection_subject", SUBJECT_LABELS)  # held by the audit rows of objections
+code_labels("objection_outcome", OUTCOME_LABELS)
 # The audit actions (and their targets) this module writes, as the audit page and its export show them.
 AUDIT_ACTIONS = code_labels("audit_action", {
     "results.formula": N_("修改结果公式"),

@@ -6,7 +6,9 @@ are on the page and the code is not, in anything a person reads."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -159,6 +161,71 @@ def test_back_office_pages_and_exports_show_words_not_codes(app: Flask, client: 
 
     # The formula editor names the rounds it may use by their names as well as their keys.
     assert "expert：专家评审" in page_text(client, f"/admin/results/{world.slug}/formula")
+
+
+def audit_changes(client: FlaskClient, action: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The before and after of each event of an action on the audit page, as the JSON shown."""
+    page = client.get(f"/admin/audit?action={action}").get_data(as_text=True)
+    cells = re.findall(r'<td class="diff">(.*?)</td>', page, re.S)
+    assert cells, action
+
+    def parsed(part: str) -> dict[str, Any]:
+        block = re.search(r"<pre>(.*?)</pre>", part, re.S)
+        return json.loads(html.unescape(block.group(1))) if block else {}
+    arrow = '<span aria-hidden="true">→</span>'
+    return [(parsed(c.partition(arrow)[0]), parsed(c.partition(arrow)[2])) for c in cells]
+
+
+def test_the_audit_json_gives_each_code_its_words_beside_the_code(app: Flask, client: FlaskClient,
+                                                                  make_contest: Callable[..., Contest],
+                                                                  make_entry: Callable[..., Entry],
+                                                                  make_school: Callable[..., Any],
+                                                                  make_user: Callable[..., User], clock: FixedClock) -> None:
+    world = _busy_week(app, make_contest, make_entry, make_school, make_user, clock)
+    sign_in(client, world.organisers[0])
+
+    ((before, after),) = audit_changes(client, "entry.approve")
+    assert (before["status"], before["status_label"]) == ("submitted", "待审核")
+    assert (after["status"], after["status_label"]) == ("approved", "已通过")
+    ((before, after),) = audit_changes(client, "entry.return")
+    assert (after["status"], after["status_label"]) == ("draft", "待修改")
+    ((before, after),) = audit_changes(client, "user.roles")
+    assert after["roles"] == ["citizen", "judge"] and after["roles_label"] == ["公众", "评委"]
+    assert before["roles"] == ["citizen"] and before["roles_label"] == ["公众"]
+    voided = audit_changes(client, "votes.void")
+    assert all(a["status"] == {"voided": a["count"]} and a["status_label"] == {"voided": "作废"} for _b, a in voided)
+    assert all(set(b["status_label"]) == set(b["status"]) and "有效" in b["status_label"].values() for b, _a in voided)
+    ((before, after),) = audit_changes(client, "round.finalised")
+    assert (before["state_label"], after["state_label"]) == ("已截止", "已定稿")
+    created = audit_changes(client, "contest.create")
+    assert {(a["kind"], a["kind_label"]) for _b, a in created} == {("selection", "网络评选"), ("media", "全民美拍")}
+    assert all(a["rules.captcha_mode_label"] == label_of("captcha_mode", a["rules.captcha_mode"]) != a["rules.captcha_mode"]
+               for _b, a in created)
+
+    # The export's 变更前 / 变更后 cells carry the same JSON.
+    rows = list(csv.reader(io.StringIO(client.get(f"/admin/results/{world.slug}/export/audit.csv?action=entry.approve")
+                                       .get_data().decode("utf-8-sig"))))
+    header, (row, *_rest) = rows[0], rows[1:]
+    assert json.loads(row[header.index("变更后")])["status_label"] == "已通过"
+    assert json.loads(row[header.index("变更前")])["status"] == "submitted"
+
+    # In English, the words are English and the codes stay.
+    client.get("/lang/en?next=/")
+    ((before, after),) = audit_changes(client, "entry.approve")
+    assert (after["status"], after["status_label"]) == ("approved", "Approved")
+    ((_before, after),) = audit_changes(client, "user.roles")
+    assert after["roles"] == ["citizen", "judge"] and after["roles_label"][1] == "Judge"
+
+
+def test_every_set_of_words_the_audit_names_is_registered(app: Flask) -> None:
+    for family, keys in audit.CODED_VALUES.items():
+        assert any(a.startswith(f"{family}.") for a in label_set("audit_action")), family
+        for key, codes in keys.items():
+            assert label_set(codes), (family, key, codes)
+    assert audit.labelled("entry.approve", {"status": "approved", "moderation_reason": ""}) == {
+        "status": "approved", "status_label": "已通过", "moderation_reason": ""}
+    assert audit.labelled("school.update", {"status": "x"}) == {"status": "x"}  # no codes in that family
+    assert audit.labelled("entry.approve", None) is None
 
 
 def test_a_role_refused_is_named_in_words(client: FlaskClient, make_user: Callable[..., User]) -> None:
