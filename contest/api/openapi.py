@@ -21,7 +21,7 @@ from ..contests.models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, TEAM_ROL
 from ..contests.service import GALLERY_SORTS, SEARCH_MAX
 from ..contests.service import PER_PAGE as DEFAULT_PER_PAGE
 
-API_VERSION = "1.2.0"
+API_VERSION = "1.3.0"
 
 # The bounds the document declares; the views enforce these same values.
 MAX_BODY = 16 * 1024  # the largest body any endpoint takes is a few short strings
@@ -67,7 +67,14 @@ SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 ENTRY_SUMMARY = {
     "id": ID, "contest": {"type": "string", "description": "the contest's slug"}, "title": STRING,
-    "category": _nullable(_ref("Category")), "school": _nullable(_ref("School")), "cover_url": NULLABLE_URL,
+    "category": _nullable(_ref("Category")), "school": _nullable(_ref("School")),
+    "author": {**NULLABLE_STRING, "description": (
+        "where citizens enter (kind media): the display name the author goes by, as on the entry's page; "
+        "null where schools enter, and for an author without a display name")},
+    "nominee_name": {**NULLABLE_STRING, "description": (
+        "where schools nominate students (kind selection): the nominee's name, as on the entry's page; "
+        "null otherwise (a team's members are in Entry.team)")},
+    "cover_url": NULLABLE_URL,
     "published_at": NULLABLE_DATETIME, "url": {**URL, "description": "the entry's public page"},
 }
 

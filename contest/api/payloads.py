@@ -9,10 +9,10 @@ from typing import Any
 from .. import web
 from ..clock import to_local
 from ..contests.models import STAGES, Category, Contest, Entry, School
-from ..contests.service import StageInfo
+from ..contests.service import StageInfo, entered_by_schools
 from ..media.models import MediaItem
 from ..media.service import public_cover_key
-from ..voting import ledger
+from ..voting import ledger, live
 from .service import PUBLIC_MEDIA_ROLES, ReceiptProof
 
 
@@ -50,11 +50,18 @@ def contest(value: Contest, info: StageInfo, entries_count: int) -> dict[str, An
     }
 
 
-def entry_summary(value: Entry, contest_slug: str) -> dict[str, Any]:
+def entry_summary(value: Entry, contest_value: Contest) -> dict[str, Any]:
+    """Who the entry is credited to is what its pages show, and nothing more: where schools
+    enter, the school and the nominee's name; where citizens enter, the author's display
+    name (never the account's phone number or any other detail of it)."""
+    by_school = entered_by_schools(contest_value)
+    author = value.submitted_by.display_name if not by_school and value.submitted_by is not None else ""
     return {
-        "id": value.id, "contest": contest_slug, "title": value.title, "category": category(value.category),
-        "school": school(value.school), "cover_url": media_url(public_cover_key(value)), "published_at": when(value.published_at),
-        "url": web.external_url("contests.entry_page", slug=contest_slug, entry_id=value.id),
+        "id": value.id, "contest": contest_value.slug, "title": value.title, "category": category(value.category),
+        "school": school(value.school), "author": author or None,
+        "nominee_name": value.nominee.name if by_school and value.nominee is not None else None,
+        "cover_url": media_url(public_cover_key(value)), "published_at": when(value.published_at),
+        "url": web.external_url("contests.entry_page", slug=contest_value.slug, entry_id=value.id),
     }
 
 
@@ -79,7 +86,7 @@ def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], v
             "story": value.nominee.story if shown.get("story") else None,
         }
     return {
-        **entry_summary(value, contest_value.slug),
+        **entry_summary(value, contest_value),
         "group": category(value.group), "description": value.description, "nominee": nominee,
         "team": [{"name": m.name, "role": m.role, "major": m.major} for m in value.team_members],
         "media": [media_item(m) for m in media if m.role in PUBLIC_MEDIA_ROLES and m.kind in ("image", "video")],

@@ -235,7 +235,7 @@ def list_contests() -> Response:
 def list_entries(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
     page = contests.search_gallery(db.session, contest, _gallery_query())
-    items = [payloads.entry_summary(e, contest.slug) for e in page.items]
+    items = [payloads.entry_summary(e, contest) for e in page.items]
     return jsonify(payloads.page(items, page_number=page.page, per_page=page.per_page, pages=page.pages, total=page.total))
 
 

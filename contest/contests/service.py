@@ -157,16 +157,18 @@ class ContestStats:
     entries: int
     schools: int
     by_category: dict[int, int]
+    authors: int = 0  # accounts that entered, for contests citizens enter (全民美拍)
 
 
 def contest_stats(session: SessionLike, contest: Contest) -> ContestStats:
-    """Counts of approved entries, schools taking part and entries per category."""
+    """Counts of approved entries, schools (or authors) taking part and entries per category."""
     base = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved").subquery()
-    entries, schools = session.execute(
-        select(func.count(), func.count(base.c.school_id.distinct())).select_from(base)
+    entries, schools, authors = session.execute(
+        select(func.count(), func.count(base.c.school_id.distinct()), func.count(base.c.submitted_by_id.distinct()))
+        .select_from(base)
     ).one()
     rows = session.execute(select(base.c.category_id, func.count()).group_by(base.c.category_id))
-    return ContestStats(entries, schools, {cid: n for cid, n in rows if cid is not None})
+    return ContestStats(entries, schools, {cid: n for cid, n in rows if cid is not None}, authors)
 
 
 @dataclass(frozen=True)

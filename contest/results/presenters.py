@@ -6,7 +6,7 @@ valid votes per day, objections without who filed them, and an entry's result bo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -53,6 +53,9 @@ class PublicRow:
     final_score: str
     rank: int | None
     awards: list[str]
+    # Who entered it, where citizens enter under their display names (全民美拍), in place of
+    # a school; "" where schools enter, or when the author has no display name.
+    author: str = ""
 
     @property
     def votes_hidden(self) -> bool:
@@ -349,6 +352,7 @@ class ResultsPage:
     can_object: bool
     now: datetime
     vote_weight: str = ""
+    by_school: bool = True  # schools enter (a 学校 column); else citizens do (an 作者 column)
 
     @property
     def is_latest(self) -> bool:
@@ -375,6 +379,9 @@ def results_page_of(session: SessionLike, contest: Contest, wanted_version: int 
     columns = round_columns(publication)
     hidden = hidden_vote_entries(session, contest, [int(r["entry_id"]) for r in publication.rows], results.published_on(publication))
     rows = [public_row(r, columns, int(r["entry_id"]) in hidden) for r in publication.rows]
+    by_school = contests.entered_by_schools(contest)
+    if not by_school:
+        rows = with_authors(session, rows)
     grouped = grouped_by_category(publication)
     weights = next((r.get("weights") or {} for r in publication.rows if r.get("weights")), {})
     has_vote = live.has_public_vote(contest)
@@ -386,10 +393,20 @@ def results_page_of(session: SessionLike, contest: Contest, wanted_version: int 
         formula=formula_view(contest.kind, publication.formula, publication.fingerprint,
                              {r["key"]: r.get("name") or r["key"] for r in publication.rounds}),
         changes=change_views(results.formula_history(session, contest)), head=ledger_head(publication),
-        chart=day_chart(results.valid_votes_by_day(session, contest)) if has_vote else None,
+        chart=day_chart(results.published_votes_by_day(session, contest, publication, hidden)) if has_vote else None,
         versions=versions(all_publications), objections=objection_views(session, contest, all_publications),
         can_object=results.in_publicity(latest, now), now=now, vote_weight=_weight_text(weights.get("vote")),
+        by_school=by_school,
     )
+
+
+def with_authors(session: SessionLike, rows: list[PublicRow]) -> list[PublicRow]:
+    """The rows with their authors' display names, read in one query (withdrawn entries
+    included: they were published). The name is the one the author goes by now, as on the
+    entry's page and in the gallery."""
+    entries = contests.entries_by_id(session, [r.entry_id for r in rows], approved_only=False)
+    names = {i: e.submitted_by.display_name for i, e in entries.items() if e.submitted_by is not None}
+    return [replace(r, author=names.get(r.entry_id) or "") for r in rows]
 
 
 # --- the result box on entry pages --------------------------------------------------------------------

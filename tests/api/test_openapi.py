@@ -98,3 +98,11 @@ def test_request_objects_are_closed_and_strings_carry_no_control_characters(api)
         for field in schemas[name]["properties"].values():
             assert re.fullmatch(field["pattern"], "普通的文字\t\r\n")
             assert not re.fullmatch(field["pattern"], "a\x00b") and not re.fullmatch(field["pattern"], "\x1f")
+
+
+def test_the_document_declares_who_an_entry_is_credited_to(api):
+    schemas = api.spec["components"]["schemas"]
+    for name in ("EntrySummary", "Entry"):
+        properties, required = schemas[name]["properties"], schemas[name]["required"]
+        assert {"author", "nominee_name"} <= set(required)
+        assert properties["author"]["type"] == properties["nominee_name"]["type"] == ["string", "null"]

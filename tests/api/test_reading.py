@@ -171,3 +171,46 @@ def test_unknown_entry_and_entries_of_unpublished_contests_are_404(api, make_con
     hidden = make_entry(make_contest(is_published=False))
     for entry_id in (hidden.id, 987654):
         assert error_of(api.get(f"{PREFIX}/entries/{entry_id}")) == (404, "entry_not_found")
+
+
+def test_a_citizens_entry_names_its_author_by_display_name_only(api, make_contest, make_entry, make_user, count_queries):
+    contest = make_contest(kind="media", stage="voting")
+    author = make_user(phone="13712345678", name="泉城光影")
+    named = [make_entry(contest, title=f"作品{i}") for i in range(3)]
+    unnamed = make_entry(contest, title="无名作品")
+    for entry in named:
+        entry.submitted_by_id = author.id
+    unnamed.submitted_by_id = make_user().id  # no display name
+    db.session.commit()
+
+    listing = api.get(f"{PREFIX}/contests/{contest.slug}/entries")
+    items = {e["title"]: e for e in listing.get_json()["items"]}
+    assert items["作品0"]["author"] == "泉城光影" and items["无名作品"]["author"] is None
+    assert all(e["nominee_name"] is None and e["school"] is None for e in items.values())
+    detail = api.get(f"{PREFIX}/entries/{named[0].id}")
+    assert detail.get_json()["author"] == "泉城光影"
+    for response in (listing, detail):  # nothing else of the account
+        text = response.get_data(as_text=True)
+        assert "13712345678" not in text and "5678" not in text and "phone" not in text
+
+    # The authors come with the page: the same queries at any size.
+    url = f"{PREFIX}/contests/{contest.slug}/entries"
+    with count_queries() as small:
+        assert api.client.get(url + "?per_page=1").status_code == 200
+    with count_queries() as large:
+        assert api.client.get(url + "?per_page=50").status_code == 200
+    assert len(small) == len(large)
+
+
+def test_a_school_entry_names_the_school_and_the_nominee_not_the_account(api, make_contest, make_entry, make_school,
+                                                                         make_user):
+    contest = make_contest(kind="selection", stage="voting")
+    entry = make_entry(contest, title="最美的她", school=make_school("济南护理学校"), nominee="李小红")
+    entry.submitted_by_id = make_user("school_contact", name="赵老师").id
+    db.session.commit()
+    (item,) = api.get(f"{PREFIX}/contests/{contest.slug}/entries").get_json()["items"]
+    detail = api.get(f"{PREFIX}/entries/{entry.id}").get_json()
+    for body in (item, detail):
+        assert (body["school"]["name"], body["nominee_name"], body["author"]) == ("济南护理学校", "李小红", None)
+    assert "赵老师" not in api.get(f"{PREFIX}/entries/{entry.id}").get_data(as_text=True)
+

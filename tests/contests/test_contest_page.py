@@ -71,7 +71,7 @@ def test_contest_without_windows_says_the_schedule_is_pending(client, make_conte
 
 
 def test_counts_include_only_approved_entries(client, make_contest, make_entry, make_school):
-    contest = make_contest(categories=("摄影作品", "短视频"))
+    contest = make_contest(kind="selection", categories=("摄影作品", "短视频"))
     photo, video = contest.categories
     school_a, school_b = make_school(), make_school()
     make_entry(contest, school=school_a, category_id=photo.id)
@@ -84,6 +84,18 @@ def test_counts_include_only_approved_entries(client, make_contest, make_entry, 
     assert "<dt>参与学校</dt><dd>2</dd>" in html
     assert f'category={photo.id}">摄影作品 <span class="count">2</span>' in html
     assert f'category={video.id}">短视频 <span class="count">1</span>' in html
+
+
+def test_a_citizens_contest_counts_its_authors_not_schools(client, make_contest, make_entry, make_user):
+    contest = make_contest(kind="media")
+    first, second = make_user(name="泉城光影"), make_user(name="大明湖畔")
+    for author, status in ((first, "approved"), (first, "approved"), (second, "approved"), (make_user(), "submitted")):
+        entry = make_entry(contest, status=status)
+        entry.submitted_by_id = author.id
+    db.session.commit()
+    html = client.get(f"/c/{contest.slug}").get_data(as_text=True)
+    assert "<dt>参赛作品</dt><dd>3</dd>" in html
+    assert "<dt>参与作者</dt><dd>2</dd>" in html and "参与学校" not in html
 
 
 def test_unknown_slug_is_the_sites_404_page(client, make_contest):

@@ -545,6 +545,36 @@ def test_media_results_are_listed_per_category(client: FlaskClient, make_contest
     assert cell(row_html(html, photo.title), "有效票数") == "3"
 
 
+def test_a_citizens_contest_names_each_author_not_a_school(  # type: ignore[no-untyped-def]
+        client: FlaskClient, make_contest, make_entry, make_user, clock: FixedClock) -> None:
+    contest = make_contest(kind="media", stage="voting", categories=())
+    named, unnamed = make_entry(contest, title="面点师的清晨"), make_entry(contest, title="老师傅的最后一堂课")
+    named.submitted_by_id = make_user(name="泉城光影").id
+    unnamed.submitted_by_id = make_user().id  # no display name
+    db.session.commit()
+    organisers = (make_user("organiser"), make_user("organiser"))
+    world = World(contest, {named.title: named, unnamed.title: unnamed}, organisers, clock, make_user)
+    world.vote(named.title)
+    finalise_round(contest, organisers[0], make_user("judge"), {named: 91, unnamed: 70}, clock.now(), key="jury",
+                   name="评委评审")
+    world.publish()
+    html = html_of(client, f"/c/{contest.slug}/results")
+    ranking = html[html.index('id="ranking-title"'):html.index('id="objections"')]
+    assert '<th scope="col">作者</th>' in ranking and ">学校<" not in ranking and "参与学校" not in html
+    assert cell(row_html(ranking, named.title), "作者") == "泉城光影"
+    assert cell(row_html(ranking, unnamed.title), "作者") == "未署名"
+    awards = html[html.index('id="awards-title"'):html.index('id="ranking-title"')]
+    assert f"{named.title}</a><span class=\"muted small\"> · 泉城光影</span>" in awards
+
+
+def test_a_school_contest_names_the_school(client: FlaskClient, world: World) -> None:
+    world.publish()
+    html = html_of(client, f"/c/{world.slug}/results")
+    ranking = html[html.index('id="ranking-title"'):html.index('id="objections"')]
+    assert '<th scope="col">学校</th>' in ranking and ">作者<" not in ranking
+    assert cell(row_html(ranking, ADULT), "学校") == "济南第一职业中等专业学校"
+
+
 def test_final_results_after_publicity(client: FlaskClient, world: World) -> None:
     publication = world.publish()
     world.clock.advance(days=6)
