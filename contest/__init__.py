@@ -229,7 +229,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from .clock import to_local
-    from .contests.service import entered_by_schools, kind_label, stage_label
+    from .contests.service import entered_by_schools, hides_minor_votes, kind_label, stage_label
     from .i18n import _, label_of
     from .media.service import photos_public, public_cover_key
     from .results.formulas import Line, render
@@ -250,7 +250,7 @@ def _register_template_helpers(app: Flask) -> None:
         return label_of(codes, code)
 
     app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale,
-                                 entered_by_schools=entered_by_schools)
+                                 entered_by_schools=entered_by_schools, hides_minor_votes=hides_minor_votes)
     # Public templates show an entry's pictures only through the media domain's one rule.
     app.jinja_env.globals.update(photos_public=photos_public, public_cover_key=public_cover_key)
 

@@ -39,7 +39,7 @@ def index() -> str:
 
 @bp.get("/<int:contest_id>")
 def contest(contest_id: int) -> str:
-    overview = review.contest_overview(db.session, actor=web.user(), contest_id=contest_id)
+    overview = review.contest_overview(db.session, actor=web.user(), contest_id=contest_id, now=web.now())
     return render_template("admin/fraud_contest.html", overview=overview, contest=overview.contest)
 
 

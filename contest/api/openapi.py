@@ -165,12 +165,15 @@ SCHEMAS: dict[str, Any] = {
         "votes_left_today": COUNT,
     }),
     "LeaderboardRow": _obj({
-        "rank": {"type": "integer", "minimum": 1}, "entry_id": ID, "title": STRING, "category": _nullable(_ref("Category")),
+        "rank": {"type": "integer", "minimum": 1, "description": "competition rank: equal votes share a rank (1, 2, 2, 4)"},
+        "entry_id": ID, "title": STRING, "category": _nullable(_ref("Category")),
         "cover_url": NULLABLE_URL, "votes": {"type": ["integer", "null"], "minimum": 0, "description": "null while counts are hidden"},
     }),
     "Leaderboard": _obj({
         "contest": STRING, "category_id": {"type": ["integer", "null"]},
         "counts_hidden": {"type": "boolean", "description": "the rules hide live counts now (e.g. the last hours before close)"},
+        "private_left_out": {"type": "boolean", "description": "the rules keep minors' counts private: their entries are on "
+                                                               "no board, and ranks are among the other entries"},
         "items": {"type": "array", "items": _ref("LeaderboardRow")},
     }),
     "Pong": _obj({"ok": {"type": "boolean", "const": True}}),
@@ -310,11 +313,13 @@ PATHS: dict[str, Any] = {
             {"name": "school", "in": "query", "schema": ID, "description": "a school id"},
             {"name": "district", "in": "query", "schema": {"type": "string", "enum": list(DISTRICTS)},
              "description": "the school's district"},
-            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(GALLERY_SORTS), "default": "newest"}},
+            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(GALLERY_SORTS), "default": "newest"},
+             "description": "votes is not offered where the rules keep minors' counts private (sort_not_offered)"},
         ],
         "responses": {
             "200": _with_links(_ok("One page of entries", "EntryPage"), _uses_of_entry("/items/0/id")),
-            "400": _bad_request("A parameter outside its bounds or its list", ("invalid_parameter", "query_too_long")),
+            "400": _bad_request("A parameter outside its bounds or its list, or a sort the contest does not offer",
+                                ("invalid_parameter", "query_too_long", "sort_not_offered")),
             "404": _error("No such contest", ("not_found",)),
             "503": UNAVAILABLE,
         },

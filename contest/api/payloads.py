@@ -121,13 +121,14 @@ def _proven_event(inclusion: ledger.Inclusion) -> dict[str, Any]:
     }
 
 
-def leaderboard(contest_value: Contest, category_id: int | None, rows: list[tuple[int, int]], entries: dict[int, Entry], *,
-                counts_visible: bool, hidden: set[int] | frozenset[int] = frozenset()) -> dict[str, Any]:
-    """Ranked rows; while the rules hide live counts the ranking stays and the numbers go
-    (and minors' numbers always go when the rules say so: `hidden`)."""
+def leaderboard(contest_value: Contest, category_id: int | None, board: live.Board) -> dict[str, Any]:
+    """The board's rows, ranked as on the web page; while the rules hide live counts the
+    ranking stays and the numbers go. Where minors' counts are private their entries are
+    on no board (`private_left_out`)."""
     items = [{
-        "rank": rank, "entry_id": entry_id, "title": entries[entry_id].title, "category": category(entries[entry_id].category),
-        "cover_url": media_url(public_cover_key(entries[entry_id])),
-        "votes": count if counts_visible and entry_id not in hidden else None,
-    } for rank, (entry_id, count) in enumerate(((e, n) for e, n in rows if e in entries), start=1)]
-    return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not counts_visible, "items": items}
+        "rank": row.rank, "entry_id": row.entry_id, "title": board.entry(row).title,
+        "category": category(board.entry(row).category), "cover_url": media_url(public_cover_key(board.entry(row))),
+        "votes": row.votes if board.counts_visible else None,
+    } for row in board.rows]
+    return {"contest": contest_value.slug, "category_id": category_id, "counts_hidden": not board.counts_visible,
+            "private_left_out": board.private_left_out, "items": items}

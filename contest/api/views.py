@@ -320,11 +320,9 @@ def leaderboard(slug: str) -> Response:
     limit = _int_arg("limit", maximum=openapi.MAX_LEADERBOARD) or openapi.DEFAULT_LEADERBOARD
     if not live.has_public_vote(contest):
         raise NotFound(_("这项活动没有公众投票。"), code="no_public_vote")
-    rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category_id, limit=limit)
-    entries = service.entries_by_id(db.session, [entry_id for entry_id, _count in rows])
-    now = web.now()
-    return jsonify(payloads.leaderboard(contest, category_id, rows, entries, counts_visible=live.counts_visible(contest, now),
-                                        hidden=contests.minors_hidden(db.session, contest, list(entries), now)))
+    board = live.public_board(db.session, web.redis_client(), contest, category_id=category_id, size=limit,
+                              now=web.now())
+    return jsonify(payloads.leaderboard(contest, category_id, board))
 
 
 @bp.get("/receipts/<code>")

@@ -119,7 +119,9 @@ def _voting_rules(contest: Contest, rules: Rules) -> list[str]:
     else:
         items.append(_("投票期间公开实时票数。"))
     if rules.hide_minor_vote_counts:
-        items.append(_("未满 18 周岁选手的票数不公开。"))
+        items.append(_("未满 18 周岁选手的票数不公开：他们的作品不上排行榜；投票分只以票数公开的作品为标尺"
+                       "（比较最高票或票数名次），未成年选手的票数按同一标尺折算、最高 100 分；公布结果时，"
+                       "这些选手只公布总分、名次和奖项，不公布票数、投票分和专家分，各项合计和逐日票数也不含他们的票。"))
     return items
 
 

@@ -242,6 +242,9 @@ def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) 
     """Approved entries of a contest, searched, filtered, sorted and paginated (2 queries).
     A search matches the title, the school and the nominee; in a contest citizens enter,
     also the author's display name (shown on its entries; a school contact's is not)."""
+    if query.sort == "votes" and hides_minor_votes(contest):
+        # An order by votes would place a minor's entry between visible counts.
+        raise InvalidInput(_("本活动不公开未满 18 周岁选手的票数，作品不能按票数排序。"), code="sort_not_offered")
     stmt = select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved")
     by_school = entered_by_schools(contest)
     if query.q:

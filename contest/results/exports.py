@@ -37,6 +37,7 @@ from ..errors import Conflict, NotFound
 from ..i18n import _, label_of
 from ..judging import service as judging
 from ..judging.models import Round
+from ..voting.figures import figures as vote_figures
 from . import certificates, formulas
 from . import service as results
 from .models import Publication
@@ -230,22 +231,23 @@ def results_table(session: SessionLike, contest: Contest) -> Table:
 
 
 def votes_table(session: SessionLike, contest: Contest) -> Table:
-    """Valid, held and voided votes per entry, from the vote table, most valid votes first."""
-    counts = results.status_counts(session, contest)
+    """Counted (valid), held and voided votes per entry as the vote table has them now
+    (voting.figures, the fraud desk's figures), most counted votes first; an entry no
+    longer in the running is listed with its status when it has votes."""
+    found = vote_figures(session, contest.id)
     entries = session.scalars(
         select(Entry).where(Entry.contest_id == contest.id,
-                            or_(Entry.status == "approved", Entry.id.in_(list(counts) or [0])))
+                            or_(Entry.status == "approved", Entry.id.in_(list(found.entries) or [0])))
         .options(selectinload(Entry.school), selectinload(Entry.category))
     ).all()
-    zero = {"valid": 0, "held": 0, "voided": 0}
-    ordered = sorted(entries, key=lambda e: (-counts.get(e.id, zero)["valid"], e.id))
-    header = [_("作品编号"), _("作品"), _("学校"), _("类别"), _("有效票"), _("待审票"), _("作废票"), _("合计")]
+    ordered = sorted(entries, key=lambda e: (-found.counted(e.id), e.id))
+    header = [_("作品编号"), _("作品"), _("学校"), _("类别"), _("作品状态"), _("有效票"), _("待审票"), _("作废票"), _("合计")]
     body: list[list[Cell]] = []
     for entry in ordered:
-        c = counts.get(entry.id, zero)
+        c = found.of(entry.id)
         body.append([entry.id, entry.title, entry.school.name if entry.school else "",
-                     entry.category.name if entry.category else "", c["valid"], c["held"], c["voided"],
-                     c["valid"] + c["held"] + c["voided"]])
+                     entry.category.name if entry.category else "", label_of("entry_status", entry.status), c.counted, c.held, c.voided,
+                     c.total])
     notes = [(_("活动"), contest.title),
              (_("说明"), _("按投票表中每张票的当前状态统计；公布的结果只计已封存账本中的有效票。"))]
     return Table(_("票数"), header, body, notes)

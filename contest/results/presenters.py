@@ -106,13 +106,18 @@ def round_columns(publication: Publication) -> list[RoundColumn]:
 
 
 def public_row(row: dict[str, Any], columns: Sequence[RoundColumn], hidden: bool) -> PublicRow:
-    """A frozen breakdown row as shown, scores formatted, the vote count left out when hidden."""
+    """A frozen breakdown row as shown, scores formatted. When the entry's count is private
+    (a minor's), the count, the vote score and the round scores are left out: with the
+    total beside them, either score would give the vote score, and so the count, away;
+    the total, the rank and the awards stay."""
     round_scores = row.get("round_scores") or {}
+    withheld = _("不公开")
+    vote_score = _score_text(row.get("vote_score")) if row.get("vote_score") is not None else ""
     return PublicRow(
         entry_id=int(row["entry_id"]), title=row.get("title", ""), school=row.get("school", ""),
         category=row.get("category", ""), valid_votes=None if hidden else int(row.get("valid_votes", 0)),
-        vote_score=_score_text(row.get("vote_score")) if row.get("vote_score") is not None else "",
-        scores=[ScoreCell(c, _score_text(round_scores.get(c.key))) for c in columns],
+        vote_score=withheld if hidden and vote_score else vote_score,
+        scores=[ScoreCell(c, withheld if hidden and vote_score else _score_text(round_scores.get(c.key))) for c in columns],
         final_score=_score_text(row.get("final_score")), rank=row.get("rank"),
         awards=list(row.get("awards") or ([row["award"]] if row.get("award") else [])),
     )

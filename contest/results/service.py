@@ -19,7 +19,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,7 +41,8 @@ from ..judging import service as judging
 from ..judging.models import Round
 from ..media.service import Document, ImageDecoder, Storage, check_document
 from ..voting import ledger, live
-from ..voting.models import LedgerBlock, LedgerEvent, Vote
+from ..voting.figures import Figures
+from ..voting.figures import figures as vote_figures
 from . import formulas
 from .models import FormulaChange, Objection, ObjectionEvidence, Publication, ResultFormula
 
@@ -124,36 +124,10 @@ def formula_history(session: SessionLike, contest: Contest) -> list[FormulaChang
 # --- counting votes from the ledger -------------------------------------------------
 
 
-@dataclass
-class Tally:
-    valid: Counter[int] = field(default_factory=Counter)
-    held: Counter[int] = field(default_factory=Counter)
-    voided: Counter[int] = field(default_factory=Counter)
-    head: LedgerBlock | None = None
-    unsealed: int = 0
-    mismatched: list[int] = field(default_factory=list)  # vote ids whose table status disagrees
-
-    def head_info(self) -> dict[str, Any]:
-        if self.head is None:
-            return {}
-        return {"height": self.head.id, "hash": self.head.hash, "sealed_at": self.head.sealed_at.isoformat(),
-                "events": self.head.last_event_id}
-
-
-def ledger_tally(session: SessionLike, contest: Contest) -> Tally:
-    """Valid, held and voided votes per entry, replaying the contest's sealed ledger
-    events in order. Events not sealed yet are counted out and reported."""
-    tally = Tally(head=ledger.head(session))
-    upto = tally.head.last_event_id if tally.head else 0
-    states = ledger.replay(session, contest_id=contest.id, upto=upto, sealed_only=True).run()
-    for state in states.values():
-        getattr(tally, state.status)[state.entry_id] += 1
-    tally.unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
-        LedgerEvent.contest_id == contest.id, LedgerEvent.block_id.is_(None))) or 0
-    if states:
-        table = dict(session.execute(select(Vote.id, Vote.status).where(Vote.contest_id == contest.id)).all())
-        tally.mismatched = sorted(v for v, state in states.items() if table.get(v) != state.status)[:50]
-    return tally
+def ledger_tally(session: SessionLike, contest: Contest) -> Figures:
+    """Counted, held and voided votes per entry as the contest's sealed ledger events leave
+    them (voting.figures, sealed view). Events not sealed yet are counted out and reported."""
+    return vote_figures(session, contest.id, sealed=True)
 
 
 # --- computing ---------------------------------------------------------------------
@@ -169,7 +143,7 @@ class Computation:
     contest: Contest
     formula: dict[str, Any]
     fingerprint: str
-    tally: Tally
+    tally: Figures
     rounds: list[Round]
     results: list[Any]  # formulas.EntryResult, best first
     entries: dict[int, Entry]
@@ -229,6 +203,9 @@ def compute(session: SessionLike, contest: Contest) -> Computation:
         warnings.append(_("账本与投票表不一致（%(n)d 票），请先运行 flask votes verify 检查。", n=len(tally.mismatched)))
     entries = {e.id: e for e in session.scalars(
         select(Entry).where(Entry.contest_id == contest.id, Entry.status == "approved").order_by(Entry.id))}
+    # Minors as of the sealed head (no later than publication, and age only grows: an
+    # entry private then is private when published).
+    private = contests.minors_hidden(session, contest, list(entries), tally.as_of or contest.created_at)
     inputs = []
     for entry in entries.values():
         round_scores: dict[str, float | None] = {}
@@ -240,7 +217,8 @@ def compute(session: SessionLike, contest: Contest) -> Computation:
                 tie = tie + final.tie_break
         inputs.append(formulas.EntryInput(
             entry_id=entry.id, title=entry.title, category_id=entry.category_id, group_id=entry.group_id,
-            valid_votes=tally.valid.get(entry.id, 0), round_scores=round_scores, tie_break=tie,
+            valid_votes=tally.counted(entry.id), round_scores=round_scores, tie_break=tie,
+            count_public=entry.id not in private,
         ))
     results = formulas.compute(contest.kind, formula, inputs)
     return Computation(contest, formula, fingerprint, tally, used_rounds, results, entries, warnings)
@@ -256,8 +234,8 @@ def breakdown_rows(comp: Computation) -> list[dict[str, Any]]:
             "school": entry.school.name if entry and entry.school else "",
             "category": entry.category.name if entry and entry.category else "",
             "group": entry.group.name if entry and entry.group else "",
-            "valid_votes": r.valid_votes, "held_votes": comp.tally.held.get(r.entry_id, 0),
-            "voided_votes": comp.tally.voided.get(r.entry_id, 0),
+            "valid_votes": r.valid_votes, "held_votes": comp.tally.of(r.entry_id).held,
+            "voided_votes": comp.tally.of(r.entry_id).voided,
             "vote_score": _num(r.vote_score), "round_scores": {k: _num(v) for k, v in r.round_scores.items()},
             "weights": dict(r.weights), "final_score": _num(r.final_score), "rank": r.rank,
             "award": r.award, "awards": list(getattr(r, "awards", ()) or ([r.award] if r.award else [])),
@@ -537,33 +515,21 @@ def objections(session: SessionLike, contest: Contest, *, answered: bool | None 
 # --- transparency and charts -----------------------------------------------------------
 
 
-def voided_by_reason(session: SessionLike, contest: Contest) -> list[tuple[int, str, str, int]]:
-    """(entry id, entry title, reason, votes) for every voided vote, grouped — the public
-    transparency table."""
-    rows = session.execute(
-        select(Vote.entry_id, Entry.title, Vote.status_reason, func.count())
-        .join(Entry, Entry.id == Vote.entry_id)
-        .where(Vote.contest_id == contest.id, Vote.status == "voided")
-        .group_by(Vote.entry_id, Entry.title, Vote.status_reason)
-        .order_by(func.count().desc(), Vote.entry_id)
-    )
-    return [(e, t, r or _("未说明"), n) for e, t, r, n in rows]
+def competing_entries(session: SessionLike, contest: Contest) -> set[int]:
+    """The entries in the running (approved): the only ones public totals and charts sum,
+    as the boards and results list only them."""
+    return set(session.scalars(select(Entry.id).where(Entry.contest_id == contest.id, Entry.status == "approved")))
 
 
-def valid_votes_by_day(session: SessionLike, contest: Contest) -> list[tuple[str, int]]:
-    """Valid votes per Asia/Shanghai day, for the public chart."""
-    rows = session.execute(select(Vote.day, func.count()).where(
-        Vote.contest_id == contest.id, Vote.status == "valid").group_by(Vote.day).order_by(Vote.day))
-    return [(day.isoformat(), n) for day, n in rows]
-
-
-def status_counts(session: SessionLike, contest: Contest) -> dict[int, dict[str, int]]:
-    """Per entry: valid / held / voided votes, from the vote table (organisers' export)."""
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"valid": 0, "held": 0, "voided": 0})
-    for entry_id, status, n in session.execute(select(Vote.entry_id, Vote.status, func.count()).where(
-        Vote.contest_id == contest.id).group_by(Vote.entry_id, Vote.status)):
-        counts[entry_id][status] = n
-    return counts
+def published_votes_by_day(session: SessionLike, contest: Contest, publication: Publication,
+                           leave_out: set[int]) -> list[tuple[str, int]]:
+    """Counted votes per Asia/Shanghai day of the publication's entries, as the ledger stood
+    at the head the publication froze, less the entries left out (minors' whose counts
+    the rules withhold): the days sum to the published counts shown beside them."""
+    upto = int((publication.ledger_head or {}).get("events") or 0)
+    found = vote_figures(session, contest.id, sealed=True, upto=upto, days=True)
+    entry_ids = {int(row["entry_id"]) for row in publication.rows}
+    return [(day.isoformat(), n) for day, n in found.by_day(only=entry_ids, leave_out=leave_out)]
 
 
 # --- the transparency report ----------------------------------------------------------------------
@@ -603,8 +569,9 @@ class Transparency:
 
 
 def transparency_report(session: SessionLike, contest: Contest, now: datetime) -> Transparency:
-    """Voided votes per entry and reason, held votes and totals, as the vote table has them
-    now (the fraud desk's figures, less what the rules withhold).
+    """Voided votes per entry and reason, held votes and totals of the entries in the
+    running, as the vote table has them now (voting.figures: the fraud desk's figures,
+    less what the rules withhold).
 
     Where the rules hide minors' vote counts, their entries' rows say so instead of a
     number and their figures are left out of every total and of the per-reason summary:
@@ -612,24 +579,24 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
     count away. The page says how many entries' figures are withheld and why, so it never
     reads as "no voided votes" when a withheld entry has some."""
     publication = current_publication(session, contest)
-    voided = voided_by_reason(session, contest)
-    counts = status_counts(session, contest)
-    held_ids = [entry_id for entry_id, c in counts.items() if c["held"]]
-    hidden = contests.minors_hidden(session, contest, sorted({e for e, *_rest in voided} | set(counts)),
-                                    published_on(publication) if publication else now)
-    titles = {e.id: e.title for e in contests.entries_by_id(session, held_ids, approved_only=False).values()}
+    found = vote_figures(session, contest.id, now=now)
+    competing = competing_entries(session, contest)
+    with_votes = sorted(e for e in competing if found.of(e).total)
+    hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
+    titles = {e.id: e.title for e in contests.entries_by_id(session, with_votes).values()}
+    unexplained = _("未说明")
+    voided = sorted(((e, titles.get(e, ""), reason or unexplained, n) for e in with_votes
+                     for reason, n in found.of(e).voided_by_reason.items()), key=lambda r: (-r[3], r[0], r[2]))
+    shown = found.totals(only=competing, leave_out=hidden)
     by_reason: dict[str, int] = {}
-    for entry_id, _title, reason, n in voided:
-        if entry_id not in hidden:
-            by_reason[reason] = by_reason.get(reason, 0) + n
-    shown = [c for entry_id, c in counts.items() if entry_id not in hidden]
+    for reason, n in shown.voided_by_reason.items():
+        by_reason[reason or unexplained] = by_reason.get(reason or unexplained, 0) + n
     visible = publication is not None or live.counts_visible(contest, now)
     return Transparency(
         voided=[VoidedRow(e, t, r, None if e in hidden else n) for e, t, r, n in voided],
         by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
-        held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else counts[e]["held"]) for e in held_ids),
-                    key=lambda r: (-(r.votes or 0), r.entry_id)),
-        total_valid=sum(c["valid"] for c in shown) if visible else None,
-        total_held=sum(c["held"] for c in shown), total_voided=sum(c["voided"] for c in shown),
+        held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else found.of(e).held)
+                     for e in with_votes if found.of(e).held), key=lambda r: (-(r.votes or 0), r.entry_id)),
+        total_valid=shown.counted if visible else None, total_held=shown.held, total_voided=shown.voided,
         minors_hidden=bool(hidden), publication=publication, withheld_entries=len(hidden), as_of=now,
     )

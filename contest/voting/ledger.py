@@ -212,6 +212,8 @@ class VoteState:
 
     entry_id: int
     status: str  # valid, held or voided
+    reason: str = ""  # a voided vote's reason, as its void event states it
+    day: date | None = None  # the Asia/Shanghai day the vote was cast on
 
 
 class Replay:
@@ -259,7 +261,8 @@ class Replay:
             if not rows:
                 return
             for row in rows:
-                self.states[row.vote_id] = VoteState(row.entry_id, row.vote_status)
+                reason = row.detail if row.vote_status == "voided" else ""
+                self.states[row.vote_id] = VoteState(row.entry_id, row.vote_status, reason, row.day)
                 self.events += 1
                 yield row
             last_id = rows[-1].id

@@ -51,8 +51,9 @@ from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..redis_client import health_of
+from .figures import figures
 from .models import Vote
-from .records import CastResult, local_day, valid_counts, votes_used_today
+from .records import CastResult, local_day, votes_used_today
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +391,7 @@ def recount(session: SessionLike, redis: Any, contest: Contest | None = None) ->
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the boards of contest {contest_id} could not be rebuilt")
                 time.sleep(0.1)
-        totals[contest_id] = sum(valid_counts(session, contest_id).values())
+        totals[contest_id] = figures(session, contest_id).totals().counted
     return totals
 
 
@@ -437,6 +438,54 @@ def leaderboard(session: SessionLike, redis: Any, contest: Contest, *, category_
     return _database_board(session, contest.id, category_id, limit)
 
 
+PRIVATE_OVERFETCH = 500  # rows read past the board's size when private counts are left out of it
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    rank: int  # competition rank among the board's rows: equal counts share it (1, 2, 2, 4)
+    entry_id: int
+    votes: int
+
+
+@dataclass(frozen=True)
+class Board:
+    """A leaderboard as the public sees it (web page and API alike)."""
+
+    rows: list[BoardRow]
+    entries: dict[int, Entry]
+    counts_visible: bool
+    private_left_out: bool  # the rules keep minors' counts private: their entries are on no board
+
+    def entry(self, row: BoardRow) -> Entry:
+        return self.entries[row.entry_id]
+
+
+def public_board(session: SessionLike, redis: Any, contest: Contest, *, category_id: int | None, size: int,
+                 now: datetime) -> Board:
+    """The top public entries by counted votes, ranked with shared ranks for equal counts.
+
+    Where the rules keep minors' counts private, their entries are left off the board
+    altogether, not listed at their place without a number: a place between two visible
+    counts, or shared with one, would give the count away; ranks are among the public
+    counts only."""
+    private_rule = contests.hides_minor_votes(contest)
+    rows = leaderboard(session, redis, contest, category_id=category_id,
+                       limit=size + (PRIVATE_OVERFETCH if private_rule else OVERFETCH))
+    entries = contests.entries_by_id(session, [entry_id for entry_id, _votes in rows])
+    private = contests.minors_hidden(session, contest, list(entries), now)
+    ranked: list[BoardRow] = []
+    for entry_id, votes in rows:
+        if entry_id not in entries or entry_id in private:
+            continue
+        tied = bool(ranked) and ranked[-1].votes == votes
+        ranked.append(BoardRow(ranked[-1].rank if tied else len(ranked) + 1, entry_id, votes))
+        if len(ranked) == size:
+            break
+    return Board(ranked, {row.entry_id: entries[row.entry_id] for row in ranked}, counts_visible(contest, now),
+                 private_rule)
+
+
 def counts_for(session: SessionLike, redis: Any, contest: Contest, entry_ids: list[int]) -> dict[int, int]:
     """Valid votes of the given entries (0 for none), live from Redis or from the database."""
     if not entry_ids:
@@ -448,17 +497,13 @@ def counts_for(session: SessionLike, redis: Any, contest: Contest, entry_ids: li
                 return {e: int(s or 0) for e, s in zip(entry_ids, scores, strict=True)}
         except RedisError as exc:
             _failed(redis, exc, "reading live counts")
-    rows = session.execute(
-        select(Vote.entry_id, func.count()).where(Vote.entry_id.in_(entry_ids), Vote.status == "valid").group_by(Vote.entry_id))
-    found = {entry_id: n for entry_id, n in rows}
-    return {e: found.get(e, 0) for e in entry_ids}
+    return figures(session, contest.id, entry_ids=entry_ids).counted_map(entry_ids)
 
 
 def _database_board(session: SessionLike, contest_id: int, category_id: int | None, limit: int) -> list[tuple[int, int]]:
-    count = func.count().label("n")
-    query = select(Vote.entry_id, count).join(Entry, Entry.id == Vote.entry_id).where(
-        Vote.contest_id == contest_id, Vote.status == "valid", Entry.status == "approved")
+    """The board from the database: counted votes (voting.figures) of the approved entries
+    (of the category or group), ranked as the Redis board ranks them."""
+    query = select(Entry.id).where(Entry.contest_id == contest_id, Entry.status == "approved")
     if category_id is not None:
         query = query.where(or_(Entry.category_id == category_id, Entry.group_id == category_id))
-    query = query.group_by(Vote.entry_id).order_by(count.desc(), Vote.entry_id).limit(limit)
-    return [(entry_id, n) for entry_id, n in session.execute(query)]
+    return _ranked(figures(session, contest_id, entry_ids=query).counted_map().items(), limit)

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..accounts.models import User
 from ..clock import LOCAL_TZ
 from ..db import SessionLike
-from .models import Vote, VoteQuota
+from .models import VoteQuota
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,3 @@ def local_day(now: datetime) -> date:
 def votes_used_today(session: SessionLike, contest_id: int, voter_id: int, day: date) -> int:
     return session.scalar(select(VoteQuota.used).where(
         VoteQuota.contest_id == contest_id, VoteQuota.voter_id == voter_id, VoteQuota.day == day)) or 0
-
-
-def valid_counts(session: SessionLike, contest_id: int) -> dict[int, int]:
-    """Valid votes per entry, from the database (the source of truth)."""
-    rows = session.execute(
-        select(Vote.entry_id, func.count()).where(Vote.contest_id == contest_id, Vote.status == "valid").group_by(Vote.entry_id)
-    )
-    return {entry_id: n for entry_id, n in rows}

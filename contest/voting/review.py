@@ -45,6 +45,7 @@ from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
+from .figures import figures
 from .models import VOTE_STATUSES, Vote
 from .service import change_status
 
@@ -417,17 +418,25 @@ class ContestVotes:
 
 
 def contests_with_voting(session: SessionLike, *, actor: User, now: datetime) -> list[ContestVotes]:
-    """Contests that have a voting window, with their votes by status (two queries)."""
+    """Contests that have a voting window, with the votes of their entries in the running
+    by status (voting.figures: the transparency page's totals before anything is withheld)."""
     require_role(actor, "organiser", "admin")
     items = [c for c in contests.list_contests(session, include_unpublished=True) if c.voting_starts_at is not None]
-    counts = {row.contest_id: row for row in session.execute(
-        select(Vote.contest_id, *_status_sums()).where(Vote.contest_id.in_([c.id for c in items])).group_by(Vote.contest_id)
-    )} if items else {}
+    competing = _competing(session, [c.id for c in items])
     result = []
     for c in items:
-        row = counts.get(c.id)
-        result.append(ContestVotes(c, contests.stage_of(c, now), *((int(row.valid), int(row.held), int(row.voided)) if row else ())))
+        totals = figures(session, c.id, now=now).totals(only=competing.get(c.id, set()))
+        result.append(ContestVotes(c, contests.stage_of(c, now), totals.counted, totals.held, totals.voided))
     return result
+
+
+def _competing(session: SessionLike, contest_ids: list[int]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    if contest_ids:
+        for contest_id, entry_id in session.execute(select(Entry.contest_id, Entry.id).where(
+                Entry.contest_id.in_(contest_ids), Entry.status == "approved")):
+            found.setdefault(contest_id, set()).add(entry_id)
+    return found
 
 
 @dataclass(frozen=True)
@@ -441,6 +450,11 @@ class EntryVotes:
     voided: int
     suspicious: int  # valid votes the anti-fraud check gave a risk score
     max_risk: int
+    entry_status: str = "approved"  # withdrawn or rejected: not in the running, on no board
+
+    @property
+    def competing(self) -> bool:
+        return self.entry_status == "approved"
 
     @property
     def total(self) -> int:
@@ -453,20 +467,24 @@ class ContestOverview:
     entries: list[EntryVotes]
 
 
-def contest_overview(session: SessionLike, *, actor: User, contest_id: int) -> ContestOverview:
-    """Per entry with votes: valid / held / voided, suspicious and the highest risk score;
-    the entries most in need of a look first (held + suspicious, then risk)."""
+def contest_overview(session: SessionLike, *, actor: User, contest_id: int, now: datetime | None = None) -> ContestOverview:
+    """Per entry with votes: counted / held / voided (voting.figures), suspicious and the
+    highest risk score; the entries most in need of a look first (held + suspicious, then
+    risk). An entry no longer in the running keeps its row, marked with its status."""
     require_role(actor, "organiser", "admin")
     contest = contests.get_contest_by_id(session, contest_id)
+    found = figures(session, contest.id, now=now)
     suspicious = func.coalesce(func.sum(case((and_(Vote.status == "valid", Vote.risk_score > 0), 1), else_=0)), 0)
-    rows = session.execute(
-        select(Vote.entry_id, Entry.title, *_status_sums(), suspicious.label("suspicious"),
-               func.max(Vote.risk_score).label("max_risk"))
-        .join(Entry, Entry.id == Vote.entry_id).where(Vote.contest_id == contest.id)
-        .group_by(Vote.entry_id, Entry.title)
-    )
-    entries = [EntryVotes(r.entry_id, r.title, int(r.valid), int(r.held), int(r.voided), int(r.suspicious),
-                          int(r.max_risk or 0)) for r in rows]
+    risk = {row.entry_id: row for row in session.execute(
+        select(Vote.entry_id, suspicious.label("suspicious"), func.max(Vote.risk_score).label("max_risk"))
+        .where(Vote.contest_id == contest.id).group_by(Vote.entry_id))}
+    titled = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(list(found.entries) or [0])))}
+    entries = []
+    for entry_id, f in found.entries.items():
+        row, entry = risk.get(entry_id), titled.get(entry_id)
+        entries.append(EntryVotes(entry_id, entry.title if entry else "", f.counted, f.held, f.voided,
+                                  int(row.suspicious) if row else 0, int(row.max_risk or 0) if row else 0,
+                                  entry.status if entry else "approved"))
     entries.sort(key=lambda e: (-(e.held + e.suspicious), -e.max_risk, -e.total, e.entry_id))
     return ContestOverview(contest, entries)
 
@@ -572,9 +590,8 @@ def entry_report(session: SessionLike, *, actor: User, entry_id: int, now: datet
     entry = entry_under_review(session, actor=actor, entry_id=entry_id)
     contest = contests.get_contest_by_id(session, entry.contest_id)
     period_start, period_end, whole = report_period(contest, now, hours)
-    totals = {s: 0 for s in VOTE_STATUSES}
-    totals.update({s: n for s, n in session.execute(
-        select(Vote.status, func.count()).where(Vote.entry_id == entry.id).group_by(Vote.status))})
+    mine = figures(session, contest.id, now=now, entry_ids=[entry.id]).of(entry.id)
+    totals = {s: mine.of(s) for s in VOTE_STATUSES}
     hour = _hour_expression(session).label("hour")
     counted: dict[datetime, dict[str, int]] = {}
     for value, status, n in session.execute(

@@ -25,8 +25,9 @@ from ..db import SessionLike, after_commit
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from ..i18n import _
 from . import ledger, live, sealing, writer
+from .figures import figures
 from .models import LedgerEvent, Vote, VoteEntryQuota
-from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, valid_counts, votes_used_today
+from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, votes_used_today
 
 __all__ = [
     "Ballot", "CaptchaRequired", "CastResult", "CastVote", "Idempotency", "OwnVote", "ViewStamp", "VoteContext",
@@ -190,6 +191,11 @@ def _record(
     categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
     return CastResult(cast, per_day - written.used_today, contest.slug, categories, written.observation_id,
                       entry_done=written.used_for_entry >= per_entry)
+
+
+def valid_counts(session: SessionLike, contest_id: int) -> dict[int, int]:
+    """Counted (valid) votes per entry with any, as the vote table has them (voting.figures)."""
+    return figures(session, contest_id).counted_map()
 
 
 def receipt_status(session: SessionLike, receipt: str) -> tuple[Vote, list[Any]]:

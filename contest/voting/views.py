@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -230,27 +230,6 @@ def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
 
 # --- leaderboard -------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Standing:
-    rank: int
-    entry: Entry
-    votes: int
-    hidden: bool = False  # a minor's count, kept off public pages by the rules
-
-
-def _standings(rows: list[tuple[int, int]], entries: dict[int, Entry], size: int) -> list[Standing]:
-    """Rows of public entries with shared ranks for equal counts (1, 2, 2, 4)."""
-    standings: list[Standing] = []
-    for entry_id, votes in rows:
-        if entry_id not in entries:
-            continue
-        tied = standings and standings[-1].votes == votes
-        standings.append(Standing(standings[-1].rank if tied else len(standings) + 1, entries[entry_id], votes))
-        if len(standings) == size:
-            break
-    return standings
-
-
 @bp.get("/c/<slug>/leaderboard")
 def leaderboard(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
@@ -259,14 +238,11 @@ def leaderboard(slug: str) -> str:
     raw = request.args.get("category", "")
     category = next((c for c in contest.categories if str(c.id) == raw), None)
     now = web.now()
-    rows = live.leaderboard(db.session, web.redis_client(), contest, category_id=category.id if category else None,
-                            limit=LEADERBOARD_SIZE + 10)
-    entries = contests.entries_by_id(db.session, [entry_id for entry_id, _votes in rows])
-    hidden = contests.minors_hidden(db.session, contest, list(entries), now)
-    standings = [replace(s, hidden=s.entry.id in hidden) for s in _standings(rows, entries, LEADERBOARD_SIZE)]
+    board = live.public_board(db.session, web.redis_client(), contest, category_id=category.id if category else None,
+                              size=LEADERBOARD_SIZE, now=now)
     return render_template(
         "voting/leaderboard.html", contest=contest, category=category, stage=contests.stage_of(contest, now),
-        standings=standings, panel=vote_panel(contest, []),
+        board=board, panel=vote_panel(contest, []),
     )
 
 

@@ -115,7 +115,7 @@ def test_selection_contest_lists_its_rules_from_the_data(client, clock):
         "各校推荐名额按在校生人数确定：在校生少于 2000 人的学校 3 名，2000–5000 人的学校 4 名，多于 5000 人的学校 5 名。",
         "每名学生提交照片 3–6 张，可附一段短视频（最长 60 秒，不超过 300 MB）。",
     ]
-    assert "未满 18 周岁选手的票数不公开。" in sections["公众投票"]
+    assert any(item.startswith("未满 18 周岁选手的票数不公开：他们的作品不上排行榜") for item in sections["公众投票"])
     awards = sections["评奖办法"]
     assert awards[0] == "全部作品一起排名评奖。"
     assert "总分 = 投票分 × 30% + 专家分 × 70%；专家分为轮次“expert”的定稿得分。" in awards

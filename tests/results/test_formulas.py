@@ -176,7 +176,7 @@ def test_only_valid_votes_count_by_construction() -> None:
     # input has no place for them, so the result can only depend on the valid count.
     ledger = ["valid"] * 7 + ["held"] * 50 + ["voided"] * 500 + ["valid"] * 3
     assert {f.name for f in fields(EntryInput)} == {
-        "entry_id", "title", "category_id", "valid_votes", "round_scores", "tie_break", "group_id"}
+        "entry_id", "title", "category_id", "valid_votes", "round_scores", "tie_break", "group_id", "count_public"}
     valid = Counter(ledger)["valid"]
     assert valid == 10
     from_ledger = compute("selection", None, [selection(1, valid, 80), selection(2, 20, 75)])

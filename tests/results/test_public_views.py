@@ -111,8 +111,9 @@ def build_selection_world(make_contest: Callable[..., Contest], make_entry: Call
                           *, slug: str | None = None) -> World:
     """Valid votes: 焊花里的青春 6, 护理之星 (16 years old) 7, 数控追梦人 (19) 2, and one
     held vote for 数控追梦人; two voided for 焊花里的青春 and one for 护理之星.
-    Expert scores 90 / 60 / 80, so the totals (30 % votes, 70 % experts) are
-    88.71 / 72.00 / 64.57."""
+    Expert scores 90 / 60 / 80. The rules keep the minor's count private, so the vote
+    score's scale is the public counts' top (6): vote scores 100 / 100 (7 capped at the
+    scale) / 33.33 and totals (30 % votes, 70 % experts) 93.00 / 72.00 / 66.00."""
     contest = make_contest(kind="selection", stage="voting", categories=(), slug=slug, title="最美职校生网络评选")
     school = make_school("济南第一职业中等专业学校")
     births = {ADULT: date(2001, 4, 2), MINOR: date(2007, 1, 9), YOUNG_ADULT: date(2004, 1, 1)}
@@ -220,17 +221,21 @@ def test_after_publication_the_page_shows_state_awards_ranking_fingerprint_and_l
     # Awards: all three are within the 10 places of 最美职校生, best first.
     awards = html[html.index('id="awards-title"'):html.index('id="ranking-title"')]
     assert "最美职校生" in awards and awards.index(ADULT) < awards.index(MINOR) < awards.index(YOUNG_ADULT)
-    # Ranking: 焊花里的青春, 6 valid votes of the top 7 → 85.71 × 30% + 90 × 70% = 88.71.
+    # Ranking: 焊花里的青春, 6 valid votes, the top public count → 100 × 30% + 90 × 70% = 93.00.
     ranking = html[html.index('id="ranking-title"'):html.index('id="objections"')]
     assert "<caption>全部作品排名</caption>" in ranking
     assert '<th scope="col" class="num">专家评审<span class="weight">（70%）</span></th>' in ranking
     adult = row_html(ranking, ADULT)
     assert cell(adult, "名次") == "1" and cell(adult, "有效票数") == "6"
-    assert cell(adult, "投票分") == "85.71" and cell(adult, "专家评审") == "90.00"
-    assert cell(adult, "总分") == "88.71" and cell(adult, "奖项") == "最美职校生"
+    assert cell(adult, "投票分") == "100.00" and cell(adult, "专家评审") == "90.00"
+    assert cell(adult, "总分") == "93.00" and cell(adult, "奖项") == "最美职校生"
     young = row_html(ranking, YOUNG_ADULT)
-    assert cell(young, "名次") == "3" and cell(young, "有效票数") == "2" and cell(young, "总分") == "64.57"
-    assert cell(row_html(ranking, MINOR), "总分") == "72.00"
+    assert cell(young, "名次") == "3" and cell(young, "有效票数") == "2" and cell(young, "总分") == "66.00"
+    # The minor's total, rank and award are public; the count and both scores are not
+    # (total − 70 % of a public expert score would give the vote score, and so the count).
+    minor = row_html(ranking, MINOR)
+    assert cell(minor, "总分") == "72.00" and cell(minor, "名次") == "2"
+    assert cell(minor, "有效票数") == cell(minor, "投票分") == cell(minor, "专家评审") == "不公开"
     assert ranking.index(ADULT) < ranking.index(MINOR) < ranking.index(YOUNG_ADULT)
     # The formula with its fingerprint, short and full.
     short = formulas.display_fingerprint(publication.fingerprint)
@@ -243,9 +248,10 @@ def test_after_publication_the_page_shows_state_awards_ranking_fingerprint_and_l
     assert "每一票都记入一本只能追加、不能改写的公开账本" in html
     ledger = html[html.index('id="ledger-title"'):]
     assert ledger.index("<details") < ledger.index(head["hash"]) < ledger.index("</details>")
-    # The daily chart, with its numbers as a table too.
+    # The daily chart, with its numbers as a table too: the published counts shown (6 + 2),
+    # never the minor's 7, which a day's total less the visible counts would give away.
     assert '<svg class="day-chart"' in html and 'role="img"' in html
-    assert "<th scope=\"row\">5月16日</th><td>15</td>" in html
+    assert "<th scope=\"row\">5月16日</th><td>8</td>" in html
     assert f'href="/c/{world.slug}/transparency"' in html
 
 
@@ -273,7 +279,10 @@ def test_minors_vote_counts_follow_the_rule(client: FlaskClient, world: World, r
     minor = row_html(html, MINOR)
     # 护理之星 is 16 on the day of publication: 7 valid votes, hidden when the rule says so.
     assert cell(minor, "有效票数") == ("不公开" if rule_on else "7")
-    assert cell(minor, "投票分") == "100.00"  # the arithmetic stays public
+    # Kept private, the count moves no other entry's figures and its scores are not shown;
+    # public, it is the scale's top (7) and its arithmetic is shown.
+    assert cell(minor, "投票分") == ("不公开" if rule_on else "100.00")
+    assert cell(row_html(html, ADULT), "投票分") == ("100.00" if rule_on else "85.71")
     assert cell(row_html(html, YOUNG_ADULT), "有效票数") == "2"  # 19: an adult
     assert ("未满 18 周岁选手的票数不公开" in html) is rule_on
     entry_page = html_of(client, f"/c/{world.slug}/entries/{world.entry(MINOR).id}")
@@ -477,7 +486,7 @@ def test_transparency_counts_voided_votes_per_entry_and_reason(client: FlaskClie
     html = html_of(client, f"/c/{world.slug}/transparency")
     assert "投票透明度报告" in html
     by_entry = html[html.index("<caption>按作品和原因统计</caption>"):html.index('id="held-title"')]
-    rows = re.findall(r"<tr>\s*<th scope=\"row\"><a [^>]*>(.*?)</a></th>\s*<td>(.*?)</td>\s*<td class=\"num\">(.*?)</td>",
+    rows = re.findall(r"<tr[^>]*>\s*<th scope=\"row\"><a [^>]*>(.*?)</a></th>\s*<td>(.*?)</td>\s*<td class=\"num\">(.*?)</td>",
                       by_entry)
     cleaned = {(t, r, re.sub(r"<[^>]+>", "", n)) for t, r, n in rows}
     assert cleaned == {(ADULT, VOID_REASON, "2"), (ADULT, "异常时段集中投票", "1"),
@@ -516,9 +525,9 @@ def test_the_entry_page_shows_the_breakdown_only_once_published(client: FlaskCli
     box = box[:box.index("</section>")]
     assert '<span class="award-name">最美职校生</span>' in box and "第 1 名" in box
     assert "<dt>有效票数</dt><dd>6</dd>" in box
-    assert "<dt>投票分（占 30%）</dt><dd>85.71</dd>" in box
+    assert "<dt>投票分（占 30%）</dt><dd>100.00</dd>" in box
     assert "<dt>专家评审（占 70%）</dt><dd>90.00</dd>" in box
-    assert "<dt>总分</dt><dd>88.71</dd>" in box
+    assert "<dt>总分</dt><dd>93.00</dd>" in box
     assert "公示中，截至" in box and f"/c/{world.slug}/results/objections/new?entry={world.entry(ADULT).id}" in box
 
 

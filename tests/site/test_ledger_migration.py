@@ -95,9 +95,9 @@ def test_the_migration_gives_existing_events_their_status_and_keeps_their_digest
             report = ledger.verify_ledger(db.session)
             assert report.ok and (report.blocks, report.events) == (1, 9), report.problem
             tally = results.ledger_tally(db.session, db.session.get(Contest, contest_id))
-            assert (dict(tally.valid), dict(tally.held), dict(tally.voided)) == ({a_id: 1, b_id: 1}, {a_id: 1},
+            assert (tally.by_status("valid"), tally.by_status("held"), tally.by_status("voided")) == ({a_id: 1, b_id: 1}, {a_id: 1},
                                                                                  {a_id: 1, b_id: 1})
-            assert tally.unsealed == 1 and tally.mismatched == []
+            assert tally.unsealed == 1 and tally.mismatched == ()
 
             # and the ledger goes on with events of the current format
             organiser = db.session.get(User, organiser_id)  # the migration ended the session it was loaded in

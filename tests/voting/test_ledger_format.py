@@ -104,10 +104,10 @@ def test_replay_and_the_tally_count_held_released_and_voided_votes(ballot, vote,
     late = vote(c)  # not sealed yet
 
     tally = results.ledger_tally(db.session, contest)
-    assert dict(tally.valid) == {a.id: 1, b.id: 1}
-    assert dict(tally.held) == {a.id: 1}
-    assert dict(tally.voided) == {a.id: 1, b.id: 2}
-    assert tally.unsealed == 1 and tally.mismatched == []
+    assert tally.by_status("valid") == {a.id: 1, b.id: 1}
+    assert tally.by_status("held") == {a.id: 1}
+    assert tally.by_status("voided") == {a.id: 1, b.id: 2}
+    assert tally.unsealed == 1 and tally.mismatched == ()
 
     expected = {stays_valid: (a.id, "valid"), voided: (a.id, "voided"), stays_held: (a.id, "held"),
                 released: (b.id, "valid"), held_voided: (b.id, "voided"), released_voided: (b.id, "voided"),
@@ -133,7 +133,7 @@ def test_the_tally_reports_a_vote_row_that_disagrees_with_its_events(ballot, vot
         conn.execute(text("UPDATE vote SET status = 'valid' WHERE id = :v"), {"v": changed})
     db.session.expire_all()
     tally = results.ledger_tally(db.session, contest)
-    assert dict(tally.held) == {entries[0].id: 1} and tally.mismatched == [changed]
+    assert tally.by_status("held") == {entries[0].id: 1} and tally.mismatched == (changed,)
     report = ledger.verify_ledger(db.session)
     assert not report.ok and report.problem == f"vote {changed}: status 'valid' but its events say 'held'"
 
@@ -159,7 +159,7 @@ def test_a_ledger_written_before_the_status_field_still_verifies(ballot, vote, c
     assert report.ok and (report.blocks, report.events) == (2, 9), report.problem
     assert [row.format for row in event_rows()] == [1] * 7 + [ledger.EVENT_FORMAT] * 2
     tally = results.ledger_tally(db.session, contest)
-    assert (dict(tally.valid), dict(tally.held), dict(tally.voided)) == ({a.id: 1, b.id: 2}, {b.id: 1}, {a.id: 1, b.id: 1})
+    assert (tally.by_status("valid"), tally.by_status("held"), tally.by_status("voided")) == ({a.id: 1, b.id: 2}, {b.id: 1}, {a.id: 1, b.id: 1})
     assert {valid, held, released, voided, late} <= set(ledger.replay(db.session).run())
 
 

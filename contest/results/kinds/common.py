@@ -62,6 +62,8 @@ class EntryInput:
     tie_break: extra keys from judging, higher wins (per-criterion aggregated scores in the
     rubric's declared order, then minus the judges' spread).
     group_id: 中职组 / 高职组 for 黄炎培 (Entry.group_id); category_id is its track.
+    count_public: False when the rules keep the entry's vote count private (a minor's):
+    no figure published for another entry may then depend on it (see selection.vote_scores).
     """
 
     entry_id: int
@@ -71,6 +73,7 @@ class EntryInput:
     round_scores: Mapping[str, float | None]
     tie_break: tuple[float, ...] = ()
     group_id: int | None = None
+    count_public: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ The vote score turns valid votes into 0–100 either by max-normalisation (``"ma
 ÷ the group's most votes × 100, 0 when nobody has a vote; the usual 公示 wording
 "得票最多者计满分，其余按比例折算") or by vote rank (``"rank"``: with competition rank r
 among n entries, 100 × (n − r) ÷ (n − 1), 100 when n = 1), which caps what a mobilised
-landslide can buy. Default ``"max"``. An entry the experts did not score has no total
+landslide can buy. Default ``"max"``. Where the rules keep minors' counts private, the
+scale (the top count, the ranks) is taken from the public counts alone and a private
+count is placed on it (vote_scale), so no published figure gives a minor's count away;
+the minor's own vote and expert scores are not published either. An entry the experts did not score has no total
 (a 30 % share alone is no result). Ties on the total are broken by the expert score.
 Awards by rank: 最美职校生 10, then 提名奖 20, one list for the whole contest.
 """
@@ -37,7 +40,6 @@ from .common import (
     tiered_awards,
     tiers,
     ties,
-    vote_ranks,
 )
 from .lines import N_, Count, Line, Percent, Score, line
 from .numbers import exact, json_number, percent_text
@@ -45,13 +47,36 @@ from .numbers import exact, json_number, percent_text
 VOTE_SCORINGS = ("max", "rank")
 
 
+def vote_scale(entries: Sequence[EntryInput]) -> list[EntryInput]:
+    """The entries whose counts set the vote score's scale: those with public counts.
+
+    A private count (a minor's) must not move any published figure of another entry: with
+    the group's top count as the scale, one visible count and its vote score would give
+    that top away, and with ranks among all entries, an adult's rank would count the
+    minors above it. So the scale is the public counts alone, and each private count is
+    placed on it (never published itself). With no public count above zero the scale is
+    every entry (no published vote score depends on it then: all public scores are 0)."""
+    public = [e for e in entries if e.count_public]
+    return public if any(e.valid_votes for e in public) else list(entries)
+
+
+def scaled_ranks(entries: Sequence[EntryInput], scale: Sequence[EntryInput]) -> dict[int, int]:
+    """Each entry's competition rank among the scale's counts: 1 + how many of them are higher."""
+    counts = [e.valid_votes for e in scale]
+    return {e.entry_id: 1 + sum(1 for n in counts if n > e.valid_votes) for e in entries}
+
+
 def vote_scores(method: str, entries: Sequence[EntryInput], ranks: Mapping[int, int]) -> dict[int, Fraction]:
-    """Each entry's 0–100 vote score by max-normalisation or by vote rank."""
+    """Each entry's 0–100 vote score by max-normalisation or by vote rank, on the scale of
+    the public counts (vote_scale); `ranks` are the entries' ranks on that scale."""
+    scale = vote_scale(entries)
     if method == "max":
-        top = max((e.valid_votes for e in entries), default=0)
-        return {e.entry_id: Fraction(100 * e.valid_votes, top) if top else Fraction(0) for e in entries}
-    n = len(entries)
-    return {e.entry_id: Fraction(100 * (n - ranks[e.entry_id]), n - 1) if n > 1 else Fraction(100) for e in entries}
+        top = max((e.valid_votes for e in scale), default=0)
+        return {e.entry_id: Fraction(100 * min(e.valid_votes, top), top) if top else Fraction(0) for e in entries}
+    n = len(scale)
+    if n <= 1:
+        return {e.entry_id: Fraction(100 if ranks[e.entry_id] == 1 else 0) for e in entries}
+    return {e.entry_id: max(Fraction(0), Fraction(100 * (n - ranks[e.entry_id]), n - 1)) for e in entries}
 
 
 class Selection(Kind):
@@ -89,7 +114,7 @@ class Selection(Kind):
 
     def rank_group(self, rules: Mapping[str, Any], group: Group, entries: Sequence[EntryInput]) -> list[EntryResult]:
         vote_weight, expert_weight = exact(rules["vote_weight"]), exact(rules["expert_weight"])
-        by_votes = vote_ranks(entries)
+        by_votes = scaled_ranks(entries, vote_scale(entries))
         scores = vote_scores(rules["vote_scoring"], entries, by_votes)
         finals: dict[int, Fraction | None] = {}
         keys: dict[int, tuple[Any, ...]] = {}

@@ -1,0 +1,190 @@
+"""The one source of vote figures: per entry and per contest, how many votes are counted
+(valid), held for checking and voided — voided ones with their reasons — either as the
+vote table has them now or as the sealed ledger has them at its head.
+
+Every surface that shows a number of votes reads it from here: the entry page's vote box
+and the gallery (through the live boards, which cache `counted` in Redis and fall back to
+`figures`), the web and API leaderboards, the fraud desk, the transparency page and its
+per-day chart, the results (preview and publication count from the sealed head) and the
+exports. Two views exist because the results must be reproducible from the sealed ledger
+while the live pages show the vote table as it is: once every event is sealed the two
+agree, and a test builds a season and holds every page to the same figures.
+
+Which figures the public may see is not decided here: `Figures.totals` and `by_day` take
+the entries to leave out (minors' whose counts the rules keep private, entries no longer
+competing), so every total leaves out the same entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, literal, select
+
+from ..db import SessionLike
+from . import ledger
+from .models import LedgerBlock, LedgerEvent, Vote
+
+NO_REASON = ""  # a voided vote whose organiser gave no reason (shown as 未说明)
+
+
+@dataclass(frozen=True)
+class EntryFigures:
+    """One entry's votes: counted (valid), held for checking, voided (with reasons)."""
+
+    entry_id: int
+    counted: int = 0
+    held: int = 0
+    voided: int = 0
+    voided_by_reason: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.counted + self.held + self.voided
+
+    def of(self, status: str) -> int:
+        """The figure for a vote status (valid, held or voided)."""
+        return {"valid": self.counted, "held": self.held, "voided": self.voided}[status]
+
+
+@dataclass(frozen=True)
+class Totals:
+    counted: int = 0
+    held: int = 0
+    voided: int = 0
+    voided_by_reason: Mapping[str, int] = field(default_factory=dict)
+    entries: int = 0  # entries with at least one vote among those summed
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A contest's vote figures at one moment.
+
+    `sealed` figures are the ledger's at `head` (events after it, `unsealed`, are not in
+    them); otherwise they are the vote table's at `as_of`. `mismatched` lists (sealed
+    view) votes whose table status disagrees with their events: it should stay empty."""
+
+    contest_id: int
+    entries: Mapping[int, EntryFigures]
+    as_of: datetime | None
+    sealed: bool = False
+    head: LedgerBlock | None = None
+    unsealed: int = 0
+    mismatched: tuple[int, ...] = ()
+    days: Mapping[tuple[int, date], int] = field(default_factory=dict)  # (entry, day) → counted
+
+    def of(self, entry_id: int) -> EntryFigures:
+        return self.entries.get(entry_id) or EntryFigures(entry_id)
+
+    def counted(self, entry_id: int) -> int:
+        return self.of(entry_id).counted
+
+    def counted_map(self, entry_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """Counted votes per entry: of the given entries (0 for none), else of every entry with one."""
+        if entry_ids is None:
+            return {e: f.counted for e, f in self.entries.items() if f.counted}
+        return {e: self.counted(e) for e in entry_ids}
+
+    def by_status(self, status: str) -> dict[int, int]:
+        """Entry → votes in that status (valid, held or voided), entries with none left out."""
+        return {e: f.of(status) for e, f in self.entries.items() if f.of(status)}
+
+    def _summed(self, only: Collection[int] | None, leave_out: Collection[int]) -> list[EntryFigures]:
+        return [f for e, f in self.entries.items() if e not in leave_out and (only is None or e in only)]
+
+    def totals(self, *, only: Collection[int] | None = None, leave_out: Collection[int] = ()) -> Totals:
+        """The sums over the entries (all, or `only` these), less the entries left out."""
+        summed = self._summed(only, leave_out)
+        reasons: Counter[str] = Counter()
+        for f in summed:
+            reasons.update(f.voided_by_reason)
+        return Totals(sum(f.counted for f in summed), sum(f.held for f in summed), sum(f.voided for f in summed),
+                      dict(reasons), sum(1 for f in summed if f.total))
+
+    def by_day(self, *, only: Collection[int] | None = None, leave_out: Collection[int] = ()) -> list[tuple[date, int]]:
+        """Counted votes per Asia/Shanghai day over the same entries as `totals` (asked for
+        with `days=True`): the days sum to `totals(...).counted`."""
+        per_day: Counter[date] = Counter()
+        for (entry_id, day), n in self.days.items():
+            if entry_id not in leave_out and (only is None or entry_id in only):
+                per_day[day] += n
+        return sorted(per_day.items())
+
+    def head_info(self) -> dict[str, Any]:
+        if self.head is None:
+            return {}
+        return {"height": self.head.id, "hash": self.head.hash, "sealed_at": self.head.sealed_at.isoformat(),
+                "events": self.head.last_event_id}
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.counts: dict[int, dict[str, int]] = {}
+        self.reasons: dict[int, Counter[str]] = {}
+        self.days: Counter[tuple[int, date]] = Counter()
+
+    def add(self, entry_id: int, status: str, reason: str, day: date | None, n: int = 1) -> None:
+        row = self.counts.setdefault(entry_id, {"valid": 0, "held": 0, "voided": 0})
+        row[status] += n
+        if status == "voided":
+            self.reasons.setdefault(entry_id, Counter())[reason or NO_REASON] += n
+        if status == "valid" and day is not None:
+            self.days[(entry_id, day)] += n
+
+    def entries(self) -> dict[int, EntryFigures]:
+        return {e: EntryFigures(e, c["valid"], c["held"], c["voided"], dict(self.reasons.get(e, {})))
+                for e, c in self.counts.items()}
+
+
+def figures(session: SessionLike, contest_id: int, *, now: datetime | None = None, sealed: bool = False,
+            upto: int | None = None, entry_ids: Collection[int] | Select[Any] | None = None,
+            days: bool = False) -> Figures:
+    """The contest's vote figures per entry (only `entry_ids`, when given): as the vote
+    table has them now, or with `sealed` as the ledger's sealed events leave them — up to
+    its head, or up to event `upto` (a head a publication froze). `days` adds counted
+    votes per entry and day (for the per-day chart)."""
+    if sealed:
+        return _sealed(session, contest_id, upto=upto, entry_ids=entry_ids, days=days)
+    build = _Builder()
+    reason = case((Vote.status == "voided", Vote.status_reason), else_=literal(""))
+    columns = [Vote.entry_id, Vote.status, reason.label("reason"), *([Vote.day] if days else []), func.count()]
+    query = select(*columns).where(Vote.contest_id == contest_id)
+    if isinstance(entry_ids, Select):
+        query = query.where(Vote.entry_id.in_(entry_ids))
+    elif entry_ids is not None:
+        if not entry_ids:
+            return Figures(contest_id, {}, now)
+        query = query.where(Vote.entry_id.in_(list(entry_ids)))
+    query = query.group_by(*columns[:-1])
+    for row in session.execute(query):
+        build.add(row[0], row[1], row[2] or "", row[3] if days else None, row[-1])
+    return Figures(contest_id, build.entries(), now, days=dict(build.days))
+
+
+def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_ids: Collection[int] | Select[Any] | None,
+            days: bool) -> Figures:
+    """Replay the contest's sealed events in order, up to the ledger's head (or event `upto`)."""
+    if isinstance(entry_ids, Select):
+        entry_ids = set(session.scalars(entry_ids))
+    head = ledger.head(session)
+    if upto is None:
+        upto = head.last_event_id if head else 0
+    elif head is not None and head.last_event_id != upto:
+        head = session.scalar(select(LedgerBlock).where(LedgerBlock.last_event_id == upto))
+    states = ledger.replay(session, contest_id=contest_id, upto=upto, sealed_only=True).run()
+    build = _Builder()
+    for state in states.values():
+        if entry_ids is None or state.entry_id in entry_ids:
+            build.add(state.entry_id, state.status, state.reason, state.day if days else None)
+    unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
+        LedgerEvent.contest_id == contest_id, LedgerEvent.block_id.is_(None))) or 0
+    mismatched: list[int] = []
+    if states:
+        table = dict(session.execute(select(Vote.id, Vote.status).where(Vote.contest_id == contest_id)).all())
+        mismatched = sorted(v for v, state in states.items() if table.get(v) != state.status)[:50]
+    return Figures(contest_id, build.entries(), head.sealed_at if head else None, sealed=True, head=head,
+                   unsealed=unsealed, mismatched=tuple(mismatched), days=dict(build.days))
