@@ -159,9 +159,9 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     from .accounts.service import in_memory_windows
     from .accounts.sms import make_sender
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .jobs import make_jobs
     from .media.service import ImageDecoder
     from .media.storage import LocalStorage
-    from .voting.sealing import Sealer
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -192,8 +192,8 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     app.extensions["storage"] = LocalStorage(s.media_root)
     # One per process: its threads share the decode slots that bound the memory images take.
     app.extensions["image_decoder"] = ImageDecoder(slots=s.image_decode_slots)
-    # One per app: seals the ledger a moment after votes, in a thread of its process.
-    app.extensions["sealer"] = Sealer(app)
+    # One per app: the job runner's queue and schedules (contest/jobs.py; `flask jobs worker`).
+    app.extensions["jobs"] = make_jobs(app)
 
 
 def _select_locale() -> str:

@@ -109,7 +109,7 @@ def rebuild_redis() -> None:
 
     Everything else Redis holds rebuilds itself or is meant to be short-lived: the
     registration memo is recounted by the next vote that needs it; captchas, SMS send
-    windows, rate-limit counters and the sealing turn expire within minutes anyway.
+    windows and rate-limit counters expire within minutes anyway.
     """
     redis = current_app.extensions["redis"]
     if redis is None:
@@ -123,6 +123,37 @@ def rebuild_redis() -> None:
     click.echo(f"风控计数：已写回最近一天的 {windows} 次投票。")
 
 
+jobs_cli = AppGroup("jobs", help="The job runner: run its consumer, see its queue.")
+
+
+@jobs_cli.command("worker")
+@click.option("--workers", type=click.IntRange(2, 32), default=2, show_default=True,
+              help="Worker threads (the ledger's sealing turn keeps one busy).")
+def jobs_worker(workers: int) -> None:
+    """Run the job runner's consumer until stopped (Ctrl-C or SIGTERM): it seals the
+    ledger every 2 s, prunes hourly, sweeps stored media hourly, verifies the ledger
+    nightly and runs queued work."""
+    from .jobs import run_worker
+
+    run_worker(current_app._get_current_object(), workers=workers,  # type: ignore[attr-defined]
+               on_start=lambda: click.echo(f"job runner: {workers} workers; stop with Ctrl-C"))
+
+
+@jobs_cli.command("status")
+def jobs_status() -> None:
+    """Queued, running, failed and scheduled work, and the schedules."""
+    from .jobs import jobs_of, status
+
+    found = status(jobs_of(current_app))
+    click.echo(f"queued: {found.queued}   scheduled: {found.scheduled}   running: {len(found.running)}   "
+               f"failed lately: {len(found.failed)}")
+    for name, seconds in found.running:
+        click.echo(f"  running  {name} for {seconds:.0f} s")
+    for name, ago, error in found.failed[:10]:
+        click.echo(f"  failed   {name} {ago:.0f} s ago: {error}")
+    click.echo("schedules: " + ", ".join(found.periodic))
+
+
 def register_cli(app: Flask) -> None:
     register_media_cli(app)
     register_voting_cli(app)
@@ -130,4 +161,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(redis_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(demo_command)

@@ -95,8 +95,6 @@ def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]
     app = create_app(_settings(database_url, tmp_path, clock))
     with app.app_context():
         yield app
-        # a sealing turn must not run into the next test's rows (sealing.Sealer)
-        app.extensions["sealer"].stop()
         db.session.remove()
         _empty_tables()
         if app.extensions["redis"] is not None:

@@ -27,7 +27,7 @@ FOUNDATION = frozenset({
 DOMAINS = ("accounts", "contests", "media", "antifraud", "voting", "judging", "results")
 TOP_PACKAGES = frozenset({"admin", "api", "site"})
 # create_app, the CLI and the demo data put the packages together.
-COMPOSITION_ROOTS = frozenset({"contest", "contest.cli", "contest.demo"})
+COMPOSITION_ROOTS = frozenset({"contest", "contest.cli", "contest.demo", "contest.jobs"})
 TOP = len(DOMAINS) + 1
 
 # What other packages may import from a domain (besides the package itself): its `models`,
@@ -68,7 +68,10 @@ KNOWN_REACHES: dict[tuple[str, str], str] = {
     # create_app chooses the implementations of the pluggable parts it puts in app.extensions.
     ("contest", "contest.accounts.sms"): "create_app picks the SMS sender (make_sender)",
     ("contest", "contest.media.storage"): "create_app makes LocalStorage(MEDIA_ROOT)",
-    ("contest", "contest.voting.sealing"): "create_app makes the app's Sealer",
+    # The job runner's schedules run upkeep that no request does.
+    ("contest.jobs", "contest.media.orphans"): "the hourly sweep of stored files no row refers to",
+    ("contest.jobs", "contest.voting.housekeeping"): "the hourly prune",
+    ("contest.jobs", "contest.voting.sealing"): "the sealing turn every 2 s",
 }
 
 

@@ -102,4 +102,4 @@ def test_the_vote_views_only_parse_and_answer():
         assert view.end_lineno - view.lineno + 1 <= 15, f"{path}:{name} has grown past 15 lines"
         called = {ast.unparse(n.func) for n in ast.walk(view) if isinstance(n, ast.Call)}
         assert "voting.cast_vote" in called, path
-        assert not called & {"antifraud.assess_vote", "voting.record_vote", "live.after_vote", "sealing.maybe_seal"}
+        assert not called & {"antifraud.assess_vote", "voting.record_vote", "live.after_vote", "sealing.seal_due"}

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..accounts.actors import SYSTEM
 from ..contests import service as contests
@@ -66,52 +64,16 @@ def prune_command() -> None:
     click.echo(str(housekeeping.prune(db.session, _now())))
 
 
-def _prune_quietly() -> None:
-    try:
-        pruned = housekeeping.prune(db.session, _now())
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        click.echo(f"pruning failed, retrying at the next turn: {exc.__class__.__name__}: {exc}", err=True)
-        return
-    if pruned.total:
-        click.echo(str(pruned))
-
-
 @votes_cli.command("seal")
-@click.option("--every", type=click.FloatRange(min=0.1), default=None, help="Keep sealing, every SECONDS.")
-@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many rounds.")
-@click.option("--prune-every", type=click.FloatRange(min=1), default=3600.0, show_default=True,
-              help="As a daemon, also prune (flask votes prune) every SECONDS.")
-def seal_command(every: float | None, count: int | None, prune_every: float) -> None:
-    """Seal pending ledger events into a block (once, or as a daemon with --every, which
-    also prunes what the vote path no longer needs)."""
-    rounds = 0
-    next_prune = time.monotonic()
-    try:
-        while True:
-            if every is not None and time.monotonic() >= next_prune:
-                _prune_quietly()
-                next_prune = time.monotonic() + prune_every
-            try:
-                block = ledger.seal_pending(db.session, now=_now())
-                db.session.commit()
-            except SQLAlchemyError as exc:
-                db.session.rollback()
-                if every is None:
-                    raise
-                # a daemon outlives a database restart: the events wait for the next round
-                click.echo(f"sealing failed, retrying in {every} s: {exc.__class__.__name__}: {exc}", err=True)
-                block = None
-            if block is not None:
-                click.echo(f"sealed block #{block.id}: {block.event_count} events, hash {block.hash}")
-            elif every is None:
-                click.echo("nothing to seal")
-            rounds += 1
-            if every is None or (count is not None and rounds >= count):
-                break
-            time.sleep(every)
-    except KeyboardInterrupt:
-        click.echo("stopped")
+def seal_command() -> None:
+    """Seal pending ledger events into a block now (the job runner's sealing turn does this
+    every 2 seconds: `flask jobs worker`)."""
+    block = ledger.seal_pending(db.session, now=_now())
+    db.session.commit()
+    if block is not None:
+        click.echo(f"sealed block #{block.id}: {block.event_count} events, hash {block.hash}")
+    else:
+        click.echo("nothing to seal")
 
 
 @contests_cli.command("rules")

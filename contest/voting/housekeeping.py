@@ -3,7 +3,7 @@ and Idempotency-Key answers past any sensible retry. Votes, ledger events and bl
 are never pruned. Observations and ended sign-ins go by their own domains' rules and
 batches (antifraud, accounts): this is the one periodic clean-up the deployment runs.
 
-Run by the sealing daemon once an hour (`flask votes seal --every 2`) and on demand with
+Run by the job runner once an hour (contest/jobs.py, `prune_votes`) and on demand with
 `flask votes prune`. Deletes go in batches, each its own short transaction, so a large
 backlog never holds locks for long nor blocks voting.
 """

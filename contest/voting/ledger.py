@@ -10,7 +10,7 @@ place where that happens.
 Each event also states, as data, the status it leaves its vote in (`vote_status`), and
 `replay` walks the events in order to tell every vote's state from them; the results'
 tally and `verify_ledger` both read the ledger through it. Sealing as votes come in
-(`Sealer`) lives in voting.sealing.
+(the job runner's sealing turn, `voting.sealing.seal_due`) lives in voting.sealing.
 """
 
 from __future__ import annotations

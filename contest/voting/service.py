@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from .. import metrics
 from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
 from ..accounts.service import require_role
@@ -24,7 +25,7 @@ from ..contests.rules import Rules
 from ..db import SessionLike, after_commit
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from ..i18n import _
-from . import ledger, live, sealing, writer
+from . import ledger, live, writer
 from .figures import figures
 from .models import LedgerEvent, Vote, VoteEntryQuota
 from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, votes_used_today
@@ -96,7 +97,21 @@ def cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -
 
     With `ballot.idempotency`, the key is claimed with the vote's answer (Conflict when it
     already has one: the caller rolls back and replays the stored answer).
+
+    The operators' vote counter learns the outcome here, where the web and the API both
+    pass: a refusal with its code at once, a counted or held vote once it is committed.
     """
+    try:
+        result = _cast_vote(session, redis, ballot, now)
+    except DomainError as refusal:
+        metrics.vote_refused(refusal.code)
+        raise
+    status = result.vote.status
+    after_commit(session, lambda: metrics.vote_counted(status))
+    return result
+
+
+def _cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -> CastResult:
     entry, contest = load_votable_entry(session, ballot.entry_id)
     if ballot.slug is not None and contest.slug != ballot.slug:
         raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
@@ -117,16 +132,15 @@ def cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -
                           user_agent=signals.user_agent, captcha_passed=captcha_passed)
     result = _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
                      idempotency=ballot.idempotency, observe=signals)
-    engine = session.get_bind()
-    after_commit(session, lambda: _after_commit(engine, redis, result, signals, now))
+    after_commit(session, lambda: _after_commit(redis, result, signals, now))
     return result
 
 
-def _after_commit(engine: Any, redis: Any, result: CastResult, signals: VoteSignals, now: datetime) -> None:
-    """A committed vote's follow-up: boards and anti-fraud windows, then the app's sealer
-    is armed (it seals a moment later in a thread of its own: the request does not wait)."""
+def _after_commit(redis: Any, result: CastResult, signals: VoteSignals, now: datetime) -> None:
+    """A committed vote's follow-up: boards and anti-fraud windows. Its ledger event is
+    sealed by the job runner's sealing turn a few seconds later (contest/jobs.py); the
+    request does not wait."""
     live.after_vote(redis, live.LiveVote.of(result), signals, result.observation_id, now)
-    sealing.after_vote(engine)
 
 
 def record_vote(
@@ -218,10 +232,7 @@ def change_status(session: SessionLike, *, actor: Actor, vote_ids: list[int], to
         vote.status = to
         vote.status_reason = reason[:300]
         ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason)
-    session.flush()
-    if votes:  # their events are sealed a moment after the commit, as a vote's are
-        engine = session.get_bind()
-        after_commit(session, lambda: sealing.after_vote(engine))
+    session.flush()  # their events are sealed by the job runner's sealing turn, as a vote's are
     return len(votes)
 
 

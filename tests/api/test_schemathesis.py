@@ -81,7 +81,6 @@ def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]
     app = create_app(replace(_settings(database_url, tmp_path, clock), ratelimit_enabled=False))
     with app.app_context():
         yield app
-        app.extensions["sealer"].stop()
         db.session.remove()
         _empty_tables()
         if app.extensions["redis"] is not None:

@@ -59,14 +59,11 @@ def test_flask_votes_prune(app, runner, make_contest, make_entry, make_user, clo
     assert count(Vote) == 1
 
 
-def test_the_sealing_daemon_prunes_too(app, runner, make_contest, make_entry, make_user, clock):
+def test_the_job_runners_hourly_prune(app, make_contest, make_entry, make_user, clock):
     contest = make_contest(kind="media", stage="voting")
     cast(make_user(), make_entry(contest), clock.now() - timedelta(days=9), "k", clock)
-    clock.advance(seconds=5)  # past the sealing grace
-    result = runner.invoke(args=["votes", "seal", "--every", "0.1", "--count", "1"])
-    assert result.exit_code == 0, result.output
-    assert "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins" in result.output
-    assert "sealed block #1" in result.output
+    done = app.extensions["job_tasks"].prune_now()
+    assert done == "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins"
     assert count(FraudObservation) == 0
 
 
@@ -132,9 +129,8 @@ def test_housekeeping_prunes_ended_sign_ins_too(app, runner, make_user, clock):
     assert count(LoginSession) == 1
 
 
-def test_the_sealing_daemon_prunes_ended_sign_ins(app, runner, make_user, clock):
+def test_the_job_runners_prune_ends_old_sign_ins(app, make_user, clock):
     sign_ins(make_user(), clock, revoked=timedelta(days=10))
-    result = runner.invoke(args=["votes", "seal", "--every", "0.1", "--count", "1"])
-    assert result.exit_code == 0, result.output
-    assert "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins" in result.output
+    done = app.extensions["job_tasks"].prune_now()
+    assert done == "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins"
     assert count(LoginSession) == 0

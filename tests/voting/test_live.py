@@ -276,33 +276,22 @@ def test_an_unreachable_redis_falls_back_to_the_database(app, ballot, make_user,
     assert live.counts_for(db.session, down, contest, [entries[0].id]) == {entries[0].id: 1}
     live.after_status_change(db.session, down, contest.id, [entries[0].id])
     clock.advance(seconds=10)
-    assert sealing.sealer_of(app).maybe_seal(db.session, down, clock.now()) is not None
+    assert sealing.seal_due(db.session, clock.now()) is not None  # sealing needs no Redis
 
 
 # --- sealing -------------------------------------------------------------------------------
 
-def test_maybe_seal_at_most_every_few_seconds(app, ballot, make_user, cast, clock):
+def test_seal_due_seals_what_is_past_the_grace_period(app, ballot, make_user, cast, clock):
     contest, entries = ballot
-    redis = redis_client(app)
     cast(make_user(), entries[0])
+    assert sealing.seal_due(db.session, clock.now()) is None  # younger than the grace period
     clock.advance(seconds=3)
-    block = sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now())
+    block = sealing.seal_due(db.session, clock.now())
     assert block is not None and block.event_count == 1
+    assert sealing.seal_due(db.session, clock.now()) is None  # nothing left
     cast(make_user(), entries[0])
     clock.advance(seconds=3)
-    assert sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now()) is None  # 3 s after the last turn
-    clock.advance(seconds=3)
-    if redis is not None:
-        redis.delete(sealing.SEAL_TICK_KEY)  # the cluster-wide turn lasts 5 s of wall-clock time
-    block = sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now())
+    block = sealing.seal_due(db.session, clock.now())
     assert block is not None and block.id == 2
     assert committed(select(func.count()).select_from(LedgerEvent).where(LedgerEvent.block_id.is_(None))) == 0
     assert ledger.verify_ledger(db.session).ok
-
-
-def test_another_process_holding_the_turn_skips_sealing(app, redis, ballot, make_user, cast, clock):
-    contest, entries = ballot
-    cast(make_user(), entries[0])
-    clock.advance(seconds=3)
-    redis.set(sealing.SEAL_TICK_KEY, "1", ex=5)
-    assert sealing.sealer_of(app).maybe_seal(db.session, redis, clock.now()) is None

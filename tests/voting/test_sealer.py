@@ -1,29 +1,35 @@
-"""The sealer: a vote followed by silence is sealed by its own process within seconds.
+"""The job runner seals the ledger: a vote followed by silence is sealed within seconds by
+`flask jobs worker` (a real consumer process on the test's database, and on PostgreSQL +
+Redis its queue in Redis), and its receipt then shows the block and a proof that checks.
 
-The sealer's thread reads the app's clock (a FixedClock here): a test moves it past the
-grace period, then waits (real time) for the thread's turn.
+The web app's clock here is a FixedClock; the worker runs on the wall clock, so a vote the
+app stamps at its (earlier) time is already past the grace period for the worker.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+import os
+import signal
+import subprocess
+import sys
 import time
-from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
+from contest import jobs
+from contest.accounts.models import AuditEvent
 from contest.extensions import db
-from contest.voting import ledger, sealing
+from contest.voting import ledger
 from contest.voting import service as voting
 from contest.voting.models import LedgerBlock, LedgerEvent, Vote
-from tests.conftest import CSRF_RE, login, redis_client
+from tests.conftest import CSRF_RE, TEST_REDIS_URL, login, redis_client
 from tests.site.isolation import committed
 
 WAIT = 10.0  # seconds of real time: the promise made to a voter
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def eventually(check, timeout=WAIT):  # type: ignore[no-untyped-def]
@@ -36,37 +42,44 @@ def eventually(check, timeout=WAIT):  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
-def sealer_threads() -> int:
-    return sum(thread.name == "ledger-sealer" for thread in threading.enumerate())
-
-
 def unsealed() -> int:
     return committed(select(func.count()).select_from(LedgerEvent).where(LedgerEvent.block_id.is_(None)))
 
 
 @pytest.fixture
-def ballot(make_contest, make_entry):
+def ballot(make_contest, make_entry):  # type: ignore[no-untyped-def]
     contest = make_contest(kind="media", stage="voting", rules={"captcha_mode": "never"})
     return contest, [make_entry(contest) for _ in range(2)]
 
 
 @pytest.fixture
-def vote(app, ballot, make_user, clock):
-    """Cast and commit a vote through the service (the after-commit work arms the sealer)."""
-    n = iter(range(1, 10_000))
+def worker(app: Flask, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`flask jobs worker` in a process of its own, on the test's database (and Redis)."""
+    settings = app.extensions["settings"]
+    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": settings.database_url,
+           "SECRET_KEY": settings.secret_key, "MEDIA_ROOT": str(tmp_path / "media"),
+           "INSTANCE_PATH": str(tmp_path / "worker"), "CONTEST_ENV": "development", "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    if TEST_REDIS_URL:
+        env["REDIS_URL"] = TEST_REDIS_URL
+    log = (tmp_path / "worker.log").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        started = eventually(lambda: "job runner:" in (tmp_path / "worker.log").read_text(), timeout=60)
+        assert started, (tmp_path / "worker.log").read_text()[-2000:]
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
-    def run(entry=None):
-        i = next(n)
-        voter = make_user()
-        ballot_ = voting.Ballot(voter=voter, entry_id=(entry or ballot[1][0]).id, ip=f"10.{i // 250}.{i % 250}.1",
-                                device_id=f"device-{i}", user_agent="Mozilla/5.0 (Linux; Android 13)")
-        result = voting.cast_vote(db.session, redis_client(app), ballot_, clock.now())
-        db.session.commit()
-        return result
-    return run
 
-
-def test_a_vote_on_the_web_is_sealed_with_no_other_traffic(client, ballot, make_user, clock):
+def test_a_vote_on_the_web_is_sealed_by_the_job_runner_with_no_other_traffic(client, ballot, make_user, clock, worker):
     contest, entries = ballot
     user = make_user()
     clock.advance(hours=3)  # an account a few hours old: nothing unusual for the anti-fraud
@@ -78,9 +91,6 @@ def test_a_vote_on_the_web_is_sealed_with_no_other_traffic(client, ballot, make_
     voted = time.monotonic()
     assert response.status_code == 302
     code = committed(select(Vote.receipt))
-    assert "尚未封存（几秒后再查）" in client.get(f"/receipts/{code}").get_data(as_text=True)
-
-    clock.advance(seconds=5)  # what the next few seconds do to the app's time
 
     def sealed_receipt() -> str:
         html = client.get(f"/receipts/{code}").get_data(as_text=True)
@@ -90,109 +100,52 @@ def test_a_vote_on_the_web_is_sealed_with_no_other_traffic(client, ballot, make_
     assert html, "the vote was not sealed"
     assert time.monotonic() - voted < WAIT
     block = db.session.scalar(select(LedgerBlock))
+    assert block is not None
     assert "证明验算通过：这条记录包含在区块 #1 中。" in html and block.hash in html and "尚未封存" not in html
-    assert eventually(lambda: sealer_threads() == 0)  # nothing left to seal: the thread ends
-
-
-def test_a_vote_through_the_service_is_sealed_and_verifies(vote, clock):
-    result = vote()
-    clock.advance(seconds=5)
-    assert eventually(lambda: unsealed() == 0)
-    event = db.session.scalar(select(LedgerEvent).where(LedgerEvent.vote_id == result.vote.id))
-    proof = ledger.inclusion(db.session, event)
-    assert proof.block is not None and ledger.apply_proof(event.digest, proof.proof) == proof.block.merkle_root
     assert ledger.verify_ledger(db.session).ok
 
 
-def test_fifty_votes_arm_one_thread(vote, clock):
-    before = threading.active_count()
-    for _ in range(50):
-        vote()
-    assert sealer_threads() == 1 and threading.active_count() <= before + 1
-    assert unsealed() == 50
-    clock.advance(seconds=5)
-    assert eventually(lambda: unsealed() == 0)
-    assert committed(select(func.count()).select_from(LedgerBlock)) == 1  # one turn sealed them all
-    assert eventually(lambda: sealer_threads() == 0)
+def test_the_sealing_turn_seals_what_is_due_each_round(app, ballot, make_user, clock):
+    contest, entries = ballot
+    tasks: jobs.Tasks = app.extensions["job_tasks"]
+    voting.record_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
+    db.session.commit()
+    assert tasks.seal_once() is None  # younger than the grace period (the app's clock)
+    clock.advance(seconds=3)
+    block = tasks.seal_once()
+    assert block is not None and block.event_count == 1 and unsealed() == 0
+    # A void seals the same way: its event is due after the grace period.
+    vote = db.session.scalar(select(Vote))
+    voting.change_status(db.session, actor=make_user("organiser"), vote_ids=[vote.id], to="voided",
+                         reason="刷票", now=clock.now())
+    db.session.commit()
+    clock.advance(seconds=3)
+    assert tasks.seal_once() is not None and unsealed() == 0
 
 
-def test_a_vote_during_the_wait_rides_on_the_pending_turn(vote, clock):
-    vote()
-    clock.advance(seconds=1)
-    vote()  # not due yet when the turn comes: the thread takes another turn for it
-    clock.advance(seconds=1.6)  # the first is due, the second is not
-    assert eventually(lambda: committed(select(func.count()).select_from(LedgerBlock)) == 1)
-    assert unsealed() == 1 and sealer_threads() == 1
-    clock.advance(seconds=5)
-    assert eventually(lambda: unsealed() == 0)
-    assert eventually(lambda: sealer_threads() == 0)
+def test_a_failed_nightly_verification_alerts_organisers(app, ballot, make_user, clock):
+    contest, entries = ballot
+    tasks: jobs.Tasks = app.extensions["job_tasks"]
+    voting.record_vote(db.session, voter=make_user(), entry_id=entries[0].id, now=clock.now())
+    db.session.commit()
+    clock.advance(seconds=3)
+    tasks.seal_once()
+    assert tasks.verify_now() is True
+    assert committed(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "ledger.verify_failed")) == 0
+    db.session.execute(Vote.__table__.update().values(entry_id=entries[1].id))  # a vote moved behind the ledger's back
+    db.session.commit()
+    assert tasks.verify_now() is False
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "ledger.verify_failed"))
+    assert event is not None and "账本核验未通过" in event.summary
 
 
-def test_a_failed_turn_is_logged_and_the_next_vote_arms_again(vote, clock, monkeypatch, caplog):
-    def broken(session, *, now, max_events=5000):  # type: ignore[no-untyped-def]
-        raise OperationalError("INSERT INTO ledger_block …", {}, Exception("disk I/O error"))
-
-    monkeypatch.setattr(ledger, "seal_pending", broken)
-    vote()
-    clock.advance(seconds=5)
-    failed = eventually(lambda: [r for r in caplog.records if r.name == "contest.voting.sealing" and r.exc_info])
-    assert failed and failed[0].levelno == logging.ERROR and "sealing the ledger failed" in failed[0].getMessage()
-    assert eventually(lambda: sealer_threads() == 0)  # no retry loop on its own
-    assert unsealed() == 1
-
-    monkeypatch.undo()
-    vote()
-    clock.advance(seconds=5)
-    assert eventually(lambda: unsealed() == 0)
-    [block] = db.session.scalars(select(LedgerBlock)).all()
-    assert block.event_count == 2
-
-
-def test_losing_the_cluster_turn_still_seals_the_vote(app, vote, clock):
-    redis = redis_client(app)
-    if redis is None:
-        pytest.skip("needs TEST_REDIS_URL")
-    redis.set(sealing.SEAL_TICK_KEY, "1", ex=3)  # another process's turn, for 3 more seconds
-    vote()
-    clock.advance(seconds=5)
-    voted = time.monotonic()
-    assert eventually(lambda: unsealed() == 0), "the vote was not sealed"
-    assert time.monotonic() - voted < WAIT
-
-
-def test_a_stopped_sealer_arms_no_more(app, vote, clock):
-    sealer = sealing.sealer_of(app)
-    sealer.stop()
-    vote()
-    assert sealer_threads() == 0
-
-
-def test_two_sealers_at_once_seal_each_event_once(app, vote, clock):
-    """The second sealer waits for the first (SQLite: BEGIN IMMEDIATE; PostgreSQL: it gives
-    up at once on the advisory lock) and never seals the same events again."""
-    sealing.sealer_of(app).stop()  # only the two sealers below
-    for _ in range(3):
-        vote()
-    clock.advance(seconds=5)
-    answers = []
-    engine = db.engine
-    with Session(bind=engine) as first:
-        assert ledger.seal_pending(first, now=clock.now()) is not None  # its transaction still open
-
-        def second() -> None:
-            with Session(bind=engine) as session:
-                answers.append(ledger.seal_pending(session, now=clock.now()))
-                session.commit()
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        time.sleep(0.3)
-        first.commit()
-        thread.join(timeout=30)
-    assert answers == [None]
-    assert committed(select(func.count()).select_from(LedgerBlock)) == 1 and unsealed() == 0
-    assert ledger.verify_ledger(db.session).ok
-
-
-def test_the_delay_covers_the_grace_period():
-    assert sealing.SEAL_DELAY > ledger.SEAL_GRACE and sealing.SEAL_DELAY < timedelta(seconds=5)
+def test_the_schedules_and_the_status(app, runner):
+    found = jobs.status(jobs.jobs_of(app))
+    assert found.periodic == ["prune_votes", "seal_ledger", "sweep_media", "verify_ledger"]
+    assert (found.queued, found.running, found.failed) == (0, [], [])
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 0, result.output
+    assert "queued: 0" in result.output and "seal_ledger" in result.output and "verify_ledger" in result.output
+    # The embedded default keeps its queue in a file under instance/; with REDIS_URL, in Redis.
+    huey = jobs.jobs_of(app)
+    assert type(huey).__name__ == ("RedisHuey" if redis_client(app) is not None else "SqliteHuey")

@@ -1,0 +1,218 @@
+"""The job runner: Huey, with the app's schedules and queued work.
+
+Each app gets one Huey (`app.extensions["jobs"]`, made by `create_app` through
+`make_jobs`): `RedisHuey` on the deployment's Redis when REDIS_URL is set, else
+`SqliteHuey` in instance/jobs.sqlite3 (the embedded default). The consumer runs as
+`flask jobs worker` beside the web server (scripts/run-demo.sh starts it with gunicorn;
+docs/DEPLOY.md gives its systemd unit) and `flask jobs status` shows what waits, what
+runs, what failed and what is scheduled.
+
+The schedules:
+- `seal_ledger`, every minute, a turn of its own: it seals the events that are due every
+  SEAL_EVERY (2 s) for the rest of the minute, so a vote's receipt shows its block a few
+  seconds after the vote whatever else happens; a lock keeps one turn running across
+  every consumer, and the next minute's turn takes over. The request path never waits:
+  it writes the event and returns.
+- `prune_votes` hourly (voting.housekeeping.prune: old idempotency answers, view stamps,
+  observations, ended sign-ins).
+- `sweep_media` hourly (media.orphans: stored files no row refers to, after 24 hours).
+- `verify_ledger` nightly (03:30, Asia/Shanghai): the whole ledger recomputed; a failure is
+  logged as an error and written to the audit log (操作日志), where organisers see it.
+
+Every task runs in an app context with a session of its own, and is safe to run twice:
+each reads what is due from the database and does that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from huey import RedisHuey, SqliteHuey, crontab, signals
+from huey.api import Huey
+from huey.constants import EmptyData
+from sqlalchemy.orm import Session
+
+from .accounts import audit
+from .accounts.actors import SYSTEM
+from .extensions import db
+from .i18n import N_, code_labels
+from .media import orphans
+from .voting import housekeeping, ledger, sealing
+from .voting.models import LedgerBlock
+
+log = logging.getLogger(__name__)
+
+NAME = "contest-jobs"
+SEAL_TURN = timedelta(seconds=55)  # each minute's sealing turn; the next one starts on the minute
+FAILURES_KEPT = 50
+STATE_KEY = "contest:jobs:state"  # running tasks and the latest failures, in Huey's own storage
+
+code_labels("audit_action", {"ledger.verify_failed": N_("账本核验未通过")})
+code_labels("audit_target", {"ledger": N_("投票账本")})
+
+
+def make_jobs(app: Flask) -> Huey:
+    """The app's Huey, its tasks and schedules registered (see the module docstring)."""
+    settings = app.extensions["settings"]
+    huey: Huey
+    if settings.redis_url:
+        huey = RedisHuey(NAME, url=settings.redis_url, utc=True)
+    else:
+        path = Path(settings.instance_path) / "jobs.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey(NAME, filename=str(path), utc=True)
+    Tasks(app, huey)
+    return huey
+
+
+def jobs_of(app: Flask) -> Huey:
+    jobs: Huey = app.extensions["jobs"]
+    return jobs
+
+
+@contextmanager
+def _session(app: Flask) -> Iterator[Session]:
+    """An app context and a session of the task's own."""
+    with app.app_context(), Session(bind=db.engine, expire_on_commit=False) as session:
+        yield session
+
+
+class Tasks:
+    """The app's tasks, bound to it; each registered on `huey` under its name."""
+
+    def __init__(self, app: Flask, huey: Huey) -> None:
+        self.app = app
+        self.huey = huey
+        self.stopping = threading.Event()  # the consumer's stop flag once one runs (run_worker)
+        self.seal_ledger = huey.periodic_task(crontab(), name="seal_ledger")(huey.lock_task("seal-ledger")(self._seal_turn))
+        self.prune_votes = huey.periodic_task(crontab(minute="7"), name="prune_votes", retries=2, retry_delay=60)(
+            self.prune_now)
+        self.sweep_media = huey.periodic_task(crontab(minute="17"), name="sweep_media", retries=2, retry_delay=60)(
+            self.sweep_now)
+        # 03:30 in Asia/Shanghai is 19:30 UTC (the consumer keeps UTC)
+        self.verify_ledger = huey.periodic_task(crontab(minute="30", hour="19"), name="verify_ledger")(self.verify_now)
+        huey.signal()(self._observe)
+        app.extensions["job_tasks"] = self
+
+    def now(self) -> datetime:
+        clock = self.app.extensions["clock"]
+        now: datetime = clock.now()
+        return now
+
+    # --- the schedules ------------------------------------------------------------------
+
+    def seal_once(self) -> LedgerBlock | None:
+        """One sealing round: the events that are due, in one block."""
+        with _session(self.app) as session:
+            return sealing.seal_due(session, self.now())
+
+    def _seal_turn(self) -> int:
+        """Seal every SEAL_EVERY until the minute's turn is over (or the consumer stops);
+        the number of blocks sealed."""
+        ends = time.monotonic() + SEAL_TURN.total_seconds()
+        blocks = 0
+        while True:
+            try:
+                blocks += self.seal_once() is not None
+            except Exception:  # a database restart: the events wait for the next round
+                log.exception("sealing the ledger failed; retrying in %s s", sealing.SEAL_EVERY.total_seconds())
+            if time.monotonic() >= ends or self.stopping.wait(sealing.SEAL_EVERY.total_seconds()):
+                return blocks
+
+    def prune_now(self) -> str:
+        with _session(self.app) as session:
+            return str(housekeeping.prune(session, self.now()))
+
+    def sweep_now(self) -> str:
+        with _session(self.app) as session:
+            return orphans.sweep_orphans(session, self.app.extensions["storage"], now=self.now()).summary()
+
+    def verify_now(self) -> bool:
+        """The nightly check of the whole ledger; a failure alerts organisers (audit log)."""
+        with _session(self.app) as session:
+            report = ledger.verify_ledger(session)
+            if not report.ok:
+                log.error("the nightly ledger verification failed: %s", report.problem)
+                audit.record(session, actor=SYSTEM, action="ledger.verify_failed", target_type="ledger", target_id=None,
+                             summary=f"账本核验未通过：{report.problem}", now=self.now(),
+                             after={"blocks": report.blocks, "events": report.events, "problem": report.problem})
+                session.commit()
+            return report.ok
+
+    # --- what the status shows -------------------------------------------------------------
+
+    def _observe(self, signal: str, task: Any, exc: BaseException | None = None) -> None:
+        """Keep the running tasks and the latest failures where `flask jobs status` reads them."""
+        if signal not in (signals.SIGNAL_EXECUTING, signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR,
+                          signals.SIGNAL_RETRYING, signals.SIGNAL_LOCKED, signals.SIGNAL_EXPIRED):
+            return
+        try:
+            with self.huey.lock_task("jobs-state"):
+                state = _read_state(self.huey)
+                running = state.setdefault("running", {})
+                if signal == signals.SIGNAL_EXECUTING:
+                    running[task.id] = {"name": task.name, "since": time.time()}
+                else:
+                    running.pop(task.id, None)
+                if signal in (signals.SIGNAL_ERROR, signals.SIGNAL_EXPIRED):
+                    failed = state.setdefault("failed", [])
+                    failed.insert(0, {"name": task.name, "at": time.time(), "error": repr(exc)[:300] if exc else signal})
+                    del failed[FAILURES_KEPT:]
+                self.huey.storage.put_data(STATE_KEY, json.dumps(state).encode())
+        except Exception:  # the status is a convenience: never let it fail a task
+            log.exception("recording the job state failed")
+
+
+def _read_state(huey: Huey) -> dict[str, Any]:
+    raw = huey.storage.peek_data(STATE_KEY)
+    if raw is None or raw is EmptyData:
+        return {}
+    try:
+        loaded: dict[str, Any] = json.loads(raw)
+        return loaded
+    except (TypeError, ValueError):
+        return {}
+
+
+@dataclass(frozen=True)
+class Status:
+    queued: int
+    scheduled: int
+    running: list[tuple[str, float]]  # name, seconds running
+    failed: list[tuple[str, float, str]]  # name, seconds ago, error
+    periodic: list[str]
+
+
+def status(huey: Huey) -> Status:
+    """What waits, runs, failed lately and is scheduled (`flask jobs status`)."""
+    state = _read_state(huey)
+    now = time.time()
+    return Status(
+        queued=huey.pending_count(), scheduled=huey.scheduled_count(),
+        running=[(r["name"], now - r["since"]) for r in state.get("running", {}).values()],
+        failed=[(f["name"], now - f["at"], f["error"]) for f in state.get("failed", [])],
+        periodic=sorted(t.name for t in huey._registry.periodic_tasks),
+    )
+
+
+def run_worker(app: Flask, *, workers: int = 2, on_start: Callable[[], None] | None = None) -> None:
+    """Run the consumer in this process until it is stopped (SIGINT / SIGTERM). Threads:
+    the sealing turn keeps one busy, the rest take everything else."""
+    huey = jobs_of(app)
+    consumer = huey.create_consumer(workers=max(2, workers), worker_type="thread", periodic=True,
+                                    check_worker_health=True, scheduler_interval=1)
+    tasks: Tasks = app.extensions["job_tasks"]
+    tasks.stopping = consumer.stop_flag  # a graceful stop ends the sealing turn at once
+    if on_start is not None:
+        on_start()
+    consumer.run()
