@@ -52,10 +52,12 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     from .errors import register_error_handlers
     from .input_guard import init_input_guard
+    from .metrics import init_metrics
     from .request_log import init_request_log
     from .security_headers import init_security_headers
 
     init_request_log(app, resolved.log_level)
+    init_metrics(app, resolved)  # after the request id: its timer is the first hook of all
     init_security_headers(app)
     register_error_handlers(app)
     init_input_guard(app)  # before the blueprints: their rules take the id converter

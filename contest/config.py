@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -13,6 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production", "testing")
+# Who may read /metrics without the token: the machine itself.
+METRICS_ALLOW_DEFAULT = ("127.0.0.1/32", "::1/128")
+METRICS_TOKEN_MIN = 32
 SMS_BACKENDS = ("console",)
 # Programs the uploads need (photos are cleaned with jpegtran, videos probed and cleaned
 # with ffmpeg): production refuses to start without them rather than fail on an upload.
@@ -51,6 +55,12 @@ class Settings:
     image_decode_slots: int = 2
     # Every captcha's answer, for automated tests only; refused outside env 'testing'.
     captcha_fixed_answer: str = ""
+    # /metrics: the client addresses (CIDRs) it answers, and a bearer token that opens it
+    # from anywhere (empty: none); PROMETHEUS_MULTIPROC_DIR, the folder gunicorn's workers
+    # share their figures in (empty: each process its own, as in development).
+    metrics_allow: tuple[str, ...] = METRICS_ALLOW_DEFAULT
+    metrics_token: str = ""
+    metrics_multiproc_dir: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,6 +106,11 @@ class Settings:
             public_base_url=get("PUBLIC_BASE_URL"),
             trusted_hosts=tuple(h.strip().lower() for h in get("TRUSTED_HOSTS").split(",") if h.strip()),
             proxy_sets_host=get("PROXY_SETS_HOST", "0") in ("1", "true", "yes"),
+            # Set but empty: no address, the token alone opens /metrics.
+            metrics_allow=METRICS_ALLOW_DEFAULT if environ.get("METRICS_ALLOW") is None else tuple(
+                c.strip() for c in get("METRICS_ALLOW").split(",") if c.strip()),
+            metrics_token=get("METRICS_TOKEN"),
+            metrics_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR"),
         )
 
     def with_defaults(self) -> Settings:
@@ -147,6 +162,12 @@ class Settings:
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         if self.public_base_url:
             changes["public_base_url"] = _checked_base_url(self.public_base_url, self.is_production)
+        changes["metrics_allow"] = _checked_networks(self.metrics_allow)
+        if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN:
+            raise ConfigError(f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters")
+        if self.metrics_multiproc_dir and not os.path.isdir(self.metrics_multiproc_dir):
+            raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {self.metrics_multiproc_dir!r} is not a folder: create it "
+                              "(empty) before the server starts")
         return replace(self, **changes)
 
     @property
@@ -173,6 +194,18 @@ def _checked_base_url(value: str, production: bool) -> str:
     if production and parts.scheme != "https":
         raise ConfigError("production start-up refused: PUBLIC_BASE_URL must be https://…")
     return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _checked_networks(cidrs: tuple[str, ...]) -> tuple[str, ...]:
+    """METRICS_ALLOW's entries in canonical form (a bare address is one host)."""
+    checked = []
+    for cidr in cidrs:
+        try:
+            checked.append(str(ipaddress.ip_network(cidr.strip(), strict=True)))
+        except ValueError as exc:
+            raise ConfigError(f"METRICS_ALLOW: {cidr!r} is not an address or a network such as 10.0.0.0/8 "
+                              f"or ::1/128 ({exc})") from None
+    return tuple(checked)
 
 
 def _private_directory(instance: Path) -> None:

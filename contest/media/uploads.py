@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 
+from flask import request
 from werkzeug.datastructures import FileStorage
 
-from .. import web
+from .. import metrics, web
 from ..errors import DomainError
 from ..extensions import db
 from .storage import is_no_space, storage_full
@@ -59,8 +60,10 @@ def upload_transaction() -> Iterator[Uploads]:
     """The request's rows committed together at the end, or none of them (rolled back).
 
     Files already stored stay for the orphan sweep; the temporary copies go in every case.
+    The operators' upload counter learns each outcome here: accepted, or refused with its code.
     """
     workdir = ""
+    endpoint = request.endpoint or ""
     try:
         workdir = tempfile.mkdtemp(prefix="contest-upload-")
         yield Uploads(workdir)
@@ -68,8 +71,14 @@ def upload_transaction() -> Iterator[Uploads]:
     except BaseException as exc:
         db.session.rollback()
         if is_no_space(exc):  # the temporary folder, or a video's transcoding scratch
-            raise storage_full() from exc
+            full = storage_full()
+            metrics.upload_refused(endpoint, full.code)
+            raise full from exc
+        if isinstance(exc, DomainError):
+            metrics.upload_refused(endpoint, exc.code)
         raise
+    else:
+        metrics.upload_accepted(endpoint)
     finally:
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
