@@ -190,7 +190,7 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     # so that when Redis is down every call fails at once and the database answers.
     app.extensions["redis"] = connect(s.redis_url) if s.redis_url else None
     app.extensions["login_fallback"] = in_memory_windows()
-    app.extensions["sms_sender"] = make_sender(s.sms_backend)
+    app.extensions["sms_sender"] = make_sender(s)
     app.extensions["storage"] = LocalStorage(s.media_root)
     # One per process: its threads share the decode slots that bound the memory images take.
     app.extensions["image_decoder"] = ImageDecoder(slots=s.image_decode_slots)

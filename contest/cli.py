@@ -17,13 +17,14 @@ from .clock import to_local
 from .contests import service as contests
 from .errors import DomainError
 from .extensions import db
+from .i18n import label_of
 from .media.cli import register_media_cli
 from .results.cli import register_results_cli
 from .voting import live
 from .voting.cli import register_voting_cli
 
 users_cli = AppGroup("users", help="Create accounts and manage their roles.")
-sms_cli = AppGroup("sms", help="Read the console SMS outbox.")
+sms_cli = AppGroup("sms", help="Read the SMS outbox: each message and its delivery.")
 redis_cli = AppGroup("redis", help="Rebuild what Redis holds from the database.")
 
 
@@ -83,9 +84,13 @@ def revoke_role(phone: str, role: str) -> None:
 @click.option("--phone", default=None)
 @click.option("--limit", default=10, show_default=True)
 def show_outbox(phone: str | None, limit: int) -> None:
-    """Print the latest messages the console sender delivered."""
+    """Print the latest messages, oldest first, each with its delivery (state, tries, the gateway's answer)."""
     for message in reversed(accounts.outbox(db.session, phone=phone, limit=limit)):
-        click.echo(f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S} {message.phone} {message.body}")
+        d = accounts.describe_sms(message)
+        delivery = " · ".join(str(part) for part in (
+            label_of("sms_state", d["state"]), d["reason"], d["error_code"], d["request_id"],
+            f"{d['attempts']}次" if d["attempts"] > 1 else "") if part)
+        click.echo(f"{to_local(message.created_at):%Y-%m-%d %H:%M:%S} {message.phone} {message.body}  [{delivery}]")
 
 
 @click.command("demo")

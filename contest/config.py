@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -17,7 +18,21 @@ ENVIRONMENTS = ("development", "production", "testing")
 # Who may read /metrics without the token: the machine itself.
 METRICS_ALLOW_DEFAULT = ("127.0.0.1/32", "::1/128")
 METRICS_TOKEN_MIN = 32
-SMS_BACKENDS = ("console",)
+SMS_BACKENDS = ("console", "aliyun", "tencent")
+# One gateway template per kind of text message (accounts/sms.py names the kinds and their
+# parameters): the environment variable that holds each template's id.
+SMS_TEMPLATE_VARIABLES = {
+    "register_code": "SMS_TEMPLATE_REGISTER_CODE",
+    "reset_code": "SMS_TEMPLATE_RESET_CODE",
+    "already_registered": "SMS_TEMPLATE_ALREADY_REGISTERED",
+    "notice": "SMS_TEMPLATE_NOTICE",
+}
+# What each gateway's ids look like, so a typo is a start-up error and not a failed text.
+_SMS_FORMATS = {
+    "aliyun": {"SMS_ACCESS_KEY_ID": r"LTAI[0-9A-Za-z]{12,30}", "template": r"SMS_[0-9]{3,15}"},
+    "tencent": {"SMS_ACCESS_KEY_ID": r"AKID[0-9A-Za-z]{12,60}", "template": r"[0-9]{1,12}",
+                "SMS_SDK_APP_ID": r"1[0-9]{9}"},
+}
 # Programs the uploads need (photos are cleaned with jpegtran, videos probed and cleaned
 # with ffmpeg): production refuses to start without them rather than fail on an upload.
 PROGRAMS = (("jpegtran", "libjpeg-turbo-progs"), ("ffmpeg", "ffmpeg"), ("ffprobe", "ffmpeg"))
@@ -36,6 +51,21 @@ class Settings:
     redis_url: str = ""
     media_root: str = ""
     sms_backend: str = "console"
+    # The SMS gateway's account (SMS_BACKEND=aliyun or tencent; see docs/DEPLOY.md, "SMS").
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
+    sms_region: str = ""
+    # Tencent's SmsSdkAppId (the SMS application the templates belong to).
+    sms_sdk_app_id: str = ""
+    # host[:port] of the gateway's API when not the SDK's default (a private endpoint).
+    sms_endpoint: str = ""
+    sms_protocol: str = "https"
+    sms_timeout: float = 5.0
+    # kind -> template id (keys of SMS_TEMPLATE_VARIABLES).
+    sms_templates: Mapping[str, str] = field(default_factory=dict)
+    # Text messages the deployment sends per day (Asia/Shanghai) at most, all kinds together.
+    sms_daily_budget: int = 2000
     # How many reverse proxies stand in front of the app; 0 trusts no forwarded header.
     proxy_count: int = 0
     # The site's address as the public reaches it ("https://vote.example.cn"): every
@@ -89,6 +119,14 @@ class Settings:
             image_decode_slots = int(get("IMAGE_DECODE_SLOTS", "2") or 2)
         except ValueError:
             raise ConfigError("IMAGE_DECODE_SLOTS must be a whole number (image decodes a process runs at once)") from None
+        try:
+            sms_timeout = float(get("SMS_TIMEOUT", "5") or 5)
+        except ValueError:
+            raise ConfigError("SMS_TIMEOUT must be a number of seconds") from None
+        try:
+            sms_daily_budget = int(get("SMS_DAILY_BUDGET", "2000") or 2000)
+        except ValueError:
+            raise ConfigError("SMS_DAILY_BUDGET must be a whole number (text messages per day)") from None
         return cls(
             env=get("CONTEST_ENV", "development"),
             instance_path=instance_path,
@@ -97,6 +135,16 @@ class Settings:
             redis_url=get("REDIS_URL"),
             media_root=get("MEDIA_ROOT"),
             sms_backend=get("SMS_BACKEND", "console"),
+            sms_access_key_id=get("SMS_ACCESS_KEY_ID"),
+            sms_access_key_secret=get("SMS_ACCESS_KEY_SECRET"),
+            sms_sign_name=get("SMS_SIGN_NAME"),
+            sms_region=get("SMS_REGION"),
+            sms_sdk_app_id=get("SMS_SDK_APP_ID"),
+            sms_endpoint=get("SMS_ENDPOINT"),
+            sms_protocol=get("SMS_PROTOCOL", "https").lower(),
+            sms_timeout=sms_timeout,
+            sms_templates={kind: get(name) for kind, name in SMS_TEMPLATE_VARIABLES.items() if get(name)},
+            sms_daily_budget=sms_daily_budget,
             proxy_count=proxy_count,
             font_path=get("FONT_PATH"),
             ratelimit_enabled=get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
@@ -152,8 +200,7 @@ class Settings:
             changes["media_root"] = str(instance / "media")
         if not self.secret_key:
             changes["secret_key"] = _development_secret(instance)
-        if self.sms_backend not in SMS_BACKENDS:
-            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
+        _check_sms(self)
         if self.proxy_count < 0:
             raise ConfigError("PROXY_COUNT cannot be negative")
         if self.image_decode_slots < 1:
@@ -184,6 +231,53 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return replace(self, **values)
+
+
+def _check_sms(s: Settings) -> None:
+    """The gateway's settings, each named when missing or malformed; values are never
+    echoed (the key id and secret are credentials)."""
+    if s.sms_backend not in SMS_BACKENDS:
+        raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
+    if s.sms_daily_budget < 0:
+        raise ConfigError("SMS_DAILY_BUDGET cannot be negative (0 stops every text message)")
+    if not 0 < s.sms_timeout <= 60:
+        raise ConfigError("SMS_TIMEOUT must be between 0 and 60 seconds")
+    if s.sms_backend == "console":
+        return
+    formats = _SMS_FORMATS[s.sms_backend]
+    given = {
+        "SMS_ACCESS_KEY_ID": s.sms_access_key_id, "SMS_ACCESS_KEY_SECRET": s.sms_access_key_secret,
+        "SMS_SIGN_NAME": s.sms_sign_name, "SMS_REGION": s.sms_region,
+        **({"SMS_SDK_APP_ID": s.sms_sdk_app_id} if s.sms_backend == "tencent" else {}),
+        **{name: s.sms_templates.get(kind, "") for kind, name in SMS_TEMPLATE_VARIABLES.items()},
+    }
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"SMS_BACKEND={s.sms_backend} needs " + ", ".join(missing) + " (see docs/DEPLOY.md, 'SMS')")
+    unknown = set(s.sms_templates) - set(SMS_TEMPLATE_VARIABLES)
+    if unknown:
+        raise ConfigError(f"unknown SMS message kinds: {', '.join(sorted(unknown))}")
+    where = f"for SMS_BACKEND={s.sms_backend}"
+    for name in ("SMS_ACCESS_KEY_ID", "SMS_SDK_APP_ID"):
+        if name in formats and not re.fullmatch(formats[name], given[name]):
+            raise ConfigError(f"{name} is malformed {where} (expected the pattern {formats[name]})")
+    if not re.fullmatch(r"[!-~]{16,100}", s.sms_access_key_secret):
+        raise ConfigError("SMS_ACCESS_KEY_SECRET is malformed: 16 to 100 visible ASCII characters expected")
+    # Both gateways take a signature of 2 to 12 characters, without the 【】 the text shows.
+    if not re.fullmatch(r"[0-9A-Za-z\u4e00-\u9fff]{2,12}", s.sms_sign_name):
+        raise ConfigError("SMS_SIGN_NAME must be the approved signature itself: 2 to 12 Chinese characters, "
+                          "letters or digits, without 【】")
+    if not re.fullmatch(r"[a-z]{2,3}-[a-z]+(-[0-9]+)?", s.sms_region):
+        raise ConfigError(f"SMS_REGION is malformed {where} (e.g. cn-hangzhou for aliyun, ap-guangzhou for tencent)")
+    for kind, name in SMS_TEMPLATE_VARIABLES.items():
+        if not re.fullmatch(formats["template"], s.sms_templates[kind]):
+            raise ConfigError(f"{name} is malformed {where} (expected the pattern {formats['template']})")
+    if s.sms_endpoint and not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", s.sms_endpoint):
+        raise ConfigError("SMS_ENDPOINT must be host[:port], without a scheme or path")
+    if s.sms_protocol not in ("https", "http"):
+        raise ConfigError("SMS_PROTOCOL must be https or http")
+    if s.sms_protocol == "http" and s.is_production:
+        raise ConfigError("production start-up refused: SMS_PROTOCOL=http would send the gateway's key in the clear")
 
 
 def _checked_base_url(value: str, production: bool) -> str:

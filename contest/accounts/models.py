@@ -125,6 +125,9 @@ class SmsCode(Base):
     __tablename__ = "sms_code"
     __table_args__ = (
         Index("ix_sms_code_phone_purpose", "phone", "purpose", "created_at"),
+        Index("ix_sms_code_created_at", "created_at"),
+        Index("ix_sms_code_requested_ip_created_at", "requested_ip", "created_at"),
+        Index("ix_sms_code_requested_subnet_created_at", "requested_subnet", "created_at"),
         CheckConstraint("purpose IN ('register', 'reset')", name="purpose_known"),
     )
 
@@ -137,17 +140,45 @@ class SmsCode(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
     requested_ip: Mapped[str] = mapped_column(String(45), default="")
+    # The /24 (IPv4) or /64 (IPv6) of requested_ip: the caps on code requests count by it.
+    requested_subnet: Mapped[str] = mapped_column(String(50), default="")
+
+
+SMS_STATES = ("queued", "sending", "sent", "failed")
+SMS_STATE_LABELS = code_labels("sms_state", {
+    "queued": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"), "failed": N_("发送失败"),
+})
 
 
 class SmsMessage(Base):
-    """The console sender's outbox: what a real gateway would have delivered."""
+    """One text message and its delivery: queued, claimed by one sender (sending), then
+    sent or failed. `body` is the readable text (the console sender's outbox); a gateway
+    is given the kind's template and `params` instead."""
 
     __tablename__ = "sms_outbox"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed')", name="state_known"),
+        Index("ix_sms_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(11), index=True)
     body: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(30), default="")
+    params: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Which sender took it (console, aliyun, tencent) and what the gateway answered.
+    provider: Mapped[str] = mapped_column(String(20), default="")
+    request_id: Mapped[str] = mapped_column(String(100), default="")
+    error_code: Mapped[str] = mapped_column(String(100), default="")
+    error_reason: Mapped[str] = mapped_column(String(100), default="")
+    # A failure worth another try (throttled, network); when it is due.
+    retryable: Mapped[bool] = mapped_column(default=False)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

@@ -27,6 +27,14 @@ from .actors import Actor, is_system
 from .login_guard import FailureCounters as FailureCounters  # re-exported: the API counts sign-in failures too
 from .login_guard import in_memory_windows as in_memory_windows  # for create_app
 from .models import ROLES, LoginSession, Notice, SmsCode, SmsMessage, User, UserRole
+from .outbox import SEND_FAILED as SEND_FAILED  # the page that asked for a code shows it
+from .outbox import SmsRefused as SmsRefused
+from .outbox import check_code_caps, subnet_of
+from .outbox import deliver as deliver  # for the job runner: deliver one message
+from .outbox import delivery_failed as delivery_failed
+from .outbox import describe_sms as describe_sms  # for organisers' listings
+from .outbox import due_for_retry as due_for_retry  # for the job runner: what to retry
+from .outbox import queue_sms as queue_sms  # for the job runner: queue a message
 from .sms import SmsSender as SmsSender  # the type of web.sms_sender(), for callers of notify
 
 log = logging.getLogger(__name__)
@@ -263,8 +271,10 @@ def prune_login_sessions(session: SessionLike, now: datetime, *, kept: timedelta
 def send_sms_code(
     session: SessionLike, sender: SmsSender, *, phone: str, purpose: str, now: datetime,
     secret_key: str, ip: str = "",
-) -> None:
-    """Send a fresh 6-digit code (replacing any earlier one) for registering or a reset.
+) -> int | None:
+    """Send a fresh 6-digit code (replacing any earlier one) for registering or a reset;
+    returns the id of the queued text message (None when none is sent), delivered once
+    the caller commits.
 
     The caller cannot tell whether the number is registered: the same work is done and
     the same answer given either way. Only the phone's owner learns it, from the text:
@@ -274,6 +284,8 @@ def send_sms_code(
     phone = normalize_phone(phone)
     if purpose not in ("register", "reset"):
         raise InvalidInput(_("未知的验证码用途。"))
+    # Before anything is written: a refusal keeps what it recorded (the budget alert).
+    check_code_caps(session, sender, phone=phone, ip=ip, now=now)
     # The id alone: loading the account (and its roles) would be extra work that only
     # a registered number causes.
     registered = session.scalar(select(User.id).where(User.phone == phone)) is not None
@@ -299,14 +311,15 @@ def send_sms_code(
     code_hash = _code_hash(secret_key, phone, purpose, code) if sent else secrets.token_hex(32)
     session.add(SmsCode(
         phone=phone, purpose=purpose, code_hash=code_hash,
-        created_at=now, expires_at=now + CODE_TTL, requested_ip=ip[:45],
+        created_at=now, expires_at=now + CODE_TTL, requested_ip=ip[:45], requested_subnet=subnet_of(ip),
     ))
+    message = None
     if purpose == "register" and registered:
-        sender.send(session, phone, _("【济南职教活动周】有人用您的手机号申请注册，但该号码已经注册过了。请直接登录；如忘记密码，请在登录页点击“忘记密码”，用短信验证码重置。如非本人操作，请忽略本短信。"), now)
+        message = queue_sms(session, sender, phone=phone, kind="already_registered", params={}, now=now)
     elif sent:
-        what = _("注册") if purpose == "register" else _("重置密码")
-        sender.send(session, phone, _("【济南职教活动周】您的%(what)s验证码是 %(code)s，5 分钟内有效，请勿告诉他人。", what=what, code=code), now)
+        message = queue_sms(session, sender, phone=phone, kind=f"{purpose}_code", params={"code": code}, now=now)
     session.flush()
+    return message.id if message is not None else None
 
 
 def consume_sms_code(session: SessionLike, *, phone: str, purpose: str, code: str, now: datetime, secret_key: str) -> None:
@@ -546,7 +559,7 @@ def search_users(session: SessionLike, *, phone_prefix: str = "", role: str = ""
 
 
 def outbox(session: SessionLike, *, phone: str | None = None, limit: int = 20) -> list[SmsMessage]:
-    """The console sender's latest messages, newest first."""
+    """The latest text messages and their delivery, newest first."""
     query = select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
     if phone:
         query = query.where(SmsMessage.phone == phone)
@@ -557,7 +570,8 @@ def notify(session: SessionLike, sender: SmsSender, *, user: User, body: str, no
     """Tell a user something: a notice on the site and, unless sms=False, a text message."""
     session.add(Notice(user_id=user.id, body=body[:500], link=link[:200], created_at=now))
     if sms:
-        sender.send(session, user.phone, f"【济南职教活动周】{body}"[:500], now)
+        # Past the day's budget the notice is on the site only (the organisers are alerted).
+        queue_sms(session, sender, phone=user.phone, kind="notice", params={"body": body}, now=now)
 
 
 def unread_notices(session: SessionLike, user: User, *, limit: int = 20) -> list[Notice]:

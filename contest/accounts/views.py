@@ -77,12 +77,20 @@ def send_code() -> ResponseReturnValue:
     if not form.validate():
         return _render_form(template, main_form, 400, _first_error(form), form)
     endpoint = "accounts.register" if purpose == "register" else "accounts.reset_password"
+
+    def sent(message_id: int | None) -> ResponseReturnValue:
+        # The text was handed to the gateway right after the commit: say so if it failed.
+        if service.delivery_failed(db.session, message_id):
+            flash(_(service.SEND_FAILED), "error")
+        else:
+            flash(_("验证码已发送，5 分钟内有效。"), "success")
+        return redirect(url_for(endpoint, phone=service.normalize_phone(required(form.phone.data)), next=_next_page() or None))
+
     return run_action(
         lambda: service.send_sms_code(db.session, web.sms_sender(), phone=required(form.phone.data), purpose=purpose, now=web.now(),
                                       secret_key=web.settings().secret_key, ip=web.client_ip()),
         refused=lambda exc: _render_form(template, main_form, exc.status, exc.message, form),
-        success=_("验证码已发送，5 分钟内有效。"),
-        redirect_to=lambda _sent: url_for(endpoint, phone=service.normalize_phone(required(form.phone.data)), next=_next_page() or None))
+        then=sent)
 
 
 def _first_error(form: BaseForm) -> str:
