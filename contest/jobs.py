@@ -18,6 +18,9 @@ The schedules:
 - `sweep_media` hourly (media.orphans: stored files no row refers to, after 24 hours).
 - `verify_ledger` nightly (03:30, Asia/Shanghai): the whole ledger recomputed; a failure is
   logged as an error and written to the audit log (操作日志), where organisers see it.
+- `retry_sms` every minute: text messages whose gateway was throttled or out of reach are
+  sent again once their backoff has passed, while a code is still fresh
+  (accounts.service.due_for_retry / deliver: a message is never sent twice).
 
 Every task runs in an app context with a session of its own, and is safe to run twice:
 each reads what is due from the database and does that.
@@ -43,6 +46,7 @@ from huey.constants import EmptyData
 from sqlalchemy.orm import Session
 
 from .accounts import audit
+from .accounts import service as accounts
 from .accounts.actors import SYSTEM
 from .extensions import db
 from .i18n import N_, code_labels
@@ -101,6 +105,7 @@ class Tasks:
             self.sweep_now)
         # 03:30 in Asia/Shanghai is 19:30 UTC (the consumer keeps UTC)
         self.verify_ledger = huey.periodic_task(crontab(minute="30", hour="19"), name="verify_ledger")(self.verify_now)
+        self.retry_sms = huey.periodic_task(crontab(), name="retry_sms")(huey.lock_task("retry-sms")(self.retry_sms_now))
         huey.signal()(self._observe)
         app.extensions["job_tasks"] = self
 
@@ -136,6 +141,16 @@ class Tasks:
     def sweep_now(self) -> str:
         with _session(self.app) as session:
             return orphans.sweep_orphans(session, self.app.extensions["storage"], now=self.now()).summary()
+
+    def retry_sms_now(self) -> int:
+        """Send again the messages due for another try; how many went out."""
+        sender = self.app.extensions["sms_sender"]
+        sent = 0
+        with _session(self.app) as session:
+            for message_id in accounts.due_for_retry(session, self.now()):
+                message = accounts.deliver(session, sender, message_id, self.now())
+                sent += message is not None and message.state == "sent"
+        return sent
 
     def verify_now(self) -> bool:
         """The nightly check of the whole ledger; a failure alerts organisers (audit log)."""

@@ -306,3 +306,18 @@ def test_a_sent_code_reads_as_before(app, client, gateway, tmp_path: Path, provi
     db.session.rollback()
     [message] = db.session.scalars(select(SmsMessage).where(SmsMessage.phone == PHONE))
     assert message.state == "sent"
+
+
+def test_the_job_runner_sends_a_throttled_message_again_once_due(app, clock, gateway, tmp_path: Path) -> None:
+    gateway.answer(aliyun_error("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1"))
+    gateway.answer(aliyun_ok())
+    sender = make_gateway_sender("aliyun", gateway.endpoint, tmp_path)
+    app.extensions["sms_sender"] = sender  # the deployment's gateway, as the job runner reads it
+    tasks = app.extensions["job_tasks"]
+    message_id = queue_code(sender, clock)
+    deliver(sender, message_id, clock)
+    assert tasks.retry_sms_now() == 0 and len(gateway.seen) == 1  # its backoff has not passed
+    clock.advance(seconds=30)
+    assert tasks.retry_sms_now() == 1
+    assert row(message_id).state == "sent" and len(gateway.seen) == 2
+    assert tasks.retry_sms_now() == 0 and len(gateway.seen) == 2  # sent: never again
