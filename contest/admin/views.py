@@ -56,12 +56,17 @@ def _changes_from(form: ContestForm) -> contests.ContestChanges:
         stage: (_local(getattr(form, f"{stage}_starts_at").data), _local(getattr(form, f"{stage}_ends_at").data))
         for stage in STAGES
     }
-    allowed = {spec.key for spec in rules_for_kind(form.kind.data)}
-    rules: dict[str, Any] = {key: value for key, value in posted().prefixed("rule_").items() if key in allowed}
-    # An unticked checkbox sends nothing: a boolean rule that is absent is "no".
-    for spec in rules_for_kind(form.kind.data):
-        if spec.type is bool and spec.key not in rules:
-            rules[spec.key] = False
+    rules: dict[str, Any] = {}
+    # The rules fields on the page are those of the kind the page was drawn for; when the
+    # kind was changed before saving they belong to another kind, and the new kind's
+    # defaults apply instead (its own rules are then edited on the contest's page).
+    if posted().text("rules_for") in ("", form.kind.data):
+        allowed = {spec.key for spec in rules_for_kind(form.kind.data)}
+        rules = {key: value for key, value in posted().prefixed("rule_").items() if key in allowed}
+        # An unticked checkbox sends nothing: a boolean rule that is absent is "no".
+        for spec in rules_for_kind(form.kind.data):
+            if spec.type is bool and spec.key not in rules:
+                rules[spec.key] = False
     return contests.ContestChanges(
         slug=required(form.slug.data).strip(), kind=form.kind.data, title=required(form.title.data), short_title=form.short_title.data or "",
         theme=form.theme.data or "", summary=form.summary.data or "", organiser=form.organiser.data or "",
@@ -77,7 +82,7 @@ def _contest_form_page(form: ContestForm, contest: Contest | None, status: int =
     specs = rules_for_kind(kind)
     # Labels that name other rules (a quota's enrolment band) name their saved values.
     return render_template("admin/contest_form.html", form=form, contest=contest, error=error, stages=STAGES,
-                           rule_specs=specs, rule_values=current, rule_hints=RULE_HINTS,
+                           rules_for=kind, rule_specs=specs, rule_values=current, rule_hints=RULE_HINTS,
                            rule_labels={spec.key: label_of(spec, stored) for spec in specs}), status
 
 

@@ -101,8 +101,6 @@ Method = Literal["mean", "trimmed", "median"]
 METHODS: tuple[str, ...] = ("mean", "trimmed", "median")
 #: The round's trimmed mean drops the highest and lowest total from this many judges up.
 TRIM_MIN_JUDGES = 5
-#: The live final drops the highest and lowest total from this many judges up.
-LIVE_TRIM_MIN_JUDGES = 3
 #: Kendall's W is only reported on a complete block at least this large.
 W_MIN_ENTRIES = 3
 W_MIN_JUDGES = 2
@@ -266,22 +264,18 @@ def aggregate_values(values: Sequence[float], method: str) -> float:
     raise ValueError(f"unknown aggregation method {method!r}; expected one of {', '.join(METHODS)}")
 
 
-def live_result(totals: Sequence[float]) -> tuple[float | None, float | None, float | None]:
-    """The live final's big-screen rule: (dropped highest, dropped lowest, mean shown).
-
-    From 3 totals up, one highest and one lowest are dropped (a single copy each, even
-    when several judges gave the same total) and the rest averaged; with 1 or 2 totals
-    nothing is dropped (dropped values are None) and all are averaged; with none the
-    result is (None, None, None). This differs on purpose from the round's ``trimmed``
-    method (5 judges up): on stage the audience expects 去掉一个最高分、去掉一个最低分
-    whatever the panel size."""
-    n = len(totals)
-    if n == 0:
+def live_result(totals: Sequence[float], method: str = "trimmed") -> tuple[float | None, float | None, float | None]:
+    """The big screen's figures for one entry, by the round's own method, so the screen
+    shows the very score the results will publish: (dropped highest, dropped lowest,
+    score). The highest and lowest totals are shown as dropped only when the method drops
+    them (``trimmed`` from TRIM_MIN_JUDGES judges up: a single copy each, even when several
+    judges gave the same total); with no totals the result is (None, None, None)."""
+    if not totals:
         return None, None, None
-    if n < LIVE_TRIM_MIN_JUDGES:
-        return None, None, math.fsum(totals) / n
-    high, low = max(totals), min(totals)
-    return high, low, math.fsum([*totals, -high, -low]) / (n - 2)
+    score = aggregate_values(totals, method)
+    if method == "trimmed" and len(totals) >= TRIM_MIN_JUDGES:
+        return max(totals), min(totals), score
+    return None, None, score
 
 
 def icc_oneway(groups: Sequence[Sequence[float]]) -> tuple[float, float] | None:

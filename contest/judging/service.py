@@ -1123,7 +1123,7 @@ def live_board(session: SessionLike, rnd: Round) -> LiveBoard:
         done = totals.get(entry_id, [])
         need = assigned.get(entry_id, 0)
         if need and len(done) >= need:
-            high, low, mean = aggregate.live_result(done)
+            high, low, mean = aggregate.live_result(done, rnd.aggregation)
             lines[entry_id] = LiveLine(entry, need, len(done), high, low, mean)
         else:
             lines[entry_id] = LiveLine(entry, need, len(done))

@@ -529,7 +529,14 @@ def published_votes_by_day(session: SessionLike, contest: Contest, publication: 
     upto = int((publication.ledger_head or {}).get("events") or 0)
     found = vote_figures(session, contest.id, sealed=True, upto=upto, days=True)
     entry_ids = {int(row["entry_id"]) for row in publication.rows}
-    return [(day.isoformat(), n) for day, n in found.by_day(only=entry_ids, leave_out=leave_out)]
+    counted = dict(found.by_day(only=entry_ids, leave_out=leave_out))
+    if not counted:
+        return []
+    # Every day from the first vote to the last, a day without votes as 0: a gap in the
+    # chart must read as a quiet day, not vanish.
+    first, last = min(counted), max(counted)
+    return [(day.isoformat(), counted.get(day, 0))
+            for day in (first + timedelta(days=i) for i in range((last - first).days + 1))]
 
 
 # --- the transparency report ----------------------------------------------------------------------
@@ -598,5 +605,6 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
         held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else found.of(e).held)
                      for e in with_votes if found.of(e).held), key=lambda r: (-(r.votes or 0), r.entry_id)),
         total_valid=shown.counted if visible else None, total_held=shown.held, total_voided=shown.voided,
-        minors_hidden=bool(hidden), publication=publication, withheld_entries=len(hidden), as_of=now,
+        minors_hidden=bool(hidden), publication=publication, as_of=now,
+        withheld_entries=sum(1 for e in hidden if found.of(e).held or found.of(e).voided),
     )

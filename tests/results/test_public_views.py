@@ -500,7 +500,7 @@ def test_transparency_counts_voided_votes_per_entry_and_reason(client: FlaskClie
     held = html[html.index('id="held-title"'):]
     assert YOUNG_ADULT in held
     assert "<dt>待核实</dt><dd>1</dd>" in html and "<dt>已作废</dt><dd>3</dd>" in html
-    assert "有 1 件作品的票数在下表中显示为“不公开”，也不计入本页的各项合计" in html
+    assert "也不计入本页的各项合计" in html and "下表中有 1 件作品的票数因此显示为“不公开”" in html
     assert "作废的票不会被删除" in html and "flask " not in html
     assert "每一票都记入一本只能追加、不能改写的公开账本" in html
 

@@ -51,7 +51,8 @@ def test_transparency_totals_match_the_fraud_desk(client, make_contest, make_ent
     assert f"<dt>已作废</dt><dd>{desk.voided - 4}</dd>" in html
     assert f"<dt>待核实</dt><dd>{desk.held - 1}</dd>" in html
     assert "没有作废" not in html
-    assert "有 1 件作品的票数在下表中显示为“不公开”" in html
+    assert "未满 18 周岁选手作品的票数不公开，也不计入本页的各项合计" in html
+    assert "下表中有 1 件作品的票数因此显示为“不公开”" in html
     assert re.search(r"以上为截至 .+? 投票记录中的实时数字", html)
     by_entry = html[html.index("<caption>按作品和原因统计</caption>"):html.index('id="held-title"')]
     assert "护理之星" in by_entry and "不公开" in by_entry
