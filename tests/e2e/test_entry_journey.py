@@ -12,9 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
-from tests.conftest import PASSWORD
-
-from .browser import DESKTOP, PHONE, BrowserLog, screenshot
+from .browser import DESKTOP, PHONE, BrowserLog, log_in, screenshot
 
 pytestmark = pytest.mark.e2e
 TITLE = "泉城工匠的清晨"
@@ -32,14 +30,6 @@ def _photo(path: Path) -> Path:
     return path
 
 
-def _login(page: Page, base: str, phone: str) -> None:
-    page.goto(base + "/account/login")
-    page.get_by_label("手机号").fill(phone)
-    page.get_by_label("密码", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("button", name="退出")).to_be_visible()
-
-
 def test_upload_approve_gallery_and_poster(
     live_server: str, new_page: Callable[..., Page], browser_log: BrowserLog, make_contest, make_user, tmp_path: Path,
 ) -> None:
@@ -50,7 +40,7 @@ def test_upload_approve_gallery_and_poster(
     photo = _photo(tmp_path / "photo.jpg")
 
     page = new_page(**PHONE)
-    _login(page, live_server, citizen.phone)
+    log_in(page, live_server, citizen.phone)
     page.goto(f"{live_server}/c/{contest.slug}/submit")
     expect(page.get_by_role("heading", name="我要投稿")).to_be_visible()
     page.get_by_label("作品名称").fill(TITLE)
@@ -79,7 +69,7 @@ def test_upload_approve_gallery_and_poster(
     expect(page.get_by_role("link", name=re.compile(TITLE))).to_have_count(0)
 
     desk = new_page(**DESKTOP)
-    _login(desk, live_server, organiser.phone)
+    log_in(desk, live_server, organiser.phone)
     desk.goto(live_server + "/admin/moderation/")
     row = desk.locator("li, tr").filter(has_text=TITLE).first
     expect(row).to_be_visible()

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
 from contest.accounts.actors import SYSTEM
@@ -26,9 +25,8 @@ from contest.extensions import db
 from contest.judging import service as judging
 from contest.judging.models import Round
 from contest.media.service import attach_image
-from tests.conftest import PASSWORD
 
-from .browser import PHONE, SCREENSHOTS, BrowserLog, screenshot
+from .browser import PHONE, BrowserLog, log_in, sample_photo, screenful, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +53,6 @@ def _marks(total: float) -> list[float]:
     return marks
 
 
-def _photo(colour: tuple[int, int, int]) -> Image.Image:
-    image = Image.new("RGB", (1200, 800), (236, 230, 218))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 520, 1200, 800), fill=colour)
-    draw.ellipse((800, 80, 1020, 300), fill=(240, 170, 40))
-    draw.polygon([(100, 520), (400, 180), (700, 520)], fill=(60, 110, 70))
-    return image
-
-
 @pytest.fixture
 def live_final(app: Flask, clock: FixedClock, make_user, make_school, make_contest, make_entry):  # type: ignore[no-untyped-def]
     now = clock.now()
@@ -76,7 +65,7 @@ def live_final(app: Flask, clock: FixedClock, make_user, make_school, make_conte
         for position, name in enumerate(team):
             entry.team_members.append(TeamMember(contest_id=contest.id, role="advisor" if position == 3 else "leader" if position == 0 else "member",
                                                  name=name, student_no=f"S{i}{position}", school_id=school.id, position=position))
-        attach_image(db.session, app.extensions["storage"], entry=entry, image=_photo((70, 110, 150) if i else (180, 60, 40)),
+        attach_image(db.session, app.extensions["storage"], entry=entry, image=sample_photo((70, 110, 150) if i else (180, 60, 40)),
                      now=now, caption="项目现场")
         entries.append(entry)
     db.session.commit()
@@ -116,14 +105,6 @@ def _on_stage(rnd: Round, entry: Entry, clock: FixedClock) -> None:
     db.session.commit()
 
 
-def _login(page: Page, base: str, user: User, next_path: str) -> None:
-    page.goto(f"{base}/account/login?next={next_path}")
-    page.get_by_label("手机号").fill(user.phone)
-    page.get_by_label("密码", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(base + next_path)
-
-
 def _score(page: Page, marks: tuple[float, ...], total: str) -> None:
     for (name, _desc, _weight), mark in zip(RUBRIC, marks, strict=True):
         page.get_by_role("group", name=name).get_by_label("得分").fill(f"{mark:g}")
@@ -135,7 +116,7 @@ def test_judge_scores_the_live_final_and_the_big_screen_shows_the_trimmed_mean(
 ) -> None:
     rnd, entries, phone_judge, others, organiser = live_final
     page = new_page(**PHONE)
-    _login(page, live_server, phone_judge, "/judge/")
+    log_in(page, live_server, phone_judge.phone, "/judge/")
     expect(page.get_by_role("heading", name="我的评审")).to_be_visible()
     expect(page.get_by_text("已提交 0 / 2")).to_be_visible()
 
@@ -185,7 +166,7 @@ def test_judge_scores_the_live_final_and_the_big_screen_shows_the_trimmed_mean(
         _submit(rnd, judge, entries[1], total, clock)
 
     screen = new_page(**BIG_SCREEN)
-    _login(screen, live_server, organiser, f"/judge/rounds/{rnd.id}/screen")
+    log_in(screen, live_server, organiser.phone, f"/judge/rounds/{rnd.id}/screen")
     expect(screen.locator("[data-stage-title]")).to_have_text(PROJECTS[1][0])
     expect(screen.locator("[data-stage-meta]")).to_contain_text(PROJECTS[1][1])
     expect(screen.locator("[data-stage-progress]")).to_have_text("已提交 4/5")
@@ -203,8 +184,7 @@ def test_judge_scores_the_live_final_and_the_big_screen_shows_the_trimmed_mean(
     expect(screen.locator("[data-ranking] li.current")).to_contain_text(PROJECTS[1][0])
     # The projector page hides the site header (and its logo), which the shared helper
     # would wait on: the screen is captured as the hall sees it, one 1920×1080 frame.
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    screen.screenshot(path=str(SCREENSHOTS / "desktop-big-screen.png"))
+    screenful(screen, "desktop-big-screen.png")
     # The whole screen fits a 16:9 projector without scrolling.
     assert screen.evaluate("() => document.documentElement.scrollHeight") <= 1080
 

@@ -10,22 +10,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
-from contest.antifraud import captcha
-from contest.extensions import db
-from tests.conftest import PASSWORD, redis_client, submit
+from tests.conftest import PASSWORD, submit
 
-from .browser import BrowserLog, screenshot
+from .browser import BrowserLog, captcha_answer, screenshot
 
 pytestmark = pytest.mark.e2e
 
 BAD_CREDENTIALS = "手机号或密码错误。"
-
-
-def _answer(app: Flask, captcha_id: str) -> str:
-    db.session.rollback()  # see what the server committed
-    code = captcha.challenge_code(db.session, redis_client(app), captcha_id)
-    assert code, captcha_id
-    return code
 
 
 def test_the_login_captcha_can_be_replaced_and_then_signs_in(
@@ -58,7 +49,7 @@ def test_the_login_captcha_can_be_replaced_and_then_signs_in(
     expect(page.locator("#captcha_answer")).to_be_focused()
 
     page.fill("#password", PASSWORD)
-    page.fill("#captcha_answer", _answer(app, fresh).lower())
+    page.fill("#captcha_answer", captcha_answer(app, fresh).lower())
     page.click("form button[type=submit]")
 
     page.wait_for_url(live_server + "/")

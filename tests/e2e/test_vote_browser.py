@@ -18,14 +18,10 @@ from contest.extensions import db
 from contest.voting import service as voting
 from tests.conftest import PASSWORD
 
-from .browser import PHONE, BrowserLog, screenshot
+from .browser import PHONE_BROWSER, BrowserLog, screenshot
 
 pytestmark = pytest.mark.e2e
 
-# A phone browser's own user agent: headless Chromium names itself, which the anti-fraud
-# rightly treats as automation (it would ask for a captcha).
-PHONE_BROWSER = {**PHONE, "user_agent": "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 "
-                                        "(KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"}
 TITLES = ("焊花里的青春", "面点师的清晨", "城市夜色中的维修工", "车间里的光")
 
 
