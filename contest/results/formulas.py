@@ -117,12 +117,12 @@ def explanation(
 
 
 def award_rules(kind: str, formula: Mapping[str, Any] | None, *, rounds: Mapping[str, str] | None = None) -> list[Line]:
-    """The formula's rules as the contest's public rules give them: which entries compete
-    together, then the rule lines of the explanation (awards and their places, whether
-    one work may win two, how scores are computed)."""
+    """The formula's rules as the contest's public rules give them: the rule lines of the
+    explanation (which entries compete together, awards and their places, whether one work
+    may win two, how scores are computed)."""
     rules = check_formula(kind, formula)
     explained = explanation(kind, rules, [], rounds=rounds)
-    return [kind_of(kind).scope_line(rules), *(item for item in explained if item.role == RULE)]
+    return [item for item in explained if item.role == RULE]
 
 
 def explain(

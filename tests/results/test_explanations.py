@@ -114,17 +114,18 @@ def test_english_rendering_translates_all_but_the_data() -> None:
 
 def test_round_names_come_from_params() -> None:
     named = explanation("selection", None, [], rounds={"expert": "专家评审"})
-    rule = named[1]
+    assert render(named[1]) == "全部作品一起排名评奖。"  # which entries compete together comes first
+    rule = named[2]
     assert rule.role == RULE and rule.params["round"] == Line("“%(name)s”轮", {"name": "专家评审"})
     assert render(rule) == "总分 = 投票分 × 30% + 专家分 × 70%；专家分为“专家评审”轮的定稿得分。"
     assert render(rule, english).endswith('the finalized score of round "专家评审".')
-    by_key = explanation("selection", None, [])[1]
+    by_key = explanation("selection", None, [])[2]
     assert by_key.params["round"] == Line("轮次“%(key)s”", {"key": "expert"})
     assert render(by_key) == "总分 = 投票分 × 30% + 专家分 × 70%；专家分为轮次“expert”的定稿得分。"
     # A round's name is a value: text that merely looks like another round's key is left alone.
-    odd = explanation("media", None, [], rounds={"jury": "轮次“final”"})[1]
+    odd = explanation("media", None, [], rounds={"jury": "轮次“final”"})[2]
     assert render(odd).startswith("评委奖：按“轮次“final””轮的定稿得分排名")
-    final = explanation("innovation", None, [], rounds={"final": "国赛决赛"})[1]
+    final = explanation("innovation", None, [], rounds={"final": "国赛决赛"})[2]
     assert render(final) == "成绩 = “国赛决赛”轮（决赛）的定稿得分；同分时比较评审细项得分，仍相同则名次并列。"
 
 

@@ -474,7 +474,8 @@ class Kind:
         names maps category / group ids to their names, rounds round keys to theirs."""
         lines = [Line(N_("%(kind)s 计分公式（指纹 %(fingerprint)s）"), {"kind": line(self.title), "fingerprint": fingerprint},
                       role=TITLE)]
-        lines += [with_role(item, RULE) for item in self.rule_lines(rules, rounds) + self.common_lines(rules)]
+        # which entries compete together first: "1 名" means one per category where awards are per category
+        lines += [with_role(item, RULE) for item in [self.scope_line(rules), *self.rule_lines(rules, rounds), *self.common_lines(rules)]]
         groups: dict[Group, list[EntryResult]] = {}
         for item in results:
             groups.setdefault(item.group, []).append(item)
