@@ -25,7 +25,8 @@ Every vote passes every check: bearer token, the per-address and per-account rat
 (flask-limiter, Redis storage), the idempotency key, anti-fraud scoring (Redis windows per
 address, /24, device and entry; account age; user agent; registration bursts), window,
 eligibility and quotas in PostgreSQL, the ledger event with its digest, the fraud
-observation, the live board update in Redis, and opportunistic ledger sealing.
+observation, the live board update in Redis and the /metrics counters. Sealing is the job
+runner's, not the vote path's: no worker runs here, and the events stay unsealed.
 
 Why X-Forwarded-For: in production nginx sets it and PROXY_COUNT=1 makes the app trust
 exactly that one hop. Without it every request would come from 127.0.0.1, and the
