@@ -463,7 +463,7 @@ def load(args: argparse.Namespace, base: str, voters_file: Path, process: subpro
                 accepted_total += run.ok
             print(f"round {n + 1} {kind:4s}: {run.per_second:8.0f} req/s, {run.ok_per_second:8.0f} ok/s, "
                   f"p50 {run.p50_ms:6.1f} ms, p99 {run.p99_ms:6.1f} ms, {dict(run.statuses)}", flush=True)
-    time.sleep(3)  # let the last opportunistic seal and board updates land
+    time.sleep(3)  # let the last board updates land
     return runs, accepted_total, fetch_json(f"{base}/api/v1/contests/{SLUG}/leaderboard?limit=50")
 
 

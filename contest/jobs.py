@@ -22,6 +22,11 @@ The schedules:
   sent again once their backoff has passed, while a code is still fresh
   (accounts.service.due_for_retry / deliver: a message is never sent twice).
 
+Queued work:
+- `transcode_video(media_item_id)`, queued after an upload's commit: the video's playback
+  rendition (media.playback.make_playback; a claim keeps two consumers off one video, and
+  a video already ready or failed is left alone), retried twice a minute apart.
+
 Every task runs in an app context with a session of its own, and is safe to run twice:
 each reads what is due from the database and does that.
 """
@@ -50,7 +55,7 @@ from .accounts import service as accounts
 from .accounts.actors import SYSTEM
 from .extensions import db
 from .i18n import N_, code_labels
-from .media import orphans
+from .media import orphans, playback
 from .voting import housekeeping, ledger, sealing
 from .voting.models import LedgerBlock
 
@@ -106,6 +111,7 @@ class Tasks:
         # 03:30 in Asia/Shanghai is 19:30 UTC (the consumer keeps UTC)
         self.verify_ledger = huey.periodic_task(crontab(minute="30", hour="19"), name="verify_ledger")(self.verify_now)
         self.retry_sms = huey.periodic_task(crontab(), name="retry_sms")(huey.lock_task("retry-sms")(self.retry_sms_now))
+        self.transcode_video = huey.task(name="transcode_video", retries=2, retry_delay=60)(self.transcode_now)
         huey.signal()(self._observe)
         app.extensions["job_tasks"] = self
 
@@ -151,6 +157,11 @@ class Tasks:
                 message = accounts.deliver(session, sender, message_id, self.now())
                 sent += message is not None and message.state == "sent"
         return sent
+
+    def transcode_now(self, media_item_id: int) -> str:
+        """A video's playback rendition; the state it is left in."""
+        with _session(self.app) as session:
+            return playback.make_playback(session, self.app.extensions["storage"], media_item_id, self.now())
 
     def verify_now(self) -> bool:
         """The nightly check of the whole ledger; a failure alerts organisers (audit log)."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +38,7 @@ from contest.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Passw0rd2023"
 # A fixed moment inside the 2023 Activity Week, Asia/Shanghai.
 START = datetime(2023, 5, 16, 10, 0, tzinfo=LOCAL_TZ)
@@ -276,3 +281,34 @@ def count_queries(app: Flask) -> Callable[[], Any]:
 
 def redis_client(app: Flask) -> redis.Redis[Any] | None:
     return app.extensions["redis"]
+
+
+@pytest.fixture
+def worker(app: Flask, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`flask jobs worker` in a process of its own, on the test's database, media and job
+    queue (the app's jobs.sqlite3, or on PostgreSQL + Redis its queue in Redis)."""
+    settings = app.extensions["settings"]
+    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": settings.database_url,
+           "SECRET_KEY": settings.secret_key, "MEDIA_ROOT": settings.media_root,
+           "INSTANCE_PATH": settings.instance_path, "CONTEST_ENV": "development", "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    if TEST_REDIS_URL:
+        env["REDIS_URL"] = TEST_REDIS_URL
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "job runner:" not in log_path.read_text() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert "job runner:" in log_path.read_text(), log_path.read_text()[-2000:]
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -71,6 +71,7 @@ KNOWN_REACHES: dict[tuple[str, str], str] = {
     ("contest", "contest.media.storage"): "create_app makes LocalStorage(MEDIA_ROOT)",
     # The job runner's schedules run upkeep that no request does.
     ("contest.jobs", "contest.media.orphans"): "the hourly sweep of stored files no row refers to",
+    ("contest.jobs", "contest.media.playback"): "the playback renditions of uploaded videos",
     ("contest.jobs", "contest.voting.housekeeping"): "the hourly prune",
     ("contest.jobs", "contest.voting.sealing"): "the sealing turn every 2 s",
 }

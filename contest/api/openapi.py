@@ -133,9 +133,15 @@ SCHEMAS: dict[str, Any] = {
         "total": COUNT,
     }),
     "Media": _obj({
-        "kind": {"type": "string", "enum": ["image", "video"]}, "url": URL, "thumb_url": NULLABLE_URL,
+        "kind": {"type": "string", "enum": ["image", "video"]},
+        "url": {**NULLABLE_URL, "description": "what viewers get: a video's playback rendition (H.264/AAC MP4, at most "
+                "1280×720) when ready, null while it is being made, else its clean original"},
+        "thumb_url": NULLABLE_URL,
         "poster_url": NULLABLE_URL, "width": COUNT, "height": COUNT, "caption": STRING, "alt_text": STRING,
         "duration_seconds": {"type": ["number", "null"]},
+        "playback_state": {"type": ["string", "null"], "enum": ["pending", "ready", "failed", None],
+                           "description": "a video's playback rendition: pending (url is null), ready or failed; "
+                                          "null for images and videos stored before renditions"},
     }),
     "Nominee": _obj({"name": STRING, "major": NULLABLE_STRING, "grade": NULLABLE_STRING, "story": NULLABLE_STRING}),
     "TeamMember": _obj({"name": STRING, "role": {"type": "string", "enum": list(TEAM_ROLES)}, "major": STRING}),

@@ -65,11 +65,23 @@ def entry_summary(value: Entry, contest_value: Contest) -> dict[str, Any]:
     }
 
 
+def _media_key(item: MediaItem) -> str:
+    """What a viewer is served, as on the entry's page: a video's playback rendition once
+    it is ready, nothing while it is being made, else (stored before renditions, or the
+    rendition failed) its clean original."""
+    if item.kind != "video":
+        return item.display_key or item.original_key
+    if item.playback_state == "ready" and item.playback_key:
+        return item.playback_key
+    return "" if item.playback_state == "pending" else item.original_key
+
+
 def media_item(item: MediaItem) -> dict[str, Any]:
     return {
-        "kind": item.kind, "url": media_url(item.display_key or item.original_key), "thumb_url": media_url(item.thumb_key),
+        "kind": item.kind, "url": media_url(_media_key(item)), "thumb_url": media_url(item.thumb_key),
         "poster_url": media_url(item.poster_key), "width": item.width, "height": item.height, "caption": item.caption,
         "alt_text": item.alt_text, "duration_seconds": item.duration_seconds,
+        "playback_state": (item.playback_state or None) if item.kind == "video" else None,
     }
 
 

@@ -2,7 +2,8 @@
 encoded with ffmpeg while the demo is seeded, then taken in by the platform's own video
 intake (probed, stream-copied without metadata, a poster frame taken) and attached the
 way a submission attaches an upload, so the demo stores and serves them as it would a
-citizen's clip.
+citizen's clip; each is playable by everyone at once (its own playback rendition, or one
+made while seeding).
 
 The pictures come from the caller (the demo paints them with the CJK font it uses for
 every picture): a background and a transparent layer with the text, which slides and
@@ -24,6 +25,7 @@ from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from .models import MediaItem
+from .playback import make_playback_now
 from .storage import Storage
 from .submissions import attach_video
 from .video import FFMPEG, MIN_SHORT_SIDE, ProcessedVideo, process_video
@@ -114,6 +116,10 @@ class ClipMaker:
         video = self._orders.pop(key).result()
         try:
             item = attach_video(session, storage, entry, video, now=now, role=role, position=position, decoder=None)
+            if item.playback_state == "pending":
+                # Seeded before any job runner runs: the rendition is made here and now. (The
+                # title cards are small 720p H.264, so they are usually their own rendition.)
+                make_playback_now(session, storage, item)
         finally:
             Path(video.path).unlink(missing_ok=True)
         if not entry.cover_key:

@@ -14,7 +14,10 @@ MEDIA_KINDS = ("image", "video", "pdf")
 
 class MediaItem(Base):
     __tablename__ = "media_item"
-    __table_args__ = (CheckConstraint("kind IN ('image', 'video', 'pdf')", name="kind_known"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('image', 'video', 'pdf')", name="kind_known"),
+        CheckConstraint("playback_state IN ('', 'pending', 'ready', 'failed')", name="playback_state_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
@@ -36,6 +39,15 @@ class MediaItem(Base):
     # video: poster frame (JPEG) and duration
     poster_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     duration_seconds: Mapped[float | None]
+    # video: the rendition every viewer gets (H.264 High + AAC MP4, at most 1280×720, about
+    # 2 Mbit/s, index first), made by the job runner (media.playback). State "" is a video
+    # from before renditions (its clean original is served) or not a video; "pending"
+    # until the job runner has made it (claimed_at: a runner is on it since then),
+    # "ready" (playback_key set), or "failed" (playback_error says why, for the author).
+    playback_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
+    playback_state: Mapped[str] = mapped_column(String(10), default="")
+    playback_error: Mapped[str] = mapped_column(String(200), default="")
+    playback_claimed_at: Mapped[datetime | None]
     # what the item is for: photo, cover, video, plan (business plan PDF), pitch (pitch video)
     role: Mapped[str] = mapped_column(String(10), default="photo")
     created_at: Mapped[datetime]

@@ -35,6 +35,7 @@ from ..i18n import _
 from .images import ImageDecoder, ProcessedImage, hamming, process_image
 from .models import DuplicateFlag, MediaItem, QuotaSlot
 from .pdf import check_pdf
+from .playback import Queue, start_playback
 from .storage import Storage
 from .video import ProcessedVideo, process_video
 
@@ -203,9 +204,12 @@ def _attach_images(session: SessionLike, storage: Storage, entry: Entry, images:
 
 
 def attach_video(session: SessionLike, storage: Storage, entry: Entry, video: ProcessedVideo,
-                 *, now: datetime, role: str, position: int, decoder: ImageDecoder | None) -> MediaItem:
+                 *, now: datetime, role: str, position: int, decoder: ImageDecoder | None,
+                 queue: Queue | None = None) -> MediaItem:
     """Store a video accepted by `process_video` with its poster frame (display and
-    thumbnail renditions); the caller deletes the temporary clean file."""
+    thumbnail renditions), and set its playback rendition going (`queue` is given the
+    item's id after the commit when the job runner must make it); the caller deletes the
+    temporary clean file."""
     poster = process_image(video.poster, decoder=decoder)
     item = MediaItem(
         entry_id=entry.id, kind="video", role=role, content_type=video.content_type,
@@ -216,6 +220,7 @@ def attach_video(session: SessionLike, storage: Storage, entry: Entry, video: Pr
     )
     session.add(item)
     session.flush()
+    start_playback(session, item, video, queue)
     return item
 
 
@@ -263,7 +268,7 @@ class MediaEntryInput:
 def submit_media_entry(
     session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: MediaEntryInput,
     photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime,
-    decoder: ImageDecoder | None = None,
+    decoder: ImageDecoder | None = None, queue: Queue | None = None,
 ) -> Entry:
     """A citizen's 全民美拍 entry: photos (as many as the rules allow), or one video with an optional cover."""
     if contest.kind != "media":
@@ -297,7 +302,8 @@ def submit_media_entry(
     _take_slot(session, contest=contest, scope="person", owner_id=actor.id, limit=per_person, entry=entry)
     items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
-        items.append(attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder))
+        items.append(attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder,
+                                  queue=queue))
         items += _attach_images(session, storage, entry, cover_image, now=now, role="cover", start=1)
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
@@ -336,6 +342,7 @@ def _nomination_title(value: str, contest: Contest) -> str:
 def nominate_student(
     session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
+    queue: Queue | None = None,
 ) -> Entry:
     """A school contact nominates a student for 最美职校生: profile, story, photos (as many as the rules
     allow), optional video."""
@@ -378,7 +385,7 @@ def nominate_student(
     items = _attach_images(session, storage, entry, images, now=now)
     if clip is not None:
         items.append(attach_video(session, storage, entry, clip, now=now, role="video", position=len(items),
-                                  decoder=decoder))
+                                  decoder=decoder, queue=queue))
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
     return entry
@@ -449,7 +456,7 @@ def _check_students_free(session: SessionLike, contest: Contest, school: School,
 def register_team(
     session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: TeamInput,
     plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime,
-    decoder: ImageDecoder | None = None,
+    decoder: ImageDecoder | None = None, queue: Queue | None = None,
 ) -> Entry:
     """A school contact registers a 黄炎培 team: project, track, group, members, plan PDF, pitch video, cover."""
     if contest.kind != "innovation":
@@ -482,7 +489,8 @@ def register_team(
         raise _student_taken() from None
     _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
     items = _attach_images(session, storage, entry, cover_image, now=now, role="cover")
-    items.append(attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder))
+    items.append(attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder,
+                              queue=queue))
     plan_item = MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
                           original_key=storage.put(plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
                           caption=Path(plan.name).name[:200], created_at=now)

@@ -4,7 +4,7 @@ entries with their status and the moderators' reasons, edit their text, withdraw
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -19,9 +19,9 @@ from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
-from . import submissions
+from . import playback, submissions
 from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
-from .uploads import Uploads, refusal_headers, upload_transaction, uploader_key
+from .uploads import Uploads, queue_playback, refusal_headers, upload_transaction, uploader_key
 
 bp = Blueprint("submit", __name__)
 
@@ -62,7 +62,7 @@ def _send_media(form: MediaEntryForm, contest: Contest, files: Uploads) -> Entry
     return submissions.submit_media_entry(
         db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), cover=files.one(form.cover.data),
-        now=web.now(), decoder=web.image_decoder(),
+        now=web.now(), decoder=web.image_decoder(), queue=queue_playback,
     )
 
 
@@ -70,7 +70,7 @@ def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.nominate_student(
         db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
-        decoder=web.image_decoder(),
+        decoder=web.image_decoder(), queue=queue_playback,
     )
 
 
@@ -78,7 +78,7 @@ def _send_team(form: TeamForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.register_team(
         db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         plan=files.one(form.plan.data), pitch=files.one(form.pitch.data), cover=files.one(form.cover.data),
-        now=web.now(), decoder=web.image_decoder(),
+        now=web.now(), decoder=web.image_decoder(), queue=queue_playback,
     )
 
 
@@ -149,6 +149,8 @@ class EntryRow:
     entry: Entry
     window_open: bool
     withdrawable: bool
+    video_state: str = ""   # "pending" or "failed" while its video does not play for everyone
+    video_error: str = ""   # why it failed, for the author
 
     @property
     def editable(self) -> bool:
@@ -170,8 +172,12 @@ def _entry_row(entry: Entry, assessed: set[int] | None = None) -> EntryRow:
 
 def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
     entries = submissions.my_entries(db.session, web.user())
-    assessed = submissions.entries_being_assessed(db.session, [e.id for e in entries])  # one query for the list
-    return render_template("media/my_entries.html", rows=[_entry_row(e, assessed) for e in entries], error=error), status
+    ids = [e.id for e in entries]
+    assessed = submissions.entries_being_assessed(db.session, ids)  # one query for the list
+    videos = playback.unfinished_playback(db.session, ids)  # and one for the videos not yet playable
+    rows = [replace(_entry_row(e, assessed), video_state=videos.get(e.id, ("", ""))[0],
+                    video_error=videos.get(e.id, ("", ""))[1]) for e in entries]
+    return render_template("media/my_entries.html", rows=rows, error=error), status
 
 
 @bp.get("/me/entries")

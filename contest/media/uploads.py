@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 
-from flask import request
+from flask import current_app, has_request_context, request
 from werkzeug.datastructures import FileStorage
 
 from .. import metrics, web
@@ -63,7 +63,7 @@ def upload_transaction() -> Iterator[Uploads]:
     The operators' upload counter learns each outcome here: accepted, or refused with its code.
     """
     workdir = ""
-    endpoint = request.endpoint or ""
+    endpoint = (request.endpoint or "") if has_request_context() else ""  # a CLI or a test has no request
     try:
         workdir = tempfile.mkdtemp(prefix="contest-upload-")
         yield Uploads(workdir)
@@ -93,3 +93,8 @@ def uploader_key() -> str:
 def refusal_headers(exc: DomainError) -> dict[str, str]:
     """Headers a page answering a refusal carries (Retry-After when the refusal names a wait)."""
     return {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+
+
+def queue_playback(media_item_id: int) -> None:
+    """Ask the job runner for a video's playback rendition (run after the upload's commit)."""
+    current_app.extensions["job_tasks"].transcode_video(media_item_id)

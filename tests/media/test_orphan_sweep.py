@@ -108,7 +108,7 @@ def test_every_column_that_holds_a_storage_key_protects_its_file(app, make_conte
     as much as media rows do; the models declare them."""
     assert {f"{c.table.name}.{c.name}" for c in orphans.storage_key_columns()} == {
         "entry.cover_key", "media_item.original_key", "media_item.display_key", "media_item.thumb_key",
-        "media_item.poster_key", "result_objection_evidence.storage_key"}
+        "media_item.poster_key", "media_item.playback_key", "result_objection_evidence.storage_key"}
     cover = storage(app).put(b"a cover thumbnail", "jpg")
     entry = make_entry(make_contest())
     entry.cover_key = cover

@@ -8,15 +8,9 @@ app stamps at its (earlier) time is already past the grace period for the worker
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 
 from contest import jobs
@@ -25,11 +19,10 @@ from contest.extensions import db
 from contest.voting import ledger
 from contest.voting import service as voting
 from contest.voting.models import LedgerBlock, LedgerEvent, Vote
-from tests.conftest import CSRF_RE, TEST_REDIS_URL, login, redis_client
+from tests.conftest import CSRF_RE, login, redis_client
 from tests.site.isolation import committed
 
 WAIT = 10.0  # seconds of real time: the promise made to a voter
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def eventually(check, timeout=WAIT):  # type: ignore[no-untyped-def]
@@ -50,33 +43,6 @@ def unsealed() -> int:
 def ballot(make_contest, make_entry):  # type: ignore[no-untyped-def]
     contest = make_contest(kind="media", stage="voting", rules={"captcha_mode": "never"})
     return contest, [make_entry(contest) for _ in range(2)]
-
-
-@pytest.fixture
-def worker(app: Flask, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """`flask jobs worker` in a process of its own, on the test's database (and Redis)."""
-    settings = app.extensions["settings"]
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": settings.database_url,
-           "SECRET_KEY": settings.secret_key, "MEDIA_ROOT": str(tmp_path / "media"),
-           "INSTANCE_PATH": str(tmp_path / "worker"), "CONTEST_ENV": "development", "PYTHONUNBUFFERED": "1"}
-    env.pop("REDIS_URL", None)
-    if TEST_REDIS_URL:
-        env["REDIS_URL"] = TEST_REDIS_URL
-    log = (tmp_path / "worker.log").open("w+")
-    process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        started = eventually(lambda: "job runner:" in (tmp_path / "worker.log").read_text(), timeout=60)
-        assert started, (tmp_path / "worker.log").read_text()[-2000:]
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_a_vote_on_the_web_is_sealed_by_the_job_runner_with_no_other_traffic(client, ballot, make_user, clock, worker):
