@@ -52,7 +52,7 @@ def downgrade():
     with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_sms_outbox_state_next_attempt_at')
         batch_op.drop_index(batch_op.f('ix_sms_outbox_created_at'))
-        batch_op.drop_constraint('ck_sms_outbox_state_known', type_='check')
+        batch_op.drop_constraint(batch_op.f('ck_sms_outbox_state_known'), type_='check')
         for column in ('sent_at', 'claimed_at', 'next_attempt_at', 'retryable',
                        'error_reason', 'error_code', 'request_id', 'provider', 'attempts', 'state', 'params', 'kind'):
             batch_op.drop_column(column)

@@ -44,3 +44,25 @@ def test_models_match_the_migrated_database(app):
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], "models and migrations differ; add a migration:\n" + "\n".join(map(str, differences))
+
+
+def test_the_latest_migrations_go_down_and_up_again(tmp_path):
+    """A release can be rolled back: the migrations of this season's changes (SMS delivery,
+    video renditions) downgrade and upgrade again on a database of their own."""
+    from flask_migrate import downgrade, upgrade
+
+    from contest import create_app
+    from contest.config import Settings
+
+    app = create_app(Settings(env="testing", instance_path=str(tmp_path / "instance"), secret_key="k" * 40,
+                              database_url=f"sqlite:///{tmp_path / 'roundtrip.sqlite3'}", media_root=str(tmp_path / "m")))
+    head = script_directory().get_current_head()
+    with app.app_context():
+        upgrade()
+        downgrade(revision="9d4f1a2b7c3e")
+        with db.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "9d4f1a2b7c3e"
+        upgrade()
+        with db.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == head
+        db.engine.dispose()
