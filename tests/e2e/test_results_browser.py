@@ -141,7 +141,7 @@ def test_results_from_publication_to_a_receipt_check(
     expect(by_reason.get_by_role("row", name=re.compile("异常时段集中投票"))).to_contain_text("2")
     # used on the minor's entry only: a total would give its hidden count away
     expect(by_reason.get_by_role("row", name=re.compile("同一设备多个账号集中投票"))).to_have_count(0)
-    expect(page.get_by_text("的票数在下表中显示为“不公开”", exact=False)).to_be_visible()
+    expect(page.get_by_text("件作品的票数因此显示为“不公开”", exact=False)).to_be_visible()
     by_entry = page.get_by_role("table", name="按作品和原因统计")
     expect(by_entry.get_by_role("row").filter(has_text="面点师的清晨")).to_contain_text("异常时段集中投票")
     expect(by_entry.get_by_role("row").filter(has_text="护理之星")).to_contain_text("不公开")
