@@ -18,7 +18,6 @@ an audit entry (sms.budget_exhausted) and an error in the log.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..addresses import subnet_of
 from ..clock import LOCAL_TZ, local_midnight
 from ..db import SessionLike, after_commit, real_session, rowcount
 from ..errors import TooMany
@@ -77,17 +77,6 @@ class SmsRefused(TooMany):
 
     code = "sms_capped"
     keep_changes = True
-
-
-def subnet_of(ip: str) -> str:
-    """The /24 of an IPv4 address or the /64 of an IPv6 address ('' when not an address)."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 64}", strict=False))
 
 
 def _serialise(session: SessionLike) -> None:

@@ -9,18 +9,17 @@ which every recorded vote writes too: Redis only accelerates, the table is the r
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..accounts.models import SmsCode, User
+from ..addresses import subnet_of
 from ..db import SessionLike
 from ..i18n import N_, code_labels
 from .autonomous import write_now
@@ -120,20 +119,6 @@ class Hit:
     reason: str
     points: int
     detail: dict[str, Any]
-
-
-@lru_cache(maxsize=4096)
-def subnet_of(ip: str) -> str:
-    """The /24 of an IPv4 address or the /64 of an IPv6 address (parsing is dear; a
-    request asks several times, and one address votes several times)."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def _tier(value: Any, tiers: tuple[tuple[Any, int], ...]) -> int:
