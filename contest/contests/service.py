@@ -115,7 +115,13 @@ def minors_hidden(session: SessionLike, contest: Contest, entry_ids: Sequence[in
     """Entries whose vote counts the public may not see (one query, only when the rule is on)."""
     if not entry_ids or not hides_minor_votes(contest):
         return set()
-    entries = entries_by_id(session, list(entry_ids), approved_only=False)
+    return minors_among(contest, entries_by_id(session, list(entry_ids), approved_only=False), on)
+
+
+def minors_among(contest: Contest, entries: Mapping[int, Entry], on: datetime) -> set[int]:
+    """minors_hidden for entries the caller has already loaded (no query)."""
+    if not hides_minor_votes(contest):
+        return set()
     return {entry_id for entry_id, entry in entries.items() if is_minor(entry, on)}
 
 

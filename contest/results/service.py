@@ -589,8 +589,9 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
     found = vote_figures(session, contest.id, now=now)
     competing = competing_entries(session, contest)
     with_votes = sorted(e for e in competing if found.of(e).total)
-    hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
-    titles = {e.id: e.title for e in contests.entries_by_id(session, with_votes).values()}
+    loaded = contests.entries_by_id(session, with_votes)
+    hidden = contests.minors_among(contest, loaded, published_on(publication) if publication else now)
+    titles = {e.id: e.title for e in loaded.values()}
     unexplained = _("未说明")
     voided = sorted(((e, titles.get(e, ""), reason or unexplained, n) for e in with_votes
                      for reason, n in found.of(e).voided_by_reason.items()), key=lambda r: (-r[3], r[0], r[2]))

@@ -473,7 +473,7 @@ def public_board(session: SessionLike, redis: Any, contest: Contest, *, category
     rows = leaderboard(session, redis, contest, category_id=category_id,
                        limit=size + (PRIVATE_OVERFETCH if private_rule else OVERFETCH))
     entries = contests.entries_by_id(session, [entry_id for entry_id, _votes in rows])
-    private = contests.minors_hidden(session, contest, list(entries), now)
+    private = contests.minors_among(contest, entries, now)
     ranked: list[BoardRow] = []
     for entry_id, votes in rows:
         if entry_id not in entries or entry_id in private:
