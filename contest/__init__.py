@@ -158,7 +158,7 @@ def _sqlite_savepoint(conn: Any, name: str) -> None:
 
 def _init_extensions(app: Flask, s: Settings) -> None:
     from . import model_registry  # noqa: F401
-    from .accounts.service import in_memory_windows
+    from .accounts.service import Queued, in_memory_windows
     from .accounts.sms import make_sender
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .jobs import make_jobs
@@ -190,7 +190,9 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     # so that when Redis is down every call fails at once and the database answers.
     app.extensions["redis"] = connect(s.redis_url) if s.redis_url else None
     app.extensions["login_fallback"] = in_memory_windows()
-    app.extensions["sms_sender"] = make_sender(s)
+    # The gateway's sender, whose messages the job runner delivers after the commit that
+    # wrote them (accounts/outbox.py): no request waits for a gateway.
+    app.extensions["sms_sender"] = Queued(make_sender(s), lambda message_id: app.extensions["job_tasks"].send_sms(message_id))
     app.extensions["storage"] = LocalStorage(s.media_root)
     # One per process: its threads share the decode slots that bound the memory images take.
     app.extensions["image_decoder"] = ImageDecoder(slots=s.image_decode_slots)

@@ -83,7 +83,7 @@ def rowcount(result: Result[Any]) -> int:
 _AFTER_COMMIT = "contest.after_commit"
 
 
-def after_commit(session: SessionLike, work: Callable[[], None]) -> None:
+def after_commit(session: SessionLike, work: Callable[[], object]) -> None:
     """Run `work` once the session's current transaction has committed for good.
 
     Work registered inside a SAVEPOINT that is rolled back, or in a transaction that is

@@ -19,13 +19,22 @@ The schedules:
 - `verify_ledger` nightly (03:30, Asia/Shanghai): the whole ledger recomputed; a failure is
   logged as an error and written to the audit log (操作日志), where organisers see it.
 - `retry_sms` every minute: text messages whose gateway was throttled or out of reach are
-  sent again once their backoff has passed, while a code is still fresh
+  sent again once their backoff has passed, while a code is still fresh, and messages
+  still queued half a minute after their commit are sent (their hand-over was lost)
   (accounts.service.due_for_retry / deliver: a message is never sent twice).
 
 Queued work:
+- `send_sms(message_id)`, queued after the commit of whatever wrote the message (the app's
+  sender is `accounts.service.Queued`): the request that asked for a code returns at once
+  and its page follows the delivery.
 - `transcode_video(media_item_id)`, queued after an upload's commit: the video's playback
   rendition (media.playback.make_playback; a claim keeps two consumers off one video, and
-  a video already ready or failed is left alone), retried twice a minute apart.
+  a video already ready or failed is left alone), retried twice a minute apart. Every ten
+  minutes `requeue_playback` queues again the videos still pending that no runner holds
+  (media.playback.stalled: the hand-over or the queue was lost, or the retries were spent).
+- `make_file(file_id)`, queued when an organiser asks for a large export (the audit log)
+  or every certificate of a publication in one PDF (results.prepared): made with its
+  progress recorded, kept for a day (removed by `prune_votes`'s round).
 
 Every task runs in an app context with a session of its own, and is safe to run twice:
 each reads what is due from the database and does that.
@@ -56,6 +65,8 @@ from .accounts.actors import SYSTEM
 from .extensions import db
 from .i18n import N_, code_labels
 from .media import orphans, playback
+from .results import prepared
+from .typesetting import resolve_font
 from .voting import housekeeping, ledger, sealing
 from .voting.models import LedgerBlock
 
@@ -112,6 +123,10 @@ class Tasks:
         self.verify_ledger = huey.periodic_task(crontab(minute="30", hour="19"), name="verify_ledger")(self.verify_now)
         self.retry_sms = huey.periodic_task(crontab(), name="retry_sms")(huey.lock_task("retry-sms")(self.retry_sms_now))
         self.transcode_video = huey.task(name="transcode_video", retries=2, retry_delay=60)(self.transcode_now)
+        self.send_sms = huey.task(name="send_sms")(self.send_sms_now)
+        self.make_file = huey.task(name="make_file", retries=1, retry_delay=30)(self.make_file_now)
+        self.requeue_playback = huey.periodic_task(crontab(minute="*/10"), name="requeue_playback")(
+            self.requeue_playback_now)
         huey.signal()(self._observe)
         app.extensions["job_tasks"] = self
 
@@ -142,7 +157,16 @@ class Tasks:
 
     def prune_now(self) -> str:
         with _session(self.app) as session:
-            return str(housekeeping.prune(session, self.now()))
+            pruned = housekeeping.prune(session, self.now())
+            removed = prepared.remove_expired(session, self.now())
+            session.commit()
+            return f"{pruned}; {removed} expired prepared files removed"
+
+    def make_file_now(self, file_id: int) -> str:
+        """An organiser's large export or certificate batch; the state it is left in."""
+        with _session(self.app) as session:
+            return prepared.make_file(session, file_id, now=self.now(),
+                                      font_path=resolve_font(self.app.extensions["settings"].font_path))
 
     def sweep_now(self) -> str:
         with _session(self.app) as session:
@@ -158,10 +182,25 @@ class Tasks:
                 sent += message is not None and message.state == "sent"
         return sent
 
+    def send_sms_now(self, message_id: int) -> str:
+        """Deliver one queued text message; its state afterwards. Run twice, it sends once
+        (accounts.deliver claims the row); failures are retried by `retry_sms`."""
+        with _session(self.app) as session:
+            message = accounts.deliver(session, self.app.extensions["sms_sender"], message_id, self.now())
+            return message.state if message is not None else "not due"
+
     def transcode_now(self, media_item_id: int) -> str:
         """A video's playback rendition; the state it is left in."""
         with _session(self.app) as session:
             return playback.make_playback(session, self.app.extensions["storage"], media_item_id, self.now())
+
+    def requeue_playback_now(self) -> int:
+        """Queue again the videos whose rendition job was lost; how many."""
+        with _session(self.app) as session:
+            stalled = playback.stalled(session, self.now())
+        for item_id in stalled:
+            self.transcode_video(item_id)
+        return len(stalled)
 
     def verify_now(self) -> bool:
         """The nightly check of the whole ledger; a failure alerts organisers (audit log)."""
@@ -235,8 +274,11 @@ def run_worker(app: Flask, *, workers: int = 2, on_start: Callable[[], None] | N
     """Run the consumer in this process until it is stopped (SIGINT / SIGTERM). Threads:
     the sealing turn keeps one busy, the rest take everything else."""
     huey = jobs_of(app)
+    # max_delay: an idle consumer on the embedded default polls its SQLite queue at least
+    # every second (Huey's default backs off to 10 s), so a text message asked for after a
+    # quiet spell still goes out at once; on Redis the consumer blocks on the queue instead.
     consumer = huey.create_consumer(workers=max(2, workers), worker_type="thread", periodic=True,
-                                    check_worker_health=True, scheduler_interval=1)
+                                    check_worker_health=True, scheduler_interval=1, max_delay=1.0)
     tasks: Tasks = app.extensions["job_tasks"]
     tasks.stopping = consumer.stop_flag  # a graceful stop ends the sealing turn at once
     if on_start is not None:

@@ -49,7 +49,8 @@ PUBLIC: dict[str, frozenset[str]] = {
     "judging": frozenset({"models", "service", "visibility"}),
     "results": frozenset({"models", "service", "exports",
                           "formulas",  # the formulas' schema: defaults, checks, fingerprints, explanations (pure)
-                          "certificates"}),  # award certificates (PDF), beside exports
+                          "certificates",  # award certificates (PDF), beside exports
+                          "prepared"}),  # large exports and certificate batches, made by the job runner
     "admin": frozenset(),
     "api": frozenset(),
     "site": frozenset(),

@@ -4,7 +4,11 @@ A message is queued (a row in sms_outbox, committed with the work that caused it
 delivered by `deliver`: a conditional UPDATE claims the row (queued → sending) so that
 one sender, and one only, hands it to the gateway, however many callers race; the
 answer is recorded (sent, or failed with the gateway's code, a reason and whether a
-later try may succeed). A job runner retries what `due_for_retry` lists.
+later try may succeed). In the app the sender is `Queued`: after the commit the
+message's id goes to the job runner, which delivers it, so no request waits for a
+gateway. The job runner also sends again what `due_for_retry` lists: failures a later
+try may cure, and messages still queued a while after their commit (the hand-over to
+the job runner failed, or its queue was lost).
 
 Code requests are capped per phone, per address, per /24 (IPv4) or /64 (IPv6) and per
 number prefix (the first 7 digits: one exchange's block of numbers, the usual target of
@@ -19,7 +23,7 @@ an audit entry (sms.budget_exhausted) and an error in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +39,12 @@ from ..i18n import N_, _, code_labels
 from . import audit
 from .actors import SYSTEM
 from .models import AuditEvent, SmsCode, SmsMessage
-from .sms import FAILURE_REASONS, KINDS, RETRYABLE, SendResult, SmsSender, classify
+from .sms import FAILURE_REASONS, KINDS, RETRYABLE, SendResult, SmsKind, SmsSender, classify
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+UNCLAIMED_AFTER = timedelta(seconds=30)  # a queued message not yet picked up by then is handed over again
 FIRST_RETRY_AFTER = timedelta(seconds=30)  # then 2 minutes, 8 minutes, … (× 4 each time)
 # Serialises the checks and inserts of text messages on PostgreSQL (SQLite writes one at a
 # time anyway): two requests cannot both pass a cap or the budget with one place left.
@@ -125,13 +130,28 @@ def _within_budget(session: SessionLike, sender: SmsSender, now: datetime) -> bo
     return False
 
 
+class Queued:
+    """The deployment's sender, whose messages the job runner delivers: `queue_sms` hands
+    each message's id to `enqueue` once the caller has committed."""
+
+    def __init__(self, sender: SmsSender, enqueue: Callable[[int], object]) -> None:
+        self.sender = sender
+        self.enqueue = enqueue
+        self.name = sender.name
+        self.daily_budget = sender.daily_budget
+
+    def send(self, phone: str, kind: SmsKind, params: Mapping[str, str], body: str) -> SendResult:
+        return self.sender.send(phone, kind, params, body)
+
+
 def queue_sms(
     session: SessionLike, sender: SmsSender, *, phone: str, kind: str, params: Mapping[str, str], now: datetime,
     deliver_after_commit: bool = True,
 ) -> SmsMessage | None:
     """Queue one text message (flushed, not committed); None when the day's budget is
-    spent. With deliver_after_commit, `deliver` runs as soon as the caller commits (the
-    request path until a job runner does it)."""
+    spent. With deliver_after_commit, the message goes out once the caller commits: a
+    `Queued` sender hands it to the job runner; any other sender (a command without a
+    job runner, a test) delivers it there and then."""
     spec = KINDS[kind]
     _serialise(session)
     if not _within_budget(session, sender, now):
@@ -142,7 +162,12 @@ def queue_sms(
     )
     session.add(message)
     session.flush()
-    if deliver_after_commit:
+    if deliver_after_commit and isinstance(sender, Queued):
+        message_id = message.id
+        # If the hand-over fails (the queue is out of reach), the row stays queued and the
+        # job runner's retry round picks it up (due_for_retry).
+        after_commit(session, lambda: sender.enqueue(message_id))
+    elif deliver_after_commit:
         engine, message_id = real_session(session).get_bind(), message.id
 
         def deliver_now() -> None:
@@ -160,8 +185,11 @@ def _fresh(now: datetime) -> ColumnElement[bool]:
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(SmsMessage.state == "failed", SmsMessage.retryable.is_(True), SmsMessage.next_attempt_at <= now,
-                SmsMessage.attempts < MAX_ATTEMPTS, _fresh(now))
+    """Failed messages whose backoff has passed, and queued ones nobody picked up."""
+    retry = and_(SmsMessage.state == "failed", SmsMessage.retryable.is_(True), SmsMessage.next_attempt_at <= now,
+                 SmsMessage.attempts < MAX_ATTEMPTS)
+    unclaimed = and_(SmsMessage.state == "queued", SmsMessage.created_at <= now - UNCLAIMED_AFTER)
+    return and_(or_(retry, unclaimed), _fresh(now))
 
 
 def deliver(session: Session, sender: SmsSender, message_id: int, now: datetime) -> SmsMessage | None:
@@ -213,17 +241,28 @@ def _record(message: SmsMessage, sender: SmsSender, result: SendResult, now: dat
 
 
 def due_for_retry(session: SessionLike, now: datetime, *, limit: int = 100) -> list[int]:
-    """Ids of failed messages a later try may still deliver (throttled, network), whose
-    backoff has passed and that are still fresh, oldest first."""
+    """Ids of the messages to send again, still fresh, oldest first: failures a later try
+    may cure (throttled, network) whose backoff has passed, and messages left queued for
+    UNCLAIMED_AFTER (their hand-over to the job runner was lost)."""
     return list(session.scalars(
-        select(SmsMessage.id).where(_due(now)).order_by(SmsMessage.next_attempt_at, SmsMessage.id).limit(limit)))
+        select(SmsMessage.id).where(_due(now)).order_by(SmsMessage.id).limit(limit)))
 
 
 def delivery_failed(session: SessionLike, message_id: int | None) -> bool:
-    """Whether this message's last try failed (for the page that asked for it)."""
+    """Whether this message's last try failed (for the page that asked for it). A request
+    that sent nothing (a reset for an unknown number) reads as a message on its way."""
     if message_id is None:
         return False
     return session.scalar(select(SmsMessage.state).where(SmsMessage.id == message_id)) == "failed"
+
+
+def delivery_settled(session: SessionLike, message_id: int | None) -> bool:
+    """Whether there is nothing more to wait for: sent, failed for good, or nothing sent."""
+    if message_id is None:
+        return True
+    row = session.execute(select(SmsMessage.state, SmsMessage.next_attempt_at)
+                          .where(SmsMessage.id == message_id)).one_or_none()
+    return row is None or row.state == "sent" or (row.state == "failed" and row.next_attempt_at is None)
 
 
 def failure_reason(message: SmsMessage) -> str:

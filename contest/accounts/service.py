@@ -28,10 +28,12 @@ from .login_guard import FailureCounters as FailureCounters  # re-exported: the 
 from .login_guard import in_memory_windows as in_memory_windows  # for create_app
 from .models import ROLES, LoginSession, Notice, SmsCode, SmsMessage, User, UserRole
 from .outbox import SEND_FAILED as SEND_FAILED  # the page that asked for a code shows it
+from .outbox import Queued as Queued  # the app's sender: its messages go through the job runner
 from .outbox import SmsRefused as SmsRefused
 from .outbox import check_code_caps, subnet_of
 from .outbox import deliver as deliver  # for the job runner: deliver one message
 from .outbox import delivery_failed as delivery_failed
+from .outbox import delivery_settled as delivery_settled
 from .outbox import describe_sms as describe_sms  # for organisers' listings
 from .outbox import due_for_retry as due_for_retry  # for the job runner: what to retry
 from .outbox import queue_sms as queue_sms  # for the job runner: queue a message

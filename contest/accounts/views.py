@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, flash, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,7 +49,21 @@ def _next_page() -> str:
 def _render_form(template: str, form: object, status: int = 200, error: str = "", code_form: object = None,
                  **context: object) -> tuple[str, int]:
     return render_template(template, form=form, error=error, code_form=code_form or SendCodeForm(),
-                           next_page=_next_page() or None, terms_version=service.TERMS_VERSION, **context), status
+                           next_page=_next_page() or None, terms_version=service.TERMS_VERSION,
+                           sms_on_its_way=_sms_on_its_way(), **context), status
+
+
+SMS_SENT_KEY = "sms_message"  # the browser's latest code message, in its signed session
+
+
+def _sms_on_its_way() -> bool:
+    """Whether this browser asked for a code whose delivery the page should still follow."""
+    if SMS_SENT_KEY not in session:
+        return False
+    if service.delivery_settled(db.session, session.get(SMS_SENT_KEY)):
+        session.pop(SMS_SENT_KEY, None)
+        return False
+    return True
 
 
 def login_counters() -> FailureCounters | None:
@@ -79,7 +93,9 @@ def send_code() -> ResponseReturnValue:
     endpoint = "accounts.register" if purpose == "register" else "accounts.reset_password"
 
     def sent(message_id: int | None) -> ResponseReturnValue:
-        # The text was handed to the gateway right after the commit: say so if it failed.
+        # The job runner sends the text; the page follows it (sms_status) and says so if it
+        # fails. A request that sends nothing reads as one on its way, like any other.
+        session[SMS_SENT_KEY] = message_id
         if service.delivery_failed(db.session, message_id):
             flash(_(service.SEND_FAILED), "error")
         else:
@@ -91,6 +107,23 @@ def send_code() -> ResponseReturnValue:
                                       secret_key=web.settings().secret_key, ip=web.client_ip()),
         refused=lambda exc: _render_form(template, main_form, exc.status, exc.message, form),
         then=sent)
+
+
+@bp.get("/sms-code/status")
+def sms_status() -> ResponseReturnValue:
+    """How this browser's latest code message is doing: sending, sent or failed (the
+    register and reset pages ask until it settles). It knows only the message this
+    browser asked for, kept in its signed session."""
+    message_id = session.get(SMS_SENT_KEY)
+    if service.delivery_failed(db.session, message_id):
+        state, message = "failed", _(service.SEND_FAILED)
+    elif service.delivery_settled(db.session, message_id):
+        state, message = "sent", ""
+    else:
+        state, message = "sending", ""
+    response = jsonify(state=state, message=message)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _first_error(form: BaseForm) -> str:

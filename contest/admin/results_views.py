@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import web
@@ -27,7 +27,7 @@ from ..extensions import db
 from ..forms import posted
 from ..i18n import N_, _
 from ..judging import service as judging
-from ..results import certificates, exports, formulas
+from ..results import certificates, exports, formulas, prepared
 from ..results import service as results
 from ..results.models import Publication, ResultFormula
 from ..typesetting import resolve_font
@@ -50,6 +50,7 @@ def _translated(labels: Mapping[str, str]) -> Callable[[str], str]:
 def helpers() -> dict[str, object]:
     outcome = _translated(results.OUTCOME_LABELS)
     return {"publication_state": _translated(results.PUBLICATION_STATE_LABELS), "score": formulas.format_score,
+            "describe_file": prepared.describe,
             "short_fp": formulas.display_fingerprint, "subject_label": _translated(results.SUBJECT_LABELS),
             "outcome_label": lambda s: outcome(s) if s else ""}
 
@@ -261,11 +262,61 @@ def attachment(kind: str, ascii_name: str, name: str) -> str:
 
 
 @bp.get("/<slug>/exports")
-def exports_page(slug: str) -> str:
-    contest = _contest(slug)
+def exports_page(slug: str) -> ResponseReturnValue:
+    return _exports_page(_contest(slug))
+
+
+def _exports_page(contest: Contest, *, status: int = 200, error: str = "") -> tuple[str, int]:
     rounds = judging.rounds_of(db.session, contest)
-    return render_template("admin/results/exports.html", contest=contest, rounds=rounds,
-                           source=exports.results_source(db.session, contest), actions=audit.known_actions(db.session))
+    return render_template("admin/results/exports.html", contest=contest, rounds=rounds, error=error,
+                           source=exports.results_source(db.session, contest), actions=audit.known_actions(db.session),
+                           prepared_files=prepared.recent(db.session, contest, "audit", web.now())), status
+
+
+# --- files made by the job runner (the audit log, every certificate) ------------------------------
+
+
+def _queue_file(file_id: int) -> None:
+    current_app.extensions["job_tasks"].make_file(file_id)
+
+
+@bp.post("/<slug>/prepare/<any(audit, certificates):what>.<any(csv, xlsx, pdf):fmt>")
+def prepare(slug: str, what: str, fmt: str) -> ResponseReturnValue:
+    contest = _contest(slug)
+    params = {"action": request.form.get("action", ""), "target": request.form.get("target", "")} if what == "audit" else {}
+    page = "results_admin.exports_page" if what == "audit" else "results_admin.certificate_list"
+    return run_action(
+        lambda: prepared.request_file(db.session, web.user(), contest, what=what, fmt=fmt, params=params, now=web.now(),
+                                      queue=_queue_file),
+        refused=lambda exc: (_exports_page(contest, status=exc.status, error=exc.message) if what == "audit"
+                             else _certificate_page(contest, status=exc.status, error=exc.message)),
+        success=_("文件正在后台生成，完成后可在本页下载；可以先离开本页，文件保留 24 小时。"),
+        redirect_to=url_for(page, slug=contest.slug, _anchor="prepared"))
+
+
+@bp.get("/<slug>/prepared/<int:file_id>")
+def prepared_file(slug: str, file_id: int) -> Response:
+    contest = _contest(slug)
+    found = prepared.get_file(db.session, web.user(), contest, file_id, web.now())
+    if found.state != "ready" or found.content is None:
+        raise NotFound(_("文件还没有生成好，请稍后再试。"), code="file_not_ready")
+    response = Response(found.content, content_type={
+        "csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[found.fmt])
+    ascii_name, _name = prepared.file_names(contest, found.what, found.fmt)
+    response.headers["Content-Disposition"] = attachment("attachment", ascii_name, found.file_name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<slug>/prepared/<int:file_id>/status")
+def prepared_status(slug: str, file_id: int) -> Response:
+    """A file's progress, which its page asks for until the file is ready or failed."""
+    contest = _contest(slug)
+    found = prepared.get_file(db.session, web.user(), contest, file_id, web.now())
+    response = jsonify(prepared.describe(found))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<slug>/export/<any(results, votes, scores, audit):what>.<any(csv, xlsx):fmt>")
@@ -291,15 +342,19 @@ def export(slug: str, what: str, fmt: str) -> Response:
 
 
 @bp.get("/<slug>/certificates")
-def certificate_list(slug: str) -> str:
-    contest = _contest(slug)
+def certificate_list(slug: str) -> ResponseReturnValue:
+    return _certificate_page(_contest(slug))
+
+
+def _certificate_page(contest: Contest, *, status: int = 200, error: str = "") -> tuple[str, int]:
     try:
         publication: Publication | None = certificates.issuable_publication(db.session, contest)
     except NotFound:
         publication = None
     winners = certificates.winners(publication) if publication else []
     return render_template("admin/results/certificates.html", contest=contest, publication=publication, winners=winners,
-                           awards_of=certificates.awards_of)
+                           awards_of=certificates.awards_of, error=error,
+                           prepared_files=prepared.recent(db.session, contest, "certificates", web.now())), status
 
 
 @bp.get("/<slug>/certificates/<int:entry_id>.pdf")

@@ -34,6 +34,11 @@ from .video import TRANSCODE_TIMEOUT, ProcessedVideo, transcode_for_playback
 log = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(seconds=TRANSCODE_TIMEOUT * 2)
+# A pending video nobody holds this long after its upload has lost its job (the hand-over
+# failed, the queue was lost, or the retries were spent while ffmpeg or the storage was
+# out); the job runner queues it again (`stalled`) for a day after the upload.
+STALLED_AFTER = timedelta(minutes=10)
+REQUEUED_FOR = timedelta(days=1)
 ERROR_MAX = 200
 
 #: What the job runner is asked to do with a new video's id (see `queue_playback`).
@@ -63,6 +68,17 @@ def claim(session: SessionLike, item_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def stalled(session: SessionLike, now: datetime, *, limit: int = 50) -> list[int]:
+    """Ids of pending videos no runner holds, uploaded between REQUEUED_FOR and
+    STALLED_AFTER ago (oldest first): their job was lost, so they are queued again."""
+    return list(session.scalars(
+        select(MediaItem.id)
+        .where(MediaItem.kind == "video", MediaItem.playback_state == "pending",
+               MediaItem.created_at <= now - STALLED_AFTER, MediaItem.created_at > now - REQUEUED_FOR,
+               or_(MediaItem.playback_claimed_at.is_(None), MediaItem.playback_claimed_at < now - CLAIM_FOR))
+        .order_by(MediaItem.id).limit(limit)))
 
 
 def make_playback(session: Session, storage: Storage, item_id: int, now: datetime) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -277,9 +277,15 @@ def render(cert: Certificate, font_path: str) -> Image.Image:
     return Painter(font_path).page(cert)
 
 
-def pdf_bytes(certificates: Sequence[Certificate], font_path: str) -> bytes:
-    """The certificates as one PDF, a page each, A4 landscape."""
-    pages = [render(c, font_path) for c in certificates]
+def pdf_bytes(certificates: Sequence[Certificate], font_path: str, *,
+              on_page: Callable[[int], None] | None = None) -> bytes:
+    """The certificates as one PDF, a page each, A4 landscape; `on_page` hears how many
+    pages are drawn so far."""
+    pages = []
+    for cert in certificates:
+        pages.append(render(cert, font_path))
+        if on_page is not None:
+            on_page(len(pages))
     if not pages:
         raise ValueError("no certificate to draw")
     out = io.BytesIO()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -135,3 +135,35 @@ class ObjectionEvidence(Base):
     original_name: Mapped[str] = mapped_column(String(200), default="")
 
     objection: Mapped[Objection] = relationship(back_populates="evidence")
+
+
+PREPARED_STATES = ("queued", "running", "ready", "failed")
+
+
+class PreparedFile(Base):
+    """A file the job runner makes for an organiser (a large export, a batch of
+    certificates): its progress while it is made, then the file itself, kept for a day
+    (results.prepared)."""
+
+    __tablename__ = "prepared_file"
+    __table_args__ = (CheckConstraint(_in("state", PREPARED_STATES), name="state_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"), index=True)
+    what: Mapped[str] = mapped_column(String(20))  # an export (exports.WHATS) or "certificates"
+    fmt: Mapped[str] = mapped_column(String(10))  # csv, xlsx, pdf
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the export's filters
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    file_name: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    requested_by: Mapped[User | None] = relationship()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from contest.accounts import service as accounts
 from contest.accounts.models import SmsMessage
 from contest.accounts.sms import SmsSender
 from contest.extensions import db
+from contest.jobs import jobs_of
 from tests.accounts.gateway import (
     KEY_IDS,
     SDK_APP_ID,
@@ -277,35 +279,96 @@ def test_retries_stop_after_three_attempts_and_for_dead_codes(app, clock, tmp_pa
 
 # --- the page that asked for the code -----------------------------------------------------------
 
+def through_the_job_runner(app, provider: str, endpoint: str, tmp_path: Path) -> accounts.Queued:  # type: ignore[no-untyped-def]
+    """The deployment's gateway as the app holds it: its messages go to the job runner."""
+    sender = accounts.Queued(make_gateway_sender(provider, endpoint, tmp_path), app.extensions["job_tasks"].send_sms)
+    app.extensions["sms_sender"] = sender
+    return sender
+
+
+def run_queued_sms(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the consumer would do next: run the queued send_sms tasks; their outcomes."""
+    huey = jobs_of(app)
+    outcomes = []
+    while (task := huey.dequeue()) is not None:
+        assert task.name == "send_sms"
+        outcomes.append(huey.execute(task))
+    return outcomes
+
+
+def sms_status(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    response = client.get("/account/sms-code/status")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    answer: dict[str, str] = response.get_json()
+    return answer
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_failed_send_is_shown_to_the_citizen_and_in_the_outbox(app, client, runner, gateway, tmp_path: Path,
                                                                   provider: str) -> None:
     gateway.answer(aliyun_error("isv.AMOUNT_NOT_ENOUGH") if provider == "aliyun"
                    else tencent_status("FailedOperation.InsufficientBalanceInSmsPackage"))
-    app.extensions["sms_sender"] = make_gateway_sender(provider, gateway.endpoint, tmp_path)
+    through_the_job_runner(app, provider, gateway.endpoint, tmp_path)
     response = request_code(client, PHONE)
     assert response.status_code == 302
+    assert gateway.seen == []  # the request did not wait for the gateway
     page = html(client.get(response.headers["Location"]))
-    assert "短信发送失败，请稍后重试" in page
-    assert "验证码已发送" not in page
+    assert "验证码已发送" in page and "data-sms-status" in page  # on its way: the page follows it
+    assert sms_status(client) == {"state": "sending", "message": ""}
+
+    assert run_queued_sms(app) == ["failed"]
+    assert sms_status(client) == {"state": "failed", "message": "短信发送失败，请稍后重试"}
     db.session.rollback()
     [message] = db.session.scalars(select(SmsMessage).where(SmsMessage.phone == PHONE))
     assert (message.state, message.error_reason, message.attempts) == ("failed", "out_of_balance", 1)
     output = runner.invoke(args=["sms", "outbox"]).output
     assert "发送失败 · 短信余额不足或账户欠费" in output
+    # drawn again, the page says it without script, and stops following
+    page = html(client.get(response.headers["Location"]))
+    assert "data-sms-status" not in page
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_sent_code_reads_as_before(app, client, gateway, tmp_path: Path, provider: str) -> None:
     gateway.answer(OK[provider])
-    app.extensions["sms_sender"] = make_gateway_sender(provider, gateway.endpoint, tmp_path)
+    through_the_job_runner(app, provider, gateway.endpoint, tmp_path)
     response = request_code(client, PHONE)
+    assert gateway.seen == []
+    assert run_queued_sms(app) == ["sent"]
+    assert run_queued_sms(app) == []  # one task per message
     page = html(client.get(response.headers["Location"]))
-    assert "验证码已发送，5 分钟内有效。" in page
+    assert "验证码已发送，5 分钟内有效。" in page and "短信发送失败" not in page
+    assert sms_status(client) == {"state": "sent", "message": ""}
     assert len(gateway.seen) == 1
     db.session.rollback()
     [message] = db.session.scalars(select(SmsMessage).where(SmsMessage.phone == PHONE))
     assert message.state == "sent"
+    # the same task run again (a consumer restarted mid-task) sends nothing more
+    assert app.extensions["job_tasks"].send_sms_now(message.id) == "not due"
+    assert len(gateway.seen) == 1
+
+
+def test_a_request_that_sends_nothing_reads_like_one_that_does(app, client, gateway, tmp_path: Path) -> None:
+    through_the_job_runner(app, "aliyun", gateway.endpoint, tmp_path)
+    response = request_code(client, PHONE, purpose="reset")  # no account has this number
+    assert response.status_code == 302 and run_queued_sms(app) == []
+    assert "验证码已发送，5 分钟内有效。" in html(client.get(response.headers["Location"]))
+    assert sms_status(client) == {"state": "sent", "message": ""}
+    assert gateway.seen == []
+
+
+def test_a_message_whose_hand_over_was_lost_is_sent_by_the_retry_round(app, client, clock, gateway, tmp_path: Path) -> None:
+    gateway.answer(aliyun_ok())
+    lost: list[int] = []
+    app.extensions["sms_sender"] = accounts.Queued(make_gateway_sender("aliyun", gateway.endpoint, tmp_path), lost.append)
+    response = request_code(client, PHONE)
+    assert response.status_code == 302 and len(lost) == 1 and gateway.seen == []  # handed to a queue that lost it
+    tasks = app.extensions["job_tasks"]
+    assert tasks.retry_sms_now() == 0  # not yet: the job runner may still be on its way
+    clock.advance(seconds=31)
+    assert tasks.retry_sms_now() == 1 and len(gateway.seen) == 1
+    assert row(lost[0]).state == "sent"
+    assert tasks.retry_sms_now() == 0 and len(gateway.seen) == 1
 
 
 def test_the_job_runner_sends_a_throttled_message_again_once_due(app, clock, gateway, tmp_path: Path) -> None:
@@ -321,3 +384,18 @@ def test_the_job_runner_sends_a_throttled_message_again_once_due(app, clock, gat
     assert tasks.retry_sms_now() == 1
     assert row(message_id).state == "sent" and len(gateway.seen) == 2
     assert tasks.retry_sms_now() == 0 and len(gateway.seen) == 2  # sent: never again
+
+
+def test_the_job_runner_delivers_a_code_asked_for_on_the_web(app, client, worker) -> None:
+    """The app as deployed: its Queued sender hands the message to `flask jobs worker`, a
+    process of its own, which delivers it while the page follows."""
+    assert isinstance(app.extensions["sms_sender"], accounts.Queued)
+    response = request_code(client, PHONE)
+    assert response.status_code == 302
+    deadline = time.monotonic() + 30
+    while sms_status(client)["state"] == "sending" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sms_status(client) == {"state": "sent", "message": ""}
+    db.session.rollback()
+    [message] = db.session.scalars(select(SmsMessage).where(SmsMessage.phone == PHONE))
+    assert (message.state, message.attempts, message.provider) == ("sent", 1, "console")

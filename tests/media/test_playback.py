@@ -195,6 +195,37 @@ def test_a_claim_keeps_a_second_runner_off_until_it_is_stale(app, contest, make_
     assert playback.make_playback(db.session, app.extensions["storage"], item_id, later) == "ready"
 
 
+def test_a_video_whose_job_was_lost_is_queued_again_by_the_job_runner(app, contest, make_entry, clock, source_clips,
+                                                                       tmp_path):
+    entry = make_entry(contest)
+    lost: list[int] = []
+    item_id = attach(app, entry, source_clips["h264_1080p"], tmp_path, queue=lost.append)  # a queue that lost it
+    assert lost == [item_id]
+    uploaded = fresh(item_id).created_at
+    tasks = app.extensions["job_tasks"]
+    huey = jobs_of(app)
+
+    def queued() -> list[tuple[Any, ...]]:
+        return [t.args for t in huey.pending() if t.name == "transcode_video"]
+
+    clock.set(uploaded + playback.STALLED_AFTER - timedelta(seconds=1))
+    assert tasks.requeue_playback_now() == 0 and queued() == []  # its job may still be on its way
+    # a runner holding it is left alone
+    clock.set(uploaded + playback.STALLED_AFTER)
+    assert playback.claim(db.session, item_id, clock.now()) is True
+    db.session.commit()
+    assert tasks.requeue_playback_now() == 0
+    # once the claim is stale (its runner died) or was released, it is queued again, once per round
+    clock.set(uploaded + playback.STALLED_AFTER + playback.CLAIM_FOR + timedelta(seconds=1))
+    assert tasks.requeue_playback_now() == 1 and queued() == [(item_id,)]
+    assert transcode(app, item_id) == "ready"
+    assert tasks.requeue_playback_now() == 0  # ready: never again
+    # a video pending for more than a day is left to organisers
+    other = attach(app, make_entry(contest), source_clips["h264_1080p"], tmp_path, queue=lost.append)
+    clock.set(fresh(other).created_at + playback.REQUEUED_FOR + timedelta(seconds=1))
+    assert tasks.requeue_playback_now() == 0
+
+
 def test_unknown_items_and_images_are_left_alone(app, contest, make_entry):
     assert transcode(app, 987654) == "gone"
 

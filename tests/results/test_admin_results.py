@@ -23,11 +23,12 @@ from contest.accounts.actors import SYSTEM
 from contest.accounts.models import AuditEvent, User
 from contest.contests.models import Contest, Entry
 from contest.extensions import db
+from contest.jobs import jobs_of
 from contest.judging import service as judging
 from contest.judging.models import Round
 from contest.results import certificates, exports
 from contest.results import service as results
-from contest.results.models import FormulaChange, Objection, Publication, ResultFormula
+from contest.results.models import FormulaChange, Objection, PreparedFile, Publication, ResultFormula
 from contest.typesetting import resolve_font
 from contest.voting import ledger
 from contest.voting import service as voting
@@ -574,3 +575,120 @@ def test_cli_formula_needs_the_override_after_voting_opened(app: Flask, world: W
     assert committed(select(FormulaChange.reason)) == "组委会决定提高专家评审占比"
     shown = runner.invoke(args=["results", "formula", world.contest.slug])
     assert '"vote_weight": 20' in shown.output
+
+
+# --- files made by the job runner: the audit log, every certificate --------------------------------
+
+
+def run_file_jobs(app: Flask) -> list[str]:
+    """What the consumer would do next: run the queued make_file tasks; their outcomes."""
+    huey = jobs_of(app)
+    outcomes = []
+    while (task := huey.dequeue()) is not None:
+        if task.name == "make_file":
+            outcomes.append(huey.execute(task))
+    return outcomes
+
+
+def status_of(client: FlaskClient, url: str) -> dict[str, Any]:
+    response = client.get(url)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-store"
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+@pytest.mark.parametrize("fmt", exports.FORMATS)
+def test_the_audit_log_is_made_in_the_background_and_downloaded_when_ready(app: Flask, client: FlaskClient, world: World,
+                                                                            fmt: str) -> None:
+    sign_in(client, world.org_a)
+    asked = post(client, f"{world.base}/prepare/audit.{fmt}", {"action": "round.finalised"}, f"{world.base}/exports")
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/exports#prepared")
+    again = post(client, f"{world.base}/prepare/audit.{fmt}", {"action": "round.finalised"}, f"{world.base}/exports")
+    assert again.status_code == 302
+    [file] = committed_files(world.contest.id)  # the same file on its way: asked for once
+    assert (file.state, file.what, file.fmt, file.params) == ("queued", "audit", fmt, {"action": "round.finalised"})
+    page = html(client.get(f"{world.base}/exports"))
+    assert "排队中" in page and "<progress" in page and f"/prepared/{file.id}/status" in page
+    assert client.get(f"{world.base}/prepared/{file.id}").status_code == 404  # not ready yet
+    assert status_of(client, f"{world.base}/prepared/{file.id}/status")["state"] == "queued"
+
+    assert run_file_jobs(app) == ["ready"]
+    status = status_of(client, f"{world.base}/prepared/{file.id}/status")
+    assert (status["state"], status["percent"], status["label"]) == ("ready", 100, "可以下载")
+    assert status["done"] == status["total"] >= 1  # the finalised rounds
+    page = html(client.get(f"{world.base}/exports"))
+    assert f"/prepared/{file.id}\"" in page and "/status" not in page
+    downloaded = client.get(f"{world.base}/prepared/{file.id}")
+    assert downloaded.status_code == 200 and downloaded.headers["Cache-Control"] == "private, no-store"
+    assert "filename*=UTF-8''" in downloaded.headers["Content-Disposition"]
+    direct = client.get(f"{world.base}/export/audit.{fmt}?action=round.finalised")
+    assert read_table(downloaded, fmt) == read_table(direct, fmt)  # the same table as the direct export
+    assert run_file_jobs(app) == []  # one job per file
+
+
+def committed_files(contest_id: int) -> list[PreparedFile]:
+    db.session.rollback()
+    return list(db.session.scalars(select(PreparedFile).where(PreparedFile.contest_id == contest_id)
+                                   .order_by(PreparedFile.id)))
+
+
+def test_every_certificate_in_one_pdf_made_in_the_background(app: Flask, client: FlaskClient, world: World,
+                                                             clock: Any) -> None:
+    sign_in(client, world.org_a)
+    refused = post(client, f"{world.base}/prepare/certificates.pdf", page=f"{world.base}/certificates")
+    assert refused.status_code == 404 and "公示" in html(refused)  # nothing published yet
+    assert committed_files(world.contest.id) == []
+    after_voting(clock)
+    publish(client, world)
+    listing = html(client.get(f"{world.base}/certificates"))
+    assert "生成全部证书（一个 PDF）" in listing
+    assert post(client, f"{world.base}/prepare/certificates.pdf", page=f"{world.base}/certificates").status_code == 302
+    assert run_file_jobs(app) == ["ready"]
+    [file] = committed_files(world.contest.id)
+    publication = db.session.scalars(select(Publication).where(Publication.contest_id == world.contest.id)).one()
+    expected = sum(len(certificates.certificates_for(db.session, world.contest, publication, int(row["entry_id"])))
+                   for row in certificates.winners(publication))
+    assert (file.state, file.done, file.total) == ("ready", expected, expected) and expected >= 2
+    pdf = client.get(f"{world.base}/prepared/{file.id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    data = pdf.get_data()
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") == expected  # a page each
+
+
+def test_prepared_files_are_for_organisers_of_the_contest_and_kept_a_day(app: Flask, client: FlaskClient, world: World,
+                                                                       clock: Any, make_contest: Any) -> None:
+    sign_in(client, world.citizen)
+    assert post(client, f"{world.base}/prepare/audit.csv", page="/").status_code == 403
+    sign_in(client, world.org_a)
+    assert post(client, f"{world.base}/prepare/audit.pdf", page=f"{world.base}/exports").status_code == 400
+    assert post(client, f"{world.base}/prepare/votes.csv", page=f"{world.base}/exports").status_code == 404
+    assert post(client, f"{world.base}/prepare/audit.csv", page=f"{world.base}/exports").status_code == 302
+    run_file_jobs(app)
+    [file] = committed_files(world.contest.id)
+    other = make_contest(kind="media", stage="voting", slug="other-contest")
+    assert client.get(f"/admin/results/{other.slug}/prepared/{file.id}").status_code == 404  # not that contest's
+    sign_in(client, world.citizen)
+    assert client.get(f"{world.base}/prepared/{file.id}").status_code == 403
+    assert client.get(f"{world.base}/prepared/{file.id}/status").status_code == 403
+    sign_in(client, world.org_b)
+    assert client.get(f"{world.base}/prepared/{file.id}").status_code == 200  # any organiser of the contest
+    clock.advance(hours=24)
+    assert client.get(f"{world.base}/prepared/{file.id}").status_code == 404
+    assert "还没有生成过文件" in html(client.get(f"{world.base}/exports"))
+    assert app.extensions["job_tasks"].prune_now().endswith("; 1 expired prepared files removed")
+    assert committed_files(world.contest.id) == []
+
+
+def test_a_file_whose_data_changed_fails_with_the_reason(app: Flask, client: FlaskClient, world: World, clock: Any) -> None:
+    after_voting(clock)
+    publication_id = publish(client, world)
+    sign_in(client, world.org_a)
+    assert post(client, f"{world.base}/prepare/certificates.pdf", page=f"{world.base}/certificates").status_code == 302
+    # before the job runs, the results are withdrawn
+    publication = db.session.get(Publication, publication_id)
+    assert publication is not None
+    publication.state = "cancelled"
+    db.session.commit()
+    assert run_file_jobs(app) == ["failed"]
+    [file] = committed_files(world.contest.id)
+    assert file.state == "failed" and "公示" in file.error

@@ -63,7 +63,7 @@ def test_the_job_runners_hourly_prune(app, make_contest, make_entry, make_user, 
     contest = make_contest(kind="media", stage="voting")
     cast(make_user(), make_entry(contest), clock.now() - timedelta(days=9), "k", clock)
     done = app.extensions["job_tasks"].prune_now()
-    assert done == "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins"
+    assert done == "pruned 1 fraud observations, 1 idempotent answers and 0 ended sign-ins; 0 expired prepared files removed"
     assert count(FraudObservation) == 0
 
 
@@ -132,5 +132,5 @@ def test_housekeeping_prunes_ended_sign_ins_too(app, runner, make_user, clock):
 def test_the_job_runners_prune_ends_old_sign_ins(app, make_user, clock):
     sign_ins(make_user(), clock, revoked=timedelta(days=10))
     done = app.extensions["job_tasks"].prune_now()
-    assert done == "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins"
+    assert done == "pruned 0 fraud observations, 0 idempotent answers and 1 ended sign-ins; 0 expired prepared files removed"
     assert count(LoginSession) == 0
