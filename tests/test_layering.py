@@ -39,6 +39,7 @@ PUBLIC: dict[str, frozenset[str]] = {
     "contests": frozenset({"models", "service",
                            "rules"}),  # the rules' schema: Rules, RuleSpec, rules_for_kind, parse_rule
     "media": frozenset({"models", "service", "submissions", "moderation",
+                        "withdrawals",  # requests to withdraw an entry once voting or judging started
                         "uploads"}),  # every route that takes files: spooling, one transaction (a web helper)
     "antifraud": frozenset({"models", "service",
                             "captcha"}),  # issuing, drawing and checking (using up) captchas, for every form

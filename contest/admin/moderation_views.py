@@ -14,7 +14,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted
 from ..i18n import N_, _
-from ..media import moderation
+from ..media import moderation, withdrawals
 from ..voting import live
 from .access import organisers_only
 from .forms import EmptyForm
@@ -40,7 +40,40 @@ def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", sel
         counts=moderation.queue_counts(db.session, actor=actor, contest_id=query.contest_id),
         contest_list=contests.list_contests(db.session, include_unpublished=True), form=EmptyForm(),
         statuses=moderation.QUEUE_STATUSES, status_label=moderation.status_label,
+        withdrawals_waiting=len(withdrawals.waiting(db.session, actor=actor)),
     ), status
+
+
+def _withdrawals_page(*, status: int = 200, error: str = "", chosen: int | None = None, reason: str = "") -> tuple[str, int]:
+    waiting = withdrawals.waiting(db.session, actor=web.user())
+    return render_template("admin/withdrawals.html", waiting=waiting, entries=withdrawals.entries_of(db.session, waiting),
+                           error=error, chosen=chosen, reason=reason, form=EmptyForm()), status
+
+
+@bp.get("/withdrawals")
+def withdrawal_requests() -> tuple[str, int]:
+    return _withdrawals_page()
+
+
+@bp.post("/withdrawals/<int:request_id>")
+def decide_withdrawal(request_id: int) -> ResponseReturnValue:
+    form = posted()
+    approve, reason = form.text("decision") == "approve", form.text("reason")
+
+    def operation() -> object:
+        decided = withdrawals.decide_withdrawal(db.session, web.sms_sender(), actor=web.user(), request_id=request_id,
+                                                approve=approve, reason=reason, now=web.now(), ip=web.client_ip())
+        if approve:  # the entry leaves the leaderboards once committed
+            entry = db.session.get(Entry, decided.entry_id)
+            redis, contest_ids = web.redis_client(), {entry.contest_id} if entry else set()
+            after_commit(db.session, lambda: live.after_entries_changed(redis, contest_ids))
+        return decided
+
+    return run_action(
+        operation,
+        refused=lambda exc: _withdrawals_page(status=exc.status, error=exc.message, chosen=request_id, reason=reason),
+        success=_("已批准撤回，作品不再参加评比。") if approve else _("已不批准撤回，作品继续参加评比。"),
+        redirect_to=url_for("moderation.withdrawal_requests"))
 
 
 def _entry_page(entry_id: int, *, status: int = 200, error: str = "", reason: str = "") -> tuple[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -86,3 +86,29 @@ class QuotaSlot(Base):
     owner_id: Mapped[int]
     slot: Mapped[int]
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+
+
+WITHDRAWAL_STATES = ("pending", "approved", "declined")
+
+
+class WithdrawalRequest(Base):
+    """A request to withdraw an entry once voting or judging has started: the public's
+    votes and the judges' work are at stake, so an organiser approves or declines it,
+    with a reason (media.withdrawals). At most one is pending per entry."""
+
+    __tablename__ = "withdrawal_request"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'approved', 'declined')", name="state_known"),
+        Index("ux_withdrawal_request_pending", "entry_id", unique=True,
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    decision_reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]

@@ -577,29 +577,24 @@ def _started(contest: Contest, stage: str, now: datetime) -> bool:
 
 
 def withdrawal_refusal(entry: Entry, actor: User, now: datetime, *, being_assessed: bool) -> DomainError | None:
-    """Why the actor may not withdraw this entry now (None: they may).
+    """Why the actor may not withdraw this entry at once (None: they may).
 
     The actor has already been found to be its submitter or a contact of its school;
     `being_assessed` is whether `entries_being_assessed` lists the entry.
     - Until voting or judging starts, withdrawing only takes an entry out of moderation:
-      the submitter and, for a school's entries, any contact of the school may.
+      the submitter and, for a school's entries, any contact of the school may, at once.
     - Once voting or judging has started (the contest's window, or the entry itself is
       in an open round, scored or voted for), withdrawing throws away the public's votes
-      and the judges' work: only the account that submitted the entry may, as the person
-      answerable for it (an entrant taking back their own photo, a school's contact
-      taking back the nomination they made, e.g. when consent is withdrawn).
-    - Once results are in 公示 (or the contest is over), the results have been computed
-      and published with the entry: it stays, and a problem goes to the organisers
-      (an objection, or their moderation).
+      and the judges' work, and after 公示 it changes published results: it becomes a
+      request, with a reason, that an organiser approves or declines (media.withdrawals).
     """
     if entry.status == "withdrawn":
         return Conflict(_("作品已撤回。"), code="already_withdrawn")
     contest = entry.contest
-    if _started(contest, "publicity", now) or contests.stage_of(contest, now).current == "closed":
-        return Conflict(_("本活动已公布结果，作品不能再撤回；如有特殊情况，请联系主办方。"), code="withdrawal_closed")
-    if entry.submitted_by_id != actor.id and (
-            being_assessed or _started(contest, "voting", now) or _started(contest, "judging", now)):
-        return Forbidden(_("投票或评审开始后，只有提交这件作品的账号可以撤回。"), code="not_submitter")
+    if being_assessed or any(_started(contest, stage, now) for stage in ("voting", "judging", "publicity")) \
+            or contests.stage_of(contest, now).current == "closed":
+        return Conflict(_("投票或评审已经开始，撤回需要主办方批准：请写明理由，提交撤回申请。"),
+                        code="withdrawal_needs_approval")
     return None
 
 
@@ -609,6 +604,12 @@ def withdraw_entry(session: SessionLike, *, actor: User, entry_id: int, now: dat
     refusal = withdrawal_refusal(entry, actor, now, being_assessed=entry.id in entries_being_assessed(session, [entry.id]))
     if refusal is not None:
         raise refusal
+    take_out(session, entry, now)
+    return entry
+
+
+def take_out(session: SessionLike, entry: Entry, now: datetime) -> None:
+    """Mark an entry withdrawn (flushed): its quota slot is freed, its team dissolved."""
     entry.status = "withdrawn"
     entry.updated_at = now
     _release_slots(session, entry)
@@ -618,4 +619,3 @@ def withdraw_entry(session: SessionLike, *, actor: User, entry_id: int, now: dat
     for member in entry.team_members:
         member.student_no = None
     session.flush()
-    return entry

@@ -13,14 +13,16 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 
 from .. import web
+from ..actions import run_action
 from ..contests import service as contests
 from ..contests.models import Contest, Entry, School
 from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
-from . import playback, submissions
+from . import playback, submissions, withdrawals
 from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
+from .models import WithdrawalRequest
 from .uploads import Uploads, queue_playback, refusal_headers, upload_transaction, uploader_key
 
 bp = Blueprint("submit", __name__)
@@ -151,6 +153,12 @@ class EntryRow:
     withdrawable: bool
     video_state: str = ""   # "pending" or "failed" while its video does not play for everyone
     video_error: str = ""   # why it failed, for the author
+    needs_request: bool = False  # voting or judging has started: withdrawing is a request
+    pending_request: WithdrawalRequest | None = None
+
+    @property
+    def may_request(self) -> bool:
+        return self.needs_request and self.pending_request is None and self.entry.status in ("submitted", "approved", "draft")
 
     @property
     def editable(self) -> bool:
@@ -167,7 +175,8 @@ def _entry_row(entry: Entry, assessed: set[int] | None = None) -> EntryRow:
     if assessed is None:
         assessed = submissions.entries_being_assessed(db.session, [entry.id])
     refusal = submissions.withdrawal_refusal(entry, web.user(), now, being_assessed=entry.id in assessed)
-    return EntryRow(entry, contests.stage_of(entry.contest, now).is_active("submission"), refusal is None)
+    return EntryRow(entry, contests.stage_of(entry.contest, now).is_active("submission"), refusal is None,
+                    needs_request=refusal is not None and refusal.code == "withdrawal_needs_approval")
 
 
 def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
@@ -175,8 +184,9 @@ def _render_entries(status: int = 200, error: str = "") -> tuple[str, int]:
     ids = [e.id for e in entries]
     assessed = submissions.entries_being_assessed(db.session, ids)  # one query for the list
     videos = playback.unfinished_playback(db.session, ids)  # and one for the videos not yet playable
+    pending = withdrawals.pending_for(db.session, ids)  # and one for the withdrawal requests
     rows = [replace(_entry_row(e, assessed), video_state=videos.get(e.id, ("", ""))[0],
-                    video_error=videos.get(e.id, ("", ""))[1]) for e in entries]
+                    video_error=videos.get(e.id, ("", ""))[1], pending_request=pending.get(e.id)) for e in entries]
     return render_template("media/my_entries.html", rows=rows, error=error), status
 
 
@@ -206,6 +216,17 @@ def edit_entry(entry_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("作品信息已保存。"), "success")
     return redirect(url_for("submit.my_entries"))
+
+
+@bp.post("/me/entries/<int:entry_id>/withdrawal-request")
+@login_required
+def request_withdrawal(entry_id: int) -> ResponseReturnValue:
+    return run_action(
+        lambda: withdrawals.request_withdrawal(db.session, actor=web.user(), entry_id=entry_id,
+                                               reason=request.form.get("reason", ""), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _render_entries(exc.status, exc.message),
+        success=_("撤回申请已提交，主办方处理后会通知您；在此之前作品照常参加评比。"),
+        redirect_to=url_for("submit.my_entries"))
 
 
 @bp.post("/me/entries/<int:entry_id>/withdraw")

@@ -6,7 +6,7 @@ valid votes per day, objections without who filed them, and an entry's result bo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..errors import NotFound
 from ..i18n import _
+from ..media import withdrawals
 from ..voting import live
 from . import formulas
 from . import service as results
@@ -358,6 +359,9 @@ class ResultsPage:
     now: datetime
     vote_weight: str = ""
     by_school: bool = True  # schools enter (a 学校 column); else citizens do (an 作者 column)
+    # entries of this version withdrawn with an organiser's approval since it was published:
+    # (entry id, title, when, the organiser's reason)
+    withdrawn_since: list[tuple[int, str, datetime, str]] = field(default_factory=list)
 
     @property
     def is_latest(self) -> bool:
@@ -401,8 +405,17 @@ def results_page_of(session: SessionLike, contest: Contest, wanted_version: int 
         chart=day_chart(results.published_votes_by_day(session, contest, publication, hidden)) if has_vote else None,
         versions=versions(all_publications), objections=objection_views(session, contest, all_publications),
         can_object=results.in_publicity(latest, now), now=now, vote_weight=_weight_text(weights.get("vote")),
-        by_school=by_school,
+        by_school=by_school, withdrawn_since=withdrawn_since(session, contest, publication),
     )
+
+
+def withdrawn_since(session: SessionLike, contest: Contest, publication: Publication) -> list[tuple[int, str, datetime, str]]:
+    """The version's entries whose withdrawal an organiser approved after it was published:
+    the results no longer match them until a new version is published."""
+    listed = {int(r["entry_id"]) for r in publication.rows}
+    since = publication.confirmed_at or publication.requested_at
+    return [(entry.id, entry.title, request.decided_at or since, request.decision_reason)
+            for request, entry in withdrawals.withdrawn_after(session, contest, since) if entry.id in listed]
 
 
 def with_authors(session: SessionLike, rows: list[PublicRow]) -> list[PublicRow]:

@@ -258,7 +258,10 @@ def test_zuimei_season(season: Season, make_user: Callable, tmp_path: Path) -> N
     s.at(windows["voting"][0] + timedelta(days=2, hours=1))
     _fraud_desk(s, st, rule_entry=a, rule={"ip_range": crowd.FARM_RANGE, "reason": FARM_REASON}, farmed=farmed[a],
                 picked_entry=b, picked=farmed[b])
-    steps.withdraw(s.phone(second_contact), base, NOMINEES["w"][5])
+    steps.request_withdrawal(s.phone(second_contact), base, NOMINEES["w"][5], "该生因病休学，无法参加后续评审",
+                             shot="withdrawal-request-phone.png")
+    steps.approve_withdrawal(desk, base, NOMINEES["w"][5], "该生因病休学，无法参加后续评审", "学校出具了休学证明，同意撤回",
+                             shot="withdrawal-desk.png")
     st.out.add(w)
     farm_receipts = (farmed[a][0].receipt, farmed[b][0].receipt, farmed[b][1].receipt, farmed[b][3].receipt)
     # Two of the farm's account holders look at 我的投票: what was voided says why.
@@ -389,7 +392,8 @@ def test_meipai_season(season: Season, make_user: Callable, tmp_path: Path) -> N
         "ip_range": crowd.FARM_ADDRESS, "reason": FARM_REASON, "start": steps.local_input(farm_start),
         "end": steps.local_input(farm_start + timedelta(hours=1))})
     # A citizen takes their photo back while the public votes: it leaves every public page.
-    steps.withdraw(s.phone(p.crowd[1]), base, GONE)
+    steps.request_withdrawal(s.phone(p.crowd[1]), base, GONE, "照片里的朋友不同意公开，想撤回")
+    steps.approve_withdrawal(desk, base, GONE, "照片里的朋友不同意公开", "涉及他人肖像，同意撤回")
     st.out.add(gone)
     farm_receipts = (farmed[video][0].receipt, farmed[other][0].receipt, farmed[other][1].receipt, farmed[other][2].receipt)
     check_public_pages(st, "after the fraud desk", zhang.page, base)

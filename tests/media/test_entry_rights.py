@@ -2,8 +2,9 @@
 their school submitted (nominations, teams), and only while they hold the school_contact
 role, never on a citizen's entry that names the school; withdrawing is open to the
 school's contacts until voting or judging starts (by the contest's windows, or for the
-entry itself: in a judging round past its draft, scored or voted for), then only to the
-submitting account, and to nobody once results are published."""
+entry itself: in a judging round past its draft, scored or voted for); from then on,
+results published included, withdrawing is a request, with a reason, that an organiser
+approves or declines (media.withdrawals)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from contest.accounts import service as accounts
 from contest.accounts.actors import SYSTEM
-from contest.accounts.models import User
+from contest.accounts.models import AuditEvent, User
 from contest.contests.models import Contest, Entry, School
 from contest.extensions import db
 from contest.judging import service as judging
 from contest.judging.models import ROUND_STATES, Round, RoundEntry, Score
 from contest.media import submissions
+from contest.media.models import WithdrawalRequest
 from contest.voting import service as voting
 from contest.voting.models import Vote
 from tests.conftest import csrf_token, windows_around
 from tests.media.conftest import add_contact, page, sign_in
 
 NOT_FOUND = "没有找到这件作品。"
-NOT_SUBMITTER = "投票或评审开始后，只有提交这件作品的账号可以撤回。"
-RESULTS_OUT = "本活动已公布结果，作品不能再撤回；如有特殊情况，请联系主办方。"
+NEEDS_APPROVAL = "投票或评审已经开始，撤回需要主办方批准：请写明理由，提交撤回申请。"
 
 
 def _entry(make_entry: Callable[..., Entry], contest: Contest, by: User, school: School | None = None,
@@ -40,6 +42,11 @@ def _entry(make_entry: Callable[..., Entry], contest: Contest, by: User, school:
 
 def _withdraw(client: Any, entry: Entry) -> Any:
     return client.post(f"/me/entries/{entry.id}/withdraw", data={"csrf_token": csrf_token(client, "/me/entries")})
+
+
+def _request(client: Any, entry: Entry, reason: str = "学生转学，无法参加后续评审") -> Any:
+    return client.post(f"/me/entries/{entry.id}/withdrawal-request",
+                       data={"csrf_token": csrf_token(client, "/me/entries"), "reason": reason})
 
 
 def _status(entry: Entry) -> str:
@@ -83,41 +90,28 @@ def test_any_contact_of_the_school_may_withdraw_its_nomination_before_voting(con
 
 
 @pytest.mark.parametrize("stage", ["voting", "judging"])
-def test_once_voting_or_judging_started_only_the_submitter_may_withdraw(app, contact_client, make_user, make_entry,
-                                                                         make_contest, school, stage):
+def test_once_voting_or_judging_started_withdrawing_is_a_request(app, contact_client, make_user, make_entry,
+                                                                  make_contest, school, stage):
     contest = make_contest(kind="selection", stage=stage)
     nominator = make_user("school_contact")
     add_contact(nominator, school)
     entry = _entry(make_entry, contest, nominator, school, status="approved", nominee="李小燕")
-    assert f"/me/entries/{entry.id}/withdraw" not in page(contact_client.get("/me/entries"))
-    response = _withdraw(contact_client, entry)
-    assert response.status_code == 403
-    assert NOT_SUBMITTER in page(response)
-    assert _status(entry) == "approved"
-
-    own = app.test_client()
-    sign_in(own, nominator)
-    assert f"/me/entries/{entry.id}/withdraw" in page(own.get("/me/entries"))
-    assert _withdraw(own, entry).status_code == 302
-    assert _status(entry) == "withdrawn"
+    _withdrawal_needs_approval(app, contact_client, make_user, entry, "approved")
 
 
 @pytest.mark.parametrize("stage", ["publicity", "closed"])
-def test_nobody_withdraws_once_results_are_published(client, citizen, make_entry, make_contest, stage):
+def test_after_results_are_published_withdrawing_is_a_request_too(app, client, citizen, make_user, make_entry,
+                                                                  make_contest, stage):
     contest = make_contest(kind="media", stage=stage)
     entry = _entry(make_entry, contest, citizen, status="approved")
-    assert f"/me/entries/{entry.id}/withdraw" not in page(client.get("/me/entries"))
-    response = _withdraw(client, entry)
-    assert response.status_code == 409
-    assert RESULTS_OUT in page(response)
-    assert _status(entry) == "approved"
+    _withdrawal_needs_approval(app, client, make_user, entry, "approved")
 
 
-def test_a_citizen_may_withdraw_their_own_entry_during_voting(client, citizen, make_entry, make_contest):
+def test_a_citizen_asks_to_withdraw_their_own_entry_during_voting(app, client, citizen, make_user, make_entry,
+                                                                  make_contest):
     contest = make_contest(kind="media", stage="voting")
     entry = _entry(make_entry, contest, citizen, status="approved")
-    assert _withdraw(client, entry).status_code == 302
-    assert _status(entry) == "withdrawn"
+    _withdrawal_needs_approval(app, client, make_user, entry, "approved", approve=False)
 
 
 def test_a_contact_may_edit_the_schools_nomination_during_submission_only(contact_client, make_user, make_entry,
@@ -178,20 +172,46 @@ def _round(contest: Contest, entry: Entry, judge: User, now: Any, state: str) ->
     return rnd
 
 
-def _only_the_submitter_withdraws(app: Any, contact_client: Any, nominator: User, entry: Entry, status: str) -> None:
-    assert f"/me/entries/{entry.id}/withdraw" not in page(contact_client.get("/me/entries"))
-    response = _withdraw(contact_client, entry)
-    assert response.status_code == 403 and NOT_SUBMITTER in page(response)
+def _withdrawal_needs_approval(app: Any, asker: Any, make_user: Callable[..., User], entry: Entry, status: str, *,
+                               approve: bool = True) -> None:
+    """No direct withdrawal: a request with a reason, which an organiser decides."""
+    listing = page(asker.get("/me/entries"))
+    assert f"/me/entries/{entry.id}/withdraw\"" not in listing and f"/me/entries/{entry.id}/withdrawal-request" in listing
+    response = _withdraw(asker, entry)
+    assert response.status_code == 409 and NEEDS_APPROVAL in page(response)
     assert _status(entry) == status
-    own = app.test_client()
-    sign_in(own, nominator)
-    assert f"/me/entries/{entry.id}/withdraw" in page(own.get("/me/entries"))
-    assert _withdraw(own, entry).status_code == 302
-    assert _status(entry) == "withdrawn"
+    short = _request(asker, entry, reason="不")
+    assert short.status_code == 400 and "请写明撤回的理由" in page(short)
+    assert _request(asker, entry).status_code == 302
+    again = _request(asker, entry)
+    assert again.status_code == 409 and "已有一份撤回申请" in page(again)
+    assert "等待主办方处理" in page(asker.get("/me/entries"))
+    assert _status(entry) == status  # still in the running until an organiser decides
+
+    organiser = app.test_client()
+    sign_in(organiser, make_user("organiser"))
+    desk = page(organiser.get("/admin/moderation/withdrawals"))
+    assert "学生转学，无法参加后续评审" in desk and entry.title in desk
+    [request] = db.session.scalars(select(WithdrawalRequest).where(WithdrawalRequest.entry_id == entry.id))
+    url = f"/admin/moderation/withdrawals/{request.id}"
+    token = csrf_token(organiser, "/admin/moderation/withdrawals")
+    no_reason = organiser.post(url, data={"csrf_token": token, "decision": "approve", "reason": ""})
+    assert no_reason.status_code == 400 and _status(entry) == status
+    decided = organiser.post(url, data={"csrf_token": token, "decision": "approve" if approve else "decline",
+                                        "reason": "情况属实，同意撤回" if approve else "评审已结束，不宜撤回"})
+    assert decided.status_code == 302
+    assert _status(entry) == ("withdrawn" if approve else status)
+    twice = organiser.post(url, data={"csrf_token": token, "decision": "approve", "reason": "再批一次"})
+    assert twice.status_code == 409
+    db.session.rollback()
+    actions = [e.action for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.target_type == "entry", AuditEvent.target_id == str(entry.id)).order_by(AuditEvent.id))]
+    assert actions[-2:] == ["entry.withdrawal_requested", "entry.withdrawal_approved" if approve else "entry.withdrawal_declined"]
+    assert ("已获批准撤回" if approve else "未获批准") in page(asker.get("/account/notices"))  # the asker is told
 
 
 @pytest.mark.parametrize("state", ["open", "closed"])
-def test_an_entry_in_a_judging_round_is_withdrawn_only_by_its_submitter(app, contact_client, make_user, make_entry,
+def test_an_entry_in_a_judging_round_is_withdrawn_only_with_approval(app, contact_client, make_user, make_entry,
                                                                       make_contest, school, clock, state):
     """A round may be opened before the contest's judging window: the entry is being judged all the same."""
     contest = make_contest(kind="innovation", stage="review", categories=())
@@ -199,7 +219,7 @@ def test_an_entry_in_a_judging_round_is_withdrawn_only_by_its_submitter(app, con
     add_contact(nominator, school)
     entry = _entry(make_entry, contest, nominator, school, status="approved")
     _round(contest, entry, make_user("judge"), clock.now(), state)
-    _only_the_submitter_withdraws(app, contact_client, nominator, entry, "approved")
+    _withdrawal_needs_approval(app, contact_client, make_user, entry, "approved")
 
 
 def test_an_entry_in_a_draft_round_is_not_yet_being_judged(contact_client, make_user, make_entry, make_contest, school,
@@ -212,7 +232,7 @@ def test_an_entry_in_a_draft_round_is_not_yet_being_judged(contact_client, make_
     assert _status(entry) == "withdrawn"
 
 
-def test_an_entry_with_votes_is_withdrawn_only_by_its_submitter(app, contact_client, make_user, make_entry, make_contest,
+def test_an_entry_with_votes_is_withdrawn_only_with_approval(app, contact_client, make_user, make_entry, make_contest,
                                                                school, clock):
     """Votes were cast, then the organisers moved the voting window later: the votes are still there."""
     contest = make_contest(kind="selection", stage="voting")
@@ -224,7 +244,7 @@ def test_an_entry_with_votes_is_withdrawn_only_by_its_submitter(app, contact_cli
         setattr(contest, f"{stage}_starts_at", start)
         setattr(contest, f"{stage}_ends_at", end)
     db.session.commit()
-    _only_the_submitter_withdraws(app, contact_client, nominator, entry, "approved")
+    _withdrawal_needs_approval(app, contact_client, make_user, entry, "approved")
 
 
 def test_the_tables_media_reads_by_name_are_the_judging_and_voting_tables(app):

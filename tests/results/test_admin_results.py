@@ -26,6 +26,7 @@ from contest.extensions import db
 from contest.jobs import jobs_of
 from contest.judging import service as judging
 from contest.judging.models import Round
+from contest.media import withdrawals
 from contest.results import certificates, exports
 from contest.results import service as results
 from contest.results.models import FormulaChange, Objection, PreparedFile, Publication, ResultFormula
@@ -692,3 +693,26 @@ def test_a_file_whose_data_changed_fails_with_the_reason(app: Flask, client: Fla
     assert run_file_jobs(app) == ["failed"]
     [file] = committed_files(world.contest.id)
     assert file.state == "failed" and "公示" in file.error
+
+
+def test_an_entry_withdrawn_after_publication_is_listed_on_the_results_page(app: Flask, client: FlaskClient, world: World,
+                                                                           clock: Any, make_user: Any) -> None:
+    after_voting(clock)
+    publish(client, world)
+    winner = world.entries[0]
+    submitter = make_user("school_contact")
+    winner.submitted_by_id = submitter.id
+    db.session.commit()
+    page = html(client.get(f"/c/{world.contest.slug}/results"))
+    assert "公布后撤回的作品" not in page
+    asked = withdrawals.request_withdrawal(db.session, actor=submitter, entry_id=winner.id, reason="学生已转学，申请撤回",
+                                           now=clock.now())
+    db.session.commit()
+    assert "公布后撤回的作品" not in html(client.get(f"/c/{world.contest.slug}/results"))  # asked, not decided
+    clock.advance(hours=1)
+    withdrawals.decide_withdrawal(db.session, app.extensions["sms_sender"], actor=world.org_a, request_id=asked.id,
+                                  approve=True, reason="核实属实，同意撤回", now=clock.now())
+    db.session.commit()
+    page = html(client.get(f"/c/{world.contest.slug}/results"))
+    assert "公布后撤回的作品" in page and "主办方将发布新版本的结果" in page
+    assert str(escape(winner.title)) in page and "核实属实，同意撤回" in page

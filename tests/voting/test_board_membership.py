@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from contest.accounts.models import User
 from contest.contests.models import Contest, Entry
 from contest.extensions import db
-from contest.media import submissions
+from contest.media import withdrawals
 from contest.voting import live
 from contest.voting import service as voting
 from tests.conftest import csrf_token, login, redis_client
@@ -73,8 +73,12 @@ def test_withdrawn_rejected_and_approved_again(app, client, board_world, make_us
     if (built := redis_totals(app, contest)) is not None:
         assert built == {entries[t].id: n for t, n in VOTES.items()}
 
-    # Withdrawn by its entrant: gone from every board, its votes from every total.
-    submissions.withdraw_entry(db.session, actor=entrant, entry_id=entries["甲"].id, now=clock.now())
+    # Withdrawn at its entrant's request, approved by an organiser: gone from every board,
+    # its votes from every total.
+    asked = withdrawals.request_withdrawal(db.session, actor=entrant, entry_id=entries["甲"].id, reason="作者不再参赛",
+                                           now=clock.now())
+    withdrawals.decide_withdrawal(db.session, app.extensions["sms_sender"], actor=make_user("organiser"),
+                                  request_id=asked.id, approve=True, reason="同意撤回", now=clock.now())
     db.session.commit()
     without = {"作品乙": 2, "作品丙": 1}
     assert every_board(client, contest) == [without] * 4

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from contest.accounts.models import User
 from contest.antifraud.service import Verdict
 from contest.contests.models import Contest, Entry
 from contest.extensions import db
+from contest.media.models import WithdrawalRequest
 from contest.results import service as results
 from contest.voting import ledger, review
 from contest.voting import service as voting
@@ -96,9 +98,16 @@ def season(client: FlaskClient, make_contest: Any, make_entry: Any, make_school:
                       now=clock.now())
     db.session.commit()
     assert m_valid
-    # The entrant withdraws the entry through its page: it leaves every board and total.
+    # The entrant asks to withdraw the entry through its page, an organiser approves on the
+    # moderation desk: it leaves every board and total.
     login(client, entrant)
-    assert submit(client, "/me/entries", {}, action=f"/me/entries/{gone.id}/withdraw").status_code == 302
+    assert submit(client, "/me/entries", {"reason": "作者不再参加本次活动"},
+                  action=f"/me/entries/{gone.id}/withdrawal-request").status_code == 302
+    client.get("/account/logout")
+    login(client, organiser)
+    [request_id] = db.session.scalars(select(WithdrawalRequest.id).where(WithdrawalRequest.entry_id == gone.id))
+    assert submit(client, "/admin/moderation/withdrawals", {"decision": "approve", "reason": "作者本人申请，同意撤回"},
+                  action=f"/admin/moderation/withdrawals/{request_id}").status_code == 302
     client.get("/account/logout")
     return Season(contest, a, b, minor, gone, voter, organisers, receipts)
 

@@ -396,13 +396,32 @@ def register_team(page: Page, base: str, slug: str, team: Team, *, plan: Path, p
     flash(page, "团队报名已提交，请留意审核结果。")
 
 
-def withdraw(page: Page, base: str, title: str) -> None:
-    """我的作品: withdraw one entry, confirming the browser's question."""
+def request_withdrawal(page: Page, base: str, title: str, reason: str, shot: str = "") -> None:
+    """我的作品 while the public votes: ask the organisers to withdraw one entry, with a reason."""
     page.goto(f"{base}/me/entries")
     row = page.locator("li.entry-row").filter(has=page.get_by_role("heading", name=title, exact=True))
+    expect(row.get_by_role("button", name=f"确认撤回“{title}”")).to_have_count(0)  # no direct withdrawal now
     row.locator("details.withdraw summary").click()
-    page.get_by_role("button", name=f"确认撤回“{title}”").click()
-    flash(page, f"“{title}”已撤回。")
+    row.get_by_label("撤回理由").fill(reason)
+    if shot:
+        screenshot(page, shot)
+    row.get_by_role("button", name="提交撤回申请").click()
+    flash(page, "撤回申请已提交，主办方处理后会通知您；在此之前作品照常参加评比。")
+    expect(page.locator("li.entry-row").filter(has=page.get_by_role("heading", name=title, exact=True))
+           .locator(".withdrawal-pending")).to_be_visible()
+
+
+def approve_withdrawal(page: Page, base: str, title: str, asked: str, reason: str, shot: str = "") -> None:
+    """The moderation desk: the request is listed with its reason; approve it with one."""
+    page.goto(f"{base}/admin/moderation/")
+    page.get_by_role("link", name=re.compile(r"份撤回申请等待处理")).click()
+    card = page.locator("li.withdrawal-request").filter(has=page.get_by_role("link", name=title, exact=True))
+    expect(card).to_contain_text(asked)
+    card.get_by_label("处理理由（申请人会看到）").fill(reason)
+    if shot:
+        screenshot(page, shot)
+    card.get_by_role("button", name="批准撤回").click()
+    flash(page, "已批准撤回，作品不再参加评比。")
 
 
 # --- voters ------------------------------------------------------------------------------
