@@ -35,6 +35,7 @@ from contest.contests import service as contests
 from contest.contests.models import STAGES, Contest, Entry, NomineeProfile, School
 from contest.db import Base
 from contest.extensions import db, limiter
+from tests.video_entries import make_source_clips
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -277,6 +278,12 @@ def count_queries(app: Flask) -> Callable[[], Any]:
         finally:
             event.remove(db.engine, "before_cursor_execute", before)
     return counting
+
+
+@pytest.fixture(scope="session")
+def source_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Clips a phone might send (tests.video_entries.make_source_clips), made once per run."""
+    return make_source_clips(tmp_path_factory.mktemp("source-clips"))
 
 
 def redis_client(app: Flask) -> redis.Redis[Any] | None:

@@ -6,7 +6,6 @@ meanwhile; and the one run through a real `flask jobs worker`."""
 from __future__ import annotations
 
 import struct
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,30 +27,7 @@ from contest.media.submissions import attach_video
 from contest.media.video import process_video
 from tests.conftest import TEST_REDIS_URL
 from tests.media.conftest import entries, media_root, page, send, sign_in, submit_url, upload, video_entry
-from tests.video_entries import probe
-
-HAS_HEVC = b"libx265" in subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, check=True).stdout
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def source_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Clips a phone might send, made once: a 1080p H.264 MP4 with sound, and (where this
-    ffmpeg encodes HEVC) an upright iPhone-style HEVC MOV with no sound."""
-    folder = tmp_path_factory.mktemp("playback-clips")
-    clips = {"h264_1080p": folder / "1080p.mp4"}
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25", "-f", "lavfi", "-i", "sine=frequency=330",
-            "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-            str(clips["h264_1080p"]))
-    if HAS_HEVC:
-        clips["hevc_portrait"] = folder / "portrait.mov"
-        _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1080x1920:rate=25", "-t", "2", "-c:v", "libx265", "-preset",
-                "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p",
-                str(clips["hevc_portrait"]))
-    return clips
+from tests.video_entries import HAS_HEVC, NO_HEVC, ffmpeg, probe
 
 
 def top_level_atoms(path: str | Path) -> list[str]:
@@ -135,7 +111,7 @@ def test_a_1080p_upload_is_queued_after_the_commit_and_becomes_a_720p_h264_rendi
     assert probe(stored(app, item.original_key))["streams"][0]["width"] == 1920
 
 
-@pytest.mark.skipif(not HAS_HEVC, reason="this ffmpeg cannot encode HEVC")
+@pytest.mark.skipif(not HAS_HEVC, reason=NO_HEVC)
 def test_an_upright_hevc_mov_without_sound_becomes_720x1280_h264_with_no_audio(app, contest, make_entry, source_clips,
                                                                                 tmp_path):
     item_id = attach(app, make_entry(contest), source_clips["hevc_portrait"], tmp_path)
@@ -151,7 +127,7 @@ def test_a_phone_held_upright_gives_an_upright_rendition_with_no_rotation_left(a
     """Landscape frames and a 90° rotation (what a phone held upright stores) come out as
     upright 720×1280 frames: players that ignore the rotation still show them right."""
     rotated = tmp_path / "upright.mov"
-    _ffmpeg("-i", str(source_clips["h264_1080p"]), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated))
+    ffmpeg("-i", str(source_clips["h264_1080p"]), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated))
     item_id = attach(app, make_entry(contest), rotated, tmp_path)
     assert (fresh(item_id).width, fresh(item_id).height) == (1080, 1920)
     assert transcode(app, item_id) == "ready"
