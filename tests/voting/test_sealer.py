@@ -107,7 +107,7 @@ def test_a_failed_nightly_verification_alerts_organisers(app, ballot, make_user,
 
 def test_the_schedules_and_the_status(app, runner):
     found = jobs.status(jobs.jobs_of(app))
-    assert found.periodic == ["prune_votes", "retry_sms", "seal_ledger", "sweep_media", "verify_ledger"]
+    assert found.periodic == ["prune_votes", "requeue_playback", "retry_sms", "seal_ledger", "sweep_media", "verify_ledger"]
     assert (found.queued, found.running, found.failed) == (0, [], [])
     result = runner.invoke(args=["jobs", "status"])
     assert result.exit_code == 0, result.output
