@@ -37,6 +37,7 @@ TOP = len(DOMAINS) + 1
 PUBLIC: dict[str, frozenset[str]] = {
     "accounts": frozenset({"models", "service", "audit", "actors"}),
     "contests": frozenset({"models", "service",
+                           "school_import",  # schools from a spreadsheet: reading, checking, the template
                            "rules"}),  # the rules' schema: Rules, RuleSpec, rules_for_kind, parse_rule
     "media": frozenset({"models", "service", "submissions", "moderation",
                         "withdrawals",  # requests to withdraw an entry once voting or judging started

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import web
@@ -14,9 +16,11 @@ from ..accounts import service as accounts
 from ..accounts.models import ROLES
 from ..actions import run_action
 from ..clock import LOCAL_TZ
+from ..contests import school_import
 from ..contests import service as contests
 from ..contests.models import STAGES, Contest
 from ..contests.rules import RULE_HINTS, Rules, label_of, rules_for_kind
+from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted, required
 from ..i18n import _
@@ -169,6 +173,59 @@ def school_edit(school_id: int | None) -> ResponseReturnValue:
         lambda: contests.save_school(db.session, actor=web.user(), school=school, name=required(form.name.data), district=form.district.data,
                                      level=form.level.data, enrolment=required(form.enrolment.data), now=web.now(), ip=web.client_ip()),
         refused=lambda exc: page(exc.status, exc.message), success=_("已保存。"), redirect_to=url_for("admin.schools"))
+
+
+# --- schools from a spreadsheet -------------------------------------------------------------
+
+
+def _import_page(*, status: int = 200, error: str = "", rows: list[school_import.Row] | None = None) -> tuple[str, int]:
+    ok = [r.values for r in rows or [] if r.ok]
+    return render_template("admin/school_import.html", error=error, rows=rows, form=EmptyForm(),
+                           ready=json.dumps(ok, ensure_ascii=False)), status
+
+
+@bp.route("/schools/import", methods=["GET", "POST"])
+def school_import_page() -> ResponseReturnValue:
+    """GET: the upload form. POST: the preview of the uploaded file, nothing stored yet."""
+    if request.method == "GET":
+        return _import_page()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _import_page(status=400, error=_("请选择要上传的表格文件（CSV 或 .xlsx）。"))
+    try:
+        rows = contests.preview_school_import(db.session, actor=web.user(), data=upload.read(school_import.MAX_BYTES + 1),
+                                              filename=upload.filename)
+    except DomainError as exc:
+        return _import_page(status=exc.status, error=exc.message)
+    return _import_page(rows=rows)
+
+
+@bp.post("/schools/import/confirm")
+def school_import_confirm() -> ResponseReturnValue:
+    try:
+        rows = json.loads(posted().text("rows") or "[]")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValueError
+    except ValueError:
+        return _import_page(status=400, error=_("导入内容无法识别，请重新上传表格。"))
+
+    def done(outcome: contests.SchoolImport) -> str:
+        text = _("已导入：新增 %(c)s 所学校，更新 %(u)s 所，关联联系人 %(l)s 位。", c=outcome.created, u=outcome.updated,
+                 l=outcome.contacts)
+        return text + (_("有 %(n)s 行因内容已变化未导入。", n=len(outcome.skipped)) if outcome.skipped else "")
+
+    return run_action(
+        lambda: contests.import_schools(db.session, actor=web.user(), rows=rows, now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _import_page(status=exc.status, error=exc.message),
+        success=done, redirect_to=url_for("admin.schools"))
+
+
+@bp.get("/schools/import/template.csv")
+def school_import_template() -> Response:
+    response = Response(school_import.template_csv(), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = "attachment; filename=\"schools-template.csv\"; filename*=UTF-8''" + \
+        quote("学校导入模板.csv", safe="")
+    return response
 
 
 @bp.get("/users")

@@ -16,11 +16,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..accounts import audit
 from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
-from ..accounts.service import require_role
+from ..accounts.service import require_role, set_roles
 from ..clock import to_local
 from ..db import SessionLike
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
+from . import school_import
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School, SchoolContact
 from .rules import SCHOOL_KINDS, Rules, check_rule_set, parse_rule, rules_for_kind
 
@@ -590,6 +591,72 @@ def save_school(
             audit.record(session, actor=actor, action="school.update", target_type="school", target_id=school.id,
                          now=now, before=old, after=new, summary=school.name, ip=ip)
     return school
+
+
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import did."""
+
+    created: int
+    updated: int
+    contacts: int  # contact accounts linked
+    skipped: list[str]  # why rows were left out (they changed since the preview)
+
+
+code_labels("audit_action", {"school.import": N_("从表格导入学校"), "school.contact_added": N_("关联学校联系人")})
+
+
+def preview_school_import(session: SessionLike, *, actor: Actor, data: bytes, filename: str) -> list[school_import.Row]:
+    """Every row of an uploaded spreadsheet, checked, with what it would do; nothing stored."""
+    require_role(actor, "organiser", "admin")
+    return school_import.check_rows(session, school_import.read_rows(data, filename), values_of=_school_values)
+
+
+def import_schools(session: SessionLike, *, actor: User, rows: list[dict[str, str]], now: datetime,
+                   ip: str = "") -> SchoolImport:
+    """Store the previewed rows (checked again: a row gone wrong since is left out and
+    said), adding or updating schools by name and linking the contacts; audit-logged."""
+    require_role(actor, "organiser", "admin")
+    if not rows or len(rows) > school_import.MAX_ROWS:
+        raise InvalidInput(_("没有可以导入的学校：请重新上传表格。"), code="nothing_to_import")
+    checked = school_import.check_rows(session, [{k: str(v)[:200] for k, v in r.items()} for r in rows],
+                                       values_of=_school_values)
+    created = updated = linked = 0
+    skipped: list[str] = []
+    for row in checked:
+        if not row.ok:
+            skipped.extend(row.errors)
+            continue
+        existing = session.scalar(select(School).where(School.name == row.values["name"]))
+        school = save_school(session, actor=actor, school=existing, name=row.values["name"],
+                             district=row.values["district"], level=row.values["level"],
+                             enrolment=row.values["enrolment"], now=now, ip=ip)
+        created += existing is None
+        updated += existing is not None
+        if row.contact_id is not None:
+            linked += _link_contact(session, actor=actor, school=school, user_id=row.contact_id, now=now, ip=ip)
+    audit.record(session, actor=actor, action="school.import", target_type="school", target_id=None, now=now,
+                 after={"created": created, "updated": updated, "contacts": linked, "skipped": len(skipped)},
+                 summary=f"新增 {created} 所，更新 {updated} 所，关联联系人 {linked} 位", ip=ip)
+    session.flush()
+    return SchoolImport(created, updated, linked, skipped)
+
+
+def _link_contact(session: SessionLike, *, actor: User, school: School, user_id: int, now: datetime, ip: str) -> int:
+    """Make the account a contact of the school (and give it the role); 1 if newly linked."""
+    user = session.get(User, user_id)
+    if user is None:
+        return 0
+    if "school_contact" not in user.role_names:
+        set_roles(session, actor=actor, user=user, roles=set(user.role_names) | {"school_contact"}, now=now, ip=ip)
+    if session.scalar(select(SchoolContact.id).where(SchoolContact.user_id == user.id,
+                                                     SchoolContact.school_id == school.id)) is not None:
+        return 0
+    session.add(SchoolContact(user_id=user.id, school_id=school.id))
+    session.flush()
+    audit.record(session, actor=actor, action="school.contact_added", target_type="school", target_id=school.id,
+                 now=now, after={"user": user.id}, summary=f"{school.name} · {user.masked_phone}", ip=ip)
+    return 1
 
 
 def unlink_former_contact(session: SessionLike, *, actor: Actor, user: User, now: datetime, ip: str = "") -> list[str]:
