@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, has_request_context, request
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import Clock
 from .config import ConfigError, Settings
-from .redis_client import connect
+from .redis_client import connect, limiter_storage
 
 if TYPE_CHECKING:
     from .accounts.models import User
@@ -77,6 +76,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
 
 def _configure(app: Flask, s: Settings) -> None:
+    # The limiter's storage: REDIS_URL's server or Sentinel set, with the client's short
+    # timeouts and no retries (redis_client.limiter_storage); in process memory without it.
+    storage_uri, storage_options = limiter_storage(s.redis_url) if s.redis_url else ("memory://", {})
     engine_options: dict[str, Any] = {}
     if s.uses_sqlite:
         engine_options["connect_args"] = {"timeout": 30}
@@ -104,14 +106,12 @@ def _configure(app: Flask, s: Settings) -> None:
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         RATELIMIT_ENABLED=s.ratelimit_enabled,
-        RATELIMIT_STORAGE_URI=s.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=storage_uri,
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_KEY_PREFIX="contest-rl",
-        RATELIMIT_STORAGE_OPTIONS=(
-            {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)} if s.redis_url else {}
-        ),
+        RATELIMIT_STORAGE_OPTIONS=storage_options,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=12),
         # A request naming any other Host is answered 400 before routing.
         TRUSTED_HOSTS=list(s.allowed_hosts) or None,
@@ -160,14 +160,35 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     from . import model_registry  # noqa: F401
     from .accounts.service import Queued, in_memory_windows
     from .accounts.sms import make_sender
+    from .errors import database_unavailable
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .jobs import make_jobs
     from .media.service import ImageDecoder
     from .media.storage import LocalStorage
 
     db.init_app(app)
+
+    # Registered after db.init_app, so it runs first (teardowns run in reverse order) and
+    # Flask-SQLAlchemy's own removal then finds nothing left to do.
+    @app.teardown_appcontext
+    def end_session(exc: BaseException | None) -> None:
+        # A database server that goes away after a request's last statement (a crash, a
+        # failover to the standby) makes rolling back its open transaction fail, once
+        # the answer is made. That transaction went with the server and SQLAlchemy has
+        # dropped the connection: the answer stands instead of becoming a 500.
+        try:
+            db.session.remove()
+        except SQLAlchemyError as error:
+            if not database_unavailable(error):
+                raise
+            db.session.remove()  # the session is closed now: this forgets it
+
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    # flask-limiter merges RATELIMIT_STORAGE_OPTIONS into what an earlier app left on the
+    # shared Limiter: start each app from none, so that a Sentinel app's options (its
+    # sentinel_kwargs) never reach a later app's plain Redis or memory storage.
+    limiter._storage_options = {}
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)

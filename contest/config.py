@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .redis_client import is_sentinel_url, parse_sentinel_url
+
 ENVIRONMENTS = ("development", "production", "testing")
 # Who may read /metrics without the token: the machine itself.
 METRICS_ALLOW_DEFAULT = ("127.0.0.1/32", "::1/128")
@@ -205,8 +207,8 @@ class Settings:
             raise ConfigError("PROXY_COUNT cannot be negative")
         if self.image_decode_slots < 1:
             raise ConfigError("IMAGE_DECODE_SLOTS must be at least 1")
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.redis_url:
+            _check_redis_url(self.redis_url)
         if self.public_base_url:
             changes["public_base_url"] = _checked_base_url(self.public_base_url, self.is_production)
         changes["metrics_allow"] = _checked_networks(self.metrics_allow)
@@ -278,6 +280,19 @@ def _check_sms(s: Settings) -> None:
         raise ConfigError("SMS_PROTOCOL must be https or http")
     if s.sms_protocol == "http" and s.is_production:
         raise ConfigError("production start-up refused: SMS_PROTOCOL=http would send the gateway's key in the clear")
+
+
+def _check_redis_url(url: str) -> None:
+    """One server (redis://, rediss://, unix://) or a Sentinel set (redis+sentinel://…,
+    read by redis_client.parse_sentinel_url, as the app, the limiter and the job runner will)."""
+    if is_sentinel_url(url):
+        try:
+            parse_sentinel_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"REDIS_URL: {exc} (see docs/DEPLOY.md, 'Redis')") from None
+    elif not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss://, unix:// or redis+sentinel:// "
+                          "(see docs/DEPLOY.md, 'Redis')")
 
 
 def _checked_base_url(value: str, production: bool) -> str:

@@ -65,6 +65,7 @@ from .accounts.actors import SYSTEM
 from .extensions import db
 from .i18n import N_, code_labels
 from .media import orphans, playback
+from .redis_client import queue_pool
 from .results import prepared
 from .typesetting import resolve_font
 from .voting import housekeeping, ledger, sealing
@@ -86,7 +87,8 @@ def make_jobs(app: Flask) -> Huey:
     settings = app.extensions["settings"]
     huey: Huey
     if settings.redis_url:
-        huey = RedisHuey(NAME, url=settings.redis_url, utc=True)
+        # a Sentinel URL gives connections that follow the master (redis_client.queue_pool)
+        huey = RedisHuey(NAME, connection_pool=queue_pool(settings.redis_url), utc=True)
     else:
         path = Path(settings.instance_path) / "jobs.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)

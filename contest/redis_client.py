@@ -10,21 +10,52 @@ the database fallback answers instead of each call waiting. The client carries a
 - contests whose live boards missed an update while Redis did not answer are remembered
   and their boards invalidated as soon as Redis answers again.
 
+REDIS_URL names one server (redis://, rediss://, unix://) or a Redis Sentinel set:
+
+    redis+sentinel://[[user]:password@]host:port[,host:port…]/<master>[/<db>][?sentinel_password=…]
+
+The user and password are the Redis servers' own (as in a redis:// URL); the sentinels
+are asked with `sentinel_password` (and `sentinel_username`), or without a password when
+none is given. `parse_sentinel_url` reads it, in this one place, for the three users of
+REDIS_URL: the app's client (`connect`), flask-limiter's storage (`limiter_storage`, for
+the `limits` library's redis+sentinel storage) and the job runner's queue (`queue_pool`).
+Each asks the sentinels for the master whenever it opens a connection, and drops its
+connections when the master it knew turns read-only or stops answering, so after a
+failover its next connection reaches the new master. A planned switch (SENTINEL FAILOVER)
+breaks nothing at first: the old master goes on taking writes from the connections it
+still has until the sentinels make it a replica, some seconds later, and what it takes
+meanwhile is lost. The app's client and the job runner's pool therefore also ask the
+sentinels, at most once a second, as they hand out a connection (`FollowingPool`), and
+leave a former master within that second. (The limiter's storage is built by the `limits`
+library: it leaves the old master when that one cuts its clients.)
+
 Nothing here is a module-level global: each app (and each test's app) has its own client
 and so its own health.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 DOWN_PAUSE = 5.0  # seconds Redis is left alone after a failure
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_FORM = "redis+sentinel://[[user]:password@]host:port[,host:port…]/<master>[/<db>][?sentinel_password=…]"
+# Huey blocks up to 1 s reading its queue: its connections wait longer than that for an
+# answer, and still give up on a master that has gone silent.
+QUEUE_SOCKET_TIMEOUT = 5.0
+MASTER_RECHECK = 1.0  # seconds between two questions to the sentinels from one pool
+_MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_SENTINEL_OPTIONS = frozenset({"sentinel_password", "sentinel_username"})
 
 
 class RedisHealth:
@@ -67,12 +98,159 @@ class PlatformRedis(redis.Redis):
         self.health = RedisHealth()
 
 
+@dataclass(frozen=True)
+class SentinelURL:
+    """What a redis+sentinel:// URL says: where the sentinels are, the master's name, the
+    database, and who to be on the Redis servers and on the sentinels."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+    def sentinel_options(self, timeout: float) -> dict[str, Any]:
+        """Connection options for the sentinels themselves: short, and tried once each
+        (the client goes on to the next sentinel)."""
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0),
+                "username": self.sentinel_username, "password": self.sentinel_password}
+
+    def sentinel(self, timeout: float) -> Sentinel:
+        """A Sentinel whose master connections log in and select the URL's database."""
+        return Sentinel(list(self.sentinels), sentinel_kwargs=self.sentinel_options(timeout),
+                        db=self.db, username=self.username, password=self.password)
+
+    def members(self) -> str:
+        """host:port,host:port (an IPv6 address in brackets)."""
+        return ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in self.sentinels)
+
+
+class FollowingPool(SentinelConnectionPool):
+    """The master's connections, re-asking the sentinels who the master is at most every
+    MASTER_RECHECK seconds as a connection is handed out: when the answer has changed,
+    redis-py drops the idle connections to the former master (and the busy ones as they
+    come back), so a planned switch is followed within a second rather than when the old
+    master cuts its clients."""
+
+    def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
+        super().__init__(service_name, sentinel_manager, **kwargs)
+        self._asked = time.monotonic()
+
+    def get_connection(self, *args: Any, **options: Any) -> Any:
+        now = time.monotonic()
+        if now - self._asked >= MASTER_RECHECK:
+            self._asked = now
+            try:
+                self.get_master_address()
+            except (redis.ConnectionError, redis.TimeoutError):
+                pass  # no sentinel answers: the connections in hand still lead to the master they knew
+        return super().get_connection(*args, **options)
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.lower().startswith(SENTINEL_SCHEME + "://")
+
+
+def parse_sentinel_url(url: str) -> SentinelURL:
+    """Read a redis+sentinel:// URL; ValueError saying what is wrong (never echoing the
+    URL, which may hold passwords)."""
+    def wrong(what: str) -> ValueError:
+        return ValueError(f"{what}; a Sentinel URL looks like {SENTINEL_FORM}")
+
+    if not is_sentinel_url(url):
+        raise wrong("the scheme must be redis+sentinel://")
+    rest = url[len(SENTINEL_SCHEME) + 3:]
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    if fragment:
+        raise wrong("a #fragment has no meaning here")
+    userinfo, at, hosts = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username, password = unquote(user) or None, (unquote(secret) or None) if colon else None
+    sentinels = []
+    for member in hosts.split(","):
+        try:
+            parts = urlsplit("//" + member.strip())
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host = port = None
+        if not host or port is None:
+            raise wrong(f"each sentinel must be host:port (found {member.strip()!r})")
+        sentinels.append((host, port))
+    names = path.split("/") if slash else []
+    if not names or not _MASTER_NAME.fullmatch(names[0]):
+        raise wrong("the master's name (letters, digits, . _ -) must follow the sentinels")
+    if len(names) > 2 or (len(names) == 2 and not re.fullmatch(r"[0-9]{1,5}", names[1])):
+        raise wrong("after the master's name only a database number may follow")
+    options: dict[str, str] = {}
+    for name, values in parse_qs(query, keep_blank_values=True, strict_parsing=False).items():
+        if name not in _SENTINEL_OPTIONS:
+            raise wrong(f"unknown option {name!r} (known: {', '.join(sorted(_SENTINEL_OPTIONS))})")
+        options[name] = values[-1]
+    return SentinelURL(
+        sentinels=tuple(sentinels), master=names[0], db=int(names[1]) if len(names) == 2 else 0,
+        username=username, password=password,
+        sentinel_username=options.get("sentinel_username") or None,
+        sentinel_password=options.get("sentinel_password") or None,
+    )
+
+
+def _short(timeout: float) -> dict[str, Any]:
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
+
+
 def connect(url: str, *, timeout: float = 0.5, **options: Any) -> PlatformRedis:
     """A client for `url` with short timeouts and no retries (see the module's note)."""
     options.setdefault("health_check_interval", 30)
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        client: PlatformRedis = target.sentinel(timeout).master_for(
+            target.master, redis_class=PlatformRedis, connection_pool_class=FollowingPool, **_short(timeout), **options)
+        return client
     # from_url builds `cls(...)` but is annotated as returning a plain Redis
-    return PlatformRedis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,  # type: ignore[return-value]
-                                  retry=Retry(NoBackoff(), 0), **options)
+    return PlatformRedis.from_url(url, **_short(timeout), **options)  # type: ignore[return-value]
+
+
+def limiter_storage(url: str, *, timeout: float = 0.5) -> tuple[str, dict[str, Any]]:
+    """flask-limiter's RATELIMIT_STORAGE_URI and RATELIMIT_STORAGE_OPTIONS for `url`, with
+    the app's short timeouts and no retries.
+
+    For a Sentinel URL the `limits` library gets `redis+sentinel://host:port,…/<master>`
+    (the form its RedisSentinelStorage reads: it would take a /<db> for part of the name,
+    and the URL's password for the sentinels' too) and the rest as options: the database
+    and credentials of the Redis servers, the sentinels' own in `sentinel_kwargs`. Every
+    check and count goes to the master (`use_replicas=False`): a replica that lags would
+    show stale counts."""
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        return f"{SENTINEL_SCHEME}://{target.members()}/{target.master}", {
+            **_short(timeout), "db": target.db, "username": target.username, "password": target.password,
+            "sentinel_kwargs": target.sentinel_options(timeout), "use_replicas": False,
+        }
+    if url.lower().startswith("unix://"):
+        url = "redis+unix://" + url[len("unix://"):]  # the limits library's name for a socket
+    return url, _short(timeout)
+
+
+def queue_pool(url: str, *, timeout: float = 0.5) -> redis.ConnectionPool:
+    """The job runner's connections (Huey's RedisHuey takes a pool): as Huey itself would
+    make from a redis:// URL, or, for a Sentinel URL, connections to the master that
+    follow a failover. No retries here either: Huey's consumer reads its queue again after
+    a failed read, and a failed enqueue is the caller's to see."""
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        master = target.sentinel(timeout).master_for(
+            target.master, connection_pool_class=FollowingPool, socket_timeout=QUEUE_SOCKET_TIMEOUT,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        pool: redis.ConnectionPool = master.connection_pool
+        master.auto_close_connection_pool = False  # the pool outlives this client: Huey makes its own on it
+        return pool
+    return redis.ConnectionPool.from_url(url)
 
 
 def health_of(client: Any) -> RedisHealth:
