@@ -39,6 +39,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -66,6 +67,19 @@ class RedisHealth:
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._dirty: set[int] = set()
+        self._every_board = False
+
+    def master_changed(self) -> None:
+        """A Sentinel failover moved the master: what this process wrote to the former one
+        in its last moments (a board's increments) may be lost, so every board is to be
+        rebuilt from the database."""
+        self._every_board = True
+
+    def take_master_change(self) -> bool:
+        """Whether the master changed since the last call (then forgotten; call
+        `master_changed` again if the boards could not be invalidated)."""
+        changed, self._every_board = self._every_board, False
+        return changed
 
     def usable(self) -> bool:
         return self._down_until <= time.monotonic()
@@ -137,6 +151,14 @@ class FollowingPool(SentinelConnectionPool):
     def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
         super().__init__(service_name, sentinel_manager, **kwargs)
         self._asked = time.monotonic()
+        self.on_master_change: Callable[[], None] | None = None  # the client's health, for the boards
+
+    def get_master_address(self) -> Any:
+        known = self.master_address
+        address = super().get_master_address()
+        if known is not None and address != known and self.on_master_change is not None:
+            self.on_master_change()
+        return address
 
     def get_connection(self, *args: Any, **options: Any) -> Any:
         now = time.monotonic()
@@ -211,6 +233,8 @@ def connect(url: str, *, timeout: float = 0.5, **options: Any) -> PlatformRedis:
         target = parse_sentinel_url(url)
         client: PlatformRedis = target.sentinel(timeout).master_for(
             target.master, redis_class=PlatformRedis, connection_pool_class=FollowingPool, **_short(timeout), **options)
+        pool: FollowingPool = client.connection_pool  # type: ignore[assignment]
+        pool.on_master_change = client.health.master_changed
         return client
     # from_url builds `cls(...)` but is annotated as returning a plain Redis
     return PlatformRedis.from_url(url, **_short(timeout), **options)  # type: ignore[return-value]

@@ -83,8 +83,16 @@ def _failed(redis: Any, exc: Exception, what: str, contest_id: int | None = None
 
 
 def _heal_dirty(redis: Any) -> None:
-    """Boards that missed an update while Redis was unreachable are rebuilt on next read."""
+    """Boards that missed an update while Redis was unreachable are rebuilt on next read;
+    after a Sentinel failover, every board (increments sent to the former master in its
+    last moments are lost with it)."""
     health = health_of(redis)
+    if health.take_master_change():
+        try:
+            invalidate_every_board(redis)
+        except RedisError:
+            health.master_changed()
+            raise
     dirty = health.take_dirty()
     for n, contest_id in enumerate(sorted(dirty)):
         try:
@@ -266,6 +274,18 @@ def after_entries_changed(redis: Any, contest_ids: Iterable[int]) -> None:
             invalidate(redis, contest_id)
         except RedisError as exc:
             _failed(redis, exc, "invalidating after an entry's status changed", contest_id)
+
+
+def invalidate_every_board(redis: Any) -> int:
+    """Mark every contest's boards incomplete (after a failover); how many contests."""
+    contest_ids = {int(key.split("{", 1)[1].split("}", 1)[0])
+                   for key in (k.decode() if isinstance(k, bytes) else k for k in redis.scan_iter(match="lb:{*}:ready"))
+                   if key.split("{", 1)[1].split("}", 1)[0].isdigit()}
+    for contest_id in sorted(contest_ids):
+        invalidate(redis, contest_id)
+    if contest_ids:
+        log.warning("live counts: the Redis master changed; %s contests' boards will be rebuilt", len(contest_ids))
+    return len(contest_ids)
 
 
 def invalidate(redis: Any, contest_id: int) -> None:
