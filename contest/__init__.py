@@ -63,6 +63,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
 
+    from .static_files import install as install_static_files
+
+    install_static_files(app)  # versioned URLs, a year's cache, precompressed text files
+
     from .cli import register_cli
 
     register_cli(app)
@@ -274,6 +278,9 @@ def _register_template_helpers(app: Flask) -> None:
         """A stored code in words: {{ event.action|label('audit_action') }} (contest.i18n.code_labels)."""
         return label_of(codes, code)
 
+    from .web import absolute_url
+
+    app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale,
                                  entered_by_schools=entered_by_schools, hides_minor_votes=hides_minor_votes)
     # Public templates show an entry's pictures only through the media domain's one rule.

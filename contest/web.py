@@ -57,6 +57,14 @@ def external_url(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
+def absolute_url(path: str) -> str:
+    """A site path (/c/…, /media/…) as an absolute URL, on the configured public address
+    like `external_url` (link cards in chat apps need one)."""
+    if not path.startswith("/"):
+        return path
+    return external_url("site.home").rstrip("/") + path
+
+
 def client_ip() -> str:
     return request.remote_addr or ""
 

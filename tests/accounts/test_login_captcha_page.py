@@ -32,7 +32,7 @@ def test_the_login_captcha_offers_a_new_picture(app, client, make_user):
     refresh = REFRESH.search(page)
     assert refresh, "the captcha has no 换一张 button"
     assert refresh.groups() == ("/captcha", "login")
-    assert page.count('src="/static/js/captcha.js"') == 1
+    assert page.count('src="/static/js/captcha.js?v=') == 1
     assert "听语音验证码" in page and f'src="/captcha/{shown}.png"' in page
 
     # What the button does: a new login challenge, which signs in in place of the shown one.

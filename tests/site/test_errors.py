@@ -17,7 +17,7 @@ def test_unknown_url_is_the_sites_404_page(reading_client):
     html = page.get_data(as_text=True)
     assert "<h1>页面不存在</h1>" in html
     assert "您要找的页面不存在，可能已被删除或链接有误。" in html
-    assert 'class="site-header"' in html and 'href="/static/css/site.css"' in html
+    assert 'class="site-header"' in html and 'href="/static/css/site.css?v=' in html
     assert "返回首页" in html
 
 

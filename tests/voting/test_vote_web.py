@@ -246,7 +246,7 @@ def test_captcha_when_the_rules_ask_for_it(app, client, ballot, voter, clock):
     assert f'src="/captcha/{captcha_id}.png"' in html and f'href="/captcha/{captcha_id}.wav"' in html
     assert 'name="captcha_answer"' in html
     assert 'data-captcha-refresh data-url="/captcha" data-purpose="vote" hidden>换一张</button>' in html
-    assert '<script src="/static/js/captcha.js" defer></script>' in html
+    assert re.search(r'<script src="/static/js/captcha\.js\?v=[0-9a-f]{12}" defer></script>', html)
     assert client.get(f"/captcha/{captcha_id}.png").status_code == 200
 
     # a wrong answer uses the challenge up and brings a new one
