@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, has_request_context, jsonify, redirect, render_template, request, url_for
+from flask import session as browser  # the browser's signed session cookie
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,10 +59,10 @@ SMS_SENT_KEY = "sms_message"  # the browser's latest code message, in its signed
 
 def _sms_on_its_way() -> bool:
     """Whether this browser asked for a code whose delivery the page should still follow."""
-    if SMS_SENT_KEY not in session:
+    if SMS_SENT_KEY not in browser:
         return False
-    if service.delivery_settled(db.session, session.get(SMS_SENT_KEY)):
-        session.pop(SMS_SENT_KEY, None)
+    if service.delivery_settled(db.session, browser[SMS_SENT_KEY]):
+        browser.pop(SMS_SENT_KEY, None)
         return False
     return True
 
@@ -95,7 +96,7 @@ def send_code() -> ResponseReturnValue:
     def sent(message_id: int | None) -> ResponseReturnValue:
         # The job runner sends the text; the page follows it (sms_status) and says so if it
         # fails. A request that sends nothing reads as one on its way, like any other.
-        session[SMS_SENT_KEY] = message_id
+        browser[SMS_SENT_KEY] = message_id
         if service.delivery_failed(db.session, message_id):
             flash(_(service.SEND_FAILED), "error")
         else:
@@ -114,7 +115,7 @@ def sms_status() -> ResponseReturnValue:
     """How this browser's latest code message is doing: sending, sent or failed (the
     register and reset pages ask until it settles). It knows only the message this
     browser asked for, kept in its signed session."""
-    message_id = session.get(SMS_SENT_KEY)
+    message_id = browser[SMS_SENT_KEY] if SMS_SENT_KEY in browser else None
     if service.delivery_failed(db.session, message_id):
         state, message = "failed", _(service.SEND_FAILED)
     elif service.delivery_settled(db.session, message_id):

@@ -64,8 +64,7 @@ def decide_withdrawal(request_id: int) -> ResponseReturnValue:
         decided = withdrawals.decide_withdrawal(db.session, web.sms_sender(), actor=web.user(), request_id=request_id,
                                                 approve=approve, reason=reason, now=web.now(), ip=web.client_ip())
         if approve:  # the entry leaves the leaderboards once committed
-            entry = db.session.get(Entry, decided.entry_id)
-            redis, contest_ids = web.redis_client(), {entry.contest_id} if entry else set()
+            redis, contest_ids = web.redis_client(), {withdrawals.contest_of(db.session, decided)}
             after_commit(db.session, lambda: live.after_entries_changed(redis, contest_ids))
         return decided
 

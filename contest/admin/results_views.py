@@ -283,7 +283,8 @@ def _queue_file(file_id: int) -> None:
 @bp.post("/<slug>/prepare/<any(audit, certificates):what>.<any(csv, xlsx, pdf):fmt>")
 def prepare(slug: str, what: str, fmt: str) -> ResponseReturnValue:
     contest = _contest(slug)
-    params = {"action": request.form.get("action", ""), "target": request.form.get("target", "")} if what == "audit" else {}
+    form = posted()
+    params = {"action": form.text("action"), "target": form.text("target")} if what == "audit" else {}
     page = "results_admin.exports_page" if what == "audit" else "results_admin.certificate_list"
     return run_action(
         lambda: prepared.request_file(db.session, web.user(), contest, what=what, fmt=fmt, params=params, now=web.now(),

@@ -123,6 +123,13 @@ def decide_withdrawal(session: SessionLike, sender: SmsSender, *, actor: User, r
     return request
 
 
+def contest_of(session: SessionLike, request: WithdrawalRequest) -> int:
+    """The id of the contest the request's entry is in."""
+    entry = session.get(Entry, request.entry_id)
+    assert entry is not None
+    return entry.contest_id
+
+
 def withdrawn_after(session: SessionLike, contest: Contest, since: datetime) -> list[tuple[WithdrawalRequest, Entry]]:
     """Entries of the contest whose withdrawal was approved after `since` (a publication's
     confirmation), oldest first: what published results no longer match."""
