@@ -45,15 +45,13 @@ import os
 import resource
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +61,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench.services import ROOT, free_port, gunicorn_command, start_redis, stop, wait_until
 from contest import create_app
 from contest.accounts.actors import SYSTEM
 from contest.accounts.models import SmsCode, User, UserRole
@@ -76,7 +75,6 @@ from contest.extensions import db
 from contest.voting import ledger, live
 from contest.voting.models import LedgerEvent, Vote
 
-ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("votes.lua")
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1/contest_bench"
 SLUG = "bench-votes"
@@ -112,16 +110,36 @@ class Seeded:
     voters: list[tuple[str, str, str]]  # token, address, device id
 
 
+@dataclass(frozen=True)
+class Voter:
+    """A seeded voter: account id and phone, API bearer token, address and device cookie."""
+
+    user_id: int
+    phone: str
+    token: str
+    address: str
+    device: str
+
+
 def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> Seeded:
     """One contest in its voting stage, approved entries, verified voters with tokens."""
-    index = STAGES.index("voting")
-    # windows laid end to end with "now" a day into voting, which has 6 days to go (live
+    contest_id, entry_ids = seed_contest(SLUG, n_entries, now, votes_per_day=VOTES_PER_DAY)
+    voters = seed_voters(n_voters, now, redis)
+    return Seeded(contest_id, entry_ids, [(v.token, v.address, v.device) for v in voters])
+
+
+def seed_contest(slug: str, n_entries: int, now: datetime, *, votes_per_day: int = VOTES_PER_DAY,
+                 stage: str = "voting", captcha_mode: str = "risk") -> tuple[int, list[int]]:
+    """A 全民美拍 contest a day into `stage` and its approved entries: (contest id, entry ids)."""
+    index = STAGES.index(stage)
+    # windows laid end to end with "now" a day into the stage, which has 6 days to go (live
     # counts are shown: the last 24 h before the close hide them)
-    windows = {stage: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
-               for i, stage in enumerate(STAGES)}
+    windows: dict[str, tuple[datetime | None, datetime | None]] = {
+        s: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
+        for i, s in enumerate(STAGES)}
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
-        slug=SLUG, kind="media", title="全民美拍 压力测试", theme="技能：让生活更美好", windows=windows,
-        rules={"votes_per_day": VOTES_PER_DAY, "votes_per_entry_per_day": 1, "captcha_mode": "risk",
+        slug=slug, kind="media", title="全民美拍 压力测试", theme="技能：让生活更美好", windows=windows,
+        rules={"votes_per_day": votes_per_day, "votes_per_entry_per_day": 1, "captcha_mode": captcha_mode,
                "verified_only": True, "min_account_age_hours": MIN_ACCOUNT_AGE_HOURS},
     ))
     categories = [contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name=name, now=now)
@@ -131,14 +149,20 @@ def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> See
                      published_at=now - timedelta(minutes=i)) for i in range(n_entries)]
     db.session.add_all(entries)
     db.session.commit()
+    return contest.id, [e.id for e in entries]
 
+
+def seed_voters(n_voters: int, now: datetime, redis: Any = None, *, password: str | None = None,
+                address: Callable[[int], str] = voter_address) -> list[Voter]:
+    """Verified citizens with API tokens, bulk-inserted into an empty user table (ids 1…n),
+    all with one password (`password`, or a random one)."""
     # Accounts registered over the last four weeks (a few minutes apart, as in a real
     # sign-up curve, so the registration-burst signal has real rows to scan and stays quiet).
-    password_hash = hash_password(secrets.token_urlsafe(12))
+    password_hash = hash_password(password or secrets.token_urlsafe(12))
     first = now - timedelta(days=30)
     spacing = timedelta(days=27) / max(n_voters, 1)
     users, roles, codes, tokens = [], [], [], []
-    voters: list[tuple[str, str, str]] = []
+    voters: list[Voter] = []
     for i in range(n_voters):
         uid = i + 1
         created = first + spacing * i
@@ -148,16 +172,16 @@ def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> See
                       "is_active_account": True, "phone_verified_at": created, "created_at": created,
                       "session_token": session_token})
         roles.append({"user_id": uid, "role": "citizen", "granted_at": created})
-        address = voter_address(i)
+        where = address(i)
         codes.append({"phone": phone, "purpose": "register", "code_hash": "0" * 64, "created_at": created - timedelta(minutes=1),
                       "expires_at": created + timedelta(minutes=4), "attempts": 1, "used_at": created,
-                      "requested_ip": address})
+                      "requested_ip": where})
         token = secrets.token_urlsafe(32)
         # what contest.api.tokens stores: digests of the token and of the session token
         tokens.append({"user_id": uid, "token_hash": hashlib.sha256(token.encode()).hexdigest(),
                        "session_stamp": hashlib.sha256(session_token.encode()).hexdigest(),
                        "created_at": now - timedelta(hours=1), "expires_at": now + TOKEN_TTL})
-        voters.append((token, address, secrets.token_hex(8)))
+        voters.append(Voter(uid, phone, token, where, secrets.token_hex(8)))
     for model, rows in ((User, users), (UserRole, roles), (SmsCode, codes), (ApiToken, tokens)):
         for start in range(0, len(rows), 5000):
             db.session.execute(insert(model), rows[start:start + 5000])
@@ -171,55 +195,10 @@ def seed(n_voters: int, n_entries: int, now: datetime, redis: Any = None) -> See
             db.session.commit()
     db.session.commit()
     db.session.execute(text("ANALYZE"))
-    return Seeded(contest.id, [e.id for e in entries], voters)
+    return voters
 
 
-# --- services and the server ---------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check: Any, what: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"{what}: the process exited with {process.returncode}")
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{what}: not ready after {timeout:.0f} s")
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def answers() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    wait_until(answers, "redis-server", process=process)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
+# --- the server ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Server:
@@ -227,10 +206,8 @@ class Server:
     threads: int
 
     def command(self, port: int) -> list[str]:
-        # The README's production command; --no-control-socket because gunicorn's control
-        # socket has one default path per user, which a second server would take over.
-        return [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
-                "--bind", f"127.0.0.1:{port}", "--no-control-socket", "wsgi:app"]
+        # gunicorn as deployed (bench.services.gunicorn_command), with the workers measured here
+        return gunicorn_command(port, "--workers", str(self.workers), "--threads", str(self.threads))
 
 
 # --- where the CPU goes -------------------------------------------------------------------

@@ -42,6 +42,7 @@ each reads what is due from the database and does that.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -57,6 +58,7 @@ from flask import Flask
 from huey import RedisHuey, SqliteHuey, crontab, signals
 from huey.api import Huey
 from huey.constants import EmptyData
+from huey.exceptions import TaskLockedException
 from sqlalchemy.orm import Session
 
 from .accounts import audit
@@ -75,6 +77,7 @@ log = logging.getLogger(__name__)
 
 NAME = "contest-jobs"
 SEAL_TURN = timedelta(seconds=55)  # each minute's sealing turn; the next one starts on the minute
+SEAL_LOCK = timedelta(seconds=10)  # how long a sealing turn's lock outlives its last renewal
 FAILURES_KEPT = 50
 STATE_KEY = "contest:jobs:state"  # running tasks and the latest failures, in Huey's own storage
 
@@ -97,6 +100,66 @@ def make_jobs(app: Flask) -> Huey:
     return huey
 
 
+class ExpiringLock:
+    """A lock across every consumer, kept in Huey's storage, that a consumer killed while
+    holding it cannot keep for ever: it lapses `ttl` after it was taken. (Huey's own
+    lock_task lasts until released, so one SIGKILL during a sealing turn stopped sealing
+    for good; its TTL needs Redis 7.4's hash-field expiry.) Used as Huey's: a decorator or
+    a context manager, raising TaskLockedException when held.
+
+    A lapsed lock is taken over by reading it and popping it (an atomic get-and-delete):
+    only the consumer that popped the very value it read goes on to take it."""
+
+    def __init__(self, huey: Huey, name: str, ttl: timedelta) -> None:
+        self.huey = huey
+        self.key = f"{huey.name}.expiring-lock.{name}"
+        self.ttl = ttl.total_seconds()
+        self._held = threading.local()  # the value this thread wrote, while it holds the lock
+
+    def _until(self) -> bytes:
+        return f"{time.time() + self.ttl:.3f}".encode()
+
+    def acquire(self) -> None:
+        until = self._until()
+        if self.huey.storage.put_if_empty(self.key, until):
+            self._held.value = until
+            return
+        held = self.huey.storage.peek_data(self.key)
+        lapsed = held is not EmptyData and held is not None and float(held) < time.time()
+        if lapsed and self.huey.storage.pop_data(self.key) == held and self.huey.storage.put_if_empty(self.key, until):
+            log.warning("job lock %s had lapsed (its holder stopped); taken over", self.key)
+            self._held.value = until
+            return
+        raise TaskLockedException(f"unable to acquire lock {self.key}")
+
+    def renew(self) -> None:
+        """Hold the lock for another `ttl` (a long task, between its rounds), if still ours."""
+        mine = getattr(self._held, "value", None)
+        if mine is not None and self.huey.storage.peek_data(self.key) == mine:
+            self._held.value = self._until()
+            self.huey.storage.put_data(self.key, self._held.value)
+
+    def release(self) -> None:
+        mine = getattr(self._held, "value", None)
+        self._held.value = None
+        if mine is None or self.huey.storage.peek_data(self.key) == mine:
+            self.huey.storage.delete_data(self.key)
+
+    def __enter__(self) -> ExpiringLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+        return locked
+
+
 def jobs_of(app: Flask) -> Huey:
     jobs: Huey = app.extensions["jobs"]
     return jobs
@@ -116,14 +179,18 @@ class Tasks:
         self.app = app
         self.huey = huey
         self.stopping = threading.Event()  # the consumer's stop flag once one runs (run_worker)
-        self.seal_ledger = huey.periodic_task(crontab(), name="seal_ledger")(huey.lock_task("seal-ledger")(self._seal_turn))
+        # Held for SEAL_LOCK and renewed every round: a turn whose consumer was killed frees
+        # it within seconds, and the next minute's turn (or a restarted runner's) takes over.
+        self.seal_lock = ExpiringLock(huey, "seal-ledger", SEAL_LOCK)
+        self.seal_ledger = huey.periodic_task(crontab(), name="seal_ledger")(self.seal_lock(self._seal_turn))
         self.prune_votes = huey.periodic_task(crontab(minute="7"), name="prune_votes", retries=2, retry_delay=60)(
             self.prune_now)
         self.sweep_media = huey.periodic_task(crontab(minute="17"), name="sweep_media", retries=2, retry_delay=60)(
             self.sweep_now)
         # 03:30 in Asia/Shanghai is 19:30 UTC (the consumer keeps UTC)
         self.verify_ledger = huey.periodic_task(crontab(minute="30", hour="19"), name="verify_ledger")(self.verify_now)
-        self.retry_sms = huey.periodic_task(crontab(), name="retry_sms")(huey.lock_task("retry-sms")(self.retry_sms_now))
+        self.retry_sms = huey.periodic_task(crontab(), name="retry_sms")(
+            ExpiringLock(huey, "retry-sms", timedelta(minutes=5))(self.retry_sms_now))
         self.transcode_video = huey.task(name="transcode_video", retries=2, retry_delay=60)(self.transcode_now)
         self.send_sms = huey.task(name="send_sms")(self.send_sms_now)
         self.make_file = huey.task(name="make_file", retries=1, retry_delay=30)(self.make_file_now)
@@ -156,6 +223,7 @@ class Tasks:
                 log.exception("sealing the ledger failed; retrying in %s s", sealing.SEAL_EVERY.total_seconds())
             if time.monotonic() >= ends or self.stopping.wait(sealing.SEAL_EVERY.total_seconds()):
                 return blocks
+            self.seal_lock.renew()
 
     def prune_now(self) -> str:
         with _session(self.app) as session:
@@ -224,7 +292,7 @@ class Tasks:
                           signals.SIGNAL_RETRYING, signals.SIGNAL_LOCKED, signals.SIGNAL_EXPIRED):
             return
         try:
-            with self.huey.lock_task("jobs-state"):
+            with ExpiringLock(self.huey, "jobs-state", timedelta(seconds=10)):
                 state = _read_state(self.huey)
                 running = state.setdefault("running", {})
                 if signal == signals.SIGNAL_EXECUTING:
@@ -283,6 +351,7 @@ def run_worker(app: Flask, *, workers: int = 2, on_start: Callable[[], None] | N
                                     check_worker_health=True, scheduler_interval=1, max_delay=1.0)
     tasks: Tasks = app.extensions["job_tasks"]
     tasks.stopping = consumer.stop_flag  # a graceful stop ends the sealing turn at once
+    tasks.seal_ledger()  # a sealing turn at once, rather than on the next minute
     if on_start is not None:
         on_start()
     consumer.run()

@@ -8,13 +8,16 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 # Debian packages: a CJK font (demo images, posters, screenshots), ffmpeg (video),
 # jpegtran from libjpeg-turbo-progs (the clean copy of a JPEG) and, for the test suite,
-# Chromium (browser journeys).
+# Chromium (browser journeys) and nginx (tests/site/test_deploy_config.py runs
+# deploy/nginx/contest.conf; bench/faults.py too).
 need_pkgs=()
 fc-match 'sans:lang=zh-cn' --format '%{file}' 2>/dev/null | grep -qi cjk || need_pkgs+=(fonts-noto-cjk)
 command -v ffprobe >/dev/null || need_pkgs+=(ffmpeg)
 command -v jpegtran >/dev/null || need_pkgs+=(libjpeg-turbo-progs)
 if [ "${1:-}" = dev ]; then
   command -v chromium >/dev/null || need_pkgs+=(chromium)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)
+  command -v openssl >/dev/null || need_pkgs+=(openssl)  # the throw-away certificate of those runs
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_pkgs[*]}"

@@ -202,6 +202,24 @@ def test_postgresql_going_away_is_a_503_logged_once(postgresql_app, private_post
     assert_back(visitor, citizen, caplog)
 
 
+def test_a_vote_while_postgresql_is_away_is_a_503_and_the_limiter_keeps_its_storage(postgresql_app, private_postgres):
+    """The vote route's per-voter limit reads the voter's token from the database: that
+    failing is the database's outage (503), not the limiter's storage failing (which would
+    move the worker to per-worker memory limits, then fail on the dead session: a 500)."""
+    app = postgresql_app
+    api = app.test_client()
+    issued = api.post("/api/v1/auth/token", json={"phone": "13700000001", "password": PASSWORD})
+    assert issued.status_code == 201, issued.get_json()
+    token = issued.get_json()["token"]
+    private_postgres.stop()
+    for _ in range(3):
+        answer = api.post("/api/v1/entries/1/votes", json={}, headers={"Authorization": f"Bearer {token}"})
+        assert_unavailable(answer, api=True)
+    from contest.extensions import limiter
+    assert limiter._storage_dead is False  # the limiter's own storage never failed
+    private_postgres.start()
+
+
 def test_sqlite_file_out_of_reach_is_a_503_logged_once(sqlite_app, tmp_path, caplog):
     app, folder = sqlite_app, tmp_path / "data"
     visitor, citizen = browse(app)
