@@ -28,7 +28,11 @@ SMS_TEMPLATE_VARIABLES = {
     "reset_code": "SMS_TEMPLATE_RESET_CODE",
     "already_registered": "SMS_TEMPLATE_ALREADY_REGISTERED",
     "notice": "SMS_TEMPLATE_NOTICE",
+    "judge_invite": "SMS_TEMPLATE_JUDGE_INVITE",
 }
+# Kinds a deployment may leave without a template of its own: their messages then go out
+# with the template of the kind named here (accounts/sms.py, SmsKind.fallback).
+SMS_OPTIONAL_TEMPLATES = {"judge_invite": "notice"}
 # What each gateway's ids look like, so a typo is a start-up error and not a failed text.
 _SMS_FORMATS = {
     "aliyun": {"SMS_ACCESS_KEY_ID": r"LTAI[0-9A-Za-z]{12,30}", "template": r"SMS_[0-9]{3,15}"},
@@ -251,7 +255,8 @@ def _check_sms(s: Settings) -> None:
         "SMS_ACCESS_KEY_ID": s.sms_access_key_id, "SMS_ACCESS_KEY_SECRET": s.sms_access_key_secret,
         "SMS_SIGN_NAME": s.sms_sign_name, "SMS_REGION": s.sms_region,
         **({"SMS_SDK_APP_ID": s.sms_sdk_app_id} if s.sms_backend == "tencent" else {}),
-        **{name: s.sms_templates.get(kind, "") for kind, name in SMS_TEMPLATE_VARIABLES.items()},
+        **{name: s.sms_templates.get(kind, "") for kind, name in SMS_TEMPLATE_VARIABLES.items()
+           if kind not in SMS_OPTIONAL_TEMPLATES},
     }
     missing = [name for name, value in given.items() if not value]
     if missing:
@@ -272,7 +277,7 @@ def _check_sms(s: Settings) -> None:
     if not re.fullmatch(r"[a-z]{2,3}-[a-z]+(-[0-9]+)?", s.sms_region):
         raise ConfigError(f"SMS_REGION is malformed {where} (e.g. cn-hangzhou for aliyun, ap-guangzhou for tencent)")
     for kind, name in SMS_TEMPLATE_VARIABLES.items():
-        if not re.fullmatch(formats["template"], s.sms_templates[kind]):
+        if kind in s.sms_templates and not re.fullmatch(formats["template"], s.sms_templates[kind]):
             raise ConfigError(f"{name} is malformed {where} (expected the pattern {formats['template']})")
     if s.sms_endpoint and not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", s.sms_endpoint):
         raise ConfigError("SMS_ENDPOINT must be host[:port], without a scheme or path")

@@ -17,7 +17,7 @@ from .models import AuditEvent
 # by the action's family, the part before the dot: one key holds different codes in
 # different families ("status" of an entry, of votes, of a score).
 CODED_VALUES: dict[str, dict[str, str]] = {
-    "entry": {"status": "entry_status"},
+    "entry": {"status": "entry_status", "changes": "entry_change"},
     "votes": {"status": "vote_status"},
     "score": {"status": "score_status"},
     "round": {"state": "round_state", "kind": "round_kind", "aggregation": "round_aggregation"},

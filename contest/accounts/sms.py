@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from ..config import SMS_TEMPLATE_VARIABLES, Settings
+from ..config import SMS_OPTIONAL_TEMPLATES, SMS_TEMPLATE_VARIABLES, Settings
 from ..i18n import N_, _, code_labels
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class SmsKind:
     text: Callable[[Mapping[str, str]], str]
     # How long after queueing a retry is still worth sending (a code is dead after 5 minutes).
     fresh_for: timedelta
+    # The kind whose template carries this one where a deployment has none of its own
+    # (config.SMS_OPTIONAL_TEMPLATES); the outbox still keeps this kind's full text.
+    fallback: str = ""
 
 
 def _code_text(what: str) -> Callable[[Mapping[str, str]], str]:
@@ -53,8 +56,23 @@ KINDS: dict[str, SmsKind] = {kind.name: kind for kind in (
     # notice page: the template has no free-text parameter (gateways do not approve one)
     # and only tells the user to look. The outbox keeps the full text.
     SmsKind("notice", (), lambda p: SIGNATURE + p.get("body", ""), timedelta(days=1)),
+    # Template: ${organiser}邀请您担任评委，请于7天内打开 ${link} 登录后接受邀请。
+    # Without SMS_TEMPLATE_JUDGE_INVITE it goes out as a "notice" (no link in the text the
+    # gateway sends): organisers then pass the link on by hand.
+    SmsKind("judge_invite", ("organiser", "link"), lambda p: _(
+        "【济南职教活动周】%(organiser)s邀请您担任评委，请于 7 天内打开 %(link)s 登录后接受邀请。",
+        organiser=p["organiser"], link=p["link"]), timedelta(days=1), fallback="notice"),
 )}
 assert set(KINDS) == set(SMS_TEMPLATE_VARIABLES), "every kind needs its SMS_TEMPLATE_* setting"
+assert all(KINDS[name].fallback == fallback for name, fallback in SMS_OPTIONAL_TEMPLATES.items())
+
+
+def template_for(templates: Mapping[str, str], kind: SmsKind, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The gateway template a message of this kind goes out with, and its parameters: the
+    kind's own, or its fallback kind's where the deployment configured none."""
+    if kind.name not in templates and kind.fallback:
+        return templates[kind.fallback], {p: params[p] for p in KINDS[kind.fallback].params}
+    return templates[kind.name], {p: params[p] for p in kind.params}
 
 # Why a message failed, in a few words; `RETRYABLE` ones are tried again later.
 FAILURE_REASONS = code_labels("sms_failure", {
@@ -225,9 +243,10 @@ class AliyunSmsSender:
 
         if not is_mainland_number(phone):
             return SendResult.failed(BAD_NUMBER)
+        template, values = template_for(self.templates, kind, params)
         request = SendSmsRequest(
-            phone_numbers=phone, sign_name=self.sign_name, template_code=self.templates[kind.name],
-            template_param=json.dumps({p: params[p] for p in kind.params}, ensure_ascii=False) if kind.params else None,
+            phone_numbers=phone, sign_name=self.sign_name, template_code=template,
+            template_param=json.dumps(values, ensure_ascii=False) if values else None,
         )
         # No retries inside the SDK: a retry is a new attempt the outbox records.
         runtime = RuntimeOptions(autoretry=False, max_attempts=0, connect_timeout=self.timeout_ms,
@@ -273,8 +292,9 @@ class TencentSmsSender:
         request.PhoneNumberSet = [e164(phone)]
         request.SmsSdkAppId = self.app_id
         request.SignName = self.sign_name
-        request.TemplateId = self.templates[kind.name]
-        request.TemplateParamSet = [params[p] for p in kind.params]
+        template, values = template_for(self.templates, kind, params)
+        request.TemplateId = template
+        request.TemplateParamSet = list(values.values())
         try:
             answer = self.client.SendSms(request)
         except Exception as exc:  # TencentCloudSDKException carries the code; anything else is ours

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +24,11 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates Se
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..contests.models import DISTRICTS, KINDS, STAGES
+from ..contests.rules import RULE_CHOICE_HINTS, RULE_HINTS, RULES_BY_KEY, Rules, RuleSpec, label_of, rules_for_kind
 from ..contests.service import KIND_LABELS, STAGE_LABELS
 from ..errors import InvalidInput
 from ..forms import BaseForm, BaseSubForm
-from ..i18n import _
+from ..i18n import _, label_set
 from ..i18n import lazy_gettext as _l
 from ..results.formulas import TIERS_MAX, default_formula
 
@@ -61,6 +63,117 @@ for _stage in STAGES:
         _l("%(stage)s开始", stage=STAGE_LABELS[_stage]), format="%Y-%m-%dT%H:%M", validators=[Optional()]))
     setattr(ContestForm, f"{_stage}_ends_at", DateTimeLocalField(
         _l("%(stage)s结束", stage=STAGE_LABELS[_stage]), format="%Y-%m-%dT%H:%M", validators=[Optional()]))
+
+
+# --- the contest form's rules, one fieldset per kind -----------------------------------
+# Every kind's rules are on the page, each under its kind's heading (a script shows only
+# the chosen kind's); a field is named rule-<kind>-<key>, so the kinds never share a name
+# and saving reads only the chosen kind's.
+
+
+def rule_field(kind: str, key: str) -> str:
+    """The name and id of a rule's field in the contest form."""
+    return f"rule-{kind}-{key}"
+
+
+def rule_marker(kind: str) -> str:
+    """A hidden field each kind's fieldset carries: without it, an absent checkbox is not "no"."""
+    return f"rules-{kind}"
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    value: str
+    label: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class RuleField:
+    spec: RuleSpec
+    name: str
+    label: str
+    hint: str
+    value: Any
+    choices: list[RuleChoice]
+    error: str
+
+    @property
+    def is_bool(self) -> bool:
+        return self.spec.type is bool
+
+
+@dataclass(frozen=True)
+class KindRules:
+    kind: str
+    label: str
+    fields: list[RuleField]
+
+
+def rules_from_post(kind: str, data: Mapping[str, str]) -> dict[str, str | bool]:
+    """The chosen kind's rules as posted (raw; the service parses them), nothing of the
+    other kinds' fieldsets. An unticked checkbox sends nothing: absent means "no", when
+    the kind's fieldset was on the page at all."""
+    if kind not in KINDS or rule_marker(kind) not in data:
+        return {}
+    rules: dict[str, str | bool] = {}
+    for spec in rules_for_kind(kind):
+        name = rule_field(kind, spec.key)
+        if name in data:
+            rules[spec.key] = data[name]
+        elif spec.type is bool:
+            rules[spec.key] = False
+    return rules
+
+
+def kind_rules(stored: Mapping[str, Any] | None, data: Mapping[str, str] | None, errors: Mapping[str, str]) -> list[KindRules]:
+    """Each kind's rule fields: the contest's stored rules over the kind's defaults, what was
+    posted over those when the page comes back refused, and each field's error."""
+    sections = []
+    for kind in KINDS:
+        values = Rules.build(kind, stored).as_dict()
+        shown: dict[str, Any] = dict(values)
+        if data is not None and rule_marker(kind) in data:
+            for spec in rules_for_kind(kind):
+                shown[spec.key] = data.get(rule_field(kind, spec.key), False if spec.type is bool else "")
+        fields = []
+        for spec in rules_for_kind(kind):
+            name = rule_field(kind, spec.key)
+            words = label_set(spec.key) if spec.choices else {}
+            choices = [RuleChoice(c, _(words.get(c, c)), _(RULE_CHOICE_HINTS.get(spec.key, {}).get(c, ""))) for c in spec.choices]
+            # Labels that name other rules (a quota's enrolment band) name their saved values.
+            fields.append(RuleField(spec=spec, name=name, label=label_of(spec, values), hint=_(RULE_HINTS[spec.key]),
+                                    value=shown[spec.key], choices=choices, error=errors.get(name, "")))
+        sections.append(KindRules(kind=kind, label=_(KIND_LABELS[kind]), fields=fields))
+    return sections
+
+
+def contest_field_errors(form: ContestForm, kind: str, service_errors: Mapping[str, str]) -> dict[str, str]:
+    """One message per field id, in the page's order; a rule's error goes to the chosen
+    kind's field. The service's words win, but for a value that did not parse at all (a date
+    typed wrong): the service saw it as missing, the form knows it was mistyped."""
+    found: dict[str, str] = {}
+    for name, message in service_errors.items():
+        if name.startswith("rules."):
+            name = rule_field(kind, name.removeprefix("rules."))
+        found[name] = message
+    for name, messages in form.errors.items():
+        if isinstance(name, str) and messages:
+            if form[name].process_errors:
+                found[name] = str(messages[0])
+            else:
+                found.setdefault(name, str(messages[0]))
+    order = [f.id for f in form if f.id != "csrf_token"]
+    order += [rule_field(kind, spec.key) for spec in rules_for_kind(kind)] if kind in KINDS else []
+    return {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
+
+
+def contest_field_labels(form: ContestForm, kind: str) -> dict[str, str]:
+    """The words naming each field of the contest form, for the list of errors at the top."""
+    labels = {f.id: str(f.label.text) for f in form if f.id != "csrf_token"}
+    if kind in KINDS:
+        labels.update({rule_field(kind, key): label_of(RULES_BY_KEY[key]) for key in (s.key for s in rules_for_kind(kind))})
+    return labels
 
 
 class CategoryForm(BaseForm):

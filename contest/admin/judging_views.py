@@ -168,9 +168,10 @@ def round_edit(round_id: int) -> ResponseReturnValue:
 def _overview_page(round_id: int, *, status: int = 200, error: str = "", invite: tuple[str, str] | None = None,
                    values: dict[str, str] | None = None) -> tuple[str, int]:
     overview = presenters.round_overview(db.session, judging.get_round(db.session, round_id))
+    invites = judging.invites_of(db.session, actor=web.user(), rnd=overview.rnd, now=web.now())
     return render_template(
         "admin/judging/round.html", **vars(overview), invite=invite, error=error, values=values or {}, form=EmptyForm(),
-        screen_url=_screen_url(overview.rnd),
+        screen_url=_screen_url(overview.rnd), invites=invites, invite_states=judging.INVITE_STATES,
     ), status
 
 
@@ -252,6 +253,37 @@ def invite(round_id: int) -> ResponseReturnValue:
             school_id=_school_id(form), now=web.now(), ip=web.client_ip()),
         refused=lambda exc: _overview_page(round_id, status=exc.status, error=exc.message, values=values),
         then=lambda made: _overview_page(round_id, invite=(made[0].name, _invite_url(made[1]))))
+
+
+@bp.post("/rounds/<int:round_id>/invites/<int:invite_id>/revoke")
+def revoke_invite(round_id: int, invite_id: int) -> ResponseReturnValue:
+    def run(rnd: Round) -> str:
+        done = judging.revoke_invite(db.session, actor=web.user(), rnd=rnd, invite_id=invite_id, now=web.now(),
+                                     ip=web.client_ip())
+        return _("已撤销给 %(name)s 的邀请，原链接已失效。", name=done.name)
+    return _act(round_id, run, "invites")
+
+
+@bp.post("/rounds/<int:round_id>/invites/<int:invite_id>/sms")
+def send_invite(round_id: int, invite_id: int) -> ResponseReturnValue:
+    """Texted: back to the list. Past the day's SMS budget: the fresh link is shown once, as
+    when it is generated, for the organiser to pass on."""
+    rnd = judging.get_round(db.session, round_id)
+    phone = posted().text("phone", 20)
+    return run_action(
+        lambda: judging.send_invite_sms(db.session, web.sms_sender(), actor=web.user(), rnd=rnd, invite_id=invite_id,
+                                        phone=phone, link_for=_invite_url, now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _overview_page(round_id, status=exc.status, error=exc.message,
+                                           values={"sms_invite": str(invite_id), "sms_phone": phone}),
+        then=lambda sent: _invite_sent(round_id, sent))
+
+
+def _invite_sent(round_id: int, sent: judging.SentInvite) -> ResponseReturnValue:
+    if sent.texted:
+        flash(_("邀请短信已排队发送给 %(phone)s，旧链接已失效。", phone=judging.mask_phone(sent.invite.phone)), "success")
+        return redirect(url_for("judging_admin.round_view", round_id=round_id, _anchor="invites"))
+    return _overview_page(round_id, error=_("今日短信额度已用完，短信未发送。请复制下面的新链接发给评委（旧链接已失效）。"),
+                          invite=(sent.invite.name, _invite_url(sent.token)))
 
 
 @bp.post("/rounds/<int:round_id>/judges/<int:judge_id>/withdraw")

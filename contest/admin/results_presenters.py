@@ -171,6 +171,7 @@ class FormulaDesk:
     actors: dict[int, User]
     locks_at: datetime | None
     locked: bool
+    lock: results.FormulaLock
     round_keys: dict[str, str]  # key → name: the formula names rounds by key, people by name
     scoring_labels: dict[str, str]
     field_text: dict[str, tuple[str, str]]
@@ -183,7 +184,7 @@ def formula_desk(session: SessionLike, contest: Contest, now: datetime, *, shown
     (filled with `shown`, what was posted, when the page comes back refused)."""
     stored, fingerprint = results.formula_of(session, contest)
     history = results.formula_history(session, contest)
-    locks_at = results.locks_at(contest)
+    lock = results.formula_lock(session, contest, now)
     round_keys = {r.key: r.name for r in judging.rounds_of(session, contest)}
     try:
         meaning = formulas.explanation(contest.kind, stored, [])
@@ -194,7 +195,7 @@ def formula_desk(session: SessionLike, contest: Contest, now: datetime, *, shown
         canonical=formulas.canonical_json(contest.kind, stored), meaning=meaning[1:],
         json_text=json_text if json_text is not None else json.dumps(stored, ensure_ascii=False, indent=2),
         history=list(reversed(history)), actors=accounts.users_by_id(session, (c.actor_id for c in history)),
-        locks_at=locks_at, locked=locks_at is not None and now >= locks_at,
+        locks_at=lock.opens_at, locked=lock.locked, lock=lock,
         round_keys=round_keys,
         scoring_labels=SCORING_LABELS, field_text=FIELD_TEXT, kind_help=_(KIND_HELP.get(contest.kind, "")),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -19,13 +18,22 @@ from ..clock import LOCAL_TZ
 from ..contests import school_import
 from ..contests import service as contests
 from ..contests.models import STAGES, Contest
-from ..contests.rules import RULE_HINTS, Rules, label_of, rules_for_kind
-from ..errors import DomainError
+from ..errors import DomainError, InvalidInput
 from ..extensions import db
 from ..forms import posted, required
 from ..i18n import _
+from ..judging import service as judging
 from .access import organisers_only
-from .forms import CategoryForm, ContestForm, EmptyForm, SchoolForm
+from .forms import (
+    CategoryForm,
+    ContestForm,
+    EmptyForm,
+    SchoolForm,
+    contest_field_errors,
+    contest_field_labels,
+    kind_rules,
+    rules_from_post,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -60,34 +68,40 @@ def _changes_from(form: ContestForm) -> contests.ContestChanges:
         stage: (_local(getattr(form, f"{stage}_starts_at").data), _local(getattr(form, f"{stage}_ends_at").data))
         for stage in STAGES
     }
-    rules: dict[str, Any] = {}
-    # The rules fields on the page are those of the kind the page was drawn for; when the
-    # kind was changed before saving they belong to another kind, and the new kind's
-    # defaults apply instead (its own rules are then edited on the contest's page).
-    if posted().text("rules_for") in ("", form.kind.data):
-        allowed = {spec.key for spec in rules_for_kind(form.kind.data)}
-        rules = {key: value for key, value in posted().prefixed("rule_").items() if key in allowed}
-        # An unticked checkbox sends nothing: a boolean rule that is absent is "no".
-        for spec in rules_for_kind(form.kind.data):
-            if spec.type is bool and spec.key not in rules:
-                rules[spec.key] = False
+    # Only the chosen kind's fieldset is read; the others are on the page to switch to.
     return contests.ContestChanges(
-        slug=required(form.slug.data).strip(), kind=form.kind.data, title=required(form.title.data), short_title=form.short_title.data or "",
+        slug=(form.slug.data or "").strip(), kind=form.kind.data, title=form.title.data or "", short_title=form.short_title.data or "",
         theme=form.theme.data or "", summary=form.summary.data or "", organiser=form.organiser.data or "",
         rules_text=form.rules_text.data or "", is_published=bool(form.is_published.data), position=form.position.data or 0,
-        windows=windows, rules=rules, awarded_on=form.awarded_on.data,
+        windows=windows, rules=rules_from_post(form.kind.data, posted().data), awarded_on=form.awarded_on.data,
     )
 
 
-def _contest_form_page(form: ContestForm, contest: Contest | None, status: int = 200, error: str = "") -> tuple[str, int]:
+def _contest_form_page(form: ContestForm, contest: Contest | None, status: int = 200,
+                       refusal: DomainError | None = None) -> tuple[str, int]:
     kind = form.kind.data or "media"
-    stored = contests.rules_of(contest).as_dict() if contest is not None else Rules.build(kind, None).as_dict()
-    current = {**stored, **posted().prefixed("rule_")} if request.method == "POST" else stored
-    specs = rules_for_kind(kind)
-    # Labels that name other rules (a quota's enrolment band) name their saved values.
-    return render_template("admin/contest_form.html", form=form, contest=contest, error=error, stages=STAGES,
-                           rules_for=kind, rule_specs=specs, rule_values=current, rule_hints=RULE_HINTS,
-                           rule_labels={spec.key: label_of(spec, stored) for spec in specs}), status
+    service_errors: dict[str, str] = {}
+    if isinstance(refusal, contests.ContestInvalid):
+        service_errors = refusal.errors
+    elif refusal is not None and refusal.field:
+        service_errors = {refusal.field: refusal.message}
+    errors = contest_field_errors(form, kind, service_errors)
+    # A refusal that belongs to no field (not allowed, …) is shown above the form as it is.
+    error = refusal.message if refusal is not None and not service_errors else ""
+    return render_template("admin/contest_form.html", form=form, contest=contest, error=error, stages=STAGES, kind=kind,
+                           field_errors=errors, field_labels=contest_field_labels(form, kind),
+                           kind_rules=kind_rules(contest.rules if contest is not None else None,
+                                                 posted().data if request.method == "POST" else None, errors)), status
+
+
+def _refused_with_everything(form: ContestForm, contest: Contest | None) -> tuple[str, int]:
+    """The form's own checks failed (a date that does not parse): the service's checks of
+    the rest run too, so every mistake is shown at once."""
+    try:
+        contests.check_contest(_changes_from(form), contest.rules if contest is not None else None)
+    except DomainError as exc:
+        return _contest_form_page(form, contest, 400, exc)
+    return _contest_form_page(form, contest, 400)
 
 
 @bp.route("/contests/new", methods=["GET", "POST"])
@@ -97,10 +111,10 @@ def contest_new() -> ResponseReturnValue:
         form.kind.data = request.args.get("kind", "media")
         return _contest_form_page(form, None)
     if not form.validate():
-        return _contest_form_page(form, None, 400, _("请检查填写的内容。"))
+        return _refused_with_everything(form, None)
     return run_action(
         lambda: contests.create_contest(db.session, actor=web.user(), changes=_changes_from(form), now=web.now(), ip=web.client_ip()),
-        refused=lambda exc: _contest_form_page(form, None, exc.status, exc.message),
+        refused=lambda exc: _contest_form_page(form, None, exc.status, exc),
         success=_("活动已创建。"), redirect_to=lambda contest: url_for("admin.contest_edit", contest_id=contest.id))
 
 
@@ -115,11 +129,11 @@ def contest_edit(contest_id: int) -> ResponseReturnValue:
             getattr(form, f"{stage}_ends_at").data = end.astimezone(LOCAL_TZ).replace(tzinfo=None) if end else None
         return _contest_form_page(form, contest)
     if not form.validate():
-        return _contest_form_page(form, contest, 400, _("请检查填写的内容。"))
+        return _refused_with_everything(form, contest)
     return run_action(
         lambda: contests.update_contest(db.session, actor=web.user(), contest=contest, changes=_changes_from(form), now=web.now(),
                                         ip=web.client_ip()),
-        refused=lambda exc: _contest_form_page(form, contest, exc.status, exc.message),
+        refused=lambda exc: _contest_form_page(form, contest, exc.status, exc),
         success=_("已保存。"), redirect_to=url_for("admin.contest_edit", contest_id=contest.id))
 
 
@@ -140,6 +154,27 @@ def categories(contest_id: int) -> ResponseReturnValue:
                                       description=form.description.data or "", now=web.now(), ip=web.client_ip()),
         refused=lambda exc: page(exc.status, exc.message),
         success=_("已添加。"), redirect_to=url_for("admin.categories", contest_id=contest.id))
+
+
+@bp.post("/contests/<int:contest_id>/categories/<int:category_id>/edit")
+def category_edit(contest_id: int, category_id: int) -> ResponseReturnValue:
+    contest = contests.get_contest_by_id(db.session, contest_id)
+    form = posted()
+    values = {"id": str(category_id), **{k: form.text(k, 400) for k in ("kind", "name", "description", "position")}}
+
+    def save() -> object:
+        position = form.number("position", 4)
+        if values["position"].strip() and position is None:
+            raise InvalidInput(_("排序应在 0 到 %(n)s 之间。", n=contests.CATEGORY_POSITION_MAX), field="position")
+        return contests.update_category(db.session, actor=web.user(), contest=contest, category_id=category_id,
+                                        kind=values["kind"], name=values["name"], description=values["description"],
+                                        position=position, now=web.now(), ip=web.client_ip())
+
+    return run_action(
+        save,
+        refused=lambda exc: (render_template("admin/categories.html", contest=contest, form=CategoryForm(formdata=None),
+                                             delete_form=EmptyForm(), error=exc.message, editing=values), exc.status),
+        success=_("已保存。"), redirect_to=url_for("admin.categories", contest_id=contest.id))
 
 
 @bp.post("/contests/<int:contest_id>/categories/<int:category_id>/delete")
@@ -228,14 +263,18 @@ def school_import_template() -> Response:
     return response
 
 
-@bp.get("/users")
-def users() -> str:
-    page = _page()
-    role = request.args.get("role", "")
-    found, total = accounts.search_users(db.session, phone_prefix=request.args.get("phone", "")[:11],
-                                         role=role if role in ROLES else "", limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+def _users_page(phone: str, role: str, page: int, *, status: int = 200, error: str = "") -> tuple[str, int]:
+    role = role if role in ROLES else ""
+    found, total = accounts.search_users(db.session, phone_prefix=phone[:11], role=role, limit=PER_PAGE,
+                                         offset=(page - 1) * PER_PAGE)
     return render_template("admin/users.html", users=found, total=total, page=page, per_page=PER_PAGE, roles=ROLES,
-                           grantable=accounts.grantable_roles(web.user()), form=EmptyForm())
+                           grantable=accounts.grantable_roles(web.user()), form=EmptyForm(), phone=phone[:11],
+                           role=role, error=error), status
+
+
+@bp.get("/users")
+def users() -> tuple[str, int]:
+    return _users_page(request.args.get("phone", ""), request.args.get("role", ""), _page())
 
 
 @bp.post("/users/<int:user_id>/roles")
@@ -249,6 +288,62 @@ def user_roles(user_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("角色已更新。"), "success")
     return redirect(url_for("admin.users", phone=user.phone))
+
+
+@bp.post("/users/roles")
+def users_bulk_roles() -> ResponseReturnValue:
+    """Grant or revoke one role for the accounts ticked on the list (all or nothing)."""
+    form = posted()
+    grant = form.text("op") == "grant"
+    phone, role = form.text("phone", 11), form.text("filter_role", 20)
+    back = url_for("admin.users", phone=phone or None, role=role or None)
+
+    def change() -> int:
+        if form.text("op") not in ("grant", "revoke"):
+            raise InvalidInput(_("请选择授予还是撤销。"), field="op")
+        return contests.change_role_of_users(db.session, actor=web.user(), user_ids=form.ids("user_ids"),
+                                             role=form.text("role", 20), grant=grant, now=web.now(), ip=web.client_ip())
+
+    return run_action(
+        change,
+        refused=lambda exc: _users_page(phone, role, 1, status=exc.status, error=exc.message),
+        success=lambda n: (_("已为 %(n)s 个账号授予角色。", n=n) if grant else _("已为 %(n)s 个账号撤销角色。", n=n)),
+        redirect_to=back)
+
+
+# --- notices to a contest's schools or judges --------------------------------------------------
+
+
+def _notice_page(contest: Contest, *, status: int = 200, error: str = "", values: dict[str, str] | None = None,
+                 ) -> tuple[str, int]:
+    counts = judging.recipient_counts(db.session, actor=web.user(), contest=contest)
+    return render_template("admin/notice.html", contest=contest, counts=counts, audiences=judging.NOTICE_AUDIENCES,
+                           notice_max=judging.NOTICE_MAX, error=error, values=values or {}, form=EmptyForm()), status
+
+
+@bp.route("/contests/<int:contest_id>/notices", methods=["GET", "POST"])
+def contest_notice(contest_id: int) -> ResponseReturnValue:
+    contest = contests.get_contest_by_id(db.session, contest_id)
+    if request.method == "GET":
+        return _notice_page(contest)
+    form = posted()
+    values = {"audience": form.text("audience", 20), "text": form.text("text", 2000), "channel": form.text("channel", 10)}
+
+    def done(sent: judging.NoticeSent) -> str:
+        text = _("通知已发给 %(n)s 人。", n=sent.recipients)
+        if values["channel"] == "sms":
+            text += _("短信已排队 %(t)s 条。", t=sent.texted)
+        if sent.not_texted:
+            text += _("今日短信额度已用完，%(k)s 人未收到短信（站内通知已送达）。", k=sent.not_texted)
+        return text
+
+    return run_action(
+        lambda: judging.send_contest_notice(
+            db.session, web.sms_sender(), actor=web.user(), contest=contest, audience=values["audience"],
+            text=values["text"], sms=values["channel"] == "sms", now=web.now(),
+            link=url_for("contests.contest_page", slug=contest.slug), ip=web.client_ip()),
+        refused=lambda exc: _notice_page(contest, status=exc.status, error=exc.message, values=values),
+        success=done, redirect_to=url_for("admin.contest_notice", contest_id=contest.id))
 
 
 @bp.get("/audit")

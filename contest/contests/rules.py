@@ -74,9 +74,43 @@ CAPTCHA_MODE_LABELS = code_labels("captcha_mode", {
     "risk": N_("发现异常时才要验证码（推荐）"),
     "never": N_("不要验证码"),
 })
+# One line per choice, shown under the choice list, so an organiser need not know what a
+# risk score is to pick one.
+RULE_CHOICE_HINTS: dict[str, dict[str, str]] = {
+    "captcha_mode": {
+        "always": N_("每次投票都要填验证码：最稳妥，但投票人最麻烦。"),
+        "risk": N_("系统判断有风险时才要：正常投票不受打扰，可疑的票先填验证码。"),
+        "never": N_("从不要求填验证码。"),
+    },
+}
+# Help for every rule, in plain words: what it changes for the people taking part.
 RULE_HINTS: dict[str, str] = {
-    "captcha_mode": N_("投票时何时要求填写图形验证码。系统给每一票打风险分：选“发现异常时”，正常投票不受打扰，可疑的票须先通过验证码；"
-                       "风险很高的票无论选哪种都会暂缓计入，等待人工核实。"),
+    "entries_per_person": N_("同一个人在本活动中最多能交几件作品。"),
+    "min_image_width": N_("照片的宽度不能小于这个数，太小的照片在大屏和印刷时看不清。"),
+    "min_image_height": N_("照片的高度不能小于这个数。"),
+    "photos_min": N_("每件作品至少要上传几张照片。"),
+    "photos_max": N_("每件作品最多能上传几张照片。"),
+    "video_max_seconds": N_("视频最长能有多少秒，更长的视频不收。"),
+    "video_max_mb": N_("视频文件最大多少 MB，更大的文件不收。"),
+    "school_small_below": N_("在校生人数少于这个数的学校算小规模学校，按小规模学校的名额报名。"),
+    "school_large_above": N_("在校生人数多于这个数的学校算大规模学校，按大规模学校的名额报名。"),
+    "school_quota_small": N_("小规模学校最多能报几个（学生或团队）。"),
+    "school_quota_medium": N_("中等规模学校最多能报几个（学生或团队）。"),
+    "school_quota_large": N_("大规模学校最多能报几个（学生或团队）。"),
+    "team_students_min": N_("一支团队至少要有几名学生，人数不够不能报名。"),
+    "team_students_max": N_("一支团队最多能有几名学生；报名表按这个数给出学生填写行。"),
+    "team_advisors_min": N_("一支团队至少要有几名指导教师；填 0 表示可以没有指导教师。"),
+    "team_advisors_max": N_("一支团队最多能有几名指导教师；报名表按这个数给出教师填写行。"),
+    "nominee_age_min": N_("被推荐的学生至少要满几周岁。"),
+    "nominee_age_max": N_("被推荐的学生最多不能超过几周岁。"),
+    "votes_per_day": N_("每个人每天一共能投几票，按北京时间每天零点重新计算。"),
+    "votes_per_entry_per_day": N_("每个人每天给同一件作品最多能投几票。"),
+    "verified_only": N_("勾选后，只有用手机号验证过的人才能投票。"),
+    "min_account_age_hours": N_("新注册的账号要等满这么多小时才能投票，可以防止临时注册大量账号刷票；填 0 表示注册后马上能投。"),
+    "captcha_mode": N_("投票时什么时候要填图形验证码。无论怎么选，风险很高的票都会先暂缓计入，等工作人员核实。"),
+    "counts_public": N_("勾选后，网站上显示每件作品的票数；不勾选，只显示名次。"),
+    "hide_counts_hours_before_close": N_("投票截止前这么多小时起不再显示票数，免得最后时刻跟风投票；填 0 表示一直显示。"),
+    "hide_minor_vote_counts": N_("勾选后，未满 18 周岁学生的票数不在网站上公开。"),
 }
 # Rules that bound a range together: the first may not exceed the second.
 RULE_RANGES: tuple[tuple[str, str], ...] = (
@@ -202,19 +236,29 @@ def label_of(spec: RuleSpec, values: Mapping[str, Any] | None = None) -> str:
     return _(spec.label, **named)
 
 
+def range_errors(kind: str, stored: Mapping[str, Any] | None) -> dict[str, str]:
+    """Every range (RULE_RANGES) whose lower end would exceed its upper end with these stored
+    values, as lower rule's key → message; empty when the rule set is sound."""
+    rules = Rules.build(kind, stored)
+    values = rules.as_dict()
+    return {
+        low: _("规则“%(low)s”不能大于“%(high)s”。", low=label_of(RULES_BY_KEY[low], values),
+               high=label_of(RULES_BY_KEY[high], values))
+        for low, high in RULE_RANGES
+        if rules.applies(low) and rules.applies(high) and getattr(rules, low) > getattr(rules, high)
+    }
+
+
 def check_rule_set(kind: str, stored: Mapping[str, Any] | None) -> Rules:
     """The rules a contest of this kind would have with these stored values, or InvalidInput
     when the lower end of a range (RULE_RANGES) would exceed its upper end."""
-    rules = Rules.build(kind, stored)
-    values = rules.as_dict()
-    for low, high in RULE_RANGES:
-        if rules.applies(low) and rules.applies(high) and getattr(rules, low) > getattr(rules, high):
-            raise InvalidInput(_("规则“%(low)s”不能大于“%(high)s”。", low=label_of(RULES_BY_KEY[low], values),
-                                 high=label_of(RULES_BY_KEY[high], values)), field=low)
-    return rules
+    for low, message in range_errors(kind, stored).items():
+        raise InvalidInput(message, field=low)
+    return Rules.build(kind, stored)
 
 
 assert {f.name for f in fields(Rules)} - {"kind"} == set(RULES_BY_KEY), "Rules and RULES must name the same rules"
+assert set(RULE_HINTS) == set(RULES_BY_KEY), "every rule needs its help text"
 
 
 def parse_rule(key: str, raw: Any) -> Any:
@@ -230,16 +274,18 @@ def parse_rule(key: str, raw: Any) -> Any:
             return True
         if text in ("0", "false", "no", "off", "否", ""):
             return False
-        raise InvalidInput(_("规则“%(label)s”应为是或否。", label=label_of(spec)))
+        raise InvalidInput(_("规则“%(label)s”应为是或否。", label=label_of(spec)), field=key)
     if spec.type is int:
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise InvalidInput(_("规则“%(label)s”应为整数。", label=label_of(spec))) from None
+            raise InvalidInput(_("规则“%(label)s”应为整数。", label=label_of(spec)), field=key) from None
         if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
-            raise InvalidInput(_("规则“%(label)s”应在 %(lo)s 到 %(hi)s 之间。", label=label_of(spec), lo=spec.minimum, hi=spec.maximum))
+            raise InvalidInput(_("规则“%(label)s”应在 %(lo)s 到 %(hi)s 之间。", label=label_of(spec), lo=spec.minimum, hi=spec.maximum),
+                               field=key)
         return value
     text = str(raw).strip()
     if spec.choices and text not in spec.choices:
-        raise InvalidInput(_("规则“%(label)s”只能是：%(choices)s", label=label_of(spec), choices="、".join(spec.choices)))
+        raise InvalidInput(_("规则“%(label)s”只能是：%(choices)s", label=label_of(spec), choices="、".join(spec.choices)),
+                           field=key)
     return text

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..accounts import audit
 from ..accounts.actors import Actor, is_system
-from ..accounts.models import User
+from ..accounts.models import ROLES, User, UserRole
 from ..accounts.service import require_role, set_roles
 from ..clock import to_local
 from ..db import SessionLike
@@ -23,7 +23,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
 from . import school_import
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School, SchoolContact
-from .rules import SCHOOL_KINDS, Rules, check_rule_set, parse_rule, rules_for_kind
+from .rules import SCHOOL_KINDS, Rules, check_rule_set, parse_rule, range_errors, rules_for_kind
 
 SEARCH_MAX = 50
 PER_PAGE = 12
@@ -383,31 +383,69 @@ class ContestChanges:
     awarded_on: date | None = None  # 颁奖日期 printed on certificates; None: the publication's date
 
 
-def _validate(changes: ContestChanges) -> dict[str, Any]:
+class ContestInvalid(InvalidInput):
+    """Everything wrong with a submitted contest at once, so the form can show each message
+    beside its field. `errors` maps a field (a contest attribute, a stage window's
+    `<stage>_starts_at`, or `rules.<key>`) to its message; `message` is the first one."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        first_field, first = next(iter(errors.items()))
+        super().__init__(first, field=first_field)
+        self.errors = dict(errors)
+
+
+def _changes_errors(changes: ContestChanges) -> dict[str, str]:
+    errors: dict[str, str] = {}
     if not SLUG_RE.fullmatch(changes.slug or ""):
-        raise InvalidInput(_("网址标识只能用小写字母、数字和连字符，3–60 位。"), field="slug")
+        errors["slug"] = _("网址标识只能用小写字母、数字和连字符，3–60 位。")
     if changes.kind not in KINDS:
-        raise InvalidInput(_("未知的活动类型。"), field="kind")
+        errors["kind"] = _("未知的活动类型。")
     if not (changes.title or "").strip():
-        raise InvalidInput(_("请填写活动名称。"), field="title")
+        errors["title"] = _("请填写活动名称。")
     for name, limit in CONTEST_TEXT_FIELDS.items():
         if len(getattr(changes, name) or "") > limit:
-            raise InvalidInput(_("“%(field)s”太长了（最多 %(n)s 个字）。", field=name, n=limit), field=name)
+            errors.setdefault(name, _("“%(field)s”太长了（最多 %(n)s 个字）。", field=name, n=limit))
     previous_start: datetime | None = None
     for stage in STAGES:
         start, end = changes.windows.get(stage, (None, None))
         if (start is None) != (end is None):
-            raise InvalidInput(_("“%(stage)s”阶段需要同时填写开始和结束时间。", stage=stage_label(stage)), field=f"{stage}_starts_at")
+            errors[f"{stage}_starts_at"] = _("“%(stage)s”阶段需要同时填写开始和结束时间。", stage=stage_label(stage))
         if start is not None and end is not None:
             if start >= end:
-                raise InvalidInput(_("“%(stage)s”阶段的结束时间必须晚于开始时间。", stage=stage_label(stage)), field=f"{stage}_ends_at")
+                errors[f"{stage}_ends_at"] = _("“%(stage)s”阶段的结束时间必须晚于开始时间。", stage=stage_label(stage))
             if previous_start is not None and start < previous_start:
-                raise InvalidInput(_("“%(stage)s”阶段不能早于前一阶段开始。", stage=stage_label(stage)), field=f"{stage}_starts_at")
+                errors[f"{stage}_starts_at"] = _("“%(stage)s”阶段不能早于前一阶段开始。", stage=stage_label(stage))
             previous_start = start
     if changes.awarded_on is not None and not AWARD_YEARS[0] <= changes.awarded_on.year <= AWARD_YEARS[1]:
-        raise InvalidInput(_("颁奖日期应在 %(lo)s 年到 %(hi)s 年之间。", lo=AWARD_YEARS[0], hi=AWARD_YEARS[1]), field="awarded_on")
-    return {key: parse_rule(key, value) for key, value in changes.rules.items()
-            if key in {spec.key for spec in rules_for_kind(changes.kind)}}
+        errors["awarded_on"] = _("颁奖日期应在 %(lo)s 年到 %(hi)s 年之间。", lo=AWARD_YEARS[0], hi=AWARD_YEARS[1])
+    return errors
+
+
+def _validate(changes: ContestChanges, stored_rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The submitted rules, parsed, or ContestInvalid naming every field that is wrong:
+    the texts, the windows, each rule, and the ranges the rules (over `stored_rules`) make."""
+    errors = _changes_errors(changes)
+    applicable = {spec.key for spec in rules_for_kind(changes.kind)}
+    rules: dict[str, Any] = {}
+    for key, value in changes.rules.items():
+        if key not in applicable:
+            continue
+        try:
+            rules[key] = parse_rule(key, value)
+        except InvalidInput as exc:
+            errors[f"rules.{key}"] = exc.message
+    if changes.kind in KINDS:
+        # A range is judged only from values that parsed: a bad number already has its message.
+        for low, message in range_errors(changes.kind, {**(stored_rules or {}), **rules}).items():
+            errors.setdefault(f"rules.{low}", message)
+    if errors:
+        raise ContestInvalid(errors)
+    return rules
+
+
+def check_contest(changes: ContestChanges, stored_rules: Mapping[str, Any] | None = None) -> None:
+    """ContestInvalid naming every field of `changes` that is wrong (stored nothing)."""
+    _validate(changes, stored_rules)
 
 
 def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now: datetime) -> None:
@@ -432,7 +470,6 @@ def create_contest(session: SessionLike, *, actor: Actor, changes: ContestChange
     if not is_system(actor):
         require_role(actor, "organiser", "admin")
     rules = _validate(changes)
-    check_rule_set(changes.kind, rules)
     if session.scalar(select(Contest.id).where(Contest.slug == changes.slug)) is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
     contest = Contest(created_at=now, rules={})
@@ -447,8 +484,7 @@ def create_contest(session: SessionLike, *, actor: Actor, changes: ContestChange
 def update_contest(session: SessionLike, *, actor: User, contest: Contest, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
     """Change a contest's texts, windows and rules; the change is audit-logged."""
     require_role(actor, "organiser", "admin")
-    rules = _validate(changes)
-    check_rule_set(changes.kind, {**(contest.rules or {}), **rules})
+    rules = _validate(changes, contest.rules)
     clash = session.scalar(select(Contest.id).where(Contest.slug == changes.slug, Contest.id != contest.id))
     if clash is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
@@ -528,6 +564,100 @@ def remove_category(session: SessionLike, *, actor: User, contest: Contest, cate
     session.flush()
     audit.record(session, actor=actor, action="category.delete", target_type="contest", target_id=contest.id,
                  now=now, before={"id": category_id, "kind": category.kind, "name": category.name}, ip=ip)
+
+
+CATEGORY_POSITION_MAX = 999
+
+
+def update_category(
+    session: SessionLike, *, actor: Actor, contest: Contest, category_id: int, kind: str, name: str,
+    description: str = "", position: int | None = None, now: datetime, ip: str = "",
+) -> Category:
+    """Rename a category, track or group, change its description, order or kind (audit-logged).
+    Its kind stays as it is while entries use it: an entry's group and its category are
+    different fields, so a used group cannot become a category."""
+    if not is_system(actor):
+        require_role(actor, "organiser", "admin")
+    category = next((c for c in contest.categories if c.id == category_id), None)
+    if category is None:
+        raise NotFound(_("没有找到这个分类。"))
+    name = (name or "").strip()
+    description = (description or "").strip()
+    if kind not in CATEGORY_KINDS:
+        raise InvalidInput(_("未知的分类类型。"), field="kind")
+    if not name or len(name) > 60:
+        raise InvalidInput(_("请填写分类名称（最多 60 个字）。"), field="name")
+    if len(description) > 300:
+        raise InvalidInput(_("说明最多 300 个字。"), field="description")
+    if position is not None and not 0 <= position <= CATEGORY_POSITION_MAX:
+        raise InvalidInput(_("排序应在 0 到 %(n)s 之间。", n=CATEGORY_POSITION_MAX), field="position")
+    if any(c.id != category.id and c.kind == kind and c.name == name for c in contest.categories):
+        raise Conflict(_("已有同名的分类“%(name)s”。", name=name), field="name")
+    if kind != category.kind:
+        used = session.scalar(select(func.count()).where(or_(Entry.category_id == category.id, Entry.group_id == category.id)))
+        if used:
+            raise Conflict(_("已有 %(n)s 件作品属于“%(name)s”，不能更改类型。", n=used, name=category.name), field="kind")
+    before = {"kind": category.kind, "name": category.name, "description": category.description,
+              "position": category.position}
+    category.kind, category.name, category.description = kind, name, description
+    if position is not None:
+        category.position = position
+    session.flush()
+    old, new = audit.diff(before, {"kind": category.kind, "name": category.name, "description": category.description,
+                                   "position": category.position})
+    if new:
+        audit.record(session, actor=actor, action="category.update", target_type="contest", target_id=contest.id,
+                     now=now, before={"id": category.id, **old}, after={"id": category.id, **new},
+                     summary=f"{contest.title} / {name}", ip=ip)
+    return category
+
+
+# --- school contacts as recipients, and roles of many accounts --------------------------------
+
+NOTICE_AUDIENCES_OF_SCHOOLS = ("schools_entered", "schools_all")
+
+
+def school_contact_users(session: SessionLike, contest: Contest | None) -> list[User]:
+    """Active accounts holding the school_contact role and linked to a school: every such
+    school, or (with a contest) the schools with entries in it that were not withdrawn."""
+    from_ = select(SchoolContact.user_id)
+    if contest is not None:
+        from_ = from_.where(SchoolContact.school_id.in_(
+            select(Entry.school_id).where(Entry.contest_id == contest.id, Entry.school_id.is_not(None),
+                                          Entry.status != "withdrawn")))
+    return list(session.scalars(
+        select(User).where(User.id.in_(from_), User.is_active_account.is_(True),
+                           User.roles.any(UserRole.role == "school_contact")).order_by(User.id)
+    ))
+
+
+BULK_ROLE_MAX = 200
+
+
+def change_role_of_users(
+    session: SessionLike, *, actor: User, user_ids: Sequence[int], role: str, grant: bool, now: datetime, ip: str = "",
+) -> int:
+    """Grant (or revoke) one role for several accounts at once, each change audit-logged
+    as a single one would be; all or nothing. Returns how many accounts changed."""
+    require_role(actor, "organiser", "admin")
+    if role not in ROLES:
+        raise InvalidInput(_("请选择要授予或撤销的角色。"), field="role")
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        raise InvalidInput(_("请先选择账号。"), field="user_ids")
+    if len(wanted) > BULK_ROLE_MAX:
+        raise InvalidInput(_("一次最多选择 %(n)s 个账号。", n=BULK_ROLE_MAX), field="user_ids")
+    users = list(session.scalars(select(User).where(User.id.in_(wanted)).order_by(User.id)))
+    if len(users) != len(wanted):
+        raise NotFound(_("所选账号有的已不存在，请刷新页面后重试。"))
+    changed = 0
+    for user in users:
+        roles = set(user.role_names) | {role} if grant else set(user.role_names) - {role}
+        before, after = set_roles(session, actor=actor, user=user, roles=roles, now=now, ip=ip)
+        changed += before != after
+        if not grant:
+            unlink_former_contact(session, actor=actor, user=user, now=now, ip=ip)
+    return changed
 
 
 # --- schools ------------------------------------------------------------------------
@@ -699,6 +829,7 @@ AUDIT_ACTIONS = code_labels("audit_action", {
     "contest.delete": N_("删除活动"),
     "category.create": N_("添加分类"),
     "category.delete": N_("删除分类"),
+    "category.update": N_("修改分类"),
     "school.create": N_("添加学校"),
     "school.update": N_("修改学校"),
     "user.schools": N_("解除账号的学校联络人身份"),

@@ -231,3 +231,10 @@ class JudgeInvite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # The mobile number the link was last texted to (empty when it was only shown on screen).
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    sent_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    used_by: Mapped[User | None] = relationship(foreign_keys=[used_by_id])

@@ -18,7 +18,7 @@ import hashlib
 import math
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -29,7 +29,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..accounts import audit
 from ..accounts.actors import SYSTEM, Actor, actor_id, is_system
 from ..accounts.models import User
-from ..accounts.service import require_role, set_roles
+from ..accounts.service import SmsSender, normalize_phone, notify, queue_sms, require_role, set_roles
+from ..contests import service as contests
 from ..contests.models import Contest, Entry, SchoolContact
 from ..db import SessionLike, rowcount
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -292,6 +293,9 @@ AUDIT_ACTIONS = code_labels("audit_action", {
     "round.live": N_("切换路演项目"),
     "judge.invite": N_("邀请评委"),
     "judge.invite_accept": N_("评委接受邀请"),
+    "judge.invite_revoke": N_("撤销评委邀请"),
+    "judge.invite_send": N_("短信发送评委邀请"),
+    "contest.notice": N_("群发通知"),
     "judge.profile": N_("修改评委资料"),
     "judge.declaration": N_("评委签署回避声明"),
     "score.submit": N_("提交评分"),
@@ -472,6 +476,8 @@ def find_invite(session: SessionLike, token: str, now: datetime) -> JudgeInvite:
         raise NotFound(_("邀请链接无效。"))
     if invite.used_at is not None:
         raise Conflict(_("这个邀请链接已经使用过了。"), code="invite_used")
+    if invite.revoked_at is not None:
+        raise Conflict(_("这个邀请链接已被组织方撤销。"), code="invite_revoked")
     if invite.expires_at <= now:
         raise Conflict(_("这个邀请链接已过期，请联系组织方重新发送。"), code="invite_expired")
     return invite
@@ -481,7 +487,8 @@ def accept_invite(session: SessionLike, *, token: str, user: User, now: datetime
     """The signed-in user redeems the link: single use (compare-and-set on used_at)."""
     invite = find_invite(session, token, now)
     claimed = rowcount(session.execute(
-        update(JudgeInvite).where(JudgeInvite.id == invite.id, JudgeInvite.used_at.is_(None))
+        update(JudgeInvite).where(JudgeInvite.id == invite.id, JudgeInvite.used_at.is_(None),
+                                  JudgeInvite.revoked_at.is_(None))
         .values(used_at=now, used_by_id=user.id)
     ))
     if not claimed:
@@ -504,6 +511,127 @@ def accept_invite(session: SessionLike, *, token: str, user: User, now: datetime
     audit.record(session, actor=user, action="judge.invite_accept", target_type="round", target_id=rnd.id, now=now,
                  after={"invite": invite.id}, summary=rnd.name, ip=ip)
     return member
+
+
+INVITE_STATES = code_labels("invite_state", {
+    "pending": N_("待接受"), "accepted": N_("已接受"), "revoked": N_("已撤销"), "expired": N_("已过期"),
+})
+
+
+def invite_state(invite: JudgeInvite, now: datetime) -> str:
+    """pending, accepted, revoked or expired (a key of INVITE_STATES)."""
+    if invite.used_at is not None:
+        return "accepted"
+    if invite.revoked_at is not None:
+        return "revoked"
+    return "expired" if invite.expires_at <= now else "pending"
+
+
+def mask_phone(phone: str) -> str:
+    """A mobile number as the back office shows it (User.masked_phone): 138****0000."""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else ""
+
+
+@dataclass(frozen=True)
+class InviteLine:
+    """An invitation as the organisers' list shows it; never its link (only a hash is kept)."""
+
+    invite: JudgeInvite
+    state: str
+    phone: str  # masked: the account that accepted it, else the number it was texted to
+
+
+def invites_of(session: SessionLike, *, actor: Actor, rnd: Round, now: datetime) -> list[InviteLine]:
+    """The round's invitations, newest first, with their state (one query)."""
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
+    rows = session.scalars(select(JudgeInvite).where(JudgeInvite.round_id == rnd.id)
+                           .order_by(JudgeInvite.id.desc()).options(joinedload(JudgeInvite.used_by)))
+    return [InviteLine(i, invite_state(i, now), i.used_by.masked_phone if i.used_by else mask_phone(i.phone))
+            for i in rows]
+
+
+def _round_invite(session: SessionLike, rnd: Round, invite_id: int) -> JudgeInvite:
+    invite = session.get(JudgeInvite, invite_id)
+    if invite is None or invite.round_id != rnd.id:
+        raise NotFound(_("没有找到这个邀请。"))
+    return invite
+
+
+def _revoke(session: SessionLike, invite: JudgeInvite, actor: Actor, now: datetime) -> None:
+    """Compare-and-set: a link being accepted at this moment is either accepted or revoked."""
+    done = rowcount(session.execute(
+        update(JudgeInvite).where(JudgeInvite.id == invite.id, JudgeInvite.used_at.is_(None),
+                                  JudgeInvite.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by_id=actor_id(actor)).execution_options(synchronize_session=False)
+    ))
+    if not done:
+        raise Conflict(_("这个邀请已被接受或已撤销，不能再撤销。"), code="invite_settled")
+    session.refresh(invite)
+
+
+def revoke_invite(
+    session: SessionLike, *, actor: Actor, rnd: Round, invite_id: int, now: datetime, ip: str = "",
+) -> JudgeInvite:
+    """Withdraw an invitation nobody has accepted yet: its link stops working (audit-logged)."""
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
+    invite = _round_invite(session, rnd, invite_id)
+    if invite_state(invite, now) not in ("pending", "expired"):
+        raise Conflict(_("这个邀请已被接受或已撤销，不能再撤销。"), code="invite_settled")
+    _revoke(session, invite, actor, now)
+    audit.record(session, actor=actor, action="judge.invite_revoke", target_type="round", target_id=rnd.id, now=now,
+                 before={"invite": invite.id}, after={"invite": invite.id, "revoked_at": now},
+                 summary=f"{rnd.name} · {invite.name}", ip=ip)
+    return invite
+
+
+@dataclass(frozen=True)
+class SentInvite:
+    invite: JudgeInvite
+    token: str  # the fresh link's token: shown to the organiser only when no text went out
+    texted: bool  # False: the day's SMS budget is spent
+
+
+def inviting_body(contest: Contest) -> str:
+    """Who an invitation comes from: the contest's organiser, as the contest names it."""
+    return (contest.organiser or contest.short_title or contest.title).strip()[:60]
+
+
+def send_invite_sms(
+    session: SessionLike, sender: SmsSender, *, actor: Actor, rnd: Round, invite_id: int, phone: str,
+    link_for: Callable[[str], str], now: datetime, ip: str = "",
+) -> SentInvite:
+    """Text an invitation to a mobile number. Only a hash of a link is stored, so the
+    old link cannot be sent again: a fresh one (valid another 7 days) replaces it and the
+    old one is revoked. The message goes through the outbox and the job runner; past the
+    day's budget nothing is texted and the new link is returned to be passed on by hand."""
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
+    number = normalize_phone(phone)
+    old = _round_invite(session, rnd, invite_id)
+    if invite_state(old, now) not in ("pending", "expired"):
+        raise Conflict(_("只能重新发送待接受或已过期的邀请。"), code="invite_settled")
+    if rnd.state in ("closed", "finalised"):
+        raise Conflict(_("轮次已截止，不能再邀请评委。"), code="round_closed")
+    _revoke(session, old, actor, now)
+    token = secrets.token_urlsafe(24)
+    invite = JudgeInvite(
+        contest_id=old.contest_id, round_id=rnd.id, token_hash=_token_hash(token), name=old.name,
+        organisation=old.organisation, school_id=old.school_id, created_by_id=actor_id(actor), created_at=now,
+        expires_at=now + timedelta(days=INVITE_DAYS), phone=number, sent_at=now,
+    )
+    session.add(invite)
+    session.flush()
+    message = queue_sms(session, sender, phone=number, kind="judge_invite",
+                        params={"organiser": inviting_body(rnd.contest), "link": link_for(token)}, now=now)
+    if message is None:
+        invite.sent_at = None
+    audit.record(session, actor=actor, action="judge.invite_send", target_type="round", target_id=rnd.id, now=now,
+                 before={"invite": old.id}, after={"invite": invite.id, "phone": mask_phone(number),
+                                                   "texted": message is not None},
+                 summary=f"{rnd.name} · {invite.name}", ip=ip)
+    return SentInvite(invite, token, message is not None)
 
 
 def set_profile(
@@ -1134,3 +1262,76 @@ def live_board(session: SessionLike, rnd: Round) -> LiveBoard:
         ranking.append(LiveLine(line.entry, line.judges, line.submitted, line.dropped_high, line.dropped_low, line.mean, rank))
     current = lines.get(rnd.live_entry_id) if rnd.live_entry_id else None
     return LiveBoard(rnd, current, ranking)
+
+
+# --- notices to a contest's schools or judges ----------------------------------------------
+
+NOTICE_MAX = 300
+NOTICE_AUDIENCES = code_labels("notice_audience", {
+    "schools_entered": N_("有作品参加本活动的学校联络人"),
+    "schools_all": N_("全部学校联络人"),
+    "judges": N_("本活动各轮次的评委"),
+})
+
+
+def contest_judges(session: SessionLike, contest: Contest) -> list[User]:
+    """Active accounts on the panel of any round of the contest (withdrawn judges left out)."""
+    on_panel = select(PanelMember.judge_id).join(Round, Round.id == PanelMember.round_id).where(
+        Round.contest_id == contest.id, PanelMember.status == "active")
+    return list(session.scalars(
+        select(User).where(User.id.in_(on_panel), User.is_active_account.is_(True)).order_by(User.id)
+    ))
+
+
+def notice_recipients(session: SessionLike, *, actor: Actor, contest: Contest, audience: str) -> list[User]:
+    """Who a notice to this audience reaches (organisers only)."""
+    if not is_system(actor):
+        require_role(actor, *ORGANISER_ROLES)
+    if audience == "judges":
+        return contest_judges(session, contest)
+    if audience in contests.NOTICE_AUDIENCES_OF_SCHOOLS:
+        return contests.school_contact_users(session, contest if audience == "schools_entered" else None)
+    raise InvalidInput(_("请选择通知对象。"), field="audience")
+
+
+def recipient_counts(session: SessionLike, *, actor: Actor, contest: Contest) -> dict[str, int]:
+    """How many accounts each audience reaches, for the organiser to see before sending."""
+    return {a: len(notice_recipients(session, actor=actor, contest=contest, audience=a)) for a in NOTICE_AUDIENCES}
+
+
+@dataclass(frozen=True)
+class NoticeSent:
+    recipients: int
+    texted: int
+    not_texted: int  # past the day's SMS budget: on the site only
+
+
+def send_contest_notice(
+    session: SessionLike, sender: SmsSender, *, actor: Actor, contest: Contest, audience: str, text: str,
+    sms: bool, now: datetime, link: str = "", ip: str = "",
+) -> NoticeSent:
+    """A short notice from the organisers to every recipient of the audience: a notice on
+    the site and, with sms, a text message each through the outbox and the job runner
+    (audit-logged with the counts)."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise InvalidInput(_("请填写通知内容。"), field="text")
+    if len(text) > NOTICE_MAX:
+        raise InvalidInput(_("通知内容不能超过 %(n)s 个字。", n=NOTICE_MAX), field="text")
+    users = notice_recipients(session, actor=actor, contest=contest, audience=audience)
+    if not users:
+        raise InvalidInput(_("没有可以通知的对象。"), field="audience")
+    body = f"【{contest.short_title or contest.title}】{text}"
+    texted = 0
+    for user in users:
+        notify(session, sender, user=user, body=body, now=now, link=link, sms=False)
+        # notify's own text message, queued here to count those past the day's budget.
+        if sms and queue_sms(session, sender, phone=user.phone, kind="notice", params={"body": body}, now=now):
+            texted += 1
+    session.flush()
+    outcome = NoticeSent(len(users), texted, len(users) - texted if sms else 0)
+    audit.record(session, actor=actor, action="contest.notice", target_type="contest", target_id=contest.id, now=now,
+                 after={"audience": audience, "recipients": outcome.recipients, "sms": sms, "texted": texted,
+                        "not_texted": outcome.not_texted, "text": text},
+                 summary=contest.title, ip=ip)
+    return outcome

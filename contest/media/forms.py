@@ -25,7 +25,7 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates Se
 )
 
 from ..contests import service as contests
-from ..contests.models import Category, Contest, School
+from ..contests.models import Category, Contest, Entry, School
 from ..forms import BaseForm, BaseSubForm
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
@@ -203,6 +203,29 @@ class EntryTextForm(BaseForm):
 
     title = StringField(_l("作品名称"))
     description = TextAreaField(_l("作品介绍"))
+
+
+def returned_form_data(entry: Entry) -> dict[str, Any]:
+    """A returned entry as its kind's submission form holds it, to be corrected: the
+    form's fields filled from the entry (files are chosen again or kept)."""
+    kind = entry.contest.kind
+    if kind == "selection":
+        nominee = entry.nominee
+        shown = (nominee.public_fields if nominee else {}) or {}
+        return {"school": entry.school_id, "category": entry.category_id, "title": entry.title,
+                **({"name": nominee.name, "gender": nominee.gender, "birth_date": nominee.birth_date,
+                    "major": nominee.major, "grade": nominee.grade, "story": nominee.story,
+                    "guardian_consent": nominee.guardian_consent} if nominee else {}),
+                "show_photo": bool(shown.get("photo")), "show_major": bool(shown.get("major")),
+                "show_story": bool(shown.get("story"))}
+    if kind == "innovation":
+        students = [m for m in entry.team_members if m.role != "advisor"]
+        leader = next((i for i, m in enumerate(students) if m.role == "leader"), 0)
+        return {"school": entry.school_id, "track": entry.category_id, "group": entry.group_id,
+                "project": entry.title, "summary": entry.description, "leader": str(leader),
+                "students": [{"name": m.name, "student_no": m.student_no or "", "major": m.major} for m in students],
+                "advisors": [{"name": m.name} for m in entry.team_members if m.role == "advisor"]}
+    return {"title": entry.title, "description": entry.description, "category": entry.category_id}
 
 
 def first_error(form: BaseForm) -> str:

@@ -6,7 +6,9 @@ Decisions:
   deciding the same entry a moment later gets a Conflict, never a silent overwrite:
   the status change is a compare-and-set UPDATE (WHERE status = 'submitted').
 - "return" (send back for changes) puts the entry back to "draft" with the reason;
-  the entrant edits it and `submissions.update_entry_text` submits it again.
+  the entrant corrects it (text, files, profile, members) and
+  `submissions.resubmit_*` sends the same entry again, keeping its place in the queue;
+  the queue notes that it came back after a return, and what changed.
 - A rejected entry keeps its quota slot until the entrant withdraws it. Freeing the
   slot on rejection would let a person resubmit without limit (spam) and makes a
   rejection cheaper than the quota it guards; withdrawing is the entrant's way out.
@@ -28,13 +30,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from ..accounts import audit
-from ..accounts.models import User
+from ..accounts.models import AuditEvent, User
 from ..accounts.service import SmsSender, notify, require_role
 from ..contests.models import ENTRY_STATUSES, Contest, Entry
 from ..db import SessionLike, rowcount
 from ..errors import Conflict, InvalidInput, NotFound
-from ..i18n import N_, _, code_labels
+from ..i18n import N_, _, code_labels, label_of
 from .models import DuplicateFlag, MediaItem
+from .submissions import RESUBMIT_ACTION
 
 DECISIONS = ("approve", "reject", "return")
 REASON_MAX = 500
@@ -81,6 +84,42 @@ class FlagView:
     def resolved(self) -> bool:
         return self.flag.resolved_at is not None
 
+    @property
+    def other_withdrawn(self) -> bool:
+        return self.other_status == "withdrawn"
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """The flags between one entry and one other entry: one per pair of look-alike images,
+    so two entries of several similar photos make several."""
+
+    other_entry_id: int
+    other_title: str
+    other_status: str
+    flags: list[FlagView]
+
+    @property
+    def other_withdrawn(self) -> bool:
+        return self.other_status == "withdrawn"
+
+    @property
+    def closest(self) -> FlagView:
+        return min(self.flags, key=lambda f: f.flag.distance)
+
+
+@dataclass(frozen=True)
+class Resubmission:
+    """An entry waiting again after it was returned for changes: when, and what changed."""
+
+    at: datetime
+    reason: str  # what the organiser asked for
+    changes: tuple[str, ...]
+
+    @property
+    def change_words(self) -> str:
+        return "、".join(label_of("entry_change", c) for c in self.changes)
+
 
 @dataclass
 class ReviewItem:
@@ -89,10 +128,21 @@ class ReviewItem:
     entry: Entry
     media: list[MediaItem] = field(default_factory=list)
     flags: list[FlagView] = field(default_factory=list)
+    resubmission: Resubmission | None = None
 
     @property
     def open_flags(self) -> list[FlagView]:
-        return [f for f in self.flags if not f.resolved]
+        """Flags still to look at: a flag against a withdrawn entry needs no decision (the
+        other entry is gone from the contest), so it is shown once, not counted as open."""
+        return [f for f in self.flags if not f.resolved and not f.other_withdrawn]
+
+    @property
+    def flag_groups(self) -> list[FlagGroup]:
+        """The flags by the other entry they point at, in the order they were raised."""
+        groups: dict[int, list[FlagView]] = {}
+        for f in self.flags:
+            groups.setdefault(f.other_entry_id, []).append(f)
+        return [FlagGroup(other, views[0].other_title, views[0].other_status, views) for other, views in groups.items()]
 
 
 @dataclass(frozen=True)
@@ -180,6 +230,7 @@ def _with_media_and_flags(session: SessionLike, entries: list[Entry], *, open_on
     ))
     for item in media:
         items[item.entry_id].media.append(item)
+    _note_resubmissions(session, [e for e in entries if e.status == "submitted"], items)
     # A flag is stored on the later entry; the earlier one sees it too.
     flag_query = select(DuplicateFlag).where(or_(DuplicateFlag.entry_id.in_(ids), DuplicateFlag.other_entry_id.in_(ids)))
     if open_only:
@@ -207,6 +258,24 @@ def _with_media_and_flags(session: SessionLike, entries: list[Entry], *, open_on
                 items[entry_id].flags.append(FlagView(flag, known.get(mine), known.get(other), other_entry_id,
                                                       title, other_status))
     return list(items.values())
+
+
+def _note_resubmissions(session: SessionLike, waiting: list[Entry], items: dict[int, ReviewItem]) -> None:
+    """Mark the waiting entries that came back after a return, in one query: the latest
+    resubmission in the audit trail of an entry that is waiting is the one it waits with."""
+    if not waiting:
+        return
+    events = session.execute(
+        select(AuditEvent.target_id, AuditEvent.created_at, AuditEvent.before, AuditEvent.after)
+        .where(AuditEvent.target_type == "entry", AuditEvent.action == RESUBMIT_ACTION,
+               AuditEvent.target_id.in_([str(e.id) for e in waiting]))
+        .order_by(AuditEvent.id)
+    )
+    for target_id, at, before, after in events:
+        changes = (after or {}).get("changes") or []
+        items[int(target_id)].resubmission = Resubmission(
+            at=at, reason=str((before or {}).get("moderation_reason") or ""),
+            changes=tuple(str(c) for c in changes if isinstance(c, str)))
 
 
 # --- deciding -------------------------------------------------------------------------

@@ -21,17 +21,19 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import and_, column, exists, func, or_, select, table
+from sqlalchemy import and_, column, exists, func, or_, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..accounts import audit
 from ..accounts.models import User
 from ..contests import service as contests
 from ..contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
-from ..db import SessionLike
+from ..db import SessionLike, rowcount
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from ..i18n import _
+from ..i18n import N_, _, code_labels
 from .images import ImageDecoder, ProcessedImage, hamming, process_image
 from .models import DuplicateFlag, MediaItem, QuotaSlot
 from .pdf import check_pdf
@@ -339,20 +341,10 @@ def _nomination_title(value: str, contest: Contest) -> str:
     return title or f"{contest.short_title or contest.title}候选人"[:TITLE_MAX]
 
 
-def nominate_student(
-    session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
-    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
-    queue: Queue | None = None,
-) -> Entry:
-    """A school contact nominates a student for 最美职校生: profile, story, photos (as many as the rules
-    allow), optional video."""
-    if contest.kind != "selection":
-        raise NotFound(_("本活动不接受此类投稿。"))
-    _require_open(contest, now)
-    school = _school_of_contact(session, actor, data.school_id)
+def _nominee_profile(data: NomineeInput, contest: Contest, now: datetime) -> dict[str, Any]:
+    """The nominee's checked profile, as NomineeProfile's fields (a nomination and its
+    correction after being returned check it alike)."""
     rules = contests.rules_of(contest)
-    quota = rules.school_quota(school.enrolment)
-    _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
     name = _text(data.name, _("学生姓名"), 40)
     if data.gender not in ("male", "female"):
         raise InvalidInput(_("请选择性别。"), field="gender")
@@ -367,6 +359,26 @@ def nominate_student(
     story = _text(data.story, _("事迹介绍"), STORY_MAX)
     major = _text(data.major, _("专业"), 60)
     grade = _text(data.grade, _("年级"), 20)
+    return {"name": name, "gender": data.gender, "birth_date": data.birth_date, "major": major, "grade": grade,
+            "story": story, "guardian_consent": bool(data.guardian_consent),
+            "public_fields": {"photo": data.show_photo, "major": data.show_major, "story": data.show_story, "school": True}}
+
+
+def nominate_student(
+    session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
+    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
+    queue: Queue | None = None,
+) -> Entry:
+    """A school contact nominates a student for 最美职校生: profile, story, photos (as many as the rules
+    allow), optional video."""
+    if contest.kind != "selection":
+        raise NotFound(_("本活动不接受此类投稿。"))
+    _require_open(contest, now)
+    school = _school_of_contact(session, actor, data.school_id)
+    rules = contests.rules_of(contest)
+    quota = rules.school_quota(school.enrolment)
+    _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
+    profile = _nominee_profile(data, contest, now)
     category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
     images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"), decoder=decoder,
                      check_resolution=False)
@@ -374,11 +386,7 @@ def nominate_student(
     entry = Entry(contest_id=contest.id, category_id=category.id if category else None, school_id=school.id,
                   submitted_by_id=actor.id, title=_nomination_title(data.title, contest),
                   description="", status="submitted", created_at=now, updated_at=now, submitted_at=now)
-    entry.nominee = NomineeProfile(
-        name=name, gender=data.gender, birth_date=data.birth_date, major=major, grade=grade, story=story,
-        guardian_consent=bool(data.guardian_consent),
-        public_fields={"photo": data.show_photo, "major": data.show_major, "story": data.show_story, "school": True},
-    )
+    entry.nominee = NomineeProfile(**profile)
     session.add(entry)
     session.flush()
     _take_slot(session, contest=contest, scope="school", owner_id=school.id, limit=quota, entry=entry)
@@ -418,10 +426,11 @@ def _team_members(data: TeamInput, contest: Contest, school: School) -> list[Tea
     students = [m for m in data.students if (m.name or "").strip()]
     advisors = [m for m in data.advisors if (m.name or "").strip()]
     if not rules.team_students_min <= len(students) <= rules.team_students_max:
-        raise InvalidInput(_("团队需要 %(n)s 名学生。", n=rules.span("team_students_min", "team_students_max")), code="team_size")
+        raise InvalidInput(_("团队需要 %(n)s 名学生。", n=rules.span("team_students_min", "team_students_max")), code="team_size",
+                           field="students")
     if not rules.team_advisors_min <= len(advisors) <= rules.team_advisors_max:
         raise InvalidInput(_("团队需要 %(n)s 名指导教师。", n=rules.span("team_advisors_min", "team_advisors_max")),
-                           code="advisor_count")
+                           code="advisor_count", field="advisors")
     if not 0 <= data.leader_index < len(students):
         raise InvalidInput(_("请指定一名学生为团队负责人。"), code="leader")
     numbers = [(m.student_no or "").strip().upper() for m in students]
@@ -439,18 +448,26 @@ def _team_members(data: TeamInput, contest: Contest, school: School) -> list[Tea
     return members
 
 
-def _student_taken() -> Conflict:
+def _student_taken(member: TeamMember | None = None) -> Conflict:
+    if member is not None:
+        return Conflict(_("学生“%(name)s”（学号 %(no)s）已在本次大赛的其他团队中，每名学生只能参加一个团队。",
+                          name=member.name, no=member.student_no), code="student_in_other_team")
     return Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team")
 
 
-def _check_students_free(session: SessionLike, contest: Contest, school: School, members: list[TeamMember]) -> None:
-    """Refuse at once a team with a student already in another team, before its files are
-    looked at; the unique constraint still decides between racing registrations."""
+def _check_students_free(session: SessionLike, contest: Contest, school: School, members: list[TeamMember],
+                         *, team: Entry | None = None) -> None:
+    """Refuse at once a team with a student already in another team (not counting `team`,
+    the team being corrected), naming the first such student, before its files are looked
+    at; the unique constraint still decides between racing registrations."""
     numbers = [m.student_no for m in members if m.student_no]
-    taken = session.scalar(select(func.count()).select_from(TeamMember).where(
-        TeamMember.contest_id == contest.id, TeamMember.school_id == school.id, TeamMember.student_no.in_(numbers)))
+    query = select(TeamMember.student_no).where(
+        TeamMember.contest_id == contest.id, TeamMember.school_id == school.id, TeamMember.student_no.in_(numbers))
+    if team is not None:
+        query = query.where(TeamMember.entry_id != team.id)
+    taken = set(session.scalars(query.limit(len(numbers))))
     if taken:
-        raise _student_taken()
+        raise _student_taken(next(m for m in members if m.student_no in taken))
 
 
 def register_team(
@@ -538,13 +555,245 @@ def update_entry_text(session: SessionLike, *, actor: User, entry_id: int, title
     _require_open(contest, now)
     if entry.status not in EDITABLE:
         raise Forbidden(_("作品已通过审核或已撤回，不能再修改。"), code="not_editable")
-    entry.title = _text(title, _("作品名称"), TITLE_MAX)
-    entry.description = _text(description, _("作品介绍"), DESCRIPTION_MAX, required=False)
-    if entry.status in ("draft", "rejected"):
+    title = _text(title, _("作品名称"), TITLE_MAX)
+    description = _text(description, _("作品介绍"), DESCRIPTION_MAX, required=False)
+    if is_returned(entry):
+        # Sent again as any corrected returned entry: its place in the queue kept, audit-logged.
+        _send_again(session, entry, actor=actor, changes=_changed_text(entry, title=title, description=description),
+                    now=now, ip="")
+    elif entry.status in ("draft", "rejected"):
         entry.status, entry.submitted_at = "submitted", now
+    entry.title, entry.description = title, description
     entry.updated_at = now
     session.flush()
     return entry
+
+
+# --- a returned entry, corrected and sent again ------------------------------------------
+#
+# An organiser who returns an entry ("请更换照片") asks for a correction, so everything the
+# entrant gave can be changed: the text, the category, the nominee's profile, the team's
+# members and every file. The entry stays the same row (its id, created_at and
+# submitted_at, so its place in the moderation queue, and its audit history); files go
+# through the same checks as at submission. A replaced file's item rows are deleted: the
+# stored files are then unreferenced and the orphan sweep removes them after its grace
+# period (they may be shared by content with another entry, which keeps them). The form
+# (photos or a video) of a 全民美拍 entry is not changed: that is a different entry.
+
+RESUBMIT_ACTION = "entry.resubmit"
+code_labels("audit_action", {RESUBMIT_ACTION: N_("作品退回修改后重新提交")})
+# What a correction changed, as the audit row and the moderation desk name it.
+CHANGE_LABELS = code_labels("entry_change", {
+    "title": N_("名称"), "description": N_("介绍"), "category": N_("类别"), "group": N_("组别"),
+    "nominee": N_("选手信息"), "members": N_("团队成员"), "photo": N_("照片"), "video": N_("视频"),
+    "cover": N_("封面"), "plan": N_("商业计划书"), "pitch": N_("路演视频"),
+})
+# Where each kind of item goes among an entry's media (its position), by role.
+_ROLE_ORDER = {"media": ("photo", "video", "cover"), "selection": ("photo", "video"),
+               "innovation": ("cover", "pitch", "plan")}
+
+
+def is_returned(entry: Entry) -> bool:
+    """Sent back by a moderator for changes and not yet sent again."""
+    return entry.status == "draft" and bool(entry.moderation_reason)
+
+
+def entry_of(session: SessionLike, entry_id: int) -> Entry | None:
+    """An entry by id, whoever's (for limits decided before the request is read)."""
+    return session.get(Entry, entry_id)
+
+
+def entry_media(session: SessionLike, entry: Entry) -> list[MediaItem]:
+    """An entry's media items in their order."""
+    return list(session.scalars(select(MediaItem).where(MediaItem.entry_id == entry.id)
+                                .order_by(MediaItem.position, MediaItem.id)))
+
+
+def _returned_entry(session: SessionLike, actor: User, entry_id: int, kind: str, now: datetime) -> Entry:
+    entry = get_own_entry(session, actor, entry_id)
+    if entry.contest.kind != kind:
+        raise NotFound(_("没有找到这件作品。"))
+    _require_open(entry.contest, now)
+    if not is_returned(entry):
+        raise Conflict(_("只有主办方退回修改的作品才能更换文件和资料；重新提交后需等待审核。"), code="not_returned")
+    return entry
+
+
+def _send_again(session: SessionLike, entry: Entry, *, actor: User, changes: list[str], now: datetime, ip: str) -> None:
+    """Put a returned entry back in the queue, once: two corrections sent at the same time
+    cannot both pass (compare-and-set on the status); audit-logged with what changed."""
+    reason = entry.moderation_reason
+    sent = rowcount(session.execute(
+        update(Entry).where(Entry.id == entry.id, Entry.status == "draft").values(status="submitted", updated_at=now)
+        .execution_options(synchronize_session=False)))
+    if sent != 1:
+        raise Conflict(_("作品刚刚已重新提交，请刷新页面。"), code="resubmitted_meanwhile")
+    entry.status, entry.updated_at = "submitted", now
+    audit.record(session, actor=actor, action="entry.resubmit", target_type="entry", target_id=entry.id, now=now,
+                 before={"status": "draft", "moderation_reason": reason},
+                 after={"status": "submitted", "changes": changes}, summary=entry.title, ip=ip)
+
+
+def _replace_media(session: SessionLike, entry: Entry, roles: set[str]) -> None:
+    """Detach the entry's items in these roles (their duplicate flags go with them)."""
+    if roles:
+        for item in session.scalars(select(MediaItem).where(MediaItem.entry_id == entry.id, MediaItem.role.in_(roles))):
+            session.delete(item)
+        session.flush()
+
+
+def _settle_media(session: SessionLike, entry: Entry, added: list[MediaItem], now: datetime) -> None:
+    """Order the entry's media by role, name them after its title, pick its cover, and
+    flag new images that look like another entry's."""
+    order = _ROLE_ORDER[entry.contest.kind]
+    items = sorted(entry_media(session, entry), key=lambda i: (order.index(i.role) if i.role in order else len(order),
+                                                               i.position, i.id))
+    for position, item in enumerate(items):
+        item.position, item.alt_text = position, entry.title
+    _set_cover(entry, items)
+    _flag_duplicates(session, entry, added, now)
+
+
+def _changed_text(entry: Entry, **values: object) -> list[str]:
+    return [name for name, value in values.items() if getattr(entry, f"{name}_id" if name in ("category", "group")
+                                                               else name) != value]
+
+
+def resubmit_media_entry(
+    session: SessionLike, storage: Storage, *, actor: User, entry_id: int, data: MediaEntryInput,
+    photos: list[IncomingFile], video: IncomingFile | None, cover: IncomingFile | None, now: datetime,
+    decoder: ImageDecoder | None = None, queue: Queue | None = None, ip: str = "",
+) -> list[str]:
+    """Correct a returned 全民美拍 entry and send it again: text, category, and new photos
+    (replacing all of them) or a new video or cover; returns what changed."""
+    entry = _returned_entry(session, actor, entry_id, "media", now)
+    contest = entry.contest
+    rules = contests.rules_of(contest)
+    title = _text(data.title, _("作品名称"), TITLE_MAX)
+    description = _text(data.description, _("作品介绍"), DESCRIPTION_MAX, required=False)
+    category = _category(contest, data.category_id, "category", _("作品类别"), required=bool(contest.categories_of("category")))
+    is_video = any(i.kind == "video" for i in entry_media(session, entry))
+    images = [] if is_video or not photos else _images(photos, contest, at_least=rules.photos_min,
+                                                       at_most=rules.photos_max, label=_("照片"), decoder=decoder)
+    clip = _video(video, contest) if is_video and video is not None else None
+    cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), decoder=decoder,
+                          check_resolution=False) if is_video and cover is not None else []
+    changes = _changed_text(entry, title=title, description=description, category=category.id if category else None)
+    changes += [role for role, new in (("photo", images), ("video", clip), ("cover", cover_image)) if new]
+    _send_again(session, entry, actor=actor, changes=changes, now=now, ip=ip)
+    entry.title, entry.description, entry.category_id = title, description, category.id if category else None
+    # A new video's frame becomes the cover unless a cover of the author's own is kept or sent.
+    _replace_media(session, entry, {r for r in changes if r in ("photo", "video", "cover")})
+    added = _attach_images(session, storage, entry, images, now=now)
+    if clip is not None:
+        added.append(attach_video(session, storage, entry, clip, now=now, role="video", position=0, decoder=decoder,
+                                  queue=queue))
+    added += _attach_images(session, storage, entry, cover_image, now=now, role="cover", start=1)
+    _settle_media(session, entry, added, now)
+    session.flush()
+    return changes
+
+
+def resubmit_nomination(
+    session: SessionLike, storage: Storage, *, actor: User, entry_id: int, data: NomineeInput,
+    photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
+    queue: Queue | None = None, ip: str = "",
+) -> list[str]:
+    """Correct a returned nomination and send it again: the nominee's profile, the title,
+    the category, new photos (replacing all of them) or a new video; returns what changed."""
+    entry = _returned_entry(session, actor, entry_id, "selection", now)
+    contest = entry.contest
+    rules = contests.rules_of(contest)
+    profile = _nominee_profile(data, contest, now)
+    category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
+    title = _nomination_title(data.title, contest)
+    images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"),
+                     decoder=decoder, check_resolution=False) if photos else []
+    clip = _video(video, contest) if video is not None else None
+    changes = _changed_text(entry, title=title, category=category.id if category else None)
+    nominee = entry.nominee
+    if nominee is None or any(getattr(nominee, k) != v for k, v in profile.items()):
+        changes.append("nominee")
+    changes += [role for role, new in (("photo", images), ("video", clip)) if new]
+    _send_again(session, entry, actor=actor, changes=changes, now=now, ip=ip)
+    entry.title, entry.category_id = title, category.id if category else None
+    if nominee is None:
+        entry.nominee = NomineeProfile(**profile)
+    else:
+        for key, value in profile.items():
+            setattr(nominee, key, value)
+    _replace_media(session, entry, {r for r in changes if r in ("photo", "video")})
+    added = _attach_images(session, storage, entry, images, now=now)
+    if clip is not None:
+        added.append(attach_video(session, storage, entry, clip, now=now, role="video", position=len(added),
+                                  decoder=decoder, queue=queue))
+    _settle_media(session, entry, added, now)
+    session.flush()
+    return changes
+
+
+def _member_rows(members: list[TeamMember]) -> list[tuple[str, str, str | None, str]]:
+    # A new row's defaults (major "") are not set before it is flushed.
+    return [(m.role, m.name, m.student_no or None, m.major or "") for m in members]
+
+
+def resubmit_team(
+    session: SessionLike, storage: Storage, *, actor: User, entry_id: int, data: TeamInput,
+    plan: IncomingFile | None, pitch: IncomingFile | None, cover: IncomingFile | None, now: datetime,
+    decoder: ImageDecoder | None = None, queue: Queue | None = None, ip: str = "",
+) -> list[str]:
+    """Correct a returned team registration and send it again: project, track, group,
+    members (one team per student still holds), and a new plan, pitch video or cover;
+    returns what changed. The school stays the one that registered the team."""
+    entry = _returned_entry(session, actor, entry_id, "innovation", now)
+    contest = entry.contest
+    school = entry.school
+    if school is None:  # the school was deleted: nobody can correct its team
+        raise NotFound(_("没有找到这件作品。"))
+    project = _text(data.project, _("项目名称"), TITLE_MAX)
+    summary = _text(data.summary, _("项目简介"), DESCRIPTION_MAX)
+    track = _category(contest, data.track_id, "track", _("赛道"), required=bool(contest.categories_of("track")))
+    group = _category(contest, data.group_id, "group", _("组别"), required=bool(contest.categories_of("group")))
+    members = _team_members(data, contest, school)
+    _check_students_free(session, contest, school, members, team=entry)
+    plan_bytes = plan.read() if plan is not None else b""
+    if plan is not None:
+        check_pdf(plan_bytes, max_bytes=PDF_MAX_BYTES)
+    cover_image = _images([cover], contest, at_least=1, at_most=1, label=_("封面"), decoder=decoder,
+                          check_resolution=False) if cover is not None else []
+    clip = _video(pitch, contest) if pitch is not None else None
+    changes = _changed_text(entry, title=project, description=summary, category=track.id if track else None,
+                            group=group.id if group else None)
+    if _member_rows(members) != _member_rows(entry.team_members):
+        changes.append("members")
+    changes += [role for role, new in (("cover", cover_image), ("pitch", clip), ("plan", plan_bytes)) if new]
+    _send_again(session, entry, actor=actor, changes=changes, now=now, ip=ip)
+    entry.title, entry.description = project, summary
+    entry.category_id, entry.group_id = track.id if track else None, group.id if group else None
+    if "members" in changes:
+        # The old rows go first: a student who stays keeps their number, and the unique
+        # constraint must not see them twice.
+        entry.team_members.clear()
+        session.flush()
+        entry.team_members.extend(members)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise _student_taken() from None
+    _replace_media(session, entry, {r for r in changes if r in ("cover", "pitch", "plan")})
+    added = _attach_images(session, storage, entry, cover_image, now=now, role="cover")
+    if clip is not None:
+        added.append(attach_video(session, storage, entry, clip, now=now, role="pitch", position=1, decoder=decoder,
+                                  queue=queue))
+    if plan is not None:
+        session.add(MediaItem(entry_id=entry.id, kind="pdf", role="plan", content_type="application/pdf",
+                              original_key=storage.put(plan_bytes, "pdf"), byte_size=len(plan_bytes), position=2,
+                              caption=Path(plan.name).name[:200], created_at=now))
+        session.flush()
+    _settle_media(session, entry, added, now)
+    session.flush()
+    return changes
 
 
 # Whether an entry is being assessed is known to the voting and judging domains, which sit

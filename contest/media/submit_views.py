@@ -1,5 +1,6 @@
 """Entrants' pages: submit an entry (the form that fits the contest's kind), see one's
-entries with their status and the moderators' reasons, edit their text, withdraw them."""
+entries with their status and the moderators' reasons, edit their text (or, once an
+organiser has returned an entry, correct everything it holds and send it again), withdraw them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..extensions import db, limiter
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
 from . import playback, submissions, withdrawals
-from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error
+from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error, returned_form_data
 from .models import WithdrawalRequest
 from .uploads import Uploads, queue_playback, refusal_headers, upload_transaction, uploader_key
 
@@ -49,7 +50,15 @@ def _raise_upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> 
     # (a before_request function of the app) reads it before any blueprint's
     # before_request runs; URL value preprocessors run ahead of all of them. Werkzeug
     # then refuses a larger body with 413 from its Content-Length, without reading it.
-    if endpoint != "submit.submit_entry" or request.method != "POST" or not values:
+    if request.method != "POST" or not values:
+        return
+    if endpoint == "submit.edit_entry":
+        # A returned entry's correction carries files as its submission did.
+        entry = submissions.entry_of(db.session, values["entry_id"])
+        if entry is not None:
+            request.max_content_length = upload_limit(entry.contest)
+        return
+    if endpoint != "submit.submit_entry":
         return
     try:
         contest = contests.get_contest(db.session, values["slug"])
@@ -84,6 +93,30 @@ def _send_team(form: TeamForm, contest: Contest, files: Uploads) -> Entry:
     )
 
 
+def _resend_media(form: MediaEntryForm, entry: Entry, files: Uploads) -> list[str]:
+    return submissions.resubmit_media_entry(
+        db.session, web.storage(), actor=web.user(), entry_id=entry.id, data=form.to_input(),
+        photos=files.many(form.photos.data), video=files.one(form.video.data), cover=files.one(form.cover.data),
+        now=web.now(), decoder=web.image_decoder(), queue=queue_playback, ip=web.client_ip(),
+    )
+
+
+def _resend_nominee(form: NomineeForm, entry: Entry, files: Uploads) -> list[str]:
+    return submissions.resubmit_nomination(
+        db.session, web.storage(), actor=web.user(), entry_id=entry.id, data=form.to_input(),
+        photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
+        decoder=web.image_decoder(), queue=queue_playback, ip=web.client_ip(),
+    )
+
+
+def _resend_team(form: TeamForm, entry: Entry, files: Uploads) -> list[str]:
+    return submissions.resubmit_team(
+        db.session, web.storage(), actor=web.user(), entry_id=entry.id, data=form.to_input(),
+        plan=files.one(form.plan.data), pitch=files.one(form.pitch.data), cover=files.one(form.cover.data),
+        now=web.now(), decoder=web.image_decoder(), queue=queue_playback, ip=web.client_ip(),
+    )
+
+
 @dataclass(frozen=True)
 class Flow:
     form: type[FlaskForm]
@@ -91,12 +124,17 @@ class Flow:
     send: Callable[[Any, Contest, Uploads], Entry]
     done: str
     for_schools: bool  # entered by school contacts for their school
+    resend: Callable[[Any, Entry, Uploads], list[str]]  # a returned entry, corrected
+    fields: str  # the form's fields for a returned entry (templates/media/_returned_*.html)
 
 
 FLOWS = {
-    "media": Flow(MediaEntryForm, "media/submit_media.html", _send_media, _l("作品已提交，审核通过后将在作品展示中公开。"), False),
-    "selection": Flow(NomineeForm, "media/submit_nominee.html", _send_nominee, _l("推荐已提交，审核通过后将公开展示。"), True),
-    "innovation": Flow(TeamForm, "media/submit_team.html", _send_team, _l("团队报名已提交，请留意审核结果。"), True),
+    "media": Flow(MediaEntryForm, "media/submit_media.html", _send_media, _l("作品已提交，审核通过后将在作品展示中公开。"), False,
+                  _resend_media, "media/_returned_media.html"),
+    "selection": Flow(NomineeForm, "media/submit_nominee.html", _send_nominee, _l("推荐已提交，审核通过后将公开展示。"), True,
+                      _resend_nominee, "media/_returned_nominee.html"),
+    "innovation": Flow(TeamForm, "media/submit_team.html", _send_team, _l("团队报名已提交，请留意审核结果。"), True,
+                       _resend_team, "media/_returned_team.html"),
 }
 
 
@@ -204,6 +242,8 @@ def my_entries() -> tuple[str, int]:
 @login_required
 def edit_entry(entry_id: int) -> ResponseReturnValue:
     row = _entry_row(submissions.get_own_entry(db.session, web.user(), entry_id))
+    if row.returned:
+        return _correct_returned(row)
     form = EntryTextForm(obj=row.entry)
     if request.method == "GET":
         return render_template("media/edit_entry.html", row=row, form=form, error=""), 200
@@ -215,6 +255,36 @@ def edit_entry(entry_id: int) -> ResponseReturnValue:
         return render_template("media/edit_entry.html", row=row, form=form, error=exc.message), exc.status
     db.session.commit()
     flash(_("作品信息已保存。"), "success")
+    return redirect(url_for("submit.my_entries"))
+
+
+def _render_returned(row: EntryRow, form: FlaskForm, status: int = 200, error: str = "",
+                     headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str]]:
+    contest = row.entry.contest
+    return render_template(
+        "media/edit_entry.html", row=row, form=form, error=error, fields=FLOWS[contest.kind].fields,
+        media=submissions.entry_media(db.session, row.entry), rules=contests.rules_of(contest),
+        max_bytes=upload_limit(contest),
+    ), status, headers or {}
+
+
+def _correct_returned(row: EntryRow) -> ResponseReturnValue:
+    """A returned entry: everything it holds can be corrected, and it is sent again as the same entry."""
+    entry = row.entry
+    flow = FLOWS[entry.contest.kind]
+    schools = [entry.school] if entry.school is not None else []
+    form = flow.form(contest=entry.contest, schools=schools,
+                     **({"data": returned_form_data(entry)} if request.method == "GET" else {}))
+    if request.method == "GET":
+        return _render_returned(row, form)
+    if not form.validate():
+        return _render_returned(row, form, 400, first_error(form))
+    try:
+        with upload_transaction() as files:
+            flow.resend(form, entry, files)
+    except DomainError as exc:
+        return _render_returned(row, form, exc.status, exc.message, refusal_headers(exc))
+    flash(_("已重新提交，等待主办方审核。"), "success")
     return redirect(url_for("submit.my_entries"))
 
 

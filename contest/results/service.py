@@ -3,8 +3,8 @@ combining them with finalised rounds, publication by two organisers with a 公�
 objections (异议) and their answers.
 
 Rules this module keeps:
-- The formula is fixed before voting opens (judging, for a contest without a public
-  vote). A later change needs an explicit override with a reason; every change is in
+- The formula is fixed once the first vote is cast or the first score submitted (only a
+  score, for a contest without a public vote). A later change needs an explicit override with a reason; every change is in
   FormulaChange and the audit log, and the public page shows overrides.
 - Votes are counted by replaying the ledger up to its sealed head: cast (valid or held),
   void, release. The vote table is only used to cross-check; a disagreement is shown to
@@ -38,11 +38,12 @@ from ..db import SessionLike
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, TooMany, UnsupportedMediaType
 from ..i18n import N_, _, code_labels
 from ..judging import service as judging
-from ..judging.models import Round
+from ..judging.models import Round, Score
 from ..media.service import Document, ImageDecoder, Storage, check_document
 from ..voting import ledger, live
 from ..voting.figures import Figures
 from ..voting.figures import figures as vote_figures
+from ..voting.models import Vote
 from . import formulas
 from .models import FormulaChange, Objection, ObjectionEvidence, Publication, ResultFormula
 
@@ -68,15 +69,48 @@ def formula_of(session: SessionLike, contest: Contest) -> tuple[dict[str, Any], 
 
 
 def locks_at(contest: Contest) -> datetime | None:
-    """When the formula becomes fixed: voting opens (judging, without a public vote)."""
+    """The earliest the formula can become fixed: voting opens (judging, without a public vote)."""
     return contest.voting_starts_at or contest.judging_starts_at
+
+
+@dataclass(frozen=True)
+class FormulaLock:
+    """Whether a contest's formula is still freely editable, and why not.
+
+    It locks at the first thing the formula will be applied to: the first vote cast (kinds
+    with a public vote) or the first score a judge submits, whichever comes first. Not at a
+    window's start: a contest set up with its voting already open would otherwise be locked
+    before its organisers could set the formula, while no vote yet depends on it."""
+
+    opens_at: datetime | None  # locks_at(contest): voting opens, or judging without a public vote
+    public_vote: bool  # the kind has a public vote, so a vote locks it as well as a score
+    locked_at: datetime | None  # the first vote or submitted score, None while editable
+    locked_by: str  # "vote" or "score" (what came first), "" while editable
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
+
+
+def formula_lock(session: SessionLike, contest: Contest, now: datetime) -> FormulaLock:
+    """Whether the contest's formula is locked at `now` (FormulaLock says when and by what)."""
+    public_vote = contests.rules_of(contest).has_public_vote
+    first_vote = session.scalar(select(func.min(Vote.created_at)).where(Vote.contest_id == contest.id, Vote.created_at <= now)) \
+        if public_vote else None
+    # A reopened score was submitted once: it still counts as the judging having begun.
+    scored = func.coalesce(Score.submitted_at, Score.reopened_at)
+    first_score = session.scalar(select(func.min(scored)).join(Round, Round.id == Score.round_id)
+                                 .where(Round.contest_id == contest.id, scored <= now))
+    firsts = sorted((at, by) for at, by in ((first_vote, "vote"), (first_score, "score")) if at is not None)
+    locked_at, locked_by = firsts[0] if firsts else (None, "")
+    return FormulaLock(opens_at=locks_at(contest), public_vote=public_vote, locked_at=locked_at, locked_by=locked_by)
 
 
 def set_formula(
     session: SessionLike, *, actor: Actor, contest: Contest, formula: dict[str, Any], now: datetime,
     reason: str = "", override: bool = False, ip: str = "",
 ) -> ResultFormula:
-    """Store a formula. After voting opened it takes override=True and a reason."""
+    """Store a formula. Once locked (formula_lock) it takes override=True and a reason."""
     if not is_system(actor):
         require_role(actor, *ORGANISER_ROLES)
     try:
@@ -92,12 +126,15 @@ def set_formula(
             stored = ResultFormula(contest_id=contest.id, formula=current, fingerprint=before, updated_at=now)
             session.add(stored)
         return stored
-    locked = locks_at(contest)
-    is_override = locked is not None and now >= locked
+    lock = formula_lock(session, contest, now)
+    is_override = lock.locked
     reason = (reason or "").strip()
     if is_override and not override:
-        raise Conflict(_("投票已经开始，计分公式已锁定；如确需修改，请以“特别变更”提交并说明理由，变更将公开显示。"),
-                       code="formula_locked")
+        if lock.locked_by == "vote":
+            message = _("已经有人投票，计分公式已锁定；如确需修改，请以“特别变更”提交并说明理由，变更将公开显示。")
+        else:
+            message = _("已经有评委提交评分，计分公式已锁定；如确需修改，请以“特别变更”提交并说明理由，变更将公开显示。")
+        raise Conflict(message, code="formula_locked")
     if is_override and len(reason) < 5:
         raise InvalidInput(_("特别变更必须说明理由（至少 5 个字）。"), field="reason")
     if stored is None:

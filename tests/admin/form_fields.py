@@ -76,10 +76,20 @@ def form_fields(html: str, containing: str) -> dict[str, Any]:
 
 
 ERROR_RE = re.compile(r'<p class="(?:notice notice-error" role="alert|error-message)">(.*?)</p>')
+FIELD_ERROR_RE = re.compile(r'<small id="([^"]+)-error" class="field-error">(.*?)</small>')
 
 
 def error_message(html: str) -> str:
-    """The refusal shown on a page: above a form, or on the error page."""
+    """The refusal shown on a page: above a form, or on the error page, or else the first
+    message shown beside a field."""
     match = ERROR_RE.search(html)
-    assert match, "no error shown on the page"
-    return match.group(1)
+    if match:
+        return match.group(1)
+    errors = field_errors(html)
+    assert errors, "no error shown on the page"
+    return next(iter(errors.values()))
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The messages shown beside fields (each tied to its field by id), field id → message."""
+    return {m.group(1): m.group(2) for m in FIELD_ERROR_RE.finditer(html)}

@@ -158,7 +158,7 @@ def test_back_office_pages_and_exports_show_words_not_codes(app: Flask, client: 
     for mode in RULES_BY_KEY["captcha_mode"].choices:
         assert label_of("captcha_mode", mode) in text, mode
     no_code(text, RULES_BY_KEY["captcha_mode"].choices, "contest form")
-    assert "投票时何时要求填写图形验证码" in text
+    assert "投票时什么时候要填图形验证码" in text and "系统判断有风险时才要" in text
 
     # The formula editor names the rounds it may use by their names as well as their keys.
     assert "expert：专家评审" in page_text(client, f"/admin/results/{world.slug}/formula")

@@ -11,7 +11,7 @@ from contest.accounts.actors import SYSTEM
 from contest.accounts.models import AuditEvent
 from contest.contests import service as contests
 from contest.contests.models import Contest
-from contest.contests.rules import RULES, label_of
+from contest.contests.rules import RULE_HINTS, RULES, label_of
 from contest.errors import InvalidInput
 from contest.extensions import db
 from tests.site.isolation import committed
@@ -24,25 +24,27 @@ def test_the_editor_shows_every_rule_of_the_kind_with_its_default_and_bounds(cli
     html = client.get(f"/admin/contests/new?kind={kind}").get_data(as_text=True)
     fields = form_fields(html, "slug")
     for spec in RULES:
+        name = f"rule-{kind}-{spec.key}"
         if kind not in spec.kinds:
-            assert f"rule_{spec.key}" not in fields, spec.key
+            assert name not in fields, spec.key
             continue
         assert label_of(spec) in html, spec.key
         if spec.type is int:
-            assert fields[f"rule_{spec.key}"] == str(spec.default_for(kind)), spec.key
+            assert fields[name] == str(spec.default_for(kind)), spec.key
             assert f'min="{spec.minimum}"' in html and f'max="{spec.maximum}"' in html
-            assert f'<small id="rule_{spec.key}-hint" class="hint">可填 {spec.minimum}–{spec.maximum}</small>' in html
+            assert f'<small id="{name}-hint" class="hint">{RULE_HINTS[spec.key]} 可填 {spec.minimum}–{spec.maximum}</small>' in html
 
 
 def test_new_rules_have_todays_limits_as_defaults(client, organiser):
-    selection = form_fields(client.get("/admin/contests/new?kind=selection").get_data(as_text=True), "slug")
-    assert (selection["rule_photos_min"], selection["rule_photos_max"]) == ("1", "6")
-    assert (selection["rule_nominee_age_min"], selection["rule_nominee_age_max"]) == ("12", "40")
-    assert (selection["rule_school_small_below"], selection["rule_school_large_above"]) == ("2000", "5000")
-    media = form_fields(client.get("/admin/contests/new?kind=media").get_data(as_text=True), "slug")
-    assert media["rule_photos_max"] == "9"
-    innovation = form_fields(client.get("/admin/contests/new?kind=innovation").get_data(as_text=True), "slug")
-    assert [innovation[f"rule_team_{k}"] for k in ("students_min", "students_max", "advisors_min", "advisors_max")] == \
+    html = client.get("/admin/contests/new?kind=selection").get_data(as_text=True)
+    selection = {k.removeprefix("rule-selection-"): v for k, v in form_fields(html, "slug").items()}
+    assert (selection["photos_min"], selection["photos_max"]) == ("1", "6")
+    assert (selection["nominee_age_min"], selection["nominee_age_max"]) == ("12", "40")
+    assert (selection["school_small_below"], selection["school_large_above"]) == ("2000", "5000")
+    media = form_fields(html, "slug")
+    assert media["rule-media-photos_max"] == "9"
+    innovation = form_fields(html, "slug")
+    assert [innovation[f"rule-innovation-team_{k}"] for k in ("students_min", "students_max", "advisors_min", "advisors_max")] == \
         ["3", "5", "1", "2"]
 
 
@@ -58,7 +60,7 @@ def _edit(client, contest: Contest, **changes: str):  # type: ignore[no-untyped-
 
 def test_an_out_of_bound_rule_is_refused_and_nothing_is_stored(client, organiser, make_contest):
     contest = make_contest(kind="innovation", categories=())
-    response = _edit(client, contest, title="不该保存", rule_team_students_max="99")
+    response = _edit(client, contest, title="不该保存", **{"rule-innovation-team_students_max": "99"})
     assert response.status_code == 400
     assert error_message(response.get_data(as_text=True)) == "规则“每支团队最多学生数”应在 1 到 15 之间。"
     assert committed(select(Contest.rules).where(Contest.id == contest.id)) == {}
@@ -68,10 +70,10 @@ def test_an_out_of_bound_rule_is_refused_and_nothing_is_stored(client, organiser
 
 def test_a_range_upside_down_is_refused_and_nothing_is_stored(client, organiser, make_contest):
     contest = make_contest(kind="selection")
-    response = _edit(client, contest, rule_nominee_age_min="30", rule_nominee_age_max="20")
+    response = _edit(client, contest, **{"rule-selection-nominee_age_min": "30", "rule-selection-nominee_age_max": "20"})
     assert response.status_code == 400
     assert error_message(response.get_data(as_text=True)) == "规则“被推荐学生最小年龄（周岁）”不能大于“被推荐学生最大年龄（周岁）”。"
-    response = _edit(client, contest, rule_school_small_below="6000")
+    response = _edit(client, contest, **{"rule-selection-school_small_below": "6000"})
     assert response.status_code == 400
     assert error_message(response.get_data(as_text=True)) == (
         "规则“学校规模分界：在校生少于此数为小规模学校（人）”不能大于“学校规模分界：在校生多于此数为大规模学校（人）”。")
@@ -81,7 +83,8 @@ def test_a_range_upside_down_is_refused_and_nothing_is_stored(client, organiser,
 
 def test_a_saved_rule_takes_effect_and_quota_labels_name_the_breakpoints(client, organiser, make_contest):
     contest = make_contest(kind="selection")
-    response = _edit(client, contest, rule_photos_max="4", rule_school_small_below="1000", rule_school_large_above="3000")
+    response = _edit(client, contest, **{"rule-selection-photos_max": "4", "rule-selection-school_small_below": "1000",
+                                        "rule-selection-school_large_above": "3000"})
     assert response.status_code == 302
     db.session.expire_all()
     rules = contests.rules_of(contest)

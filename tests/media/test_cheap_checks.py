@@ -102,7 +102,7 @@ def test_a_student_in_another_team_is_refused_before_the_team_files_are_looked_a
     response = send(client, submit_url(innovation_contest), team_entry(
         innovation_contest, numbers=("S9001", "20230002", "S9003"), cover=upload(BROKEN, "cover.jpg", "image/jpeg"),
         pitch=upload(b"not a video", "pitch.mp4", "video/mp4")))
-    _refused_before_decoding(response, 409, "有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。")
+    _refused_before_decoding(response, 409, "学生“学生2”（学号 20230002）已在本次大赛的其他团队中，每名学生只能参加一个团队。")
     assert stored_files(app) == before
     assert count(Entry) == 1
 

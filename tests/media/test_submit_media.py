@@ -263,7 +263,9 @@ def test_returned_entry_shows_the_reason_and_resubmits(client, citizen, media_co
     db.session.commit()
     mine = page(client.get("/me/entries"))
     assert "退回修改" in mine and "请补充拍摄地点。" in mine
-    response = send(client, f"/me/entries/{entry.id}/edit", {"title": "初稿标题", "description": "拍摄于历城区。"})
+    # The returned entry's page is the whole form, filled in: the browser sends every field back.
+    response = send(client, f"/me/entries/{entry.id}/edit", {"title": "初稿标题", "description": "拍摄于历城区。",
+                                                             "category": str(stored.category_id)})
     assert response.status_code == 302
     db.session.rollback()
     assert db.session.get(Entry, entry.id).status == "submitted"

@@ -106,7 +106,7 @@ def test_student_cannot_join_a_second_team(app, client, contact, innovation_cont
     second = team_entry(innovation_contest, 3, numbers=("B001", "a002", "B003"), pitch=_pitch(clips), project="第二个项目")
     response = send(client, submit_url(innovation_contest), second)
     assert response.status_code == 409
-    assert "有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。" in page(response)
+    assert "学生“学生2”（学号 A002）已在本次大赛的其他团队中，每名学生只能参加一个团队。" in page(response)
     assert [e.title for e in entries()] == ["智慧农业小管家"]
     assert sorted(p.name for p in (app.extensions["storage"].root).rglob("*") if p.is_file()) == files_before
 

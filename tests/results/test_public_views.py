@@ -263,7 +263,7 @@ def test_a_formula_override_is_shown_with_its_reason(client: FlaskClient, world:
     db.session.commit()
     world.publish()
     html = html_of(client, f"/c/{world.slug}/results")
-    assert "投票开始后的特别变更" in html and "参评人数少于预期，调整奖项名额" in html
+    assert "锁定后的特别变更" in html and "参评人数少于预期，调整奖项名额" in html
     assert '<li class="override">' in html
     ranking = html[html.index('id="ranking-title"'):html.index('id="objections"')]
     assert cell(row_html(ranking, ADULT), "奖项") == "最美职校生"

@@ -154,8 +154,9 @@ def test_innovation_tiers_with_a_tie_sharing_the_better_award(setup: Setup, make
     assert [rows[e.id]["award"] for e in (p, q, r, s)] == ["一等奖", "二等奖", "二等奖", None]
 
 
-def test_formula_locks_when_voting_opens(setup: Setup, make_contest: Any) -> None:
+def test_formula_locks_at_the_first_vote(setup: Setup, make_contest: Any, make_entry: Any) -> None:
     contest = make_contest(kind="selection", stage="voting")
+    setup.votes(make_entry(contest), 1)
     formula = {"vote_weight": 40, "expert_weight": 60, "vote_scoring": "rank", "expert_round": "expert"}
     with pytest.raises(Conflict) as caught:
         results.set_formula(db.session, actor=setup.organiser_a, contest=contest, formula=formula, now=setup.clock.now())

@@ -166,6 +166,7 @@ def fraud_desk(client: FlaskClient, season: Season) -> dict[int, tuple[int, int,
 
 def fraud_index(client: FlaskClient, season: Season) -> tuple[int, ...]:
     html = _html(client, "/admin/fraud/")
+    html = html[html.index("<main"):]  # the page's head names the contests in its description
     row = html[html.index(season.contest.title):]
     return tuple(_numbers(row[:row.index("</tr>")])[:3])
 

@@ -105,12 +105,13 @@ def create_contest(page: Page, base: str, form: ContestForm, shots: Shots) -> tu
     flash(page, "活动已创建。")
     found = re.search(r"/admin/contests/(\d+)$", page.url)
     assert found, page.url
-    shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('[id^="rule_"]')].map(e =>
-        [e.id.slice(5), e.type === 'checkbox' ? e.checked : e.value]))""")
+    prefix = f"rule-{form.kind}-"  # the chosen kind's fieldset (each kind's rules have fields of their own)
+    shown = page.evaluate("""(prefix) => Object.fromEntries([...document.querySelectorAll(`[id^="${prefix}"]`)].map(e =>
+        [e.id.slice(prefix.length), e.type === 'checkbox' ? e.checked : e.value]))""", prefix)
     surprises = {spec.key: (shown.get(spec.key), _as_shown(spec.default_for(form.kind))) for spec in rules_for_kind(form.kind)
                  if shown.get(spec.key) != _as_shown(spec.default_for(form.kind))}
     for key, value in form.rules.items():
-        rule = page.locator(f"#rule_{key}")
+        rule = page.locator(f"#{prefix}{key}")
         if isinstance(value, bool):
             rule.set_checked(value)
         elif rule.evaluate("e => e.tagName") == "SELECT":
@@ -131,9 +132,10 @@ def add_categories(page: Page, base: str, contest_id: int, categories: list[tupl
     """分类、赛道与组别: (类别 | 赛道 | 组别, name) one after another."""
     page.goto(f"{base}/admin/contests/{contest_id}/categories")
     for kind, name in categories:
-        page.get_by_label("类型").select_option(label=kind)
-        page.get_by_label("名称").fill(name)
-        page.get_by_role("button", name="添加").click()
+        add = page.locator("form.card").filter(has=page.get_by_role("button", name="添加"))  # each listed one has its own edit form
+        add.get_by_label("类型").select_option(label=kind)
+        add.get_by_label("名称").fill(name)
+        add.get_by_role("button", name="添加").click()
         flash(page, "已添加。")
     expect(page.locator("ul.list > li")).to_have_count(len(categories))
 
