@@ -184,22 +184,56 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Pong": _obj({"ok": {"type": "boolean", "const": True}}),
     "ProofStep": _obj({"side": {"type": "string", "enum": ["left", "right"]}, "hash": SHA256}),
-    "Block": _obj({"height": {"type": "integer", "minimum": 1}, "hash": SHA256, "prev_hash": SHA256, "merkle_root": SHA256,
-                   "sealed_at": DATETIME}),
+    "Block": {
+        **_obj({
+            "height": {"type": "integer", "minimum": 1}, "version": {"type": "integer", "enum": [1, 2]},
+            "hash": SHA256, "prev_hash": SHA256, "merkle_root": SHA256,
+            "tree_size": {"type": ["integer", "null"], "minimum": 1,
+                          "description": "version 2: the leaves of the tree whose head is merkle_root (every event "
+                                         "sealed up to this block); null for version 1"},
+            "first_event_id": ID, "last_event_id": ID, "event_count": {"type": "integer", "minimum": 1},
+            "sealed_at": DATETIME,
+            "hashed": {"type": "object", "description": "exactly the object whose canonical JSON is hashed into `hash` "
+                                                         "(sealed_at spelled as hashed: UTC)"},
+        }),
+        "description": "A sealed block. hash = sha256 of the canonical JSON of `hashed` (docs/LEDGER.md).",
+    },
+    "EventFields": _obj({
+        "format": {"type": "integer", "const": 3}, "kind": {"type": "string", "enum": ["cast", "void", "release"]},
+        "at": STRING, "detail_sha256": {**SHA256, "description": "SHA-256 of the event's detail (UTF-8), "
+                                                                     "which is for organisers"},
+        "contest": ID, "entry": ID, "day": {"type": "string", "format": "date"},
+        "cast_at": STRING, "receipt": STRING, "vote_status": {"type": "string", "enum": ["valid", "held", "voided"]},
+    }),
     "LedgerEvent": {
         **_obj({
             "kind": {"type": "string", "enum": ["cast", "void", "release"]}, "at": DATETIME, "digest": SHA256,
+            "format": {"type": "integer", "enum": [1, 2, 3]},
+            "fields": {**_nullable(_ref("EventFields")),
+                       "description": "what the digest covers, exactly as hashed (digest = sha256 of its canonical "
+                                      "JSON); null for formats 1 and 2, whose digests cover the voter's account id"},
             "block": _nullable(_ref("Block")),
-            "proof": {"type": "array", "items": _ref("ProofStep")},
+            "proof": {"type": "array", "items": _ref("ProofStep"), "description": "version-1 blocks only"},
+            "leaf_index": {"type": ["integer", "null"], "minimum": 0},
+            "tree_size": {"type": ["integer", "null"], "minimum": 1},
+            "audit_path": {"type": "array", "items": SHA256, "description": "version-2 blocks: the RFC 6962 audit path "
+                                                                           "of leaf_index in the tree of tree_size leaves"},
         }),
-        "description": "Folding `digest` with each proof step (sha256 of left‖right, as bytes) gives block.merkle_root. "
-                       "block is null until the event is sealed (a few seconds).",
+        "description": "Version-2 block: the RFC 6962 audit path (leaf = the digest's 32 bytes, hashed with a 0x00 "
+                       "prefix, nodes with 0x01) leads to block.merkle_root. Version 1: folding `digest` with each "
+                       "proof step (sha256 of left‖right, as bytes) gives block.merkle_root. block is null until the "
+                       "event is sealed (a few seconds).",
     },
     "Receipt": _obj({
         "receipt": STRING, "status": {"type": "string", "enum": ["counted", "held", "voided"]},
-        "entry": _obj({"id": ID, "title": STRING}), "contest": _obj({"slug": STRING, "title": STRING}),
+        "entry": _obj({"id": ID, "title": STRING}), "contest": _obj({"id": ID, "slug": STRING, "title": STRING}),
         "cast_at": DATETIME, "events": {"type": "array", "items": _ref("LedgerEvent"), "minItems": 1},
     }),
+    "Consistency": {
+        **_obj({"first": _ref("Block"), "second": _ref("Block"), "proof": {"type": "array", "items": SHA256}}),
+        "description": "RFC 6962 §2.1.2 consistency proof: the tree of second.tree_size leaves extends the tree of "
+                       "first.tree_size leaves (docs/LEDGER.md).",
+    },
 }
 
 
@@ -412,6 +446,32 @@ PATHS: dict[str, Any] = {
             "200": _ok("The receipt's vote (never the voter)", "Receipt"),
             "400": BAD_URL,
             "404": _error("No such receipt", ("receipt_not_found", "not_found")),
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/ledger/blocks/{height}": {"get": {
+        "operationId": "getBlock", "summary": "One sealed block of the vote ledger, with every field its hash covers",
+        "parameters": [{"name": "height", "in": "path", "required": True, "schema": ID}],
+        "responses": {
+            "200": _ok("The block", "Block"),
+            "400": BAD_URL,
+            "404": _error("No such block", ("block_not_found", "not_found")),
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/ledger/consistency": {"get": {
+        "operationId": "getConsistency",
+        "summary": "The RFC 6962 consistency proof between two version-2 heads of the vote ledger",
+        "parameters": [
+            {"name": "from", "in": "query", "required": True, "schema": ID, "description": "the earlier block's height"},
+            {"name": "to", "in": "query", "required": True, "schema": ID, "description": "the later block's height"},
+        ],
+        "responses": {
+            "200": _ok("Both blocks and the proof", "Consistency"),
+            "400": _bad_request("A parameter missing or outside its bounds", ("invalid_parameter",)),
+            "404": _error("A block missing, of version 1, or the two out of order", ("no_consistency_proof",)),
             "429": RATE_LIMITED,
             "503": UNAVAILABLE,
         },

@@ -13,6 +13,7 @@ from ..contests.service import StageInfo, entered_by_schools
 from ..media.models import MediaItem
 from ..media.service import public_cover_key
 from ..voting import ledger, live
+from ..voting.models import LedgerBlock
 from .service import PUBLIC_MEDIA_ROLES, ReceiptProof
 
 
@@ -115,22 +116,35 @@ def receipt(proof: ReceiptProof) -> dict[str, Any]:
     return {
         "receipt": proof.receipt, "status": proof.status,
         "entry": {"id": proof.entry.id, "title": proof.entry.title},
-        "contest": {"slug": proof.contest.slug, "title": proof.contest.title},
+        "contest": {"id": proof.contest.id, "slug": proof.contest.slug, "title": proof.contest.title},
         "cast_at": when(proof.cast_at),
-        "events": [_proven_event(i) for i in proof.events],
+        "events": [_proven_event(i, fields) for i, fields in zip(proof.events, proof.fields, strict=True)],
     }
 
 
-def _proven_event(inclusion: ledger.Inclusion) -> dict[str, Any]:
-    block = inclusion.block
+def block(value: LedgerBlock) -> dict[str, Any]:
+    """A sealed block with every field its hash covers; `hashed` is exactly the object
+    hashed (docs/LEDGER.md), `sealed_at` the same instant in Beijing time for people."""
+    return {
+        "height": value.id, "version": value.version, "hash": value.hash, "prev_hash": value.prev_hash,
+        "merkle_root": value.merkle_root, "tree_size": value.tree_size, "first_event_id": value.first_event_id,
+        "last_event_id": value.last_event_id, "event_count": value.event_count, "sealed_at": when(value.sealed_at),
+        "hashed": ledger.hashed_fields(value),
+    }
+
+
+def _proven_event(inclusion: ledger.Inclusion, fields: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "kind": inclusion.event.kind, "at": when(inclusion.event.at), "digest": inclusion.event.digest,
-        "block": {
-            "height": block.id, "hash": block.hash, "prev_hash": block.prev_hash, "merkle_root": block.merkle_root,
-            "sealed_at": when(block.sealed_at),
-        } if block else None,
-        "proof": inclusion.proof,
+        "format": inclusion.event.format, "fields": fields,
+        "block": block(inclusion.block) if inclusion.block else None,
+        "proof": inclusion.proof, "leaf_index": inclusion.leaf_index, "tree_size": inclusion.tree_size,
+        "audit_path": list(inclusion.path),
     }
+
+
+def consistency(found: ledger.Consistency) -> dict[str, Any]:
+    return {"first": block(found.first), "second": block(found.second), "proof": list(found.path)}
 
 
 def leaderboard(contest_value: Contest, category_id: int | None, board: live.Board) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -16,6 +17,7 @@ from ..errors import NotFound
 from ..i18n import _
 from ..voting import ledger
 from ..voting import service as voting
+from ..voting.models import LedgerBlock
 
 PUBLIC_MEDIA_ROLES = ("photo", "cover", "video")  # business plans and pitch videos are for judges
 
@@ -56,6 +58,8 @@ class ReceiptProof:
     contest: Contest
     cast_at: datetime
     events: list[ledger.Inclusion]
+    # each event's digest fields as hashed (None for formats that cover the voter's id)
+    fields: list[dict[str, Any] | None]
 
 
 RECEIPT_STATUS = {"valid": "counted", "held": "held", "voided": "voided"}
@@ -70,4 +74,22 @@ def receipt_proof(session: SessionLike, code: str) -> ReceiptProof:
     return ReceiptProof(
         receipt=vote.receipt, status=RECEIPT_STATUS[vote.status], entry=entry, contest=contest,
         cast_at=vote.created_at, events=[ledger.inclusion(session, event) for event in events],
+        fields=[ledger.published_fields(event, vote) for event in events],
     )
+
+
+def ledger_block(session: SessionLike, height: int) -> LedgerBlock:
+    """One sealed block, or NotFound."""
+    block = ledger.block_at(session, height)
+    if block is None:
+        raise NotFound(_("没有这个区块。"), code="block_not_found")
+    return block
+
+
+def ledger_consistency(session: SessionLike, first: int, second: int) -> ledger.Consistency:
+    """The consistency proof between two version-2 heads, or NotFound."""
+    found = ledger.consistency(session, first, second)
+    if found is None:
+        raise NotFound(_("这两个区块之间没有一致性证明（区块不存在、早于 RFC 6962 格式，或顺序颠倒）。"),
+                       code="no_consistency_proof")
+    return found

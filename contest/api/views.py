@@ -107,10 +107,10 @@ def _int_arg(name: str, *, default: int | None = None, maximum: int = openapi.MA
 
 def _choice_arg(name: str, choices: tuple[str, ...], *, default: str = "") -> str:
     """A query parameter that must be one of `choices` (the document's enum), or InvalidInput."""
-    raw = request.args.get(name, "")
-    if not raw:
+    if name not in request.args:
         return default
-    if raw not in choices:
+    raw = request.args[name]
+    if raw not in choices:  # an empty value too: the document's enum has none
         raise InvalidInput(_("参数“%(name)s”的取值无效，可选：%(choices)s。", name=name, choices="、".join(choices)),
                            code="invalid_parameter", field=name)
     return raw
@@ -329,3 +329,24 @@ def leaderboard(slug: str) -> Response:
 @limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
 def receipt(code: str) -> Response:
     return jsonify(payloads.receipt(service.receipt_proof(db.session, code)))
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+@bp.get("/ledger/blocks/<int:height>")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
+def ledger_block(height: int) -> Response:
+    if not 1 <= height <= openapi.MAX_ID:
+        raise NotFound(_("没有这个区块。"), code="block_not_found")
+    return jsonify(payloads.block(service.ledger_block(db.session, height)))
+
+
+@bp.get("/ledger/consistency")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
+def ledger_consistency() -> Response:
+    first, second = _int_arg("from"), _int_arg("to")
+    for name, value in (("from", first), ("to", second)):
+        if value is None:
+            raise InvalidInput(_("缺少参数“%(name)s”。", name=name), code="invalid_parameter", field=name)
+    assert first is not None and second is not None
+    return jsonify(payloads.consistency(service.ledger_consistency(db.session, first, second)))

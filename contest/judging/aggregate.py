@@ -79,10 +79,11 @@ differences between entries. ``icc_average`` = k0·ICC / (1 + (k0 − 1)·ICC) (
 is the reliability of the mean of k0 judges, closer to what the ranking uses. Bands follow
 Koo & Li (2016): poor < 0.5 ≤ moderate < 0.75 ≤ good < 0.9 ≤ excellent.
 
-Kendall's W (coefficient of concordance) needs a complete block: here the largest group
-of entries (by entries × judges, at least 3 entries and 2 judges) scored by exactly the same
-judges, joined by the entries whose judges include all of them (only those judges'
-totals are used). Each judge's totals over the block are ranked (ties get their mid-rank);
+Kendall's W (coefficient of concordance) needs a complete block: here, among the blocks
+of at least 3 entries and 2 judges, the largest (by entries × judges) made of one entry's
+exact set of judges and every entry whose judges include all of them (only those judges'
+totals are used). The minimum size is checked before the largest is picked, so W is
+reported whenever such a block exists. Each judge's totals over the block are ranked (ties get their mid-rank);
 with R_i the rank sum of entry i, m judges, n entries and t the sizes of tie groups::
 
     S = Σ (R_i − m(n + 1)/2)²,    W = 12 S / (m²(n³ − n) − m Σ (t³ − t))
@@ -364,20 +365,22 @@ def kendall_w(ratings: Sequence[Sequence[float]]) -> float | None:
 
 def _complete_block(judge_sets: dict[int, frozenset[int]]) -> tuple[list[int], list[int]]:
     """(entry ids, judge ids) of the complete block used for Kendall's W, or two empty
-    lists. Entries grouped by their exact set of judges; the group with most cells wins
-    (then more entries, then the smallest judge ids); entries whose judges include that
-    set join it."""
-    groups: dict[frozenset[int], list[int]] = {}
-    for entry_id, judges in judge_sets.items():
-        if len(judges) >= W_MIN_JUDGES:
-            groups.setdefault(judges, []).append(entry_id)
-    if not groups:
+    lists. Each entry's exact set of judges (of at least W_MIN_JUDGES) is a candidate
+    block, joined by every entry whose judges include that set; candidates with fewer
+    than W_MIN_ENTRIES entries are left out first, so a small block with many judges
+    never hides a qualifying one. Of the rest, the one with most cells wins (then more
+    entries, then the smallest judge ids)."""
+    candidates: dict[frozenset[int], list[int]] = {}
+    for judges in set(judge_sets.values()):
+        if len(judges) < W_MIN_JUDGES:
+            continue
+        entries = sorted(e for e, js in judge_sets.items() if judges <= js)
+        if len(entries) >= W_MIN_ENTRIES:
+            candidates[judges] = entries
+    if not candidates:
         return [], []
-    best = min(groups, key=lambda js: (-len(groups[js]) * len(js), -len(groups[js]), sorted(js)))
-    entries = sorted(e for e, js in judge_sets.items() if best <= js)
-    if len(entries) < W_MIN_ENTRIES:
-        return [], []
-    return entries, sorted(best)
+    best = min(candidates, key=lambda js: (-len(candidates[js]) * len(js), -len(candidates[js]), sorted(js)))
+    return candidates[best], sorted(best)
 
 
 def _explain(icc: float | None, k0: float | None, icc_average: float | None, band: str | None,

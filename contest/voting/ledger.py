@@ -11,6 +11,14 @@ Each event also states, as data, the status it leaves its vote in (`vote_status`
 `replay` walks the events in order to tell every vote's state from them; the results'
 tally and `verify_ledger` both read the ledger through it. Sealing as votes come in
 (the job runner's sealing turn, `voting.sealing.seal_due`) lives in voting.sealing.
+
+Blocks carry a format version (docs/LEDGER.md gives every byte). Version 1, the blocks
+sealed before RFC 6962 hashing: a root over the block's own events that duplicates an
+odd level's last node and has no leaf/node prefixes, kept only so those blocks still
+verify. Version 2, every block sealed now: the root is the RFC 6962 tree head
+(voting.rfc6962) over every sealed event so far, in sealing order, and the block states
+that tree's size; an event's inclusion proof names its leaf index and the tree size, and
+any two version-2 heads have a consistency proof.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select, text, update
 
 from ..db import SessionLike
+from . import rfc6962
 from .models import LedgerBlock, LedgerEvent, Vote
 
 GENESIS = "0" * 64
@@ -34,10 +43,16 @@ SEAL_GRACE = timedelta(seconds=2)
 
 # Which fields an event's digest covers, stored with each event so that every digest
 # recomputes by the rule it was written under. Format 1 (events written before
-# vote_status existed): the event and the vote as cast. Format 2 (written now): the
-# same, with the format and the vote_status.
-EVENT_FORMAT = 2
-EVENT_FORMATS = (1, 2)
+# vote_status existed): the event and the vote as cast, with the voter's account id.
+# Format 2: the same, with the format and the vote_status. Format 3 (written now): only
+# what a receipt shows, times in one fixed spelling (UTC, microseconds, "Z"), the detail
+# by its hash, and no voter: a receipt holder recomputes the digest of their own vote
+# from the receipt alone and nobody learns who voted or why a vote was held or voided.
+EVENT_FORMAT = 3
+EVENT_FORMATS = (1, 2, 3)
+# How a block's root and hash are made (see the module docstring and docs/LEDGER.md).
+BLOCK_VERSION = 2
+BLOCK_VERSIONS = (1, 2)
 # The status each kind of event may leave its vote in.
 STATUS_AFTER_KIND = {"cast": ("valid", "held"), "void": ("voided",), "release": ("valid",)}
 STATUS_AFTER = {"void": "voided", "release": "valid"}
@@ -49,15 +64,31 @@ def _sha256(data: bytes) -> str:
 
 def _utc(value: datetime) -> str:
     # one spelling of an instant whatever zone it was written in or read back as
+    # (formats 1 and 2, version 1: isoformat drops the microseconds when they are zero)
     return value.astimezone(UTC).isoformat()
+
+
+def utc_text(value: datetime) -> str:
+    """An instant as event format 3 and block version 2 hash it: UTC, always six digits
+    of microseconds, "Z" (2026-05-14T02:03:04.000000Z)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cast_fields(*, kind: str, at: datetime, detail: str, contest_id: int, entry_id: int, voter_id: int, day: date,
                 cast_at: datetime, receipt: str, vote_status: str, fmt: int = EVENT_FORMAT) -> dict[str, Any]:
     """What an event's digest covers: the event and the vote as cast, and from format 2
-    on the format and the status the event leaves the vote in. Not the rows' ids, which
-    the database gives on insert: the receipt already names the vote, and a block's
-    Merkle root fixes its events' order."""
+    on the format and the status the event leaves the vote in; format 3 leaves the voter
+    out, covers the detail (a void's reason, a hold's signals: for organisers) by its
+    SHA-256 only, and spells times with utc_text. Not the rows' ids, which the database gives on
+    insert: the receipt already names the vote, and a block's Merkle root fixes its
+    events' order."""
+    if fmt >= 3:
+        return {
+            "format": fmt, "kind": kind, "at": utc_text(at), "detail_sha256": _sha256(detail.encode("utf-8")),
+            "contest": contest_id,
+            "entry": entry_id, "day": day.isoformat(), "cast_at": utc_text(cast_at), "receipt": receipt,
+            "vote_status": vote_status,
+        }
     fields: dict[str, Any] = {
         "kind": kind, "at": _utc(at), "detail": detail, "contest": contest_id, "entry": entry_id, "voter": voter_id,
         "day": day.isoformat(), "cast_at": _utc(cast_at), "receipt": receipt,
@@ -72,6 +103,12 @@ def event_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any]:
     return cast_fields(kind=event.kind, at=event.at, detail=event.detail, contest_id=vote.contest_id,
                        entry_id=vote.entry_id, voter_id=vote.voter_id, day=vote.day, cast_at=vote.created_at,
                        receipt=vote.receipt, vote_status=event.vote_status, fmt=event.format)
+
+
+def published_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any] | None:
+    """The digest's fields of an event as a receipt publishes them: all of them from
+    format 3 on; None for older formats, whose digests cover the voter's account id."""
+    return event_fields(event, vote) if event.format >= 3 else None
 
 
 def replayed_fields(row: Row[Any]) -> dict[str, Any]:
@@ -92,8 +129,14 @@ def legacy_status(kind: str, detail: str) -> str:
     return "held" if detail[:4] == "held" else "valid"
 
 
+def canonical_json(fields: dict[str, Any]) -> bytes:
+    """The bytes hashed for an event digest or a block hash: JSON with sorted keys, no
+    spaces, non-ASCII characters as \\uXXXX escapes (so the bytes are ASCII)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
 def digest_of(fields: dict[str, Any]) -> str:
-    return _sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    return _sha256(canonical_json(fields))
 
 
 def append_event(session: SessionLike, *, vote: Vote, kind: str, at: datetime, detail: str = "") -> LedgerEvent:
@@ -107,6 +150,8 @@ def append_event(session: SessionLike, *, vote: Vote, kind: str, at: datetime, d
 
 
 def merkle_root(leaves: list[str]) -> str:
+    """A version-1 block's root (no prefixes, an odd level's last node doubled): for
+    blocks sealed before version 2 only."""
     if not leaves:
         return GENESIS
     level = leaves
@@ -118,7 +163,8 @@ def merkle_root(leaves: list[str]) -> str:
 
 
 def merkle_proof(leaves: list[str], index: int) -> list[dict[str, str]]:
-    """Sibling hashes from a leaf up to the root: each {"side": "left"|"right", "hash": …}."""
+    """A version-1 proof: sibling hashes from a leaf up to the root, each {"side":
+    "left"|"right", "hash": …}."""
     proof = []
     level = leaves
     while len(level) > 1:
@@ -132,7 +178,7 @@ def merkle_proof(leaves: list[str], index: int) -> list[dict[str, str]]:
 
 
 def apply_proof(leaf: str, proof: list[dict[str, str]]) -> str:
-    """The root a leaf and its proof lead to (what a receipt holder checks)."""
+    """The version-1 root a leaf and its proof lead to."""
     current = leaf
     for step in proof:
         pair = step["hash"] + current if step["side"] == "left" else current + step["hash"]
@@ -140,10 +186,58 @@ def apply_proof(leaf: str, proof: list[dict[str, str]]) -> str:
     return current
 
 
-def block_hash(*, height: int, prev_hash: str, root: str, first: int, last: int, count: int, sealed_at: datetime) -> str:
-    fields = {"height": height, "prev": prev_hash, "root": root, "first": first, "last": last, "count": count,
-              "sealed_at": _utc(sealed_at)}
-    return _sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+def block_hash(*, height: int, prev_hash: str, root: str, first: int, last: int, count: int, sealed_at: datetime,
+               version: int = 1, tree_size: int | None = None) -> str:
+    """A block's hash: of block_fields, by its version's rule."""
+    return _sha256(canonical_json(block_fields(height=height, prev_hash=prev_hash, root=root, first=first, last=last,
+                                               count=count, sealed_at=sealed_at, version=version, tree_size=tree_size)))
+
+
+def block_fields(*, height: int, prev_hash: str, root: str, first: int, last: int, count: int, sealed_at: datetime,
+                 version: int = 1, tree_size: int | None = None) -> dict[str, Any]:
+    """What a block's hash covers, in the exact form hashed (the API publishes it as is)."""
+    if version == 1:
+        return {"height": height, "prev": prev_hash, "root": root, "first": first, "last": last, "count": count,
+                "sealed_at": _utc(sealed_at)}
+    return {"version": version, "height": height, "prev": prev_hash, "root": root, "tree_size": tree_size,
+            "first": first, "last": last, "count": count, "sealed_at": utc_text(sealed_at)}
+
+
+def hashed_fields(block: LedgerBlock) -> dict[str, Any]:
+    """A stored block's hashed fields."""
+    return block_fields(height=block.id, prev_hash=block.prev_hash, root=block.merkle_root, first=block.first_event_id,
+                        last=block.last_event_id, count=block.event_count, sealed_at=block.sealed_at,
+                        version=block.version, tree_size=block.tree_size)
+
+
+def _leaf(digest: str) -> bytes:
+    # a version-2 leaf is the event digest's 32 bytes
+    return rfc6962.leaf_hash(bytes.fromhex(digest))
+
+
+def _sealed_digests(session: SessionLike, *, upto_block: int | None = None) -> list[str]:
+    """Every sealed event's digest in sealing order (by block, then id): the leaves of
+    the version-2 tree; only those of blocks up to `upto_block` with it."""
+    query = select(LedgerEvent.digest).where(LedgerEvent.block_id.is_not(None))
+    if upto_block is not None:
+        query = query.where(LedgerEvent.block_id <= upto_block)
+    return list(session.scalars(query.order_by(LedgerEvent.block_id, LedgerEvent.id)))
+
+
+def _frontier_of(block: LedgerBlock | None, session: SessionLike) -> tuple[list[bytes], int]:
+    """The version-2 tree's frontier and size after `block` (read from the block when it
+    is version 2, else rebuilt once from every sealed event)."""
+    if block is None:
+        return [], 0
+    if block.version >= 2 and block.frontier is not None and block.tree_size is not None:
+        return [bytes.fromhex(h) for h in json.loads(block.frontier)], block.tree_size
+    leaves = [_leaf(d) for d in _sealed_digests(session, upto_block=block.id)]
+    return rfc6962.extend([], 0, leaves), len(leaves)
+
+
+def block_at(session: SessionLike, height: int) -> LedgerBlock | None:
+    """The sealed block at a height."""
+    return session.get(LedgerBlock, height)
 
 
 def head(session: SessionLike) -> LedgerBlock | None:
@@ -176,12 +270,16 @@ def seal_pending(session: SessionLike, *, now: datetime, max_events: int = 5000)
     previous = head(session)
     height = (previous.id + 1) if previous else 1
     prev_hash = previous.hash if previous else GENESIS
-    root = merkle_root([e.digest for e in events])
+    frontier, size = _frontier_of(previous, session)
+    frontier = rfc6962.extend(frontier, size, [_leaf(e.digest) for e in events])
+    size += len(events)
+    root = rfc6962.frontier_root(frontier).hex()
     block = LedgerBlock(
-        id=height, prev_hash=prev_hash, merkle_root=root, first_event_id=events[0].id, last_event_id=events[-1].id,
+        id=height, version=BLOCK_VERSION, prev_hash=prev_hash, merkle_root=root, tree_size=size,
+        frontier=json.dumps([h.hex() for h in frontier]), first_event_id=events[0].id, last_event_id=events[-1].id,
         event_count=len(events), sealed_at=now,
         hash=block_hash(height=height, prev_hash=prev_hash, root=root, first=events[0].id, last=events[-1].id,
-                        count=len(events), sealed_at=now),
+                        count=len(events), sealed_at=now, version=BLOCK_VERSION, tree_size=size),
     )
     session.add(block)
     session.flush()
@@ -191,9 +289,28 @@ def seal_pending(session: SessionLike, *, now: datetime, max_events: int = 5000)
 
 @dataclass(frozen=True)
 class Inclusion:
+    """The proof that an event is in its block. Version 1: `proof`, sibling hashes with
+    their sides, folding to the block's own root. Version 2: `path`, the RFC 6962 audit
+    path of leaf `leaf_index` in the tree of `tree_size` leaves whose head is the block's
+    root."""
+
     event: LedgerEvent
     block: LedgerBlock | None
     proof: list[dict[str, str]]
+    leaf_index: int | None = None
+    tree_size: int | None = None
+    path: tuple[str, ...] = ()
+
+    def holds(self) -> bool:
+        """Whether the proof leads from the event's digest to its block's root."""
+        if self.block is None:
+            return False
+        if self.block.version == 1:
+            return apply_proof(self.event.digest, self.proof) == self.block.merkle_root
+        if self.leaf_index is None or self.tree_size is None or self.tree_size != self.block.tree_size:
+            return False
+        return rfc6962.verify_inclusion(bytes.fromhex(self.event.digest), self.leaf_index, self.tree_size,
+                                        [bytes.fromhex(h) for h in self.path], bytes.fromhex(self.block.merkle_root))
 
 
 def inclusion(session: SessionLike, event: LedgerEvent) -> Inclusion:
@@ -201,9 +318,49 @@ def inclusion(session: SessionLike, event: LedgerEvent) -> Inclusion:
     if event.block_id is None:
         return Inclusion(event, None, [])
     block = session.get(LedgerBlock, event.block_id)
-    digests = list(session.scalars(select(LedgerEvent.digest).where(LedgerEvent.block_id == event.block_id).order_by(LedgerEvent.id)))
-    ids = list(session.scalars(select(LedgerEvent.id).where(LedgerEvent.block_id == event.block_id).order_by(LedgerEvent.id)))
-    return Inclusion(event, block, merkle_proof(digests, ids.index(event.id)))
+    assert block is not None  # the event's foreign key holds it
+    if block.version == 1:
+        rows = session.execute(select(LedgerEvent.id, LedgerEvent.digest).where(LedgerEvent.block_id == event.block_id)
+                               .order_by(LedgerEvent.id)).all()
+        ids = [row.id for row in rows]
+        return Inclusion(event, block, merkle_proof([row.digest for row in rows], ids.index(event.id)))
+    before = session.scalar(select(func.count()).select_from(LedgerEvent).where(
+        LedgerEvent.block_id.is_not(None),
+        (LedgerEvent.block_id < event.block_id) | ((LedgerEvent.block_id == event.block_id) & (LedgerEvent.id < event.id)),
+    )) or 0
+    assert block.tree_size is not None
+    leaves = [_leaf(d) for d in _sealed_digests(session, upto_block=block.id)]
+    path = rfc6962.inclusion_path(leaves, before, block.tree_size)
+    return Inclusion(event, block, [], leaf_index=before, tree_size=block.tree_size, path=tuple(h.hex() for h in path))
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """An RFC 6962 consistency proof between two version-2 blocks' tree heads."""
+
+    first: LedgerBlock
+    second: LedgerBlock
+    path: tuple[str, ...]
+
+    def holds(self) -> bool:
+        """Whether the second head's tree extends the first's."""
+        assert self.first.tree_size is not None and self.second.tree_size is not None
+        return rfc6962.verify_consistency(self.first.tree_size, self.second.tree_size,
+                                          bytes.fromhex(self.first.merkle_root), bytes.fromhex(self.second.merkle_root),
+                                          [bytes.fromhex(h) for h in self.path])
+
+
+def consistency(session: SessionLike, first_height: int, second_height: int) -> Consistency | None:
+    """The consistency proof from block `first_height` to block `second_height` (the
+    first not after the second); None unless both exist and are version 2."""
+    first = session.get(LedgerBlock, first_height)
+    second = session.get(LedgerBlock, second_height)
+    if first is None or second is None or first.version < 2 or second.version < 2 or first.id > second.id:
+        return None
+    assert first.tree_size is not None and second.tree_size is not None
+    leaves = [_leaf(d) for d in _sealed_digests(session, upto_block=second.id)]
+    path = rfc6962.consistency_proof(leaves, first.tree_size, second.tree_size)
+    return Consistency(first, second, tuple(h.hex() for h in path))
 
 
 @dataclass(frozen=True)
@@ -312,6 +469,7 @@ def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 50
     prev_hash = GENESIS
     blocks = 0
     block_digests: dict[int, list[str]] = {}
+    block_ids: dict[int, list[int]] = {}
     walk = replay(session, batch=batch, progress=progress)
     for row in walk:
         problem = event_problem(row)
@@ -319,18 +477,31 @@ def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 50
             return VerifyReport(False, blocks, walk.events - 1, problem)
         if row.block_id is not None:
             block_digests.setdefault(row.block_id, []).append(row.digest)
+            block_ids.setdefault(row.block_id, []).append(row.id)
     events_seen = walk.events
+    # the version-2 tree over every sealed event so far, in sealing order
+    frontier: list[bytes] = []
+    size = 0
     for block in session.scalars(select(LedgerBlock).order_by(LedgerBlock.id)):
         blocks += 1
         if block.id != blocks:
             return VerifyReport(False, blocks, events_seen, f"block {block.id}: height out of sequence (expected {blocks})")
+        if block.version not in BLOCK_VERSIONS:
+            return VerifyReport(False, blocks, events_seen, f"block {block.id}: unknown version {block.version!r}")
         if block.prev_hash != prev_hash:
             return VerifyReport(False, blocks, events_seen, f"block {block.id}: previous hash does not match block {block.id - 1}")
         digests = block_digests.get(block.id, [])
-        if len(digests) != block.event_count or merkle_root(digests) != block.merkle_root:
+        frontier = rfc6962.extend(frontier, size, [_leaf(d) for d in digests])
+        size += len(digests)
+        if block.version == 1:
+            root_holds = merkle_root(digests) == block.merkle_root
+        else:
+            root_holds = block.tree_size == size and rfc6962.frontier_root(frontier).hex() == block.merkle_root
+        if len(digests) != block.event_count or not root_holds:
             return VerifyReport(False, blocks, events_seen, f"block {block.id}: Merkle root does not match its events")
-        recomputed = block_hash(height=block.id, prev_hash=block.prev_hash, root=block.merkle_root, first=block.first_event_id,
-                                last=block.last_event_id, count=block.event_count, sealed_at=block.sealed_at)
+        if digests and (block.first_event_id, block.last_event_id) != (min(block_ids[block.id]), max(block_ids[block.id])):
+            return VerifyReport(False, blocks, events_seen, f"block {block.id}: first or last event does not match its events")
+        recomputed = _sha256(canonical_json(hashed_fields(block)))
         if recomputed != block.hash:
             return VerifyReport(False, blocks, events_seen, f"block {block.id}: hash does not match its contents")
         prev_hash = block.hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -98,7 +98,14 @@ class LedgerEvent(Base):
 
 
 class LedgerBlock(Base):
-    """A sealed run of events: hash = H(height, previous hash, Merkle root, range, time)."""
+    """A sealed run of events: hash = H(height, previous hash, Merkle root, range, time).
+
+    `version` says how the root and hash are made (docs/LEDGER.md): 1 for blocks sealed
+    before RFC 6962 hashing, whose root covers only their own events; 2 for the others,
+    whose root is the RFC 6962 tree head of every sealed event so far (`tree_size`
+    leaves), so that any two heads have a consistency proof. `frontier` keeps the roots
+    of that tree's perfect subtrees (JSON, largest first) so the next block extends it
+    without rereading the ledger; it is derived data, covered by no hash."""
 
     __tablename__ = "ledger_block"
 
@@ -110,6 +117,9 @@ class LedgerBlock(Base):
     last_event_id: Mapped[int]
     event_count: Mapped[int]
     sealed_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    tree_size: Mapped[int | None]
+    frontier: Mapped[str | None] = mapped_column(Text)
 
 
 class IdempotentReply(Base):

@@ -262,6 +262,9 @@ class EventProof:
     block: Any
     proof: list[dict[str, str]]
     proven: bool
+    found: Any = None  # the ledger.Inclusion: a version-2 block's leaf index, tree size and path
+    fields: str = ""  # the exact bytes the digest hashes (format 3 on)
+    hashed: str = ""  # the exact bytes the block's hash hashes
 
 
 @bp.get("/receipts/<code>")
@@ -273,8 +276,11 @@ def receipt(code: str) -> Response:
     proofs = []
     for event in events:
         found = ledger.inclusion(db.session, event)
-        proven = found.block is not None and ledger.apply_proof(event.digest, found.proof) == found.block.merkle_root
-        proofs.append(EventProof(event, found.block, found.proof, proven))
+        fields = ledger.published_fields(event, vote)
+        proofs.append(EventProof(
+            event, found.block, found.proof, found.holds(), found,
+            ledger.canonical_json(fields).decode() if fields else "",
+            ledger.canonical_json(ledger.hashed_fields(found.block)).decode() if found.block else ""))
     contest = contests.get_contest_by_id(db.session, vote.contest_id)
     entry = contests.entries_by_id(db.session, [vote.entry_id], approved_only=False).get(vote.entry_id)
     html = render_template("voting/receipt.html", vote=vote, proofs=proofs, contest=contest, entry=entry,

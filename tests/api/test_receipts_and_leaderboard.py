@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from contest.accounts.actors import SYSTEM
@@ -42,8 +44,11 @@ def test_a_receipt_before_and_after_its_block_is_sealed(api, ballot, voter, make
     [event] = body["events"]
     assert event["block"]["height"] == block.id and event["block"]["hash"] == block.hash
     assert event["block"]["merkle_root"] == block.merkle_root
-    assert len(event["proof"]) == 2  # three events: two levels
-    assert ledger.apply_proof(event["digest"], event["proof"]) == block.merkle_root
+    # an RFC 6962 tree of three leaves: the third leaf's path is the head of the first two
+    assert (event["leaf_index"], event["tree_size"], event["proof"]) == (2, 3, [])
+    assert len(event["audit_path"]) == 1
+    leaf = hashlib.sha256(b"\x00" + bytes.fromhex(event["digest"])).digest()
+    assert hashlib.sha256(b"\x01" + bytes.fromhex(event["audit_path"][0]) + leaf).hexdigest() == block.merkle_root
 
 
 def test_a_receipt_never_names_the_voter(api, ballot, voter):

@@ -11,13 +11,18 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, column, select, table, update
 
+from contest.db import UTCDateTime
 from contest.voting import ledger
-from contest.voting.models import LedgerBlock, LedgerEvent, Vote
+from contest.voting.models import LedgerEvent, Vote
 
 EVENT = LedgerEvent.__table__
-BLOCK = LedgerBlock.__table__
+# the block table's columns as they were then (later ones, such as the format version,
+# would not exist on that schema)
+BLOCK = table("ledger_block", column("id"), column("prev_hash"), column("merkle_root"), column("hash"),
+              column("first_event_id"), column("last_event_id"), column("event_count"),
+              column("sealed_at", UTCDateTime()))
 VOTE = Vote.__table__
 
 

@@ -198,8 +198,10 @@ def test_the_status_and_format_of_a_new_event_are_covered_by_its_digest(ballot, 
     assert not report.ok and report.problem == broken
     report = tamper("UPDATE ledger_event SET vote_status = 'valid', format = 1", "UPDATE vote SET status = 'valid'")
     assert not report.ok and report.problem == broken
-    report = tamper("UPDATE ledger_event SET format = 3")
-    assert not report.ok and report.problem == f"event {event_id} (vote {cast}): unknown format 3"
+    report = tamper("UPDATE ledger_event SET vote_status = 'valid', format = 2")
+    assert not report.ok and report.problem == broken
+    report = tamper("UPDATE ledger_event SET format = 4")
+    assert not report.ok and report.problem == f"event {event_id} (vote {cast}): unknown format 4"
 
 
 def test_an_event_cannot_leave_its_vote_in_a_status_its_kind_does_not_give(ballot, vote, change):

@@ -67,9 +67,12 @@ class Innovation(Kind):
 
     def rank_group(self, rules: Mapping[str, Any], group: Group, entries: Sequence[EntryInput]) -> list[EntryResult]:
         scores = {e.entry_id: round_score(e, rules["final_round"]) for e in entries}
-        keys = scored_keys(entries, scores)
+        # The published rule: the final score, then the judges' criterion tie-break; an
+        # entry equal on both shares the place. Votes play no part in this contest's
+        # results, so they break no tie either (scored_keys' last key is dropped).
+        keys = {entry_id: key[:2] for entry_id, key in scored_keys(entries, scores).items()}
         ranks = competition_ranks(keys)
-        tied = ties(keys, ("final", "tie_break", "votes"))
+        tied = ties(keys, ("final", "tie_break"))
         awards = tiered_awards(ranks, rules["tiers"], len(keys))
         return [
             entry_result(e, group, vote_rank=None, vote_score=None, weights={FINAL: 100}, final=scores[e.entry_id],
