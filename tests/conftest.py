@@ -10,8 +10,10 @@ import itertools
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, text
+from werkzeug.serving import make_server
 
 from contest import create_app
 from contest.accounts import service as accounts
@@ -319,3 +322,29 @@ def worker(app: Flask, tmp_path: Path):  # type: ignore[no-untyped-def]
             process.kill()
             process.wait()
         log.close()
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct local ports free a moment ago (for servers a test starts itself)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app on a free local port, in a background thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()

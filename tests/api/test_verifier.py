@@ -1,4 +1,4 @@
-"""verifier/verify.py, run as its own process against the app served over real HTTP:
+"""verifier/verify.py, run as its own process against the app live_server over real HTTP:
 it passes on an untouched ledger and names a changed block, a forged receipt proof and a
 rewritten head."""
 
@@ -7,33 +7,16 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from contest.extensions import db
 from contest.voting import ledger
 from contest.voting import service as voting
 
 VERIFIER = Path(__file__).parents[2] / "verifier" / "verify.py"
-
-
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="verifier-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -56,9 +39,9 @@ def sealed(make_contest, make_entry, make_user, clock):  # type: ignore[no-untyp
     return receipts
 
 
-def test_the_verifier_passes_on_an_untouched_ledger(served, sealed):
+def test_the_verifier_passes_on_an_untouched_ledger(live_server, sealed):
     first = ledger.block_at(db.session, 1)
-    result = run(served, "--receipt", sealed[0], "--receipt", sealed[4], "--from", "1", "--to", "3",
+    result = run(live_server, "--receipt", sealed[0], "--receipt", sealed[4], "--from", "1", "--to", "3",
                  "--head", f"1:{first.hash}")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -68,14 +51,14 @@ def test_the_verifier_passes_on_an_untouched_ledger(served, sealed):
     assert "OK: 0 failed checks" in out
 
 
-def test_the_verifier_names_a_changed_block(served, sealed):
+def test_the_verifier_names_a_changed_block(live_server, sealed):
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_block SET event_count = 4 WHERE id = 2"))
-    result = run(served)
+    result = run(live_server)
     assert result.returncode == 1 and "FAIL  block 2: hash recomputes" in result.stdout, result.stdout
 
 
-def test_the_verifier_names_a_rewritten_head(served, sealed):
+def test_the_verifier_names_a_rewritten_head(live_server, sealed):
     saved = ledger.block_at(db.session, 1).hash
     # the operator rewrites history: block 1 gets another root and every hash after it is redone
     with db.engine.begin() as conn:
@@ -88,18 +71,18 @@ def test_the_verifier_names_a_rewritten_head(served, sealed):
         block.hash = hashlib.sha256(ledger.canonical_json(ledger.hashed_fields(block))).hexdigest()
         previous = block.hash
     db.session.commit()
-    result = run(served)
+    result = run(live_server)
     assert result.returncode == 0, result.stdout  # by itself the rewritten chain holds together
-    result = run(served, "--head", f"1:{saved}", "--from", "1", "--to", "3")
+    result = run(live_server, "--head", f"1:{saved}", "--from", "1", "--to", "3")
     assert result.returncode == 1, result.stdout
     assert "FAIL  saved head 1 is in the ledger" in result.stdout
     assert "FAIL  heads 1 → 3: tree of 6 extends tree of 2" in result.stdout
 
 
-def test_the_verifier_names_a_receipt_whose_vote_was_changed(served, sealed):
+def test_the_verifier_names_a_receipt_whose_vote_was_changed(live_server, sealed):
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE vote SET receipt = 'ZZZZZZZZZZZZ' WHERE receipt = :r"), {"r": sealed[1]})
-    result = run(served, "--receipt", "ZZZZZZZZZZZZ")
+    result = run(live_server, "--receipt", "ZZZZZZZZZZZZ")
     assert result.returncode == 1, result.stdout
     assert "FAIL  receipt ZZZZZZZZZZZZ, event 1 (cast): digest recomputes from its fields" in result.stdout
 

@@ -25,7 +25,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -56,7 +55,7 @@ from contest.contests.models import Entry
 from contest.errors import DATABASE_RETRY_AFTER, database_unavailable
 from contest.extensions import db
 from contest.voting.ledger import SEAL_GRACE
-from tests.conftest import PASSWORD, START, IsolatedClient, windows_around
+from tests.conftest import PASSWORD, START, IsolatedClient, free_ports, windows_around
 
 VOTERS = 6
 ENTRIES = 16  # each voter votes once for each entry
@@ -65,17 +64,6 @@ PAUSE = 0.03  # seconds between a voter's votes, and between tries after a 503
 DATABASE = "contest"
 UNAVAILABLE = "服务暂时不可用，请稍后再试。"
 AGENT = "ContestApp/2.3 (Android 14)"
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 class Cluster:
@@ -157,7 +145,7 @@ def pair() -> Iterator[Pair]:
     if os.geteuid() == 0:
         account = pwd.getpwnam("postgres")
         os.chown(root, account.pw_uid, account.pw_gid)
-    primary_port, standby_port = _free_ports(2)
+    primary_port, standby_port = free_ports(2)
     # fsync off: the servers are killed, never the machine, so what they wrote is kept.
     common = {"fsync": "off", "shared_buffers": "16MB", "max_connections": "60"}
     primary = Cluster(bin_dir, root, "primary", primary_port, {**common, "wal_level": "replica", "max_wal_senders": "4"})

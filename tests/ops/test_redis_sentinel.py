@@ -34,7 +34,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -65,7 +64,7 @@ from contest.contests.models import Entry
 from contest.extensions import db, limiter
 from contest.jobs import jobs_of
 from contest.voting.models import Vote
-from tests.conftest import PASSWORD, START, IsolatedClient, _empty_tables, csrf_token, sign_in_id, windows_around
+from tests.conftest import PASSWORD, START, IsolatedClient, _empty_tables, csrf_token, free_ports, sign_in_id, windows_around
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="needs the redis-server program (Debian package redis-server)")
@@ -79,17 +78,6 @@ ENTRIES = 16
 PACE = 3.2  # seconds between one voter's votes: under the vote route's 20 a minute per account
 AGENT = "Mozilla/5.0 (Linux; Android 14; HONOR) Mobile Safari/537.36"
 HEAL_WITHIN = 20.0  # seconds: the client's 5 s pause, the limiter's back-off, a slow machine
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _wait_for(what: str, condition: Callable[[], bool], timeout: float, state: Callable[[], str] = lambda: "") -> None:
@@ -116,7 +104,7 @@ class SentinelSet:
         self.sentinel_ports: list[int] = []
 
     def start(self) -> None:
-        master, replica, *self.sentinel_ports = _free_ports(5)
+        master, replica, *self.sentinel_ports = free_ports(5)
         self._server(master)
         self._server(replica, "--replicaof", "127.0.0.1", str(master))
         for port in self.sentinel_ports:
