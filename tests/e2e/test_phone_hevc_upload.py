@@ -42,12 +42,19 @@ PLAY = """async () => {
     canvas.width = v.videoWidth;
     canvas.height = v.videoHeight;
     const context = canvas.getContext('2d');
-    context.drawImage(v, 0, 0);
-    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-    const shades = new Set();
-    for (let i = 0; i < pixels.length; i += 4 * 997) shades.add(pixels[i] >> 4 << 8 | pixels[i + 1] >> 4 << 4 | pixels[i + 2] >> 4);
+    // Headless Chromium may hand the canvas a frame it has not painted yet: look at the
+    // frames as they are presented, up to a second's worth, and keep the richest.
+    let shades = 0;
+    for (let tries = 0; tries < 30 && shades <= 8; tries++) {
+        await new Promise(done => v.requestVideoFrameCallback(() => done()));
+        context.drawImage(v, 0, 0);
+        const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        const seen = new Set();
+        for (let i = 0; i < pixels.length; i += 4 * 997) seen.add(pixels[i] >> 4 << 8 | pixels[i + 1] >> 4 << 4 | pixels[i + 2] >> 4);
+        shades = Math.max(shades, seen.size);
+    }
     return {src: v.currentSrc, width: v.videoWidth, height: v.videoHeight, time: v.currentTime, paused: v.paused,
-            error: v.error && v.error.code, frames: v.getVideoPlaybackQuality().totalVideoFrames, shades: shades.size,
+            error: v.error && v.error.code, frames: v.getVideoPlaybackQuality().totalVideoFrames, shades: shades,
             shown: v.getBoundingClientRect().width};
 }"""
 
