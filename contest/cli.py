@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 
 from .accounts import service as accounts
+from .accounts import units
 from .accounts.actors import SYSTEM
-from .accounts.models import ROLES
+from .accounts.models import ROLES, UNIT_LEVELS, UNIT_ROLES
 from .antifraud import service as antifraud
 from .clock import to_local
 from .contests import service as contests
@@ -26,6 +27,7 @@ from .voting.cli import register_voting_cli
 users_cli = AppGroup("users", help="Create accounts and manage their roles.")
 sms_cli = AppGroup("sms", help="Read the SMS outbox: each message and its delivery.")
 redis_cli = AppGroup("redis", help="Rebuild what Redis holds from the database.")
+units_cli = AppGroup("units", help="Organising units and their members' roles (the operators' command).")
 
 
 def _now() -> datetime:
@@ -47,6 +49,52 @@ def create_user(phone: str, password: str, roles: tuple[str, ...], name: str) ->
         raise click.ClickException(exc.message) from None
     db.session.commit()
     click.echo(f"created user {user.id} ({user.phone}) with roles {', '.join(sorted(user.role_names))}")
+
+
+@units_cli.command("list")
+def list_units() -> None:
+    """Every unit with its level, 区县 and members."""
+    for unit in units.list_units(db.session):
+        click.echo(f"{unit.id}\t{unit.name}\t{unit.level}\t{unit.district or '-'}")
+        for m in units.members_of(db.session, unit):
+            scope = f" (contest {m.contest_id})" if m.contest_id else ""
+            click.echo(f"\t{m.user.phone}\t{m.role}{scope}")
+
+
+@units_cli.command("create")
+@click.argument("name")
+@click.option("--level", type=click.Choice(UNIT_LEVELS), default="district", show_default=True)
+@click.option("--district", default="", help="The 区县 of a district unit, e.g. 历下区.")
+def create_unit(name: str, level: str, district: str) -> None:
+    """Create an organising unit."""
+    try:
+        unit = units.save_unit(db.session, actor=SYSTEM, unit=None, name=name, level=level, district=district, now=_now())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"created unit {unit.id} ({unit.name})")
+
+
+@units_cli.command("grant")
+@click.argument("unit_name")
+@click.argument("phone")
+@click.argument("role", type=click.Choice(UNIT_ROLES))
+@click.option("--contest", "slug", default="", help="Limit the role to one contest of the unit (its slug).")
+def grant_unit_role(unit_name: str, phone: str, role: str, slug: str) -> None:
+    """Give the account with this phone a role in the unit (e.g. the first 单位管理员)."""
+    unit = next((u for u in units.list_units(db.session) if u.name == unit_name), None)
+    if unit is None:
+        raise click.ClickException(f"no unit named {unit_name}")
+    try:
+        contest_id = contests.get_contest(db.session, slug, include_unpublished=True).id if slug else None
+        units.add_member_by_phone(db.session, actor=SYSTEM, unit=unit, phone=phone, role=role, contest_id=contest_id,
+                                  now=_now())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"{phone} is {role} of {unit.name}" + (f" for {slug}" if slug else ""))
 
 
 def _change_roles(phone: str, role: str, grant: bool) -> None:
@@ -166,5 +214,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(redis_cli)
+    app.cli.add_command(units_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(demo_command)

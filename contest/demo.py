@@ -21,10 +21,10 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, or_, select
 
-from .accounts import audit
+from .accounts import audit, units
 from .accounts import service as accounts
 from .accounts.actors import SYSTEM
-from .accounts.models import User
+from .accounts.models import OrganisingUnit, User
 from .clock import to_local
 from .config import Settings, discover_cjk_font
 from .contests import service as contests
@@ -46,7 +46,13 @@ WEEK = "济南市职业教育活动周"
 # Slugs and passwords name no year: the demo places its contests around the day it is
 # built, so a year in an address or a password would contradict the dates on screen.
 MEIPAI, HUANGYANPEI, ZUIMEI = "meipai", "huangyanpei", "zuimei"
-DEMO_SLUGS = (MEIPAI, HUANGYANPEI, ZUIMEI)
+LIXIA, ZHANGQIU = "lixia-meipai", "zhangqiu-meipai"
+DEMO_SLUGS = (MEIPAI, HUANGYANPEI, ZUIMEI, LIXIA, ZHANGQIU)
+# The bodies the city's notice names, and two 区县 that run their own 全民美拍 (附件3).
+BUREAU, SOCIETY = "济南市教育局", "济南市中华职业教育社"
+LIXIA_UNIT, ZHANGQIU_UNIT = "历下区教育和体育局", "章丘区教育和体育局"
+DEMO_UNITS = ((BUREAU, "city", ""), (SOCIETY, "city", ""), (LIXIA_UNIT, "district", "历下区"),
+              (ZHANGQIU_UNIT, "district", "章丘区"))
 STEPS = 7
 
 
@@ -87,7 +93,17 @@ STAFF = (
     DemoAccount("13800000001", "AdminJn01", ("admin", "organiser"), "平台管理员"),
     DemoAccount("13800000002", "OrgJn01a", ("organiser",), "市教育局职教处"),
     DemoAccount("13800000003", "OrgJn01b", ("organiser",), "市中华职教社"),
+    DemoAccount("13800000004", "OrgLx01a", ("organiser",), "历下区教体局"),
+    DemoAccount("13800000005", "OrgZq01a", ("organiser",), "章丘区教体局"),
 )
+# Each staff account's roles in the units: the city bodies run their contests together,
+# so each is an organiser of the other's too (both people of a publication must be).
+STAFF_UNITS = {
+    STAFF[1].phone: ((BUREAU, "admin"), (SOCIETY, "organiser")),
+    STAFF[2].phone: ((SOCIETY, "admin"), (BUREAU, "organiser")),
+    STAFF[3].phone: ((LIXIA_UNIT, "admin"),),
+    STAFF[4].phone: ((ZHANGQIU_UNIT, "admin"),),
+}
 JUDGE_NAMES = ("王建国", "李淑华", "张明远", "刘晓东", "陈雪梅", "赵立军", "孙海燕")
 JUDGE_PASSWORD = "JudgeJn01"  # nosec B105
 CONTACTS = (
@@ -201,12 +217,15 @@ def _award_day(changes: ContestChanges) -> date | None:
     return to_local(start).date() if start is not None else None
 
 
-def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str, ...]]]:
-    """The three contests, each with the kind of its categories and their names."""
+def contest_changes(now: datetime, unit_ids: dict[str, int] | None = None,
+                    ) -> list[tuple[ContestChanges, str, tuple[str, ...]]]:
+    """The city's three contests and two districts' 全民美拍, each with the kind of its
+    categories and their names (`unit_ids`: the demo units' ids by name)."""
+    ids = unit_ids or {}
     meipai = ContestChanges(
         slug=MEIPAI, kind="media", title="“技能：让生活更美好”全民美拍活动", short_title="全民美拍", theme=THEME,
         summary="用照片和短视频记录身边的技能之美。全体市民均可投稿，公众投票评出人气奖，专家评委评出评委奖。",
-        organiser="济南市教育局　济南市中华职业教育社", rules_text=MEIPAI_RULES, position=0,
+        unit_id=ids.get(BUREAU), co_unit_ids=(ids[SOCIETY],) if SOCIETY in ids else (), rules_text=MEIPAI_RULES, position=0,
         windows={"submission": _days(now, -10, 5), "review": _days(now, -9, 6), "voting": _days(now, -3, 7),
                  "judging": _days(now, 7, 10), "publicity": _days(now, 10, 15)},
         rules={"entries_per_person": 3, "min_image_width": 1600, "min_image_height": 900, "votes_per_day": 5,
@@ -214,7 +233,8 @@ def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str,
     )
     huangyanpei = ContestChanges(
         slug=HUANGYANPEI, kind="innovation", title="济南市首届黄炎培职业教育创新创业大赛", short_title="黄炎培大赛",
-        theme=THEME, organiser="济南市中华职业教育社　济南市教育局", rules_text=HUANGYANPEI_RULES, position=2,
+        theme=THEME, unit_id=ids.get(SOCIETY), co_unit_ids=(ids[BUREAU],) if BUREAU in ids else (),
+        rules_text=HUANGYANPEI_RULES, position=2,
         summary="职业院校学生团队以创新创业项目参赛，分创意组、初创组、成长组三个赛道，经网络评审和决赛路演评出各组奖项。",
         windows={"submission": _days(now, -30, -15), "review": _days(now, -15, -10),
                  "judging": _days(now, -5, 5), "publicity": _days(now, 6, 11)},
@@ -223,18 +243,37 @@ def contest_changes(now: datetime) -> list[tuple[ContestChanges, str, tuple[str,
     zuimei = ContestChanges(
         slug=ZUIMEI, kind="selection", title="济南市“最美职校生”网络评选活动", short_title="最美职校生", theme=THEME,
         summary="寻找技能成才、德技并修的身边榜样。学校推荐，网络投票与专家评审相结合（投票占 30%，专家评审占 70%）。",
-        organiser="济南市中华职业教育社　济南市教育局", rules_text=ZUIMEI_RULES, position=1,
+        unit_id=ids.get(SOCIETY), co_unit_ids=(ids[BUREAU],) if BUREAU in ids else (), rules_text=ZUIMEI_RULES, position=1,
         windows={"submission": _days(now, -40, -30), "review": _days(now, -30, -25), "voting": _days(now, -25, -10),
                  "judging": _days(now, -10, -3), "publicity": _days(now, -2, 3)},
         rules={"votes_per_day": 5, "votes_per_entry_per_day": 1, "photos_min": 3, "photos_max": 6, "video_max_seconds": 60,
                "hide_counts_hours_before_close": 24},
     )
-    for changes in (meipai, huangyanpei, zuimei):
+    # Two 区县's own 全民美拍, in different stages: 历下 voting, 章丘 still taking entries.
+    lixia = ContestChanges(
+        slug=LIXIA, kind="media", title="历下区“技能：让生活更美好”全民美拍活动", short_title="历下全民美拍", theme=THEME,
+        summary="历下区的职业院校师生和市民，用镜头记录泉城老街、非遗工坊里的技能之美。", unit_id=ids.get(LIXIA_UNIT),
+        rules_text="历下区教育和体育局主办，作品在本区征集、投票与评审。", position=10,
+        windows={"submission": _days(now, -8, 2), "review": _days(now, -7, 3), "voting": _days(now, -2, 6),
+                 "judging": _days(now, 6, 8), "publicity": _days(now, 8, 13)},
+        rules={"entries_per_person": 2, "votes_per_day": 3, "votes_per_entry_per_day": 1, "captcha_mode": "risk"},
+    )
+    zhangqiu = ContestChanges(
+        slug=ZHANGQIU, kind="media", title="章丘区“技能：让生活更美好”全民美拍活动", short_title="章丘全民美拍", theme=THEME,
+        summary="章丘铁锅、明水香稻……拍下章丘手艺人和职校学生的技能瞬间。", unit_id=ids.get(ZHANGQIU_UNIT),
+        rules_text="章丘区教育和体育局主办，作品在本区征集、投票与评审。", position=11,
+        windows={"submission": _days(now, -2, 12), "review": _days(now, -1, 13), "voting": _days(now, 14, 20),
+                 "judging": _days(now, 20, 23), "publicity": _days(now, 23, 28)},
+        rules={"entries_per_person": 3, "votes_per_day": 3, "votes_per_entry_per_day": 1, "captcha_mode": "risk"},
+    )
+    for changes in (meipai, huangyanpei, zuimei, lixia, zhangqiu):
         changes.awarded_on = _award_day(changes)
     return [
         (meipai, "category", ("摄影作品", "短视频", "技能瞬间")),
         (huangyanpei, "track", ("创意组", "初创组", "成长组")),
         (zuimei, "category", ("中职学生", "高职学生")),
+        (lixia, "category", ("摄影作品", "短视频")),
+        (zhangqiu, "category", ("摄影作品", "短视频")),
     ]
 
 
@@ -513,6 +552,7 @@ def _seed_schools(session: SessionLike, now: datetime) -> dict[str, School]:
 
 def _seed_people(session: SessionLike, schools: dict[str, School], now: datetime) -> DemoPeople:
     users: dict[str, User] = {}
+    demo_units = _seed_units(session, now)
     reused = 0
     for account in demo_accounts():
         user = accounts.find_user_by_phone(session, account.phone)
@@ -522,6 +562,8 @@ def _seed_people(session: SessionLike, schools: dict[str, School], now: datetime
         else:
             reused += 1
         users[account.phone] = user
+        for unit_name, role in STAFF_UNITS.get(account.phone, ()):
+            units.add_member(session, actor=SYSTEM, unit=demo_units[unit_name], user=user, role=role, now=now)
         if account.school:
             _link_contact(session, user, schools[account.school])
     people = DemoPeople(
@@ -545,9 +587,20 @@ def _link_contact(session: SessionLike, user: User, school: School) -> None:
 
 # --- contests ---------------------------------------------------------------------------
 
+def _seed_units(session: SessionLike, now: datetime) -> dict[str, OrganisingUnit]:
+    """The demo's organising units (kept when they exist, as an operator may have renamed nothing)."""
+    known = {u.name: u for u in units.list_units(session)}
+    for position, (name, level, district) in enumerate(DEMO_UNITS):
+        if name not in known:
+            known[name] = units.save_unit(session, actor=SYSTEM, unit=None, name=name, level=level, district=district, now=now)
+            known[name].position = position
+    return known
+
+
 def _seed_contests(session: SessionLike, now: datetime) -> dict[str, Contest]:
     seeded = {}
-    for changes, kind, names in contest_changes(now):
+    unit_ids = {name: unit.id for name, unit in _seed_units(session, now).items()}
+    for changes, kind, names in contest_changes(now, unit_ids):
         contest = contests.create_contest(session, actor=SYSTEM, changes=changes, now=now)
         for name in names:
             contests.add_category(session, actor=SYSTEM, contest=contest, kind=kind, name=name, now=now)
@@ -650,7 +703,7 @@ def _publish_times(first: datetime, last: datetime, count: int) -> list[datetime
 
 def _seed_entries(session: SessionLike, storage: Storage, painter: PosterPainter, seeded: dict[str, Contest],
                   schools: dict[str, School], people: DemoPeople, now: datetime, echo: Echo) -> None:
-    total = len(MEDIA_ENTRIES) + len(PROJECT_ENTRIES) + len(NOMINEES)
+    total = len(MEDIA_ENTRIES) + len(PROJECT_ENTRIES) + len(NOMINEES) + 4
     with clips.ClipMaker() as maker:
         writer = EntryWriter(session, storage, painter, now, echo, total, maker)
         _seed_media_entries(writer, seeded[MEIPAI], schools, people, now)
@@ -661,6 +714,8 @@ def _seed_entries(session: SessionLike, storage: Storage, painter: PosterPainter
         session.commit()
         _seed_nominees(writer, seeded[ZUIMEI], schools, people, now)
         writer.attach_videos()
+        session.commit()
+        _seed_district_entries(writer, seeded[LIXIA], schools, people, now)
         session.commit()
 
 
@@ -677,6 +732,19 @@ def _seed_media_entries(writer: EntryWriter, contest: Contest, schools: dict[str
                    submitter=people.citizens[i % len(people.citizens)],
                    category=_category(contest, "category", seed.category), published_at=times[i], icon=seed.icon,
                    pictures=seed.category != VIDEO_CATEGORY, video_role="video" if seed.category == VIDEO_CATEGORY else "")
+
+
+def _seed_district_entries(writer: EntryWriter, contest: Contest, schools: dict[str, School], people: DemoPeople,
+                           now: datetime) -> None:
+    """历下区's own 全民美拍, voting: a few photos of the district's schools."""
+    photos = [seed for seed in MEDIA_ENTRIES if seed.category != VIDEO_CATEGORY and schools[seed.school].district == "历下区"]
+    photos = (photos or [seed for seed in MEDIA_ENTRIES if seed.category != VIDEO_CATEGORY])[:4]
+    times = _publish_times(now - timedelta(days=6), now - timedelta(hours=3), len(photos))
+    for i, seed in enumerate(photos):
+        writer.add(contest, title=seed.title, description=seed.description, school=schools[seed.school],
+                   submitter=people.citizens[(i + 5) % len(people.citizens)],
+                   category=_category(contest, "category", "摄影作品"), published_at=times[i], icon=seed.icon,
+                   pictures=True, video_role="")
 
 
 def _seed_projects(writer: EntryWriter, contest: Contest, schools: dict[str, School], people: DemoPeople,
@@ -739,6 +807,8 @@ def _print_summary(echo: Echo, people: DemoPeople) -> None:
     rows = [("admin + organiser", STAFF[0].phone, STAFF[0].password),
             ("organiser", STAFF[1].phone, STAFF[1].password),
             ("organiser (2nd confirmer)", STAFF[2].phone, STAFF[2].password),
+            ("历下区 unit admin", STAFF[3].phone, STAFF[3].password),
+            ("章丘区 unit admin", STAFF[4].phone, STAFF[4].password),
             ("judge", "13800000011 … 13800000017", JUDGE_PASSWORD)]
     rows += [("school contact", f"138000000{21 + i}", f"{CONTACT_PASSWORD:<14}{school}")
              for i, (_name, school) in enumerate(CONTACTS)]
@@ -752,7 +822,7 @@ def _print_summary(echo: Echo, people: DemoPeople) -> None:
         echo(f"({people.reused} account(s) already existed and kept their own password and roles.)")
     echo("")
     echo("Contests:")
-    for slug in (MEIPAI, ZUIMEI, HUANGYANPEI):
+    for slug in (MEIPAI, ZUIMEI, HUANGYANPEI, LIXIA, ZHANGQIU):
         echo(f"  /c/{slug}")
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,14 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from contest import create_app
 from contest.accounts import service as accounts
 from contest.accounts.actors import SYSTEM
-from contest.accounts.models import User
+from contest.accounts.models import OrganisingUnit, UnitMembership, User
 from contest.clock import LOCAL_TZ, FixedClock
 from contest.config import Settings
 from contest.contests import service as contests
@@ -172,12 +173,60 @@ _phones = itertools.count(1)
 
 @pytest.fixture
 def make_user(app: Flask, clock: FixedClock) -> Callable[..., User]:
-    def make(*roles: str, phone: str | None = None, password: str = PASSWORD, name: str = "") -> User:
+    """An account with these global roles. An "organiser" is also made an organiser of the
+    unit that make_contest's contests belong to (`unit=` names another; `unit_role=` gives
+    another role there), as the back office gives powers by unit."""
+    def make(*roles: str, phone: str | None = None, password: str = PASSWORD, name: str = "",
+             unit: OrganisingUnit | None = None, unit_role: str = "organiser") -> User:
         phone = phone or f"137{next(_phones):08d}"
         user = accounts.create_user(db.session, phone=phone, password=password, roles=list(roles) or ["citizen"],
                                     now=clock.now(), display_name=name)
+        if "organiser" in roles or unit is not None:
+            user.memberships.append(UnitMembership(unit=unit or fixture_unit(clock), role=unit_role, granted_at=clock.now()))
         db.session.commit()
         return user
+    return make
+
+
+def scratch_database(tmp_path: Path, schema: str) -> Iterator[str]:
+    """The URL of an empty database of a test's own, for migrating down and up: a SQLite
+    file, or a PostgreSQL schema of that name (dropped afterwards)."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / (schema + '.sqlite3')}"
+        return
+    engine = create_engine(TEST_DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+TEST_UNIT = "测试主办单位"
+
+
+def fixture_unit(clock: FixedClock | None = None, name: str = TEST_UNIT, level: str = "city", district: str = "") -> OrganisingUnit:
+    """The organising unit of that name, made on first use (committed by the caller)."""
+    unit = db.session.scalar(select(OrganisingUnit).where(OrganisingUnit.name == name))
+    if unit is None:  # as an operator would make it, without the audit row tests would trip over
+        unit = OrganisingUnit(name=name, level=level, district=district,
+                              created_at=clock.now() if clock is not None else datetime.now(UTC))
+        db.session.add(unit)
+        db.session.flush()
+    return unit
+
+
+@pytest.fixture
+def make_unit(app: Flask, clock: FixedClock) -> Callable[..., OrganisingUnit]:
+    def make(name: str, level: str = "district", district: str = "历下区") -> OrganisingUnit:
+        unit = fixture_unit(clock, name, level, district if level == "district" else "")
+        db.session.commit()
+        return unit
     return make
 
 
@@ -230,6 +279,7 @@ def make_contest(app: Flask, clock: FixedClock) -> Callable[..., Contest]:
     def make(kind: str = "media", stage: str = "voting", slug: str | None = None, title: str | None = None,
              categories: tuple[str, ...] = ("摄影作品", "短视频"), **changes: Any) -> Contest:
         n = next(counter)
+        changes.setdefault("unit_id", fixture_unit(clock).id)
         contest = contests.create_contest(db.session, actor=SYSTEM, now=clock.now(), changes=contests.ContestChanges(
             slug=slug or f"test-contest-{n}", kind=kind, title=title or f"测试活动{n}", theme="技能：让生活更美好",
             summary="测试用的活动", rules_text="第一段规则\n\n第二段规则", windows=windows_around(clock.now(), stage), **changes,

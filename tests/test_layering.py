@@ -35,7 +35,7 @@ TOP = len(DOMAINS) + 1
 # its `service` and the named modules that are one coherent operation or schema of it.
 # Keep in step with the table in docs/ARCHITECTURE.md §1, which gives each module's reason.
 PUBLIC: dict[str, frozenset[str]] = {
-    "accounts": frozenset({"models", "service", "audit", "actors"}),
+    "accounts": frozenset({"models", "service", "audit", "actors", "units"}),
     "contests": frozenset({"models", "service",
                            "school_import",  # schools from a spreadsheet: reading, checking, the template
                            "rules"}),  # the rules' schema: Rules, RuleSpec, rules_for_kind, parse_rule

@@ -11,6 +11,7 @@ from ..db import SessionLike
 from ..i18n import label_of
 from .actors import Actor, actor_id
 from .models import AuditEvent
+from .units import audit_scope
 
 # Which values of an event's before/after are codes, and the set of words each code has
 # (contest.i18n.code_labels; each set is registered by the module that defines its codes),
@@ -22,6 +23,7 @@ CODED_VALUES: dict[str, dict[str, str]] = {
     "score": {"status": "score_status"},
     "round": {"state": "round_state", "kind": "round_kind", "aggregation": "round_aggregation"},
     "user": {"roles": "role"},
+    "unit": {"level": "unit_level", "unit_role": "unit_role"},
     # contest.rules names a rule by its key, contest.create/update as "rules.<key>"
     "contest": {"kind": "contest_kind", "captcha_mode": "captcha_mode", "rules.captcha_mode": "captcha_mode"},
     "category": {"kind": "category_kind"},
@@ -51,11 +53,13 @@ def record(
     summary: str = "", ip: str = "",
 ) -> AuditEvent:
     """Append one audit row in the caller's transaction. SYSTEM is stored as no actor
-    (NULL), which pages show as 系统."""
+    (NULL), which pages show as 系统. The row carries the contest and unit of the scope
+    check that let the action through (accounts.units.require), if any."""
+    unit_id, contest_id = audit_scope(session)
     event = AuditEvent(
         actor_id=actor_id(actor), action=action, target_type=target_type,
         target_id=str(target_id), summary=summary[:300], before=_jsonable(before), after=_jsonable(after),
-        ip=ip[:45], created_at=now,
+        ip=ip[:45], created_at=now, unit_id=unit_id, contest_id=contest_id,
     )
     session.add(event)
     return event
@@ -63,10 +67,20 @@ def record(
 
 def list_events(
     session: SessionLike, *, action: str = "", actor_id: int | None = None, target_type: str = "",
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, contest_id: int | None = None, unit_id: int | None = None,
+    scopes: tuple[set[int], set[int]] | None = None,
 ) -> tuple[list[AuditEvent], int]:
-    """Audit events, newest first, filtered, with the total count."""
+    """Audit events, newest first, filtered, with the total count. `scopes` (unit ids,
+    contest ids; accounts.units.visible_scopes) keeps only the events of those units and
+    contests; None keeps everything (the platform's operators)."""
     query = select(AuditEvent)
+    if contest_id is not None:
+        query = query.where(AuditEvent.contest_id == contest_id)
+    if unit_id is not None:
+        query = query.where(AuditEvent.unit_id == unit_id)
+    if scopes is not None:
+        units, contests = scopes
+        query = query.where(AuditEvent.unit_id.in_(units or {-1}) | AuditEvent.contest_id.in_(contests or {-1}))
     if action:
         query = query.where(AuditEvent.action == action)
     if actor_id:

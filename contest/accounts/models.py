@@ -19,6 +19,22 @@ ROLE_LABELS = code_labels("role", {
 })
 SMS_PURPOSES = ("register", "reset")
 
+# The 12 区县 and the 起步区: where schools and district organising units are.
+DISTRICTS = (
+    "历下区", "市中区", "槐荫区", "天桥区", "历城区", "长清区", "章丘区", "济阳区",
+    "莱芜区", "钢城区", "平阴县", "商河县", "济南新旧动能转换起步区",
+)
+
+# Organising units: the city's bodies (市级) and each 区县's (区县级). A contest belongs to
+# one; who may do what in it follows the person's role in that unit (accounts.units).
+UNIT_LEVELS = ("city", "district")
+UNIT_LEVEL_LABELS = code_labels("unit_level", {"city": N_("市级"), "district": N_("区县")})
+UNIT_ROLES = ("admin", "organiser", "reviewer", "judge_manager", "viewer")
+UNIT_ROLE_LABELS = code_labels("unit_role", {
+    "admin": N_("单位管理员"), "organiser": N_("组织者"), "reviewer": N_("审核员"), "judge_manager": N_("评审管理员"),
+    "viewer": N_("查看者"),
+})
+
 
 class User(UserMixin, Base):
     __tablename__ = "user_account"
@@ -41,6 +57,10 @@ class User(UserMixin, Base):
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+    # Loaded when first asked for (the back office): a public page never needs them.
+    memberships: Mapped[list[UnitMembership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UnitMembership.id"
     )
 
     # The secret of the sign-in (LoginSession) this object stands for in the current
@@ -117,6 +137,45 @@ class UserRole(Base):
     granted_at: Mapped[datetime]
 
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+class OrganisingUnit(Base):
+    """A body that runs contests: a city body (济南市教育局, 济南市中华职业教育社) or a
+    区县's (its education bureau). `district` names the 区县 of a district unit."""
+
+    __tablename__ = "organising_unit"
+    __table_args__ = (CheckConstraint("level IN ('city', 'district')", name="level_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    level: Mapped[str] = mapped_column(String(10), default="city")
+    district: Mapped[str] = mapped_column(String(20), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+
+    memberships: Mapped[list[UnitMembership]] = relationship(
+        back_populates="unit", cascade="all, delete-orphan", order_by="UnitMembership.id"
+    )
+
+
+class UnitMembership(Base):
+    """A person's role in a unit: for all the unit's contests, or (contest_id) for one."""
+
+    __tablename__ = "unit_membership"
+    __table_args__ = (
+        Index("ix_unit_membership_user", "user_id", "unit_id"),
+        CheckConstraint("role IN ('admin', 'organiser', 'reviewer', 'judge_manager', 'viewer')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("organising_unit.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    contest_id: Mapped[int | None] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    granted_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    unit: Mapped[OrganisingUnit] = relationship(back_populates="memberships", lazy="joined")
 
 
 class SmsCode(Base):
@@ -197,6 +256,9 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ip: Mapped[str] = mapped_column(String(45), default="")
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # The contest the action was in and its organising unit (None for platform-wide actions).
+    contest_id: Mapped[int | None] = mapped_column(ForeignKey("contest.id", ondelete="SET NULL"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("organising_unit.id", ondelete="SET NULL"), index=True)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 

@@ -18,11 +18,14 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms predates Se
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..accounts.models import OrganisingUnit
 from ..contests.models import DISTRICTS, KINDS, STAGES
 from ..contests.rules import RULE_CHOICE_HINTS, RULE_HINTS, RULES_BY_KEY, Rules, RuleSpec, label_of, rules_for_kind
 from ..contests.service import KIND_LABELS, STAGE_LABELS
@@ -43,6 +46,15 @@ class LocalDateField(DateField):
             raise ValueError(_("请按“年-月-日”填写日期，如 2024-05-20。")) from exc
 
 
+def set_unit_choices(form: ContestForm, creatable: list[OrganisingUnit], every: list[OrganisingUnit]) -> None:
+    """The units a contest may belong to (those the person may create contests in, and the
+    contest's own) and every unit as a possible co-organiser."""
+    form.unit_id.choices = [SelectChoice(u.id, u.name) for u in creatable]
+    form.co_unit_ids.choices = [SelectChoice(u.id, u.name) for u in every]
+    if form.unit_id.data is None and len(creatable) == 1:
+        form.unit_id.data = creatable[0].id
+
+
 class ContestForm(BaseForm):
     slug = StringField(_l("网址标识"), validators=[DataRequired(_l("请填写网址标识。")), Length(max=60)])
     kind = SelectField(_l("活动类型"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
@@ -50,7 +62,9 @@ class ContestForm(BaseForm):
     short_title = StringField(_l("简称"), validators=[Length(max=40)])
     theme = StringField(_l("主题"), validators=[Length(max=120)])
     summary = TextAreaField(_l("简介"), validators=[Length(max=500)])
-    organiser = StringField(_l("主办单位"), validators=[Length(max=200)])
+    unit_id = SelectField(_l("主办单位"), coerce=int, validate_choice=False)
+    co_unit_ids = SelectMultipleField(_l("协办单位"), coerce=int, validate_choice=False,
+                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     rules_text = TextAreaField(_l("活动规则（纯文本，空行分段）"), validators=[Length(max=20000)])
     is_published = BooleanField(_l("在网站上公开"), default=True)
     position = IntegerField(_l("排序"), default=0, validators=[Optional(), NumberRange(min=0, max=1000)])

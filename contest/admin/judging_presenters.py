@@ -43,10 +43,10 @@ def round_line(session: SessionLike, rnd: Round) -> RoundLine:
     return RoundLine(rnd, len(done.per_entry), judges, done.percent, done.assigned, done.submitted)
 
 
-def rounds_by_contest(session: SessionLike) -> list[tuple[Contest, list[RoundLine]]]:
-    """Every contest with its rounds and their progress."""
+def rounds_by_contest(session: SessionLike, actor: User) -> list[tuple[Contest, list[RoundLine]]]:
+    """Every contest the person may see with its rounds and their progress."""
     return [(c, [round_line(session, r) for r in judging.rounds_of(session, c)])
-            for c in contests.list_contests(session, include_unpublished=True)]
+            for c in contests.back_office_contests(session, actor=actor)]
 
 
 def approved_entry_ids(session: SessionLike, contest: Contest) -> list[int]:

@@ -74,7 +74,7 @@ def _url_or(endpoint: str, fallback: str, **values: Any) -> str:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("admin/judging/index.html", items=presenters.rounds_by_contest(db.session))
+    return render_template("admin/judging/index.html", items=presenters.rounds_by_contest(db.session, web.user()))
 
 
 # --- the round form ----------------------------------------------------------------

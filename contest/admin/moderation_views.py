@@ -38,7 +38,7 @@ def _queue_page(args: dict[str, str], *, status: int = 200, error: str = "", sel
     return render_template(
         "admin/moderation_queue.html", page=page, query=query, error=error, selected=selected, reason=reason,
         counts=moderation.queue_counts(db.session, actor=actor, contest_id=query.contest_id),
-        contest_list=contests.list_contests(db.session, include_unpublished=True), form=EmptyForm(),
+        contest_list=contests.back_office_contests(db.session, actor=actor, capability="moderate"), form=EmptyForm(),
         statuses=moderation.QUEUE_STATUSES, status_label=moderation.status_label,
         withdrawals_waiting=len(withdrawals.waiting(db.session, actor=actor)),
     ), status

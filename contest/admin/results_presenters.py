@@ -41,11 +41,12 @@ class ContestLine:
     open_objections: int
 
 
-def contest_lines(session: SessionLike) -> list[ContestLine]:
-    """Every contest with its formula's fingerprint, latest and current publication and open objections."""
+def contest_lines(session: SessionLike, actor: User) -> list[ContestLine]:
+    """Every contest the person may see with its formula's fingerprint, latest and current
+    publication and open objections."""
     # A handful of contests: a few small queries each.
     lines = []
-    for contest in contests.list_contests(session, include_unpublished=True):
+    for contest in contests.back_office_contests(session, actor=actor):
         pubs = results.publications(session, contest)
         current = next((p for p in pubs if p.state in ("publicity", "final")), None)
         lines.append(ContestLine(contest, results.formula_of(session, contest)[1], pubs[0] if pubs else None, current,

@@ -71,7 +71,7 @@ def _publication(contest: Contest, publication_id: int) -> Publication:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("admin/results/index.html", lines=presenters.contest_lines(db.session), now=web.now())
+    return render_template("admin/results/index.html", lines=presenters.contest_lines(db.session, web.user()), now=web.now())
 
 
 # --- the preview and publishing -----------------------------------------------------------
@@ -327,7 +327,11 @@ def export(slug: str, what: str, fmt: str) -> Response:
     table = exports.build_table(
         db.session, contest, what, round_id=int(raw_round) if raw_round.isdigit() and len(raw_round) < 10 else None,
         action=request.args.get("action", "")[:60], target_type=request.args.get("target", "")[:40])
-    ascii_name, name = exports.file_names(contest, what, fmt)
+    return table_response(table, *exports.file_names(contest, what, fmt), fmt)
+
+
+def table_response(table: exports.Table, ascii_name: str, name: str, fmt: str) -> Response:
+    """An export as a download (CSV streamed, or XLSX), never cached."""
     if fmt == "csv":
         response = Response(exports.csv_chunks(table), mimetype="text/csv")
         response.headers["Content-Type"] = "text/csv; charset=utf-8"

@@ -10,19 +10,21 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from .. import web
-from ..accounts import audit
+from ..accounts import audit, units
 from ..accounts import service as accounts
-from ..accounts.models import ROLES
+from ..accounts.models import ROLES, UNIT_ROLES
 from ..actions import run_action
 from ..clock import LOCAL_TZ
 from ..contests import school_import
 from ..contests import service as contests
-from ..contests.models import STAGES, Contest
-from ..errors import DomainError, InvalidInput
+from ..contests.models import DISTRICTS, STAGES, Contest
+from ..contests.service import KIND_LABELS
+from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import db
 from ..forms import posted, required
 from ..i18n import _
 from ..judging import service as judging
+from ..results import exports
 from .access import organisers_only
 from .forms import (
     CategoryForm,
@@ -33,7 +35,9 @@ from .forms import (
     contest_field_labels,
     kind_rules,
     rules_from_post,
+    set_unit_choices,
 )
+from .results_views import table_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -49,7 +53,7 @@ def _page() -> int:
 
 @bp.get("/")
 def dashboard() -> str:
-    items = contests.list_contests(db.session, include_unpublished=True)
+    items = contests.back_office_contests(db.session, actor=web.user())
     now = web.now()
     counts = contests.approved_counts(db.session, [c.id for c in items])
     return render_template("admin/dashboard.html", items=[(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in items])
@@ -71,7 +75,8 @@ def _changes_from(form: ContestForm) -> contests.ContestChanges:
     # Only the chosen kind's fieldset is read; the others are on the page to switch to.
     return contests.ContestChanges(
         slug=(form.slug.data or "").strip(), kind=form.kind.data, title=form.title.data or "", short_title=form.short_title.data or "",
-        theme=form.theme.data or "", summary=form.summary.data or "", organiser=form.organiser.data or "",
+        theme=form.theme.data or "", summary=form.summary.data or "", unit_id=form.unit_id.data,
+        co_unit_ids=tuple(form.co_unit_ids.data or ()),
         rules_text=form.rules_text.data or "", is_published=bool(form.is_published.data), position=form.position.data or 0,
         windows=windows, rules=rules_from_post(form.kind.data, posted().data), awarded_on=form.awarded_on.data,
     )
@@ -104,11 +109,39 @@ def _refused_with_everything(form: ContestForm, contest: Contest | None) -> tupl
     return _contest_form_page(form, contest, 400)
 
 
+def _fill(form: ContestForm, template: contests.ContestChanges) -> None:
+    for name in ("slug", "title", "short_title", "theme", "summary", "unit_id"):
+        getattr(form, name).data = getattr(template, name)
+    _fill_windows(form, template.windows)
+
+
+def _fill_windows(form: ContestForm, windows: dict[str, tuple[datetime | None, datetime | None]]) -> None:
+    """The form's datetime-local fields show Beijing time."""
+    for stage, (start, end) in windows.items():
+        getattr(form, f"{stage}_starts_at").data = start.astimezone(LOCAL_TZ).replace(tzinfo=None) if start else None
+        getattr(form, f"{stage}_ends_at").data = end.astimezone(LOCAL_TZ).replace(tzinfo=None) if end else None
+
+
+def _contest_form(contest: Contest | None) -> ContestForm:
+    """The contest form, its unit choices filled in: the units the person may create
+    contests in (a single one is chosen for them), the contest's own, every unit as co-organiser."""
+    form = ContestForm(obj=contest)
+    creatable = units.units_where(db.session, web.user(), "create")
+    if contest is not None and contest.unit is not None and contest.unit not in creatable:
+        creatable.insert(0, contest.unit)
+    set_unit_choices(form, creatable, units.list_units(db.session))
+    return form
+
+
 @bp.route("/contests/new", methods=["GET", "POST"])
 def contest_new() -> ResponseReturnValue:
-    form = ContestForm()
+    form = _contest_form(None)
     if request.method == "GET":
-        form.kind.data = request.args.get("kind", "media")
+        form.kind.data = request.args.get("kind", "media") if request.args.get("kind") in KIND_LABELS else "media"
+        unit_arg = request.args.get("unit", "")
+        unit = next((u for u in units.units_where(db.session, web.user(), "create") if str(u.id) == unit_arg), None)
+        if unit is not None:  # 新建本单位的活动: filled in from the unit's template
+            _fill(form, contests.contest_template(unit, form.kind.data, web.now()))
         return _contest_form_page(form, None)
     if not form.validate():
         return _refused_with_everything(form, None)
@@ -121,12 +154,10 @@ def contest_new() -> ResponseReturnValue:
 @bp.route("/contests/<int:contest_id>", methods=["GET", "POST"])
 def contest_edit(contest_id: int) -> ResponseReturnValue:
     contest = contests.get_contest_by_id(db.session, contest_id)
-    form = ContestForm(obj=contest)
+    form = _contest_form(contest)
     if request.method == "GET":
-        for stage in STAGES:
-            start, end = contest.window(stage)
-            getattr(form, f"{stage}_starts_at").data = start.astimezone(LOCAL_TZ).replace(tzinfo=None) if start else None
-            getattr(form, f"{stage}_ends_at").data = end.astimezone(LOCAL_TZ).replace(tzinfo=None) if end else None
+        form.co_unit_ids.data = [u.id for u in contest.co_units]
+        _fill_windows(form, {stage: contest.window(stage) for stage in STAGES})
         return _contest_form_page(form, contest)
     if not form.validate():
         return _refused_with_everything(form, contest)
@@ -351,8 +382,82 @@ def audit_log() -> str:
     page = _page()
     action = request.args.get("action", "")[:60]
     target_type = request.args.get("target", "")[:40]
-    events, total = audit.list_events(db.session, action=action, target_type=target_type, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    events, total = audit.list_events(db.session, action=action, target_type=target_type, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+                                      scopes=units.visible_scopes(web.user()))
     # before → after as JSON, each code with its words beside it
     changes = {e.id: (audit.labelled(e.action, e.before), audit.labelled(e.action, e.after)) for e in events}
     return render_template("admin/audit.html", events=events, changes=changes, total=total, page=page, per_page=PER_PAGE,
                            actions=audit.known_actions(db.session), action=action, target_type=target_type)
+
+
+# --- organising units and their members ---------------------------------------------------
+
+
+def _units_page(*, status: int = 200, error: str = "", values: dict[str, str] | None = None) -> tuple[str, int]:
+    user = web.user()
+    return render_template("admin/units.html", units=units.units_where(db.session, user, "view"),
+                           may_create=units.is_platform_admin(user), districts=DISTRICTS, error=error,
+                           values=values or {}, form=EmptyForm()), status
+
+
+@bp.get("/units")
+def units_list() -> tuple[str, int]:
+    return _units_page()
+
+
+@bp.post("/units")
+def unit_create() -> ResponseReturnValue:
+    form = posted()
+    values = {k: form.text(k, 80) for k in ("name", "level", "district")}
+    return run_action(
+        lambda: units.save_unit(db.session, actor=web.user(), unit=None, name=values["name"], level=values["level"],
+                                district=values["district"], now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _units_page(status=exc.status, error=exc.message, values=values),
+        success=_("单位已创建。"), redirect_to=lambda unit: url_for("admin.unit_page", unit_id=unit.id))
+
+
+def _unit_page(unit_id: int, *, status: int = 200, error: str = "", values: dict[str, str] | None = None) -> tuple[str, int]:
+    unit = units.get_unit(db.session, unit_id)
+    user = web.user()
+    own = contests.unit_contests(db.session, unit)
+    return render_template("admin/unit.html", unit=unit, members=units.members_of(db.session, unit), contests=own,
+                           contest_titles={c.id: c.title for c in own},
+                           may_manage=units.can(user, "members", unit_id=unit.id),
+                           may_create=units.can(user, "create", unit_id=unit.id), roles=UNIT_ROLES, error=error,
+                           values=values or {}, form=EmptyForm()), status
+
+
+@bp.get("/units/<int:unit_id>")
+def unit_page(unit_id: int) -> tuple[str, int]:
+    return _unit_page(unit_id)
+
+
+@bp.get("/units/<int:unit_id>/audit.<any(csv, xlsx):fmt>")
+def unit_audit(unit_id: int, fmt: str) -> Response:
+    """The unit's audit log: every action in its contests and on its members."""
+    unit = units.get_unit(db.session, unit_id)
+    table = exports.audit_table(db.session, unit_id=unit.id)
+    return table_response(table, f"audit-unit-{unit.id}.{fmt}", f"{unit.name}-操作日志.{fmt}", fmt)
+
+
+@bp.post("/units/<int:unit_id>/members")
+def unit_member_add(unit_id: int) -> ResponseReturnValue:
+    unit = units.get_unit(db.session, unit_id)
+    form = posted()
+    values = {k: form.text(k, 20) for k in ("phone", "role", "contest_id")}
+    return run_action(
+        lambda: units.add_member_by_phone(db.session, actor=web.user(), unit=unit, phone=values["phone"], role=values["role"],
+                                          contest_id=form.number("contest_id", 9), now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _unit_page(unit_id, status=exc.status, error=exc.message, values=values),
+        success=_("已授予角色。"), redirect_to=url_for("admin.unit_page", unit_id=unit_id))
+
+
+@bp.post("/units/<int:unit_id>/members/<int:membership_id>/remove")
+def unit_member_remove(unit_id: int, membership_id: int) -> ResponseReturnValue:
+    membership = units.get_membership(db.session, membership_id)
+    if membership.unit_id != unit_id:
+        raise NotFound(_("该成员角色不存在。"))
+    return run_action(
+        lambda: units.remove_member(db.session, actor=web.user(), membership=membership, now=web.now(), ip=web.client_ip()),
+        refused=lambda exc: _unit_page(unit_id, status=exc.status, error=exc.message),
+        success=_("已撤销角色。"), redirect_to=url_for("admin.unit_page", unit_id=unit_id))

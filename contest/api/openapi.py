@@ -117,7 +117,10 @@ SCHEMAS: dict[str, Any] = {
     "School": _obj({"id": ID, "name": STRING, "district": STRING}),
     "Contest": _obj({
         "id": ID, "slug": STRING, "kind": {"type": "string", "enum": list(KINDS)}, "title": STRING, "short_title": STRING,
-        "theme": STRING, "summary": STRING, "organiser": STRING, "stage": _ref("Stage"),
+        "theme": STRING, "summary": STRING,
+        "organiser": {**STRING, "description": "the organising units' names, 、-separated (organisers lists them)"},
+        "organisers": {"type": "array", "items": STRING, "description": "the organising unit, then co-organisers"},
+        "district": {**STRING, "description": "the 区县 of a district unit's contest, else empty"}, "stage": _ref("Stage"),
         "windows": _obj({name: _nullable(_ref("Window")) for name in STAGES}),
         "categories": {"type": "array", "items": _ref("Category")},
         "entries_count": {**COUNT, "description": "approved entries"},

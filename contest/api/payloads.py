@@ -45,7 +45,9 @@ def contest(value: Contest, info: StageInfo, entries_count: int) -> dict[str, An
         windows[name] = {"starts_at": when(start), "ends_at": when(end)} if start and end else None
     return {
         "id": value.id, "slug": value.slug, "kind": value.kind, "title": value.title, "short_title": value.short_title,
-        "theme": value.theme, "summary": value.summary, "organiser": value.organiser, "stage": stage(info),
+        "theme": value.theme, "summary": value.summary,
+        "organiser": "、".join(value.organisers), "organisers": value.organisers,
+        "district": value.unit.district if value.unit is not None else "", "stage": stage(info),
         "windows": windows, "categories": [category(c) for c in value.categories], "entries_count": entries_count,
         "url": web.external_url("contests.contest_page", slug=value.slug),
     }

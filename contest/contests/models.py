@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import User
+# The 区县 are the accounts domain's (organising units sit in them too).
+from ..accounts.models import DISTRICTS as DISTRICTS
+from ..accounts.models import OrganisingUnit, User
 from ..db import Base
 
 KINDS = ("selection", "media", "innovation")
@@ -16,14 +18,18 @@ STAGES = ("submission", "review", "voting", "judging", "publicity")
 ENTRY_STATUSES = ("draft", "submitted", "approved", "rejected", "withdrawn")
 CATEGORY_KINDS = ("category", "track", "group")
 TEAM_ROLES = ("leader", "member", "advisor")
-DISTRICTS = (
-    "历下区", "市中区", "槐荫区", "天桥区", "历城区", "长清区", "章丘区", "济阳区",
-    "莱芜区", "钢城区", "平阴县", "商河县", "济南新旧动能转换起步区",
-)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# The units a contest names as co-organisers (协办), shown on its pages; they gain no rights.
+contest_co_unit = Table(
+    "contest_co_unit", Base.metadata,
+    Column("contest_id", ForeignKey("contest.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("organising_unit.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Contest(Base):
@@ -38,7 +44,8 @@ class Contest(Base):
     theme: Mapped[str] = mapped_column(String(120), default="")
     summary: Mapped[str] = mapped_column(String(500), default="")
     rules_text: Mapped[str] = mapped_column(Text, default="")
-    organiser: Mapped[str] = mapped_column(String(200), default="")
+    # The organising unit (主办): whose members may run the contest (accounts.units).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("organising_unit.id", ondelete="RESTRICT"), index=True)
     # Rules as data (quotas, captcha mode, weights …); contests.rules holds the schema.
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     position: Mapped[int] = mapped_column(default=0)
@@ -65,6 +72,16 @@ class Contest(Base):
         back_populates="contest", cascade="all, delete-orphan", order_by="(Category.kind, Category.position, Category.id)",
         lazy="selectin",
     )
+    unit: Mapped[OrganisingUnit | None] = relationship(lazy="joined")
+    co_units: Mapped[list[OrganisingUnit]] = relationship(
+        secondary=contest_co_unit, order_by="(OrganisingUnit.position, OrganisingUnit.id)"
+    )
+
+    @property
+    def organisers(self) -> list[str]:
+        """The names its pages and certificates give: the organising unit, then co-organisers."""
+        units = ([self.unit] if self.unit is not None else []) + [u for u in self.co_units if u.id != self.unit_id]
+        return [u.name for u in units]
 
     def window(self, stage: str) -> tuple[datetime | None, datetime | None]:
         return getattr(self, f"{stage}_starts_at"), getattr(self, f"{stage}_ends_at")

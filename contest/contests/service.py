@@ -6,20 +6,20 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, func, or_, select, table
+from sqlalchemy import ColumnElement, Select, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..accounts import audit
+from ..accounts import audit, units
 from ..accounts.actors import Actor, is_system
-from ..accounts.models import ROLES, User, UserRole
-from ..accounts.service import require_role, set_roles
+from ..accounts.models import ROLES, OrganisingUnit, User, UserRole
+from ..accounts.service import set_roles
 from ..clock import to_local
 from ..db import SessionLike
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
 from . import school_import
 from .models import CATEGORY_KINDS, DISTRICTS, KINDS, STAGES, Category, Contest, Entry, NomineeProfile, School, SchoolContact
@@ -131,6 +131,68 @@ def list_contests(session: SessionLike, *, include_unpublished: bool = False) ->
     query = select(Contest).order_by(Contest.position, Contest.id)
     if not include_unpublished:
         query = query.where(Contest.is_published.is_(True))
+    return list(session.scalars(query))
+
+
+@dataclass
+class HomeListing:
+    """The home page's contests: the city's first, then the 区县's (of one 区县 when asked)."""
+
+    city: list[Contest]
+    district: list[Contest]
+    districts: list[str]  # the 区县 that have public contests, in the platform's order
+    chosen: str  # the 区县 asked for, or "" for all
+
+
+def home_listing(session: SessionLike, *, district: str = "") -> HomeListing:
+    items = list_contests(session)
+    local = [c for c in items if c.unit is not None and c.unit.level == "district"]
+    have = {c.unit.district for c in local if c.unit is not None}
+    chosen = district if district in have else ""
+    return HomeListing(
+        city=[c for c in items if c not in local],
+        district=[c for c in local if not chosen or (c.unit is not None and c.unit.district == chosen)],
+        districts=[d for d in DISTRICTS if d in have], chosen=chosen,
+    )
+
+
+THEME = "技能：让生活更美好"
+
+
+def contest_template(unit: OrganisingUnit, kind: str, now: datetime) -> ContestChanges:
+    """A new contest of a unit as the back office offers it: for a 区县, its own 全民美拍
+    (附件3 of the city's notice), with the stages laid out from tomorrow — a week to
+    submit, review beside it, a week of voting, judging and five days of 公示 — and the
+    default rules (one vote per entry a day, captcha when risky). Nothing is stored."""
+    start = to_local(now).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+    def days(a: int, b: int) -> tuple[datetime, datetime]:
+        return start + timedelta(days=a), start + timedelta(days=b)
+
+    place = unit.district or unit.name
+    title = f"{place}“{THEME}”全民美拍活动" if kind == "media" else ""
+    return ContestChanges(
+        slug=f"unit{unit.id}-{kind}-{to_local(now).year}", kind=kind, title=title,
+        short_title=f"{place}全民美拍"[:40] if kind == "media" else "", theme=THEME, unit_id=unit.id,
+        summary=f"用照片和短视频记录{place}的技能之美，市民投稿、公众投票、专家评审。" if kind == "media" else "",
+        windows={"submission": days(0, 7), "review": days(0, 8), "voting": days(8, 15), "judging": days(15, 18),
+                 "publicity": days(18, 23)},
+    )
+
+
+def unit_contests(session: SessionLike, unit: OrganisingUnit) -> list[Contest]:
+    """A unit's own contests, in display order."""
+    return list(session.scalars(select(Contest).where(Contest.unit_id == unit.id).order_by(Contest.position, Contest.id)))
+
+
+def back_office_contests(session: SessionLike, *, actor: Actor, capability: str = "view") -> list[Contest]:
+    """The contests the actor may work on (every one for the platform's operators), in
+    display order; Forbidden for someone without a role anywhere."""
+    require_somewhere(actor, capability)
+    query = select(Contest).order_by(Contest.position, Contest.id)
+    ids = scoped_contest_ids(actor, capability)
+    if ids is not None:
+        query = query.where(Contest.id.in_(ids))
     return list(session.scalars(query))
 
 
@@ -341,12 +403,14 @@ def schools_in_contest(session: SessionLike, contest: Contest) -> list[School]:
 
 # --- organisers' edits --------------------------------------------------------------
 
-CONTEST_TEXT_FIELDS = {"title": 120, "short_title": 40, "theme": 120, "summary": 500, "organiser": 200, "rules_text": 20000}
+CONTEST_TEXT_FIELDS = {"title": 120, "short_title": 40, "theme": 120, "summary": 500, "rules_text": 20000}
 
 
 def _contest_snapshot(contest: Contest) -> dict[str, Any]:
     snap: dict[str, Any] = {f: getattr(contest, f) for f in ("slug", "kind", "is_published", "position", *CONTEST_TEXT_FIELDS)}
     snap["awarded_on"] = contest.awarded_on.isoformat() if contest.awarded_on else None
+    snap["unit"] = contest.unit.name if contest.unit is not None else None
+    snap["co_units"] = [u.name for u in contest.co_units]
     # Windows in Beijing time whatever zone they came in (the database gives UTC, a form
     # gives +08:00), so an unchanged window never shows up as a change in the audit.
     for stage in STAGES:
@@ -374,7 +438,8 @@ class ContestChanges:
     short_title: str = ""
     theme: str = ""
     summary: str = ""
-    organiser: str = ""
+    unit_id: int | None = None  # the organising unit (主办); None keeps the contest's
+    co_unit_ids: tuple[int, ...] = ()  # co-organising units (协办) shown on its pages
     rules_text: str = ""
     is_published: bool = True
     position: int = 0
@@ -465,31 +530,91 @@ def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now
     contest.updated_at = now
 
 
+def require_staff(actor: Actor) -> None:
+    """Platform-wide records (schools, accounts' roles) are kept by the people who run
+    contests: the platform's operators and the admins and organisers of any unit (and SYSTEM)."""
+    if not is_system(actor) and not units.has_anywhere(actor, "configure"):
+        raise Forbidden(_("您没有权限进行此操作。"))
+
+
+def require_in(session: SessionLike, actor: Actor, contest: Contest, capability: str) -> None:
+    """Forbidden unless the actor holds the capability in the contest's organising unit
+    (accounts.units: SYSTEM passes, operators everywhere); notes the contest for the audit."""
+    units.require(actor, capability, unit_id=contest.unit_id, contest_id=contest.id, session=session)
+
+
+def require_somewhere(actor: Actor, capability: str) -> None:
+    """Forbidden unless the actor holds the capability in some unit (for lists that span
+    contests, which then show only those contests: `scoped_contest_ids`)."""
+    if not is_system(actor) and not units.has_anywhere(actor, capability):
+        raise Forbidden(_("您没有权限进行此操作。"))
+
+
+def scoped_contest_ids(actor: Actor, capability: str) -> Select[Any] | None:
+    """The ids of the contests in which the actor holds the capability, as a subquery to
+    filter by; None where that is every contest (SYSTEM, the platform's operators)."""
+    if is_system(actor):
+        return None
+    scopes = units.visible_scopes(actor, capability)
+    if scopes is None:
+        return None
+    unit_ids, contest_ids = scopes
+    return select(Contest.id).where(or_(Contest.unit_id.in_(unit_ids or {-1}), Contest.id.in_(contest_ids or {-1})))
+
+
+def note_contest(session: SessionLike, contest: Contest) -> None:
+    """The contest the next audit rows belong to (in a loop over several contests)."""
+    units.note_scope(session, unit_id=contest.unit_id, contest_id=contest.id)
+
+
+def _set_units(session: SessionLike, actor: Actor, contest: Contest, changes: ContestChanges) -> None:
+    """The organising unit (one the actor may create contests in) and the co-organisers."""
+    if changes.unit_id is not None and changes.unit_id != contest.unit_id:
+        if session.get(OrganisingUnit, changes.unit_id) is None:
+            raise InvalidInput(_("请选择主办单位。"), field="unit_id")
+        if not is_system(actor) and not units.can(actor, "create", unit_id=changes.unit_id):
+            raise Forbidden(_("您不能为该单位创建活动。"))
+        contest.unit = session.get(OrganisingUnit, changes.unit_id)
+    if contest.unit is None and contest.unit_id is None:
+        raise InvalidInput(_("请选择主办单位。"), field="unit_id")
+    wanted = [i for i in dict.fromkeys(changes.co_unit_ids) if i != (contest.unit_id or changes.unit_id)]
+    co_units = [u for u in (session.get(OrganisingUnit, i) for i in wanted) if u is not None]
+    if len(co_units) != len(wanted):
+        raise InvalidInput(_("协办单位不存在。"), field="co_unit_ids")
+    contest.co_units = co_units
+
+
 def create_contest(session: SessionLike, *, actor: Actor, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
-    """Create a contest (organisers; SYSTEM is an operator or the demo)."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    """Create a contest of a unit: its admins and organisers, the platform's operators, or
+    SYSTEM (an operator at the command line, the demo)."""
+    units.require(actor, "create", unit_id=changes.unit_id, session=session)
+    if changes.unit_id is None:
+        raise InvalidInput(_("请选择主办单位。"), field="unit_id")
     rules = _validate(changes)
     if session.scalar(select(Contest.id).where(Contest.slug == changes.slug)) is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
     contest = Contest(created_at=now, rules={})
     _apply(contest, changes, rules, now)
+    _set_units(session, actor, contest, changes)
     session.add(contest)
     _flush_unique(session, changes.slug)
+    units.note_scope(session, unit_id=contest.unit_id, contest_id=contest.id)
     audit.record(session, actor=actor, action="contest.create", target_type="contest", target_id=contest.id,
                  now=now, after=_contest_snapshot(contest), summary=contest.title, ip=ip)
     return contest
 
 
 def update_contest(session: SessionLike, *, actor: User, contest: Contest, changes: ContestChanges, now: datetime, ip: str = "") -> Contest:
-    """Change a contest's texts, windows and rules; the change is audit-logged."""
-    require_role(actor, "organiser", "admin")
+    """Change a contest's texts, windows and rules; the change is audit-logged. Moving it
+    to another unit needs the right to create contests there."""
+    require_in(session, actor, contest, "configure")
     rules = _validate(changes, contest.rules)
     clash = session.scalar(select(Contest.id).where(Contest.slug == changes.slug, Contest.id != contest.id))
     if clash is not None:
         raise Conflict(_("网址标识“%(slug)s”已被使用。", slug=changes.slug), field="slug")
     before = _contest_snapshot(contest)
     _apply(contest, changes, rules, now)
+    _set_units(session, actor, contest, changes)
     _flush_unique(session, changes.slug)
     old, new = audit.diff(before, _contest_snapshot(contest))
     if new:
@@ -503,8 +628,7 @@ def set_rules(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Change some rules of a contest, each checked by parse_rule and the ranges by check_rule_set; returns
     and audit-logs (before, after) of the rules whose value changed (SYSTEM is an operator at the command line)."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    require_in(session, actor, contest, "configure")
     applicable = {spec.key for spec in rules_for_kind(contest.kind)}
     parsed: dict[str, Any] = {}
     for key, raw in values.items():
@@ -533,8 +657,7 @@ def _flush_unique(session: SessionLike, slug: str) -> None:
 
 def add_category(session: SessionLike, *, actor: Actor, contest: Contest, kind: str, name: str, description: str = "", now: datetime, ip: str = "") -> Category:
     """Add a category, track or group to a contest."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    require_in(session, actor, contest, "configure")
     name = (name or "").strip()
     if kind not in CATEGORY_KINDS:
         raise InvalidInput(_("未知的分类类型。"), field="kind")
@@ -553,7 +676,7 @@ def add_category(session: SessionLike, *, actor: Actor, contest: Contest, kind: 
 
 def remove_category(session: SessionLike, *, actor: User, contest: Contest, category_id: int, now: datetime, ip: str = "") -> None:
     """Remove a category that no entry uses."""
-    require_role(actor, "organiser", "admin")
+    require_in(session, actor, contest, "configure")
     category = next((c for c in contest.categories if c.id == category_id), None)
     if category is None:
         raise NotFound(_("没有找到这个分类。"))
@@ -576,8 +699,7 @@ def update_category(
     """Rename a category, track or group, change its description, order or kind (audit-logged).
     Its kind stays as it is while entries use it: an entry's group and its category are
     different fields, so a used group cannot become a category."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    require_in(session, actor, contest, "configure")
     category = next((c for c in contest.categories if c.id == category_id), None)
     if category is None:
         raise NotFound(_("没有找到这个分类。"))
@@ -639,7 +761,7 @@ def change_role_of_users(
 ) -> int:
     """Grant (or revoke) one role for several accounts at once, each change audit-logged
     as a single one would be; all or nothing. Returns how many accounts changed."""
-    require_role(actor, "organiser", "admin")
+    require_staff(actor)
     if role not in ROLES:
         raise InvalidInput(_("请选择要授予或撤销的角色。"), field="role")
     wanted = sorted(set(user_ids))
@@ -696,8 +818,7 @@ def save_school(
     enrolment: int | str, now: datetime, ip: str = "",
 ) -> School:
     """Create (school None) or change a school; audit-logged."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    require_staff(actor)
     values = _school_values(name, district, level, enrolment)
     clash = select(School.id).where(School.name == values["name"])
     if school is not None:
@@ -738,7 +859,7 @@ code_labels("audit_action", {"school.import": N_("从表格导入学校"), "scho
 
 def preview_school_import(session: SessionLike, *, actor: Actor, data: bytes, filename: str) -> list[school_import.Row]:
     """Every row of an uploaded spreadsheet, checked, with what it would do; nothing stored."""
-    require_role(actor, "organiser", "admin")
+    require_staff(actor)
     return school_import.check_rows(session, school_import.read_rows(data, filename), values_of=_school_values)
 
 
@@ -746,7 +867,7 @@ def import_schools(session: SessionLike, *, actor: User, rows: list[dict[str, st
                    ip: str = "") -> SchoolImport:
     """Store the previewed rows (checked again: a row gone wrong since is left out and
     said), adding or updating schools by name and linking the contacts; audit-logged."""
-    require_role(actor, "organiser", "admin")
+    require_staff(actor)
     if not rows or len(rows) > school_import.MAX_ROWS:
         raise InvalidInput(_("没有可以导入的学校：请重新上传表格。"), code="nothing_to_import")
     checked = school_import.check_rows(session, [{k: str(v)[:200] for k, v in r.items()} for r in rows],
@@ -797,8 +918,7 @@ def unlink_former_contact(session: SessionLike, *, actor: Actor, user: User, now
     the role); removing it keeps a later grant of the role from silently bringing the old
     schools back, and the audit row keeps who acted for which school until when.
     SYSTEM is an operator at the command line."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
+    require_staff(actor)
     if user.has_role("school_contact"):
         return []
     links = list(session.scalars(select(SchoolContact).where(SchoolContact.user_id == user.id)

@@ -26,7 +26,7 @@ from typing import Any, cast
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..accounts import audit
+from ..accounts import audit, units
 from ..accounts.actors import SYSTEM, Actor, actor_id, is_system
 from ..accounts.models import User
 from ..accounts.service import SmsSender, normalize_phone, notify, queue_sms, require_role, set_roles
@@ -54,7 +54,6 @@ from .models import (
     Conflict as ConflictRow,
 )
 
-ORGANISER_ROLES = ("organiser", "admin")
 INVITE_DAYS = 7
 REASON_MAX = 300
 COMMENT_MAX = 2000
@@ -179,8 +178,7 @@ def create_round(
     session: SessionLike, *, actor: Actor, contest: Contest, fields: RoundFields,
     criteria: Sequence[CriterionFields], now: datetime, ip: str = "",
 ) -> Round:
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, contest, "judging")
     _check_fields(fields)
     check_rubric(criteria)
     if session.scalar(select(Round.id).where(Round.contest_id == contest.id, Round.key == fields.key.strip())):
@@ -202,8 +200,7 @@ def update_round(
 ) -> Round:
     """Change a round. The rubric, k and the scale can change only while it is a draft:
     scores already given were given against them."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     _check_fields(fields)
     before = _round_snapshot(rnd)
     if rnd.state == "finalised":
@@ -240,8 +237,7 @@ def set_state(session: SessionLike, *, actor: Actor, rnd: Round, state: str, now
     """Move a round along draft → open → closed → finalised (closed → open reopens it).
     Opening plans the assignment if none exists; finalising needs every assigned score
     submitted."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if (rnd.state, state) not in TRANSITIONS:
         raise Conflict(_("轮次不能从“%(a)s”变为“%(b)s”。", a=state_label(rnd.state), b=state_label(state)))
     if state == "open" and rnd.state == "draft":
@@ -340,8 +336,7 @@ def add_entries(
     session: SessionLike, *, actor: Actor, rnd: Round, entry_ids: Iterable[int], now: datetime, ip: str = "",
 ) -> int:
     """Put approved entries of the round's contest into it; returns how many were new."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.state not in ("draft", "open"):
         raise Conflict(_("轮次已截止，不能再加入作品。"))
     wanted = sorted(set(entry_ids))
@@ -392,8 +387,7 @@ def membership(session: SessionLike, rnd: Round, judge: User) -> PanelMember | N
 def add_judge(session: SessionLike, *, actor: Actor, rnd: Round, user: User, now: datetime, ip: str = "") -> PanelMember:
     """Make an existing account a judge of the round (granting the judge role if needed).
     A withdrawn judge comes back as active."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整评委组。"))
     if not user.has_role("judge"):
@@ -418,8 +412,7 @@ def withdraw_judge(
     session: SessionLike, *, actor: Actor, rnd: Round, judge_id: int, reason: str, now: datetime, ip: str = "",
 ) -> Plan | None:
     """A judge drops out: their unscored entries move to others; every score they gave stays."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     reason = _reason(reason)
     member = session.scalar(select(PanelMember).where(PanelMember.round_id == rnd.id, PanelMember.judge_id == judge_id))
     if member is None or member.status != "active":
@@ -452,8 +445,7 @@ def create_invite(
 ) -> tuple[JudgeInvite, str]:
     """A one-time invitation link for a judge; returns the invite and its token (shown
     once to the organiser, never stored)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("请填写评委姓名。"), field="name")
@@ -542,9 +534,9 @@ class InviteLine:
 
 
 def invites_of(session: SessionLike, *, actor: Actor, rnd: Round, now: datetime) -> list[InviteLine]:
-    """The round's invitations, newest first, with their state (one query)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    """The round's invitations, newest first, with their state (one query); readable by
+    every role of the unit (a link's secret is never stored, so none is shown)."""
+    contests.require_in(session, actor, rnd.contest, "view")
     rows = session.scalars(select(JudgeInvite).where(JudgeInvite.round_id == rnd.id)
                            .order_by(JudgeInvite.id.desc()).options(joinedload(JudgeInvite.used_by)))
     return [InviteLine(i, invite_state(i, now), i.used_by.masked_phone if i.used_by else mask_phone(i.phone))
@@ -574,8 +566,7 @@ def revoke_invite(
     session: SessionLike, *, actor: Actor, rnd: Round, invite_id: int, now: datetime, ip: str = "",
 ) -> JudgeInvite:
     """Withdraw an invitation nobody has accepted yet: its link stops working (audit-logged)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     invite = _round_invite(session, rnd, invite_id)
     if invite_state(invite, now) not in ("pending", "expired"):
         raise Conflict(_("这个邀请已被接受或已撤销，不能再撤销。"), code="invite_settled")
@@ -594,8 +585,8 @@ class SentInvite:
 
 
 def inviting_body(contest: Contest) -> str:
-    """Who an invitation comes from: the contest's organiser, as the contest names it."""
-    return (contest.organiser or contest.short_title or contest.title).strip()[:60]
+    """Who an invitation comes from: the contest's organising unit."""
+    return (contest.unit.name if contest.unit is not None else (contest.short_title or contest.title)).strip()[:60]
 
 
 def send_invite_sms(
@@ -606,8 +597,7 @@ def send_invite_sms(
     old link cannot be sent again: a fresh one (valid another 7 days) replaces it and the
     old one is revoked. The message goes through the outbox and the job runner; past the
     day's budget nothing is texted and the new link is returned to be passed on by hand."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     number = normalize_phone(phone)
     old = _round_invite(session, rnd, invite_id)
     if invite_state(old, now) not in ("pending", "expired"):
@@ -638,8 +628,8 @@ def set_profile(
     session: SessionLike, *, actor: Actor, user: User, organisation: str, title: str, school_id: int | None,
     now: datetime, ip: str = "",
 ) -> JudgeProfile:
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    if not is_system(actor) and not units.has_anywhere(actor, "judging"):
+        raise Forbidden(_("您没有权限进行此操作。"))
     profile = session.get(JudgeProfile, user.id) or JudgeProfile(user_id=user.id)
     session.add(profile)
     before = {"organisation": profile.organisation, "title": profile.title, "school_id": profile.school_id}
@@ -764,8 +754,7 @@ def _scored_pairs(session: SessionLike, rnd: Round) -> set[tuple[int, int]]:
 def rebalance(session: SessionLike, *, actor: Actor, rnd: Round, now: datetime, ip: str = "", seed: int | None = None) -> Plan:
     """Plan k conflict-free judges per entry with balanced loads and apply the plan as a
     diff. Pairs with a score (draft or submitted) and pinned pairs stay as they are."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
     judges = _active_judge_ids(session, rnd)
@@ -805,8 +794,7 @@ def assignment_report(session: SessionLike, rnd: Round) -> Plan:
 
 def pin(session: SessionLike, *, actor: Actor, rnd: Round, judge_id: int, entry_id: int, now: datetime, ip: str = "") -> Assignment:
     """An organiser puts a judge on an entry by hand; kept by every re-balance."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
     if judge_id not in _active_judge_ids(session, rnd) or entry_id not in _entry_ids(session, rnd):
@@ -830,8 +818,7 @@ def unassign(
 ) -> None:
     """An organiser takes a judge off an entry. Refused once the judge has scored it; the
     pair is remembered as an organiser's exclusion so re-balancing never puts it back."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     reason = _reason(reason)
     if rnd.state in ("closed", "finalised"):
         raise Conflict(_("轮次已截止，不能再调整分配。"))
@@ -1000,10 +987,9 @@ def save_score(
 
 def reopen_score(session: SessionLike, *, actor: Actor, score: Score, reason: str, now: datetime, ip: str = "") -> Score:
     """An organiser unlocks a submitted score so the judge can change it (audit-logged)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
-    reason = _reason(reason)
     rnd = get_round(session, score.round_id)
+    contests.require_in(session, actor, rnd.contest, "judging")
+    reason = _reason(reason)
     if rnd.state not in ("open", "closed"):
         raise Conflict(_("只有评审中或已截止的轮次可以退回评分。"))
     if score.status != "submitted":
@@ -1071,13 +1057,18 @@ def compute(session: SessionLike, rnd: Round) -> aggregate.RoundResult:
 
 def compute_for(session: SessionLike, *, actor: User, rnd: Round) -> aggregate.RoundResult:
     """The aggregate for the organiser's dashboard."""
-    require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "view")
     return compute(session, rnd)
+
+
+def _oversees(viewer: User, rnd: Round) -> bool:
+    """Whether the viewer sees the round from the back office (any role in its contest's unit)."""
+    return units.can(viewer, "view", unit_id=rnd.contest.unit_id, contest_id=rnd.contest_id)
 
 
 def visible_result(session: SessionLike, *, viewer: User, rnd: Round) -> aggregate.RoundResult:
     """Organisers see the aggregate any time; judges only once the round is closed."""
-    if isinstance(viewer, User) and viewer.has_role(*ORGANISER_ROLES):
+    if _oversees(viewer, rnd):
         return compute(session, rnd)
     _require_panel_judge(session, rnd, viewer)
     if rnd.state not in ("closed", "finalised"):
@@ -1167,8 +1158,7 @@ def advance(
 ) -> int:
     """Put the best entries of a finalised round into the next round, by top N (ties at
     the cut all pass) or by a score threshold."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.state != "finalised":
         raise Conflict(_("请先将本轮定稿，再晋级作品。"))
     if target.contest_id != rnd.contest_id or target.id == rnd.id:
@@ -1190,8 +1180,7 @@ def advance(
 
 def set_live_entry(session: SessionLike, *, actor: Actor, rnd: Round, entry_id: int | None, now: datetime, ip: str = "") -> Round:
     """The organiser brings an entry on stage (or clears the stage)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, rnd.contest, "judging")
     if rnd.kind != "live":
         raise Conflict(_("只有现场路演轮次可以切换路演项目。"))
     if rnd.state != "open":
@@ -1227,7 +1216,7 @@ class LiveBoard:
 def live_board_for(session: SessionLike, *, viewer: User, rnd: Round) -> LiveBoard:
     """The big screen, for organisers and the round's active judges only (the screen
     PC is signed in as an organiser); only live rounds have one."""
-    if not (isinstance(viewer, User) and viewer.has_role(*ORGANISER_ROLES)):
+    if not _oversees(viewer, rnd):
         _require_panel_judge(session, rnd, viewer)
     if rnd.kind != "live":
         raise NotFound(_("只有现场路演轮次有大屏幕。"), code="not_live")
@@ -1285,8 +1274,7 @@ def contest_judges(session: SessionLike, contest: Contest) -> list[User]:
 
 def notice_recipients(session: SessionLike, *, actor: Actor, contest: Contest, audience: str) -> list[User]:
     """Who a notice to this audience reaches (organisers only)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, contest, "configure")
     if audience == "judges":
         return contest_judges(session, contest)
     if audience in contests.NOTICE_AUDIENCES_OF_SCHOOLS:

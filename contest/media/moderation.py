@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -31,12 +32,13 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from ..accounts import audit
 from ..accounts.models import AuditEvent, User
-from ..accounts.service import SmsSender, notify, require_role
+from ..accounts.service import SmsSender, notify
+from ..contests import service as contests
 from ..contests.models import ENTRY_STATUSES, Contest, Entry
 from ..db import SessionLike, rowcount
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels, label_of
-from .models import DuplicateFlag, MediaItem
+from .models import DuplicateFlag, MediaItem, WithdrawalRequest
 from .submissions import RESUBMIT_ACTION
 
 DECISIONS = ("approve", "reject", "return")
@@ -172,17 +174,51 @@ def _entry_options() -> list[LoaderOption]:
     ]
 
 
+def _scoped(session: SessionLike, query: Any, actor: User, contest_id: int | None) -> Any:
+    """Entries of the contest asked for (checked), else of every contest the actor moderates."""
+    if contest_id is not None:
+        contests.require_in(session, actor, contests.get_contest_by_id(session, contest_id), "moderate")
+        return query.where(Entry.contest_id == contest_id)
+    contests.require_somewhere(actor, "moderate")
+    ids = contests.scoped_contest_ids(actor, "moderate")
+    return query if ids is None else query.where(Entry.contest_id.in_(ids))
+
+
+def _contest_of_entry(session: SessionLike, entry_id: int) -> int:
+    contest_id = session.scalar(select(Entry.contest_id).where(Entry.id == entry_id))
+    if contest_id is None:
+        raise NotFound(_("没有找到这件作品。"))
+    return contest_id
+
+
+def contest_of_target(session: SessionLike, *, entry_id: int | None = None, flag_id: int | None = None,
+                      request_id: int | None = None) -> Contest:
+    """The contest an entry, a duplicate flag or a withdrawal request belongs to (NotFound
+    when there is none): the back office checks the person's role in it first."""
+    if flag_id is not None:
+        flag = session.get(DuplicateFlag, flag_id)
+        if flag is None:
+            raise NotFound(_("没有找到这条疑似重复提示。"))
+        entry_id = flag.entry_id
+    if request_id is not None:
+        request = session.get(WithdrawalRequest, request_id)
+        if request is None:
+            raise NotFound(_("没有找到这份撤回申请。"))
+        entry_id = request.entry_id
+    entry = session.get(Entry, entry_id) if entry_id is not None else None
+    if entry is None:
+        raise NotFound(_("没有找到这件作品。"))
+    return entry.contest
+
+
 def moderation_queue(
     session: SessionLike, *, actor: User, contest_id: int | None = None, status: str = "submitted", page: int = 1,
     per_page: int = PER_PAGE,
 ) -> tuple[list[ReviewItem], int]:
     """Entries awaiting (or past) moderation with their media and open duplicate flags, in 5 queries at most."""
-    require_role(actor, "organiser", "admin")
     if status not in QUEUE_STATUSES:
         raise InvalidInput(_("未知的作品状态。"), code="unknown_status")
-    query = select(Entry)
-    if contest_id is not None:
-        query = query.where(Entry.contest_id == contest_id)
+    query = _scoped(session, select(Entry), actor, contest_id)
     if status != "all":
         query = query.where(Entry.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -197,10 +233,7 @@ def moderation_queue(
 
 def queue_counts(session: SessionLike, *, actor: User, contest_id: int | None = None) -> dict[str, int]:
     """Entries per status (and "all"), in one query, for the queue's tabs."""
-    require_role(actor, "organiser", "admin")
-    query = select(Entry.status, func.count()).group_by(Entry.status)
-    if contest_id is not None:
-        query = query.where(Entry.contest_id == contest_id)
+    query = _scoped(session, select(Entry.status, func.count()).group_by(Entry.status), actor, contest_id)
     counts = {s: 0 for s in ENTRY_STATUSES}
     counts.update({s: n for s, n in session.execute(query)})
     counts["all"] = sum(counts.values())
@@ -209,12 +242,13 @@ def queue_counts(session: SessionLike, *, actor: User, contest_id: int | None = 
 
 def entry_for_review(session: SessionLike, *, actor: User, entry_id: int) -> ReviewItem:
     """One entry with its media, profile or team, and every duplicate flag (open and resolved)."""
-    require_role(actor, "organiser", "admin")
+    contests.require_somewhere(actor, "moderate")
     entry = session.scalar(
         select(Entry).where(Entry.id == entry_id).options(*_entry_options(), selectinload(Entry.team_members))
     )
     if entry is None:
         raise NotFound(_("没有找到这件作品。"))
+    contests.require_in(session, actor, entry.contest, "moderate")
     return _with_media_and_flags(session, [entry], open_only=False)[0]
 
 
@@ -304,7 +338,7 @@ def decide(
     now: datetime, ip: str = "",
 ) -> list[Entry]:
     """Approve, reject or send back one or more submitted entries; audit-logged, entrants notified."""
-    require_role(actor, "organiser", "admin")
+    contests.require_somewhere(actor, "moderate")
     if decision not in DECISIONS:
         raise InvalidInput(_("请选择审核结果：通过、不通过或退回修改。"), code="unknown_decision", field="decision")
     ids = list(dict.fromkeys(entry_ids))
@@ -320,6 +354,7 @@ def decide(
         entry = found.get(entry_id)
         if entry is None:
             raise NotFound(_("没有找到作品 #%(id)s。", id=entry_id))
+        contests.require_in(session, actor, entry.contest, "moderate")
         if entry.status != "submitted":
             raise Conflict(_("作品“%(title)s”（#%(id)s）当前状态为“%(status)s”，只能审核待审核的作品。",
                              title=entry.title, id=entry.id, status=status_label(entry.status)), code="not_submitted")
@@ -338,6 +373,7 @@ def decide(
         raise Conflict(_("有作品刚刚被其他人审核过，请刷新页面后重试。"), code="decided_meanwhile")
     for entry in entries:
         old_status, old_reason = before[entry.id]
+        contests.note_contest(session, entry.contest)
         audit.record(session, actor=actor, action=f"entry.{decision}", target_type="entry", target_id=entry.id, now=now,
                      before={"status": old_status, "moderation_reason": old_reason},
                      after={"status": after, "moderation_reason": text}, summary=entry.title, ip=ip)
@@ -350,10 +386,12 @@ def decide(
 
 def resolve_duplicate_flag(session: SessionLike, *, actor: User, flag_id: int, now: datetime, ip: str = "") -> DuplicateFlag:
     """Mark a duplicate flag as looked at and settled; audit-logged."""
-    require_role(actor, "organiser", "admin")
+    contests.require_somewhere(actor, "moderate")
     flag = session.get(DuplicateFlag, flag_id, with_for_update=True)
     if flag is None:
         raise NotFound(_("没有找到这条疑似重复提示。"))
+    contests.require_in(session, actor, contests.get_contest_by_id(session, _contest_of_entry(session, flag.entry_id)),
+                        "moderate")
     if flag.resolved_at is not None:
         raise Conflict(_("这条疑似重复提示已处理过了。"), code="flag_resolved")
     changed = rowcount(session.execute(

@@ -16,7 +16,8 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts import audit
 from ..accounts.models import User
-from ..accounts.service import SmsSender, notify, require_role
+from ..accounts.service import SmsSender, notify
+from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..errors import Conflict, InvalidInput, NotFound
@@ -78,10 +79,12 @@ def request_withdrawal(session: SessionLike, *, actor: User, entry_id: int, reas
 
 def waiting(session: SessionLike, *, actor: User, limit: int = 100) -> list[WithdrawalRequest]:
     """Pending requests, oldest first, for the moderation desk."""
-    require_role(actor, "organiser", "admin")
-    return list(session.scalars(
-        select(WithdrawalRequest).where(WithdrawalRequest.state == "pending")
-        .order_by(WithdrawalRequest.created_at, WithdrawalRequest.id).limit(limit)))
+    contests.require_somewhere(actor, "moderate")
+    query = select(WithdrawalRequest).where(WithdrawalRequest.state == "pending")
+    ids = contests.scoped_contest_ids(actor, "moderate")
+    if ids is not None:
+        query = query.where(WithdrawalRequest.entry_id.in_(select(Entry.id).where(Entry.contest_id.in_(ids))))
+    return list(session.scalars(query.order_by(WithdrawalRequest.created_at, WithdrawalRequest.id).limit(limit)))
 
 
 def entries_of(session: SessionLike, requests: list[WithdrawalRequest]) -> dict[int, Entry]:
@@ -97,15 +100,16 @@ def decide_withdrawal(session: SessionLike, sender: SmsSender, *, actor: User, r
                       reason: str, now: datetime, ip: str = "") -> WithdrawalRequest:
     """Approve (the entry is withdrawn: its votes stop counting, its slot is freed) or
     decline a pending request, with a reason the requester reads (flushed)."""
-    require_role(actor, "organiser", "admin")
+    contests.require_somewhere(actor, "moderate")
     request = session.get(WithdrawalRequest, request_id, with_for_update=True)
     if request is None:
         raise NotFound(_("没有找到这份撤回申请。"))
+    entry = session.get(Entry, request.entry_id)
+    assert entry is not None
+    contests.require_in(session, actor, entry.contest, "moderate")
     if request.state != "pending":
         raise Conflict(_("这份撤回申请已经处理过了。"), code="withdrawal_decided")
     text = _reason(reason, missing=N_("请写明批准或不批准的理由（至少 4 个字），申请人会看到。"))
-    entry = session.get(Entry, request.entry_id)
-    assert entry is not None
     before = entry.status
     request.state = "approved" if approve else "declined"
     request.decided_by_id, request.decision_reason, request.decided_at = actor.id, text, now

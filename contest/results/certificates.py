@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -88,9 +87,8 @@ def award_date(contest: Contest, publication: Publication) -> date:
 
 
 def organisers_of(contest: Contest) -> tuple[str, ...]:
-    """The contest's organisers, one per line (split on spaces, 、 and commas)."""
-    names = tuple(n for n in re.split(r"[\s\u3000、,，;；]+", contest.organiser or "") if n)
-    return names or DEFAULT_ORGANISERS
+    """The contest's organising unit and co-organisers, one per line."""
+    return tuple(contest.organisers) or DEFAULT_ORGANISERS
 
 
 CHINESE_DIGITS = "〇一二三四五六七八九"

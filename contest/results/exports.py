@@ -317,9 +317,11 @@ def _judge_name(user: User | None) -> str:
 # --- the audit log ------------------------------------------------------------------------
 
 
-def audit_table(session: SessionLike, *, action: str = "", target_type: str = "") -> Table:
-    """The audit log, newest first, with the filters of the audit page."""
-    events, total = audit.list_events(session, action=action, target_type=target_type, limit=AUDIT_ROWS_MAX)
+def audit_table(session: SessionLike, *, action: str = "", target_type: str = "", contest_id: int | None = None,
+                unit_id: int | None = None) -> Table:
+    """The audit log of one contest (or one unit), newest first, with the filters of the audit page."""
+    events, total = audit.list_events(session, action=action, target_type=target_type, limit=AUDIT_ROWS_MAX,
+                                      contest_id=contest_id, unit_id=unit_id)
     # The action and the target are shown in words; their codes follow in columns of their own,
     # after the existing ones, for whoever filters or joins the file by code.
     header = [_("时间"), _("操作人"), _("操作"), _("对象类型"), _("对象编号"), _("摘要"), _("变更前"), _("变更后"),
@@ -355,7 +357,7 @@ def build_table(session: SessionLike, contest: Contest, what: str, *, round_id: 
     if what == "scores":
         return scores_table(session, contest, round_id=round_id)
     if what == "audit":
-        return audit_table(session, action=action, target_type=target_type)
+        return audit_table(session, action=action, target_type=target_type, contest_id=contest.id)
     raise NotFound(_("没有这种导出。"))
 
 

@@ -28,9 +28,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..accounts import audit
-from ..accounts.actors import Actor, actor_id, is_system
+from ..accounts.actors import Actor, actor_id
 from ..accounts.models import User
-from ..accounts.service import require_role
 from ..clock import to_local
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
@@ -47,7 +46,6 @@ from ..voting.models import Vote
 from . import formulas
 from .models import FormulaChange, Objection, ObjectionEvidence, Publication, ResultFormula
 
-ORGANISER_ROLES = ("organiser", "admin")
 PUBLICITY_DAYS = 5
 OBJECTION_MAX = 2000
 OBJECTION_MIN = 10
@@ -111,8 +109,7 @@ def set_formula(
     reason: str = "", override: bool = False, ip: str = "",
 ) -> ResultFormula:
     """Store a formula. Once locked (formula_lock) it takes override=True and a reason."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, contest, "results")
     try:
         clean = formulas.check_formula(contest.kind, formula)
     except ValueError as exc:
@@ -312,8 +309,7 @@ def request_publication(
 ) -> Publication:
     """The first organiser's step: freeze the results as computed now (after sealing the
     ledger's pending events) and wait for a second organiser's confirmation."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, contest, "results")
     if not 1 <= publicity_days <= 30:
         raise InvalidInput(_("公示期应为 1 到 30 天。"), field="publicity_days")
     if contest.voting_ends_at is not None and now < contest.voting_ends_at:
@@ -348,7 +344,10 @@ def request_publication(
 def confirm_publication(session: SessionLike, *, actor: User, publication: Publication, now: datetime, ip: str = "") -> Publication:
     """The second organiser's confirmation: the results go public and 公示 starts. Always
     a person: the system cannot be the second organiser."""
-    actor = require_role(actor, *ORGANISER_ROLES)
+    if not isinstance(actor, User):
+        raise Forbidden(_("发布结果需要另一位组织者确认，不能由系统确认。"), code="second_organiser_required")
+    # Both people must be organisers of the contest's own unit (operators count as such).
+    contests.require_in(session, actor, publication.contest, "results")
     if publication.state != "pending":
         raise Conflict(_("这份结果不在等待确认状态。"))
     if publication.requested_by_id == actor.id:
@@ -367,8 +366,7 @@ def confirm_publication(session: SessionLike, *, actor: User, publication: Publi
 
 
 def cancel_publication(session: SessionLike, *, actor: Actor, publication: Publication, now: datetime, ip: str = "") -> None:
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, publication.contest, "results")
     if publication.state != "pending":
         raise Conflict(_("只能撤回等待确认的结果。"))
     publication.state = "cancelled"
@@ -379,8 +377,7 @@ def cancel_publication(session: SessionLike, *, actor: Actor, publication: Publi
 
 def finalise_publication(session: SessionLike, *, actor: Actor, publication: Publication, now: datetime, ip: str = "") -> Publication:
     """After 公示, with every objection answered, the results become final."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, publication.contest, "results")
     if publication.state != "publicity":
         raise Conflict(_("只有公示中的结果可以确认为最终结果。"))
     if publication.publicity_ends_at and now < publication.publicity_ends_at:
@@ -517,8 +514,7 @@ def answer_objection(
 ) -> Objection:
     """An organiser's public answer. An upheld objection that changes results is
     followed by an amendment (a new publication version with its reason)."""
-    if not is_system(actor):
-        require_role(actor, *ORGANISER_ROLES)
+    contests.require_in(session, actor, contests.get_contest_by_id(session, objection.contest_id), "results")
     answer = (answer or "").strip()
     if len(answer) < 5:
         raise InvalidInput(_("请写明答复内容（至少 5 个字）。"), field="answer")

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from .. import LOCALES, web
 from ..accounts import service as accounts
 from ..contests import service as contests
+from ..contests.models import Contest
 from ..extensions import db, limiter
 
 bp = Blueprint("site", __name__)
@@ -15,12 +16,16 @@ bp = Blueprint("site", __name__)
 
 @bp.get("/")
 def home() -> str:
-    items = contests.list_contests(db.session)
+    listing = contests.home_listing(db.session, district=request.args.get("district", "")[:20])
+    items = listing.city + listing.district
     counts = contests.approved_counts(db.session, [c.id for c in items])
     now = web.now()
-    cards = [(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in items]
+
+    def cards(group: list[Contest]) -> list[tuple[Contest, contests.StageInfo, int]]:
+        return [(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in group]
     # The demo's contests are marked; the page then says its dates and people are made up.
-    return render_template("site/home.html", cards=cards, demo=any(c.is_demo for c in items))
+    return render_template("site/home.html", cards=cards(listing.city), district_cards=cards(listing.district),
+                           districts=listing.districts, chosen=listing.chosen, demo=any(c.is_demo for c in items))
 
 
 @bp.get("/terms")

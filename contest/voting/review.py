@@ -38,7 +38,7 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from ..accounts import audit
 from ..accounts.models import User
-from ..accounts.service import normalize_phone, require_role
+from ..accounts.service import normalize_phone
 from ..clock import LOCAL_TZ
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
@@ -300,7 +300,7 @@ def preview_change(
     rule: VoteRule | None = None, vote_ids: list[int] | None = None,
 ) -> Preview:
     """How many votes a void (to='voided') or release (to='valid') would change, before it is confirmed."""
-    require_role(actor, "organiser", "admin")
+    contests.require_in(session, actor, contests.get_contest_by_id(session, contest_id), "fraud")
     if to not in ACTS_ON:
         raise InvalidInput(_("未知的操作。"), code="unknown_action")
     text = _reason(reason, to)
@@ -328,9 +328,9 @@ def _change(
     session: SessionLike, *, actor: User, contest_id: int, to: str, reason: str, now: datetime, ip: str,
     rule: VoteRule | None, vote_ids: list[int] | None, expected_count: int | None,
 ) -> ActionResult:
-    require_role(actor, "organiser", "admin")
-    text = _reason(reason, to)
     contest = contests.get_contest_by_id(session, contest_id)
+    contests.require_in(session, actor, contest, "fraud")
+    text = _reason(reason, to)
     resolved = _resolve(session, contest.id, rule, vote_ids)
     ids = _matching_ids(session, resolved.where, ACTS_ON[to])
     if expected_count is not None and len(ids) != expected_count:
@@ -420,8 +420,8 @@ class ContestVotes:
 def contests_with_voting(session: SessionLike, *, actor: User, now: datetime) -> list[ContestVotes]:
     """Contests that have a voting window, with the votes of their entries in the running
     by status (voting.figures: the transparency page's totals before anything is withheld)."""
-    require_role(actor, "organiser", "admin")
-    items = [c for c in contests.list_contests(session, include_unpublished=True) if c.voting_starts_at is not None]
+    items = [c for c in contests.back_office_contests(session, actor=actor, capability="fraud")
+             if c.voting_starts_at is not None]
     competing = _competing(session, [c.id for c in items])
     result = []
     for c in items:
@@ -471,8 +471,8 @@ def contest_overview(session: SessionLike, *, actor: User, contest_id: int, now:
     """Per entry with votes: counted / held / voided (voting.figures), suspicious and the
     highest risk score; the entries most in need of a look first (held + suspicious, then
     risk). An entry no longer in the running keeps its row, marked with its status."""
-    require_role(actor, "organiser", "admin")
     contest = contests.get_contest_by_id(session, contest_id)
+    contests.require_in(session, actor, contest, "fraud")
     found = figures(session, contest.id, now=now)
     suspicious = func.coalesce(func.sum(case((and_(Vote.status == "valid", Vote.risk_score > 0), 1), else_=0)), 0)
     risk = {row.entry_id: row for row in session.execute(
@@ -577,10 +577,11 @@ def _sources(session: SessionLike, entry_id: int, column: Any) -> list[SourceRow
 
 def entry_under_review(session: SessionLike, *, actor: User, entry_id: int) -> Entry:
     """An entry whose votes an organiser is looking at, or NotFound."""
-    require_role(actor, "organiser", "admin")
+    contests.require_somewhere(actor, "fraud")
     entry = session.get(Entry, entry_id)
     if entry is None:
         raise NotFound(_("没有找到这件作品。"))
+    contests.require_in(session, actor, entry.contest, "fraud")
     return entry
 
 

@@ -14,7 +14,6 @@ from sqlalchemy.orm import joinedload
 from .. import metrics
 from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
-from ..accounts.service import require_role
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..antifraud.service import Verdict, VoteSignals
@@ -223,11 +222,12 @@ def receipt_status(session: SessionLike, receipt: str) -> tuple[Vote, list[Any]]
 
 def change_status(session: SessionLike, *, actor: Actor, vote_ids: list[int], to: str, reason: str, now: datetime) -> int:
     """Void (to='voided') or release (to='valid') votes with a reason; returns how many changed."""
-    if not is_system(actor):
-        require_role(actor, "organiser", "admin")
     kind = {"voided": "void", "valid": "release"}[to]
     allowed_from = ("valid", "held") if to == "voided" else ("held",)
     votes = list(session.scalars(select(Vote).where(Vote.id.in_(vote_ids), Vote.status.in_(allowed_from)).with_for_update()))
+    contests.require_somewhere(actor, "fraud")
+    for contest_id in sorted({v.contest_id for v in votes}):
+        contests.require_in(session, actor, contests.get_contest_by_id(session, contest_id), "fraud")
     for vote in votes:
         vote.status = to
         vote.status_reason = reason[:300]

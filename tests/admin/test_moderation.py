@@ -222,7 +222,7 @@ def test_queue_runs_a_bounded_number_of_queries(client, organiser, make_contest,
         assert page.count("疑似重复</span>") == 2 * (n - 1)  # each flag shows on both entries
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[1] <= 14, counts
+    assert counts[1] <= 15, counts  # one of them: the person's roles in units, for the scope check
 
 
 # --- decisions ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from contest.extensions import db
 OPERATIONS: dict[str, Callable[[Any, Contest, Any], object]] = {
     "create_contest": lambda actor, contest, now: contests.create_contest(
         db.session, actor=actor, now=now, changes=contests.ContestChanges(slug="another-contest", kind="media",
-                                                                         title="另一项活动")),
+                                                                         title="另一项活动", unit_id=contest.unit_id)),
     "set_rules": lambda actor, contest, now: contests.set_rules(db.session, actor=actor, contest=contest,
                                                                values={"votes_per_day": 3}, now=now),
     "add_category": lambda actor, contest, now: contests.add_category(db.session, actor=actor, contest=contest,

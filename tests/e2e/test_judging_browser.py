@@ -57,7 +57,7 @@ def _marks(total: float) -> list[float]:
 def live_final(app: Flask, clock: FixedClock, make_user, make_school, make_contest, make_entry):  # type: ignore[no-untyped-def]
     now = clock.now()
     contest = make_contest(kind="innovation", stage="judging", slug="huangyanpei-e2e", title="黄炎培职业教育创新创业大赛",
-                           short_title="黄炎培大赛", categories=(), organiser="济南市中华职业教育社")
+                           short_title="黄炎培大赛", categories=())
     entries: list[Entry] = []
     for i, (title, school_name, team) in enumerate(PROJECTS):
         school = make_school(name=school_name)

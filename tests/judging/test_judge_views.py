@@ -77,7 +77,7 @@ def build(app: Flask, clock: FixedClock, make_user, make_school, make_contest, m
         n = next(counter)
         now = clock.now()
         contest = make_contest(kind="innovation", stage="judging", slug=f"hyp-{n}", title=f"黄炎培创新创业大赛{n}",
-                               categories=(), organiser="济南市中华职业教育社")
+                               categories=())
         schools = [make_school(name=f"济南第{n}{i}职业学校") for i in range(entries)]
         made = []
         for i in range(entries):

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from contest.accounts.actors import SYSTEM
 from contest.accounts.models import AuditEvent, User
 from contest.contests.models import Contest, Entry
+from contest.errors import Forbidden
 from contest.extensions import db
 from contest.jobs import jobs_of
 from contest.judging import service as judging
@@ -33,7 +34,7 @@ from contest.results.models import FormulaChange, Objection, PreparedFile, Publi
 from contest.typesetting import resolve_font
 from contest.voting import ledger
 from contest.voting import service as voting
-from tests.conftest import csrf_token, sign_in_id
+from tests.conftest import csrf_token, fixture_unit, sign_in_id
 from tests.site.isolation import committed
 
 RUBRIC = [judging.CriterionFields("事迹感染力", 60, 60), judging.CriterionFields("技能水平", 40, 40)]
@@ -81,13 +82,14 @@ def world(app: Flask, clock: Any, make_user: Any, make_contest: Any, make_entry:
     """A 最美职校生 selection in its voting stage: four nominees (the third with a title
     that looks like a formula), votes (valid, one held, one voided), a finalised 专家评审
     round without the fourth nominee, and a second round still open."""
+    society, bureau = fixture_unit(clock, "济南市中华职业教育社"), fixture_unit(clock, "济南市教育局")
     contest = make_contest(kind="selection", stage="voting", slug="zuimei-test", title="济南市“最美职校生”网络评选活动",
-                           categories=(), organiser="济南市中华职业教育社　济南市教育局")
+                           categories=(), unit_id=society.id, co_unit_ids=(bureau.id,))
     schools = [make_school(f"济南测试职业学校{i}") for i in range(1, 3)]
     titles = ["匠心筑梦的护理之星", "数控车间里的追光少年", INJECTED_TITLE, "乡村振兴的电商新农人"]
     entries = [make_entry(contest, title=t, school=schools[i % 2], nominee=f"学生{i + 1}") for i, t in enumerate(titles)]
-    org_a = make_user("organiser", name="组织者甲")
-    org_b = make_user("organiser", name="组织者乙")
+    org_a = make_user("organiser", name="组织者甲", unit=society)
+    org_b = make_user("organiser", name="组织者乙", unit=society)
     citizen = make_user("citizen")
     judges = [make_user("judge", name=f"评委{i}") for i in (1, 2)]
     now = clock.now()
@@ -351,7 +353,9 @@ def test_exports_open_with_chinese_headers_and_the_rows_created(client: FlaskCli
         assert {r[0] for r in rows} == {"专家评审"}
         assert OPEN_ROUND_COMMENT not in json.dumps(rows, ensure_ascii=False)
     else:
-        assert len(rows) == committed(select(func.count()).select_from(AuditEvent))
+        # The contest's own audit rows (not the units' or other contests').
+        assert len(rows) == committed(select(func.count()).select_from(AuditEvent)
+                                      .where(AuditEvent.contest_id == world.contest.id)) > 10
 
 
 @pytest.mark.parametrize("fmt", exports.FORMATS)
@@ -493,6 +497,26 @@ def test_certificate_says_who_what_and_carries_its_check_code(world: World, cloc
     assert cert.code == certificates.verification_code(publication.fingerprint, world.entries[0].id, "最美职校生")
     assert len(cert.code) == 8 and cert.number.endswith(f"-{world.entries[0].id:05d}")
     assert certificates.chinese_date(cert.issued_on) == "二〇二三年五月十九日"
+
+
+def test_a_publication_is_confirmed_only_by_an_organiser_of_the_contests_own_unit(world: World, clock: Any,
+                                                                               make_user: Any, make_unit: Any) -> None:
+    """Two people publish results, both organisers of the contest's unit: an organiser of
+    another unit (a 区县's, or the co-organising bureau's) cannot be the second."""
+    after_voting(clock)
+    publication = results.request_publication(db.session, actor=world.org_a, contest=world.contest, now=clock.now())
+    db.session.commit()
+    district = make_user("organiser", name="历下区组织者", unit=make_unit("历下区教育和体育局"))
+    co_organiser = make_user("organiser", name="市教育局组织者", unit=fixture_unit(clock, "济南市教育局"))
+    reviewer = make_user("citizen", name="审核员", unit=fixture_unit(clock, "济南市中华职业教育社"), unit_role="reviewer")
+    for outsider in (district, co_organiser, reviewer):
+        with pytest.raises(Forbidden):
+            results.confirm_publication(db.session, actor=outsider, publication=publication, now=clock.now())
+        db.session.rollback()
+        assert results.get_publication(db.session, publication.id).state == "pending"
+    results.confirm_publication(db.session, actor=world.org_b, publication=publication, now=clock.now())
+    db.session.commit()
+    assert results.get_publication(db.session, publication.id).state == "publicity"
 
 
 def test_certificates_are_dated_with_the_award_date_else_the_publication_day(world: World, clock: Any) -> None:
@@ -666,7 +690,7 @@ def test_prepared_files_are_for_organisers_of_the_contest_and_kept_a_day(app: Fl
     assert post(client, f"{world.base}/prepare/audit.csv", page=f"{world.base}/exports").status_code == 302
     run_file_jobs(app)
     [file] = committed_files(world.contest.id)
-    other = make_contest(kind="media", stage="voting", slug="other-contest")
+    other = make_contest(kind="media", stage="voting", slug="other-contest", unit_id=world.contest.unit_id)
     assert client.get(f"/admin/results/{other.slug}/prepared/{file.id}").status_code == 404  # not that contest's
     sign_in(client, world.citizen)
     assert client.get(f"{world.base}/prepared/{file.id}").status_code == 403

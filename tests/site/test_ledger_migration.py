@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from contest import create_app
 from contest.accounts.models import User
@@ -21,7 +20,7 @@ from contest.results import service as results
 from contest.voting import ledger
 from contest.voting import service as voting
 from contest.voting.models import LedgerEvent
-from tests.conftest import TEST_DATABASE_URL, _settings
+from tests.conftest import _settings, scratch_database
 from tests.voting import old_ledger
 
 BEFORE = "63aa65ebec28"  # the revision before ledger events had vote_status
@@ -30,20 +29,7 @@ SCHEMA = "ledger_migration_check"
 
 @pytest.fixture
 def scratch_url(tmp_path: Path) -> Iterator[str]:
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'ledger-migration.sqlite3'}"
-        return
-    engine = create_engine(TEST_DATABASE_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    try:
-        yield make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        engine.dispose()
+    yield from scratch_database(tmp_path, SCHEMA)
 
 
 def test_the_migration_gives_existing_events_their_status_and_keeps_their_digests(
