@@ -374,6 +374,15 @@ def entries_by_id(session: SessionLike, entry_ids: list[int], *, approved_only: 
     return {entry.id: entry for entry in session.scalars(query).unique()}
 
 
+def author_names(session: SessionLike, entry_ids: list[int]) -> dict[int, str]:
+    """The display names of the entries' authors (entries without one left out), in one
+    two-column query."""
+    if not entry_ids:
+        return {}
+    return {entry_id: name for entry_id, name in session.execute(
+        select(Entry.id, User.display_name).join(User, User.id == Entry.submitted_by_id).where(Entry.id.in_(entry_ids)))}
+
+
 def get_public_entry(session: SessionLike, contest: Contest, entry_id: int) -> Entry:
     """An approved entry of this contest, with what its page shows, or NotFound."""
     entry = session.scalar(

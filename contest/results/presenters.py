@@ -422,8 +422,7 @@ def with_authors(session: SessionLike, rows: list[PublicRow]) -> list[PublicRow]
     """The rows with their authors' display names, read in one query (withdrawn entries
     included: they were published). The name is the one the author goes by now, as on the
     entry's page and in the gallery."""
-    entries = contests.entries_by_id(session, [r.entry_id for r in rows], approved_only=False)
-    names = {i: e.submitted_by.display_name for i, e in entries.items() if e.submitted_by is not None}
+    names = contests.author_names(session, [r.entry_id for r in rows])
     return [replace(r, author=names.get(r.entry_id) or "") for r in rows]
 
 

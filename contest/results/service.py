@@ -345,7 +345,7 @@ def confirm_publication(session: SessionLike, *, actor: User, publication: Publi
     """The second organiser's confirmation: the results go public and 公示 starts. Always
     a person: the system cannot be the second organiser."""
     if not isinstance(actor, User):
-        raise Forbidden(_("发布结果需要另一位组织者确认，不能由系统确认。"), code="second_organiser_required")
+        raise Forbidden(_("您没有权限进行此操作。"))  # the second organiser is a person, never the system
     # Both people must be organisers of the contest's own unit (operators count as such).
     contests.require_in(session, actor, publication.contest, "results")
     if publication.state != "pending":
@@ -514,6 +514,7 @@ def answer_objection(
 ) -> Objection:
     """An organiser's public answer. An upheld objection that changes results is
     followed by an amendment (a new publication version with its reason)."""
+    contests.require_somewhere(actor, "results")  # nobody without the right learns whether it exists
     contests.require_in(session, actor, contests.get_contest_by_id(session, objection.contest_id), "results")
     answer = (answer or "").strip()
     if len(answer) < 5:
@@ -622,9 +623,10 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
     found = vote_figures(session, contest.id, now=now)
     competing = competing_entries(session, contest)
     with_votes = sorted(e for e in competing if found.of(e).total)
-    loaded = contests.entries_by_id(session, with_votes)
-    hidden = contests.minors_among(contest, loaded, published_on(publication) if publication else now)
-    titles = {e.id: e.title for e in loaded.values()}
+    hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
+    # titles only (two columns), not the entries with their schools, categories and nominees
+    titles: dict[int, str] = {entry_id: title for entry_id, title in session.execute(
+        select(Entry.id, Entry.title).where(Entry.contest_id == contest.id))}
     unexplained = _("未说明")
     voided = sorted(((e, titles.get(e, ""), reason or unexplained, n) for e in with_votes
                      for reason, n in found.of(e).voided_by_reason.items()), key=lambda r: (-r[3], r[0], r[2]))

@@ -167,24 +167,19 @@ def figures(session: SessionLike, contest_id: int, *, now: datetime | None = Non
 
 def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_ids: Collection[int] | Select[Any] | None,
             days: bool) -> Figures:
-    """Replay the contest's sealed events in order, up to the ledger's head (or event `upto`)."""
-    if isinstance(entry_ids, Select):
-        entry_ids = set(session.scalars(entry_ids))
+    """The contest's sealed events replayed in order, up to the ledger's head (or event
+    `upto`): each vote as its last sealed event leaves it, counted in the database."""
     head = ledger.head(session)
     if upto is None:
         upto = head.last_event_id if head else 0
     elif head is not None and head.last_event_id != upto:
         head = session.scalar(select(LedgerBlock).where(LedgerBlock.last_event_id == upto))
-    states = ledger.replay(session, contest_id=contest_id, upto=upto, sealed_only=True).run()
     build = _Builder()
-    for state in states.values():
-        if entry_ids is None or state.entry_id in entry_ids:
-            build.add(state.entry_id, state.status, state.reason, state.day if days else None)
+    for entry_id, status, reason, day, n in ledger.settled_counts(session, contest_id=contest_id, upto=upto,
+                                                                   entry_ids=entry_ids):
+        build.add(entry_id, status, reason, day if days else None, n)
     unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
         LedgerEvent.contest_id == contest_id, LedgerEvent.block_id.is_(None))) or 0
-    mismatched: list[int] = []
-    if states:
-        table = dict(session.execute(select(Vote.id, Vote.status).where(Vote.contest_id == contest_id)).all())
-        mismatched = sorted(v for v, state in states.items() if table.get(v) != state.status)[:50]
+    mismatched = ledger.settled_mismatches(session, contest_id=contest_id, upto=upto)
     return Figures(contest_id, build.entries(), head.sealed_at if head else None, sealed=True, head=head,
                    unsealed=unsealed, mismatched=tuple(mismatched), days=dict(build.days))

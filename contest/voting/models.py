@@ -83,6 +83,8 @@ class LedgerEvent(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('cast', 'void', 'release')", name="kind_known"),
         CheckConstraint("vote_status IN ('valid', 'held', 'voided')", name="vote_status_known"),
+        # sealing order: verification walks it in keyset batches
+        Index("ix_ledger_event_block_order", "block_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,7 +120,7 @@ class LedgerBlock(Base):
     event_count: Mapped[int]
     sealed_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(default=1, server_default="1")
-    tree_size: Mapped[int | None]
+    tree_size: Mapped[int | None] = mapped_column(index=True)  # proofs find blocks by it
     frontier: Mapped[str | None] = mapped_column(Text)
 
 

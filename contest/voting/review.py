@@ -465,28 +465,37 @@ class EntryVotes:
 class ContestOverview:
     contest: Contest
     entries: list[EntryVotes]
+    more: int = 0  # entries with votes past the first OVERVIEW_ROWS, not listed
 
 
-def contest_overview(session: SessionLike, *, actor: User, contest_id: int, now: datetime | None = None) -> ContestOverview:
+# The overview lists the entries most in need of a look, not every entry with a vote: a
+# city-wide contest has tens of thousands.
+OVERVIEW_ROWS = 300
+
+
+def contest_overview(session: SessionLike, *, actor: User, contest_id: int, now: datetime | None = None,
+                     rows: int = OVERVIEW_ROWS) -> ContestOverview:
     """Per entry with votes: counted / held / voided (voting.figures), suspicious and the
     highest risk score; the entries most in need of a look first (held + suspicious, then
-    risk). An entry no longer in the running keeps its row, marked with its status."""
+    risk), the first `rows` of them. An entry no longer in the running keeps its
+    row, marked with its status."""
     contest = contests.get_contest_by_id(session, contest_id)
     contests.require_in(session, actor, contest, "fraud")
     found = figures(session, contest.id, now=now)
     suspicious = func.coalesce(func.sum(case((and_(Vote.status == "valid", Vote.risk_score > 0), 1), else_=0)), 0)
-    risk = {row.entry_id: row for row in session.execute(
+    risk = {row.entry_id: (int(row.suspicious), int(row.max_risk or 0)) for row in session.execute(
         select(Vote.entry_id, suspicious.label("suspicious"), func.max(Vote.risk_score).label("max_risk"))
         .where(Vote.contest_id == contest.id).group_by(Vote.entry_id))}
-    titled = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(list(found.entries) or [0])))}
+    ranked = sorted(found.entries.items(), key=lambda item: (
+        -(item[1].held + risk.get(item[0], (0, 0))[0]), -risk.get(item[0], (0, 0))[1], -item[1].total, item[0]))
+    shown = ranked[:rows]
+    titled = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_([e for e, _f in shown] or [0])))}
     entries = []
-    for entry_id, f in found.entries.items():
-        row, entry = risk.get(entry_id), titled.get(entry_id)
-        entries.append(EntryVotes(entry_id, entry.title if entry else "", f.counted, f.held, f.voided,
-                                  int(row.suspicious) if row else 0, int(row.max_risk or 0) if row else 0,
+    for entry_id, f in shown:
+        (flagged, max_risk), entry = risk.get(entry_id, (0, 0)), titled.get(entry_id)
+        entries.append(EntryVotes(entry_id, entry.title if entry else "", f.counted, f.held, f.voided, flagged, max_risk,
                                   entry.status if entry else "approved"))
-    entries.sort(key=lambda e: (-(e.held + e.suspicious), -e.max_risk, -e.total, e.entry_id))
-    return ContestOverview(contest, entries)
+    return ContestOverview(contest, entries, more=len(ranked) - len(shown))
 
 
 @dataclass(frozen=True)

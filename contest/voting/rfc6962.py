@@ -10,7 +10,7 @@ blocks), its tests and docs/LEDGER.md use them as they are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -70,9 +70,22 @@ def frontier_root(frontier: Sequence[bytes]) -> bytes:
 
 # --- proofs ---------------------------------------------------------------------------------
 
+# A subtree's head, MTH(D[start:end]): the proofs below ask only for perfect subtrees
+# (a power of two of leaves, starting at a multiple of it) and for subtrees that end at the
+# tree's last leaf, so a caller may answer from stored heads instead of the leaves.
+Subtree = Callable[[int, int], bytes]
+
+
 def inclusion_path(leaf_hashes: Sequence[bytes], index: int, size: int) -> list[bytes]:
     """PATH(index, D[0:size]) of RFC 6962 §2.1.1: the audit path, from the leaf upwards."""
-    if not 0 <= index < size <= len(leaf_hashes):
+    if not size <= len(leaf_hashes):
+        raise ValueError("leaf index outside the tree")
+    return inclusion_path_by(lambda start, end: _subtree(leaf_hashes, start, end), index, size)
+
+
+def inclusion_path_by(subtree: Subtree, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[0:size]), each sibling's head from `subtree(start, end)`."""
+    if not 0 <= index < size:
         raise ValueError("leaf index outside the tree")
     path: list[bytes] = []
 
@@ -82,10 +95,10 @@ def inclusion_path(leaf_hashes: Sequence[bytes], index: int, size: int) -> list[
         k = _split(end - start)
         if m < k:
             walk(m, start, start + k)
-            path.append(_subtree(leaf_hashes, start + k, end))
+            path.append(subtree(start + k, end))
         else:
             walk(m - k, start + k, end)
-            path.append(_subtree(leaf_hashes, start, start + k))
+            path.append(subtree(start, start + k))
 
     walk(index, 0, size)
     return path
@@ -117,7 +130,14 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]) of RFC 6962 §2.1.2."""
-    if not 0 < old_size <= new_size <= len(leaf_hashes):
+    if not new_size <= len(leaf_hashes):
+        raise ValueError("tree sizes out of order")
+    return consistency_proof_by(lambda start, end: _subtree(leaf_hashes, start, end), old_size, new_size)
+
+
+def consistency_proof_by(subtree: Subtree, old_size: int, new_size: int) -> list[bytes]:
+    """PROOF(old_size, D[0:new_size]), each node's head from `subtree(start, end)`."""
+    if not 0 < old_size <= new_size:
         raise ValueError("tree sizes out of order")
     proof: list[bytes] = []
 
@@ -125,15 +145,15 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
         n = end - start
         if m == n:
             if not complete:
-                proof.append(_subtree(leaf_hashes, start, end))
+                proof.append(subtree(start, end))
             return
         k = _split(n)
         if m <= k:
             subproof(m, start, start + k, complete)
-            proof.append(_subtree(leaf_hashes, start + k, end))
+            proof.append(subtree(start + k, end))
         else:
             subproof(m - k, start + k, end, False)
-            proof.append(_subtree(leaf_hashes, start, start + k))
+            proof.append(subtree(start, start + k))
 
     subproof(old_size, 0, new_size, True)
     return proof

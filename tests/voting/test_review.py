@@ -430,3 +430,7 @@ def test_contest_overview_puts_held_and_suspicious_entries_first(ballot, vote, o
     listed = review.contests_with_voting(db.session, actor=organiser, now=START)
     row = next(item for item in listed if item.contest.id == contest.id)
     assert (row.valid, row.held, row.voided) == (4, 1, 0)
+    # a contest with more entries than the overview lists: the ones most in need of a look
+    first_only = review.contest_overview(db.session, actor=organiser, contest_id=contest.id, rows=1)
+    assert [e.entry_id for e in first_only.entries] == [entries[1].id] and first_only.more == 1
+    assert overview.more == 0
