@@ -32,6 +32,7 @@ from .contests.models import Category, Contest, Entry, NomineeProfile, School, S
 from .contests.service import ContestChanges
 from .db import SessionLike
 from .judging.demo import seed_judging
+from .media import consent_form
 from .media import demo as clips
 from .media import service as media
 from .media.models import MediaItem
@@ -791,8 +792,16 @@ def _seed_nominees(writer: EntryWriter, contest: Contest, schools: dict[str, Sch
         entry.nominee = NomineeProfile(
             name=seed.name, gender=seed.gender, birth_date=_birth_date(now, seed.age, i), major=seed.major,
             grade=seed.grade, story=seed.story, guardian_consent=seed.age < 18,
-            public_fields={"photo": seed.name not in NOMINEES_PHOTOS_PRIVATE, "school": True, "major": True, "story": True},
+            public_fields={"photo": seed.name not in NOMINEES_PHOTOS_PRIVATE, "school": True, "major": True, "story": True,
+                           "name": "full"},
         )
+        if seed.age < 18:
+            # The consent form as the platform prints it stands in for the guardian's signed copy.
+            choices = consent_form.Choices.of(entry.nominee.public_fields)
+            form = consent_form.template_pdf(contest_title=contest.title, school=school.name, nominee=seed.name,
+                                             choices=choices)
+            consent_form.attach_signed_form(writer.session, writer.storage, entry, (form, "cpdf"),
+                                            name="监护人同意书.pdf", now=entry.created_at)
     writer.session.flush()
 
 

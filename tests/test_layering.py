@@ -41,6 +41,7 @@ PUBLIC: dict[str, frozenset[str]] = {
                            "rules"}),  # the rules' schema: Rules, RuleSpec, rules_for_kind, parse_rule
     "media": frozenset({"models", "service", "submissions", "moderation",
                         "withdrawals",  # requests to withdraw an entry once voting or judging started
+                        "consent_form",  # a minor's guardian consent form: printing it, storing the signed one
                         "uploads"}),  # every route that takes files: spooling, one transaction (a web helper)
     "antifraud": frozenset({"models", "service",
                             "captcha"}),  # issuing, drawing and checking (using up) captchas, for every form

@@ -62,7 +62,7 @@ def entry_summary(value: Entry, contest_value: Contest) -> dict[str, Any]:
     return {
         "id": value.id, "contest": contest_value.slug, "title": value.title, "category": category(value.category),
         "school": school(value.school), "author": author or None,
-        "nominee_name": value.nominee.name if by_school and value.nominee is not None else None,
+        "nominee_name": value.nominee.shown_name if by_school and value.nominee is not None else None,
         "cover_url": media_url(public_cover_key(value)), "published_at": when(value.published_at),
         "url": web.external_url("contests.entry_page", slug=contest_value.slug, entry_id=value.id),
     }
@@ -95,7 +95,7 @@ def entry_detail(value: Entry, contest_value: Contest, media: list[MediaItem], v
         shown = value.nominee.public_fields or {}
         # only what the guardian agreed to show, as on the entry's page
         nominee = {
-            "name": value.nominee.name,
+            "name": value.nominee.shown_name,
             "major": value.nominee.major if shown.get("major") else None,
             "grade": value.nominee.grade if shown.get("major") and value.nominee.grade else None,
             "story": value.nominee.story if shown.get("story") else None,

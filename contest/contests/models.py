@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts.models import DISTRICTS as DISTRICTS
 from ..accounts.models import OrganisingUnit, User
 from ..db import Base
+from ..i18n import _
 
 KINDS = ("selection", "media", "innovation")
 STAGES = ("submission", "review", "voting", "judging", "publicity")
@@ -173,6 +174,18 @@ class Entry(Base):
     )
 
 
+NAME_FORMS = ("full", "surname")
+
+
+def public_name(name: str, name_form: str) -> str:
+    """A nominee's name as the public pages show it: in full, or as 李同学 when the
+    guardian chose to show the surname only."""
+    name = name.strip()
+    if name_form == "surname" and name:
+        return _("%(surname)s同学", surname=name[0])
+    return name
+
+
 class NomineeProfile(Base):
     """The student nominated for 最美职校生. Only consented fields are ever shown."""
 
@@ -186,11 +199,19 @@ class NomineeProfile(Base):
     major: Mapped[str] = mapped_column(String(60), default="")
     grade: Mapped[str] = mapped_column(String(20), default="")
     story: Mapped[str] = mapped_column(Text, default="")
+    # A minor's signed guardian consent form is on file (media.consent_form); cleared when
+    # the guardian withdraws consent.
     guardian_consent: Mapped[bool] = mapped_column(default=False)
-    # What the public page may show, e.g. {"photo": true, "school": true, "major": true}.
+    # What the public page may show, e.g. {"photo": true, "school": true, "major": true,
+    # "name": "full"} ("name": "surname" shows 李同学, see `public_name`).
     public_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     entry: Mapped[Entry] = relationship(back_populates="nominee")
+
+    @property
+    def shown_name(self) -> str:
+        """The name every public surface shows."""
+        return public_name(self.name, str((self.public_fields or {}).get("name") or "full"))
 
 
 class TeamMember(Base):

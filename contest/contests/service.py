@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, func, or_, select, table
+from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -309,7 +309,8 @@ def _escape_like(text: str) -> str:
 
 def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) -> Page:
     """Approved entries of a contest, searched, filtered, sorted and paginated (2 queries).
-    A search matches the title, the school and the nominee; in a contest citizens enter,
+    A search matches the title, the school and the nominee's name where it is shown in
+    full; in a contest citizens enter,
     also the author's display name (shown on its entries; a school contact's is not)."""
     if query.sort == "votes" and hides_minor_votes(contest):
         # An order by votes would place a minor's entry between visible counts.
@@ -321,7 +322,9 @@ def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) 
         matches = [
             Entry.title.ilike(pattern, escape="\\"),
             Entry.school.has(School.name.ilike(pattern, escape="\\")),
-            Entry.nominee.has(NomineeProfile.name.ilike(pattern, escape="\\")),
+            # by the name as shown: one shown as 李同学 is not found by the full name
+            Entry.nominee.has(and_(NomineeProfile.name.ilike(pattern, escape="\\"),
+                                   func.coalesce(NomineeProfile.public_fields["name"].as_string(), "full") != "surname")),
         ]
         if not by_school:
             matches.append(Entry.submitted_by.has(User.display_name.ilike(pattern, escape="\\")))

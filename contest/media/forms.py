@@ -100,7 +100,10 @@ class NomineeForm(BaseForm):
     grade = StringField(_l("年级"))
     title = StringField(_l("推荐标题（选填）"))
     story = TextAreaField(_l("事迹介绍"))
-    guardian_consent = BooleanField(_l("已取得监护人的书面同意"))
+    consent = FileField(_l("监护人签字的同意书（照片或 PDF）"), render_kw={"accept": f"{IMAGE_TYPES},application/pdf,.pdf"})
+    name_form = RadioField(_l("姓名公开方式"), choices=[SelectChoice("full", _l("公开全名")),
+                                                   SelectChoice("surname", _l("只公开姓氏（如“李同学”）"))],
+                           default="full", validate_choice=False)
     show_photo = BooleanField(_l("公开照片"), default=True)
     show_major = BooleanField(_l("公开专业和年级"), default=True)
     show_story = BooleanField(_l("公开事迹介绍"), default=True)
@@ -120,7 +123,7 @@ class NomineeForm(BaseForm):
             school_id=self.school.data, category_id=self.category.data, name=self.name.data or "",
             gender=self.gender.data or "", birth_date=self.birth_date.data, major=self.major.data or "",
             grade=self.grade.data or "", story=self.story.data or "", title=self.title.data or "",
-            guardian_consent=bool(self.guardian_consent.data), show_photo=bool(self.show_photo.data),
+            name_form=self.name_form.data or "", show_photo=bool(self.show_photo.data),
             show_major=bool(self.show_major.data), show_story=bool(self.show_story.data),
         )
 
@@ -187,15 +190,16 @@ class TeamForm(BaseForm):
         return TeamInput(
             school_id=self.school.data, track_id=self.track.data, group_id=self.group.data,
             project=self.project.data or "", summary=self.summary.data or "",
-            students=[_member(self.students[i].form) for i in filled],
+            students=[_member(self.students[i].form, i) for i in filled],
             leader_index=filled.index(leader_row) if leader_row in filled else -1,
-            advisors=[MemberInput(name=row.form.name.data or "") for row in self.advisors
+            advisors=[MemberInput(name=row.form.name.data or "", row=i) for i, row in enumerate(self.advisors)
                       if (row.form.name.data or "").strip()],
         )
 
 
-def _member(row: StudentRow) -> MemberInput:
-    return MemberInput(name=row.name.data or "", student_no=row.student_no.data or "", major=row.major.data or "")
+def _member(row: StudentRow, index: int) -> MemberInput:
+    return MemberInput(name=row.name.data or "", student_no=row.student_no.data or "", major=row.major.data or "",
+                       row=index)
 
 
 class EntryTextForm(BaseForm):
@@ -214,8 +218,8 @@ def returned_form_data(entry: Entry) -> dict[str, Any]:
         shown = (nominee.public_fields if nominee else {}) or {}
         return {"school": entry.school_id, "category": entry.category_id, "title": entry.title,
                 **({"name": nominee.name, "gender": nominee.gender, "birth_date": nominee.birth_date,
-                    "major": nominee.major, "grade": nominee.grade, "story": nominee.story,
-                    "guardian_consent": nominee.guardian_consent} if nominee else {}),
+                    "major": nominee.major, "grade": nominee.grade, "story": nominee.story} if nominee else {}),
+                "name_form": shown.get("name") or "full",
                 "show_photo": bool(shown.get("photo")), "show_major": bool(shown.get("major")),
                 "show_story": bool(shown.get("story"))}
     if kind == "innovation":
@@ -226,6 +230,26 @@ def returned_form_data(entry: Entry) -> dict[str, Any]:
                 "students": [{"name": m.name, "student_no": m.student_no or "", "major": m.major} for m in students],
                 "advisors": [{"name": m.name} for m in entry.team_members if m.role == "advisor"]}
     return {"title": entry.title, "description": entry.description, "category": entry.category_id}
+
+
+def _fields(form: Any) -> Iterable[Any]:
+    for f in form:
+        yield f
+        if isinstance(f, FieldList):
+            for entry in f:
+                yield from _fields(entry.form)
+
+
+def place_error(form: BaseForm, field: str | None, message: str) -> bool:
+    """Show a service's refusal at the field it names (a form field's name, e.g. "group"
+    or "students-2-student_no"); False when the form has no such field."""
+    if not field:
+        return False
+    target = next((f for f in _fields(form) if f.name == field), None)
+    if target is None:
+        return False
+    target.errors = [*(e for e in target.errors if isinstance(e, str)), message]
+    return True
 
 
 def first_error(form: BaseForm) -> str:

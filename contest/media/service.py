@@ -22,10 +22,16 @@ THUMB_SIZE = 400
 DISPLAY_SIZE = 1600
 
 
+# A minor's signed guardian consent form (media.consent_form): for the organisers and the
+# school only, never for the public or the judges.
+CONSENT_ROLE = "consent"
+
+
 def media_of(session: SessionLike, entry_id: int) -> list[MediaItem]:
-    """An entry's media in display order."""
+    """An entry's media in display order (the signed consent form is not among them)."""
     return list(session.scalars(
-        select(MediaItem).where(MediaItem.entry_id == entry_id).order_by(MediaItem.position, MediaItem.id)
+        select(MediaItem).where(MediaItem.entry_id == entry_id, MediaItem.role != CONSENT_ROLE)
+        .order_by(MediaItem.position, MediaItem.id)
     ))
 
 

@@ -30,10 +30,11 @@ from sqlalchemy.orm import selectinload
 from ..accounts import audit
 from ..accounts.models import User
 from ..contests import service as contests
-from ..contests.models import Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
+from ..contests.models import NAME_FORMS, Category, Contest, Entry, NomineeProfile, School, SchoolContact, TeamMember
 from ..db import SessionLike, rowcount
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
+from .consent_form import attach_signed_form, check_signed_form, signed_form_of
 from .images import ImageDecoder, ProcessedImage, hamming, process_image
 from .models import DuplicateFlag, MediaItem, QuotaSlot
 from .pdf import check_pdf
@@ -83,11 +84,11 @@ def _text(value: str | None, label: str, limit: int, *, required: bool = True) -
 def _category(contest: Contest, category_id: int | None, kind: str, label: str, *, required: bool) -> Category | None:
     if category_id is None:
         if required:
-            raise InvalidInput(_("请选择%(label)s。", label=label))
+            raise InvalidInput(_("请选择%(label)s。", label=label), field=kind)
         return None
     category = next((c for c in contest.categories if c.id == category_id and c.kind == kind), None)
     if category is None:
-        raise InvalidInput(_("请选择%(label)s。", label=label))
+        raise InvalidInput(_("请选择%(label)s。", label=label), field=kind)
     return category
 
 
@@ -117,6 +118,31 @@ def _school_of_contact(session: SessionLike, actor: User, school_id: int | None)
 def school_quota(contest: Contest, school: School) -> int:
     """Entries a school may have in a contest, by its enrolment (a rule of the contest)."""
     return contests.rules_of(contest).school_quota(school.enrolment)
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    """A school's quota in a contest: how many entries it may have, has, and has left."""
+
+    school: School
+    limit: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+def quota_status(session: SessionLike, contest: Contest, schools: list[School]) -> list[QuotaStatus]:
+    """Each of these schools' quota in the contest (one query), for the submission page to
+    show before the form; the slots counted are the ones `_take_slot` takes."""
+    if not schools or contest.kind not in SCHOOL_KINDS:
+        return []
+    used = dict(session.execute(
+        select(QuotaSlot.owner_id, func.count()).where(
+            QuotaSlot.contest_id == contest.id, QuotaSlot.scope == "school",
+            QuotaSlot.owner_id.in_([s.id for s in schools])).group_by(QuotaSlot.owner_id)).all())
+    return [QuotaStatus(s, school_quota(contest, s), used.get(s.id, 0)) for s in schools]
 
 
 def _quota_full(scope: str, limit: int) -> Conflict:
@@ -323,8 +349,8 @@ class NomineeInput:
     grade: str
     story: str
     title: str = ""
-    guardian_consent: bool = False
-    # what the public page may show beyond the name
+    # what the public page may show: the name in full or as 李同学 (NAME_FORMS), and the rest
+    name_form: str = "full"
     show_photo: bool = True
     show_major: bool = True
     show_story: bool = True
@@ -341,9 +367,11 @@ def _nomination_title(value: str, contest: Contest) -> str:
     return title or f"{contest.short_title or contest.title}候选人"[:TITLE_MAX]
 
 
-def _nominee_profile(data: NomineeInput, contest: Contest, now: datetime) -> dict[str, Any]:
+def _nominee_profile(data: NomineeInput, contest: Contest, now: datetime, *, consent_on_file: bool) -> dict[str, Any]:
     """The nominee's checked profile, as NomineeProfile's fields (a nomination and its
-    correction after being returned check it alike)."""
+    correction after being returned check it alike). A nominee under 18 needs the signed
+    guardian consent form (`consent_on_file`: sent with this request or kept from before);
+    `guardian_consent` says the form is on file."""
     rules = contests.rules_of(contest)
     name = _text(data.name, _("学生姓名"), 40)
     if data.gender not in ("male", "female"):
@@ -354,23 +382,27 @@ def _nominee_profile(data: NomineeInput, contest: Contest, now: datetime) -> dic
     if not rules.nominee_age_min <= age <= rules.nominee_age_max:
         raise InvalidInput(_("被推荐学生的年龄应为 %(ages)s 周岁，请检查出生日期。",
                              ages=rules.span("nominee_age_min", "nominee_age_max")), code="nominee_age", field="birth_date")
-    if age < 18 and not data.guardian_consent:
-        raise InvalidInput(_("选手未满 18 周岁，须确认已取得监护人同意。"), code="guardian_consent", field="guardian_consent")
+    if age < 18 and not consent_on_file:
+        raise InvalidInput(_("学生未满 18 周岁，请上传监护人签字的同意书（照片或 PDF）。"), code="guardian_consent",
+                           field="consent")
+    if data.name_form not in NAME_FORMS:
+        raise InvalidInput(_("请选择姓名的公开方式。"), field="name_form")
     story = _text(data.story, _("事迹介绍"), STORY_MAX)
     major = _text(data.major, _("专业"), 60)
     grade = _text(data.grade, _("年级"), 20)
     return {"name": name, "gender": data.gender, "birth_date": data.birth_date, "major": major, "grade": grade,
-            "story": story, "guardian_consent": bool(data.guardian_consent),
-            "public_fields": {"photo": data.show_photo, "major": data.show_major, "story": data.show_story, "school": True}}
+            "story": story, "guardian_consent": age < 18,
+            "public_fields": {"photo": data.show_photo, "major": data.show_major, "story": data.show_story, "school": True,
+                              "name": data.name_form}}
 
 
 def nominate_student(
     session: SessionLike, storage: Storage, *, actor: User, contest: Contest, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
-    queue: Queue | None = None,
+    queue: Queue | None = None, consent: IncomingFile | None = None,
 ) -> Entry:
     """A school contact nominates a student for 最美职校生: profile, story, photos (as many as the rules
-    allow), optional video."""
+    allow), optional video, and for a student under 18 the signed guardian consent form."""
     if contest.kind != "selection":
         raise NotFound(_("本活动不接受此类投稿。"))
     _require_open(contest, now)
@@ -378,8 +410,10 @@ def nominate_student(
     rules = contests.rules_of(contest)
     quota = rules.school_quota(school.enrolment)
     _check_quota(session, contest=contest, scope="school", owner_id=school.id, limit=quota)
-    profile = _nominee_profile(data, contest, now)
+    profile = _nominee_profile(data, contest, now, consent_on_file=consent is not None)
     category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
+    signed = check_signed_form(consent.read(), decoder=decoder) if consent is not None and profile["guardian_consent"] \
+        else None
     images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"), decoder=decoder,
                      check_resolution=False)
     clip = _video(video, contest) if video is not None else None
@@ -396,6 +430,8 @@ def nominate_student(
                                   decoder=decoder, queue=queue))
     _set_cover(entry, items)
     _flag_duplicates(session, entry, items, now)
+    if signed is not None and consent is not None:
+        attach_signed_form(session, storage, entry, signed, name=Path(consent.name).name, now=now)
     return entry
 
 
@@ -404,6 +440,7 @@ class MemberInput:
     name: str
     student_no: str = ""
     major: str = ""
+    row: int = -1  # the row of the form it came from (errors name it), -1: its place in the list
 
 
 @dataclass
@@ -419,6 +456,28 @@ class TeamInput:
 
 
 STUDENT_NO_RE = re.compile(r"^[A-Za-z0-9-]{4,30}$")
+# The school types a group is for, by the start of its name (中职组, 高职组): 技工院校
+# enter the 中职 group, as the form's hint says.
+GROUP_LEVELS = {"中职": ("中职", "技工"), "高职": ("高职",)}
+
+
+def _check_group(group: Category | None, school: School) -> None:
+    """A 高职 school cannot enter the 中职 group, nor a 中职 (or 技工) school the 高职 group."""
+    if group is None:
+        return
+    for prefix, levels in GROUP_LEVELS.items():
+        if group.name.startswith(prefix) and school.level not in levels:
+            raise InvalidInput(_("%(school)s是%(level)s学校，不能报名“%(group)s”，请选择与学校类型相符的组别。",
+                                 school=school.name, level=school.level, group=group.name), code="group_level", field="group")
+
+
+def _member_error(message: str, *, person: str, field: str, code: str) -> InvalidInput:
+    return InvalidInput(_("%(person)s：%(problem)s", person=person, problem=message), code=code, field=field)
+
+
+def _student_label(row: int, name: str) -> str:
+    name = " ".join((name or "").split())
+    return _("第 %(n)s 名学生（%(name)s）", n=row + 1, name=name) if name else _("第 %(n)s 名学生", n=row + 1)
 
 
 def _team_members(data: TeamInput, contest: Contest, school: School) -> list[TeamMember]:
@@ -432,13 +491,31 @@ def _team_members(data: TeamInput, contest: Contest, school: School) -> list[Tea
         raise InvalidInput(_("团队需要 %(n)s 名指导教师。", n=rules.span("team_advisors_min", "team_advisors_max")),
                            code="advisor_count", field="advisors")
     if not 0 <= data.leader_index < len(students):
-        raise InvalidInput(_("请指定一名学生为团队负责人。"), code="leader")
+        raise InvalidInput(_("请指定一名学生为团队负责人。"), code="leader", field="leader")
+    rows = [m.row if m.row >= 0 else i for i, m in enumerate(students)]
     numbers = [(m.student_no or "").strip().upper() for m in students]
-    for number in numbers:
-        if not STUDENT_NO_RE.fullmatch(number):
-            raise InvalidInput(_("请填写每名学生的学号（4–30 位字母或数字）。"), code="student_no")
-    if len(set(numbers)) != len(numbers):
-        raise InvalidInput(_("同一团队中有重复的学号。"), code="student_no_repeated")
+    seen: dict[str, int] = {}
+    for i, m in enumerate(students):
+        person, row = _student_label(rows[i], m.name), rows[i]
+        if len(" ".join(m.name.split())) > 40:
+            raise _member_error(_("姓名不能超过 40 个字。"), person=person, field=f"students-{row}-name", code="member_name")
+        if not numbers[i]:
+            raise _member_error(_("请填写学号。"), person=person, field=f"students-{row}-student_no", code="student_no")
+        if not STUDENT_NO_RE.fullmatch(numbers[i]):
+            raise _member_error(_("学号格式不正确（4–30 位字母、数字或短横线）。"), person=person,
+                                field=f"students-{row}-student_no", code="student_no")
+        if numbers[i] in seen:
+            raise _member_error(_("学号 %(no)s 与%(other)s重复。", no=numbers[i],
+                                  other=_student_label(rows[seen[numbers[i]]], students[seen[numbers[i]]].name)),
+                                person=person, field=f"students-{row}-student_no", code="student_no_repeated")
+        seen[numbers[i]] = i
+        if len((m.major or "").strip()) > 60:
+            raise _member_error(_("专业不能超过 60 个字。"), person=person, field=f"students-{row}-major", code="member_major")
+    for i, m in enumerate(advisors):
+        row = m.row if m.row >= 0 else i
+        if len(" ".join(m.name.split())) > 40:
+            raise _member_error(_("姓名不能超过 40 个字。"), person=_("第 %(n)s 位指导教师", n=row + 1),
+                                field=f"advisors-{row}-name", code="member_name")
     members = [TeamMember(contest_id=contest.id, role="leader" if i == data.leader_index else "member",
                           name=_text(m.name, _("学生姓名"), 40), student_no=numbers[i], school_id=school.id,
                           major=_text(m.major, _("专业"), 60, required=False), position=i)
@@ -448,15 +525,15 @@ def _team_members(data: TeamInput, contest: Contest, school: School) -> list[Tea
     return members
 
 
-def _student_taken(member: TeamMember | None = None) -> Conflict:
+def _student_taken(member: TeamMember | None = None, field: str | None = None) -> Conflict:
     if member is not None:
         return Conflict(_("学生“%(name)s”（学号 %(no)s）已在本次大赛的其他团队中，每名学生只能参加一个团队。",
-                          name=member.name, no=member.student_no), code="student_in_other_team")
+                          name=member.name, no=member.student_no), code="student_in_other_team", field=field)
     return Conflict(_("有学生已在本次大赛的其他团队中，每名学生只能参加一个团队。"), code="student_in_other_team")
 
 
 def _check_students_free(session: SessionLike, contest: Contest, school: School, members: list[TeamMember],
-                         *, team: Entry | None = None) -> None:
+                         *, team: Entry | None = None, students: tuple[MemberInput, ...] = ()) -> None:
     """Refuse at once a team with a student already in another team (not counting `team`,
     the team being corrected), naming the first such student, before its files are looked
     at; the unique constraint still decides between racing registrations."""
@@ -467,7 +544,10 @@ def _check_students_free(session: SessionLike, contest: Contest, school: School,
         query = query.where(TeamMember.entry_id != team.id)
     taken = set(session.scalars(query.limit(len(numbers))))
     if taken:
-        raise _student_taken(next(m for m in members if m.student_no in taken))
+        member = next(m for m in members if m.student_no in taken)
+        rows = {(m.student_no or "").strip().upper(): m.row for m in students if m.row >= 0}
+        row = rows.get(member.student_no or "", member.position)
+        raise _student_taken(member, field=f"students-{row}-student_no")
 
 
 def register_team(
@@ -486,8 +566,9 @@ def register_team(
     summary = _text(data.summary, _("项目简介"), DESCRIPTION_MAX)
     track = _category(contest, data.track_id, "track", _("赛道"), required=bool(contest.categories_of("track")))
     group = _category(contest, data.group_id, "group", _("组别"), required=bool(contest.categories_of("group")))
+    _check_group(group, school)
     members = _team_members(data, contest, school)
-    _check_students_free(session, contest, school, members)
+    _check_students_free(session, contest, school, members, students=tuple(data.students))
     if plan is None or pitch is None or cover is None:
         raise InvalidInput(_("请上传商业计划书（PDF）、路演视频和封面图片。"), code="files_missing")
     plan_bytes = plan.read()
@@ -586,7 +667,7 @@ code_labels("audit_action", {RESUBMIT_ACTION: N_("作品退回修改后重新提
 CHANGE_LABELS = code_labels("entry_change", {
     "title": N_("名称"), "description": N_("介绍"), "category": N_("类别"), "group": N_("组别"),
     "nominee": N_("选手信息"), "members": N_("团队成员"), "photo": N_("照片"), "video": N_("视频"),
-    "cover": N_("封面"), "plan": N_("商业计划书"), "pitch": N_("路演视频"),
+    "cover": N_("封面"), "plan": N_("商业计划书"), "pitch": N_("路演视频"), "consent": N_("监护人同意书"),
 })
 # Where each kind of item goes among an entry's media (its position), by role.
 _ROLE_ORDER = {"media": ("photo", "video", "cover"), "selection": ("photo", "video"),
@@ -697,14 +778,18 @@ def resubmit_media_entry(
 def resubmit_nomination(
     session: SessionLike, storage: Storage, *, actor: User, entry_id: int, data: NomineeInput,
     photos: list[IncomingFile], video: IncomingFile | None, now: datetime, decoder: ImageDecoder | None = None,
-    queue: Queue | None = None, ip: str = "",
+    queue: Queue | None = None, ip: str = "", consent: IncomingFile | None = None,
 ) -> list[str]:
     """Correct a returned nomination and send it again: the nominee's profile, the title,
-    the category, new photos (replacing all of them) or a new video; returns what changed."""
+    the category, new photos (replacing all of them) or a new video, a new signed consent
+    form (replacing the one on file); returns what changed."""
     entry = _returned_entry(session, actor, entry_id, "selection", now)
     contest = entry.contest
     rules = contests.rules_of(contest)
-    profile = _nominee_profile(data, contest, now)
+    profile = _nominee_profile(data, contest, now,
+                               consent_on_file=consent is not None or signed_form_of(session, entry.id) is not None)
+    signed = check_signed_form(consent.read(), decoder=decoder) if consent is not None and profile["guardian_consent"] \
+        else None
     category = _category(contest, data.category_id, "category", _("组别"), required=bool(contest.categories_of("category")))
     title = _nomination_title(data.title, contest)
     images = _images(photos, contest, at_least=rules.photos_min, at_most=rules.photos_max, label=_("照片"),
@@ -714,7 +799,7 @@ def resubmit_nomination(
     nominee = entry.nominee
     if nominee is None or any(getattr(nominee, k) != v for k, v in profile.items()):
         changes.append("nominee")
-    changes += [role for role, new in (("photo", images), ("video", clip)) if new]
+    changes += [role for role, new in (("photo", images), ("video", clip), ("consent", signed)) if new]
     _send_again(session, entry, actor=actor, changes=changes, now=now, ip=ip)
     entry.title, entry.category_id = title, category.id if category else None
     if nominee is None:
@@ -727,6 +812,8 @@ def resubmit_nomination(
     if clip is not None:
         added.append(attach_video(session, storage, entry, clip, now=now, role="video", position=len(added),
                                   decoder=decoder, queue=queue))
+    if signed is not None and consent is not None:
+        attach_signed_form(session, storage, entry, signed, name=Path(consent.name).name, now=now)
     _settle_media(session, entry, added, now)
     session.flush()
     return changes
@@ -754,8 +841,9 @@ def resubmit_team(
     summary = _text(data.summary, _("项目简介"), DESCRIPTION_MAX)
     track = _category(contest, data.track_id, "track", _("赛道"), required=bool(contest.categories_of("track")))
     group = _category(contest, data.group_id, "group", _("组别"), required=bool(contest.categories_of("group")))
+    _check_group(group, school)
     members = _team_members(data, contest, school)
-    _check_students_free(session, contest, school, members, team=entry)
+    _check_students_free(session, contest, school, members, team=entry, students=tuple(data.students))
     plan_bytes = plan.read() if plan is not None else b""
     if plan is not None:
         check_pdf(plan_bytes, max_bytes=PDF_MAX_BYTES)

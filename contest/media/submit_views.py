@@ -4,11 +4,12 @@ organiser has returned an entry, correct everything it holds and send it again),
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -21,9 +22,20 @@ from ..errors import DomainError
 from ..extensions import db, limiter
 from ..i18n import _
 from ..i18n import lazy_gettext as _l
-from . import playback, submissions, withdrawals
-from .forms import EntryTextForm, MediaEntryForm, NomineeForm, TeamForm, first_error, returned_form_data
+from . import consent, playback, submissions, withdrawals
+from .consent_form import Choices
+from .forms import (
+    EntryTextForm,
+    MediaEntryForm,
+    NomineeForm,
+    TeamForm,
+    first_error,
+    optional_int,
+    place_error,
+    returned_form_data,
+)
 from .models import WithdrawalRequest
+from .storage import LocalStorage
 from .uploads import Uploads, queue_playback, refusal_headers, upload_transaction, uploader_key
 
 bp = Blueprint("submit", __name__)
@@ -81,7 +93,7 @@ def _send_nominee(form: NomineeForm, contest: Contest, files: Uploads) -> Entry:
     return submissions.nominate_student(
         db.session, web.storage(), actor=web.user(), contest=contest, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
-        decoder=web.image_decoder(), queue=queue_playback,
+        decoder=web.image_decoder(), queue=queue_playback, consent=files.one(form.consent.data),
     )
 
 
@@ -105,7 +117,7 @@ def _resend_nominee(form: NomineeForm, entry: Entry, files: Uploads) -> list[str
     return submissions.resubmit_nomination(
         db.session, web.storage(), actor=web.user(), entry_id=entry.id, data=form.to_input(),
         photos=files.many(form.photos.data), video=files.one(form.video.data), now=web.now(),
-        decoder=web.image_decoder(), queue=queue_playback, ip=web.client_ip(),
+        decoder=web.image_decoder(), queue=queue_playback, ip=web.client_ip(), consent=files.one(form.consent.data),
     )
 
 
@@ -148,11 +160,18 @@ def _why_closed(flow: Flow, contest: Contest, schools: list[School]) -> str:
 
 
 def _render_flow(flow: Flow, form: FlaskForm, contest: Contest, schools: list[School], status: int = 200,
-                 error: str = "", headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str]]:
+                 error: str = "", headers: dict[str, str] | None = None,
+                 field: str | None = None) -> tuple[str, int, dict[str, str]]:
+    """The submission page: the schools' quotas first, then the form (none when no school
+    has a place left, or the window is closed); a refusal is shown at its field too."""
     closed = _why_closed(flow, contest, schools)
+    quotas = submissions.quota_status(db.session, contest, schools) if flow.for_schools else []
+    if not closed and quotas and not any(q.left for q in quotas):
+        closed = _("贵校在本活动的名额已经用完，不能再推荐或报名。如需调整，请联系主办方。")
+    place_error(form, field, error)
     return render_template(
         flow.template, form=form, contest=contest, stage=contests.stage_of(contest, web.now()), error=error,
-        closed=closed, rules=contests.rules_of(contest), max_bytes=upload_limit(contest),
+        closed=closed, rules=contests.rules_of(contest), max_bytes=upload_limit(contest), quotas=quotas,
     ), (403 if closed and status == 200 else status), headers or {}
 
 
@@ -175,7 +194,7 @@ def submit_entry(slug: str) -> ResponseReturnValue:
         with upload_transaction() as files:
             flow.send(form, contest, files)
     except DomainError as exc:
-        return _render_flow(flow, form, contest, schools, exc.status, exc.message, refusal_headers(exc))
+        return _render_flow(flow, form, contest, schools, exc.status, exc.message, refusal_headers(exc), exc.field)
     flash(str(flow.done), "success")
     return redirect(url_for("submit.my_entries"))
 
@@ -259,8 +278,9 @@ def edit_entry(entry_id: int) -> ResponseReturnValue:
 
 
 def _render_returned(row: EntryRow, form: FlaskForm, status: int = 200, error: str = "",
-                     headers: dict[str, str] | None = None) -> tuple[str, int, dict[str, str]]:
+                     headers: dict[str, str] | None = None, field: str | None = None) -> tuple[str, int, dict[str, str]]:
     contest = row.entry.contest
+    place_error(form, field, error)
     return render_template(
         "media/edit_entry.html", row=row, form=form, error=error, fields=FLOWS[contest.kind].fields,
         media=submissions.entry_media(db.session, row.entry), rules=contests.rules_of(contest),
@@ -283,7 +303,7 @@ def _correct_returned(row: EntryRow) -> ResponseReturnValue:
         with upload_transaction() as files:
             flow.resend(form, entry, files)
     except DomainError as exc:
-        return _render_returned(row, form, exc.status, exc.message, refusal_headers(exc))
+        return _render_returned(row, form, exc.status, exc.message, refusal_headers(exc), exc.field)
     flash(_("已重新提交，等待主办方审核。"), "success")
     return redirect(url_for("submit.my_entries"))
 
@@ -310,3 +330,59 @@ def withdraw(entry_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("“%(title)s”已撤回。", title=entry.title), "success")
     return redirect(url_for("submit.my_entries"))
+
+
+# --- guardian consent (最美职校生, a nominee under 18) --------------------------------------
+
+def _pdf_download(data: bytes, name: str) -> Response:
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/c/<slug>/consent-form.pdf")
+@login_required
+def consent_template(slug: str) -> Response:
+    """The printable consent form for the nomination being filled in: the page's script
+    adds the student's name and the display choices; without it the name is left blank."""
+    args = request.args
+    data = consent.template_for_nomination(
+        db.session, actor=web.user(), contest=contests.get_contest(db.session, slug),
+        school_id=optional_int(args.get("school")), nominee=args.get("name", ""),
+        choices=Choices(name_form=args.get("name_form", "full"), show_photo=args.get("photo", "1") == "1",
+                        show_major=args.get("major", "1") == "1", show_story=args.get("story", "1") == "1"))
+    return _pdf_download(data, "consent-form.pdf")
+
+
+@bp.get("/me/entries/<int:entry_id>/consent-form.pdf")
+@login_required
+def entry_consent_template(entry_id: int) -> Response:
+    """The printable consent form of a nomination already sent, filled from it."""
+    return _pdf_download(consent.template_for_entry(db.session, actor=web.user(), entry_id=entry_id),
+                         f"consent-form-{entry_id}.pdf")
+
+
+@bp.get("/entries/<int:entry_id>/signed-consent")
+@login_required
+def signed_consent(entry_id: int) -> Response:
+    """The signed consent form, for the organisers and the school that sent it; never cached."""
+    item = consent.consent_document(db.session, actor=web.user(), entry_id=entry_id)
+    storage = web.storage()
+    if not storage.exists(item.original_key):
+        abort(404)
+    source = storage.path(item.original_key) if isinstance(storage, LocalStorage) else storage.open(item.original_key)
+    extension = "pdf" if item.kind == "pdf" else "jpg"
+    response = send_file(source, mimetype=item.content_type, download_name=f"signed-consent-{entry_id}.{extension}")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/me/entries/<int:entry_id>/withdraw-consent")
+@login_required
+def withdraw_consent(entry_id: int) -> ResponseReturnValue:
+    return run_action(
+        lambda: consent.withdraw_consent(db.session, actor=web.user(), entry_id=entry_id, now=web.now(),
+                                         ip=web.client_ip()),
+        refused=lambda exc: _render_entries(exc.status, exc.message),
+        success=_("已记录监护人撤回同意：这名学生的推荐已从所有公开页面撤下。"),
+        redirect_to=url_for("submit.my_entries"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, send_file
 
 from .. import web
+from .consent_form import CONTENT_TYPES as PRIVATE_TYPES
 from .storage import LocalStorage, valid_key
 
 bp = Blueprint("media", __name__, url_prefix="/media")
@@ -16,7 +17,9 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", 
 @bp.get("/<key>")
 def serve(key: str) -> Response:
     storage = web.storage()
-    if not valid_key(key) or not storage.exists(key):
+    # A signed consent form is stored under a private extension: it is opened through
+    # submit.signed_consent, by the organisers and its school only.
+    if not valid_key(key) or key.rsplit(".", 1)[1] in PRIVATE_TYPES or not storage.exists(key):
         abort(404)
     mimetype = CONTENT_TYPES.get(key.rsplit(".", 1)[1], "application/octet-stream")
     source = storage.path(key) if isinstance(storage, LocalStorage) else storage.open(key)

@@ -76,11 +76,30 @@
     return total;
   }
 
-  // The reason the server gave, from its form page or its error page.
+  // The reason the server gave, from its form page or its error page; the errors it put
+  // at fields are copied to the same fields here (the chosen files stay chosen).
   function reasonIn(html) {
     var page = new DOMParser().parseFromString(html, "text/html");
     var node = page.querySelector("main .notice-error[role=alert], main .error-message");
+    markFields(page);
     return node ? node.textContent.trim() : "";
+  }
+
+  function markFields(page) {
+    var old = form.querySelectorAll("[data-server-error]");
+    for (var i = 0; i < old.length; i++) { old[i].remove(); }
+    var errors = page.querySelectorAll("main .field-error");
+    for (var j = 0; j < errors.length; j++) {
+      var theirs = errors[j].parentNode.querySelector("input, select, textarea");
+      var mine = theirs && theirs.id ? document.getElementById(theirs.id) : null;
+      if (!mine || !mine.parentNode) { continue; }
+      var note = document.createElement("small");
+      note.className = "field-error";
+      note.setAttribute("data-server-error", "");
+      note.textContent = errors[j].textContent;
+      mine.parentNode.appendChild(note);
+      mine.setAttribute("aria-invalid", "true");
+    }
   }
 
   function showPage(html, url) {

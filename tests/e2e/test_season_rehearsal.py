@@ -206,7 +206,8 @@ def test_zuimei_season(season: Season, make_user: Callable, tmp_path: Path) -> N
     name, gender, age, major, grade, title, story = NOMINEES["minor"]
     contact_phone = s.phone(first_contact)
     steps.nominate(contact_phone, base, ZUIMEI, name=name, gender=gender, born=_born(clock, age), major=major, grade=grade,
-                   title=title, story=story, consent=True, photo=_photo(tmp_path, "minor.jpg", 0), shots=s.shots)
+                   title=title, story=story, consent=_photo(tmp_path, "consent.jpg", 5), photo=_photo(tmp_path, "minor.jpg", 0),
+                   shots=s.shots)
     s.shots.take(contact_phone, "nominated")
     rejected = None
     for variant, (key, contact, school) in enumerate((("a", first_contact, p.schools[0]), ("b", second_contact, p.schools[1]),
@@ -214,8 +215,7 @@ def test_zuimei_season(season: Season, make_user: Callable, tmp_path: Path) -> N
         name, gender, age, major, grade, title, story = NOMINEES[key]
         entry = crowd.nominate(s.app, clock, contact, ZUIMEI, tmp_path, school_id=school.id, variant=variant,
                                data=NomineeInput(school_id=None, category_id=None, name=name, gender="female" if gender == "女" else "male",
-                                                 birth_date=_born(clock, age), major=major, grade=grade, story=story, title=title,
-                                                 guardian_consent=age < 18))
+                                                 birth_date=_born(clock, age), major=major, grade=grade, story=story, title=title))
         rejected = entry.id if key == "r" else rejected
 
     # Checks: four nominations approved together, one turned down with the reason.

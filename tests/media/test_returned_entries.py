@@ -315,7 +315,7 @@ def test_a_team_with_a_repeated_number_is_refused(app, client, contact, school, 
     response = send(client, edit_url(entry), team_form(innovation_contest, 3,
                                                         numbers=("20230001", "20230001", "20230003")))
     assert response.status_code == 400
-    assert "同一团队中有重复的学号。" in page(response)
+    assert "第 2 名学生（学生2）：学号 20230001 与第 1 名学生（学生1）重复。" in page(response)
     assert state(entry) == before
 
 

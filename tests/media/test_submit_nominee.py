@@ -22,7 +22,7 @@ from tests.media.conftest import (
 )
 
 CONTACTS_ONLY = "只有学校联络人可以推荐选手或报名团队。"
-CONSENT = "选手未满 18 周岁，须确认已取得监护人同意。"
+CONSENT = "学生未满 18 周岁，请上传监护人签字的同意书（照片或 PDF）。"
 # START in tests/conftest.py is 2023-05-16: born 2006-09-01 is 16, born 2000-03-01 is 23.
 MINOR, ADULT = "2006-09-01", "2000-03-01"
 
@@ -31,8 +31,8 @@ def test_form_explains_consent_and_what_is_public(client, contact, school, selec
     response = client.get(submit_url(selection_contest))
     assert response.status_code == 200
     html = page(response)
-    assert "未满 18 周岁" in html and 'name="guardian_consent"' in html
-    for name in ("show_photo", "show_major", "show_story"):
+    assert "未满 18 周岁" in html and 'name="consent"' in html and 'type="file"' in html
+    for name in ("show_photo", "show_major", "show_story", "name_form"):
         assert f'name="{name}"' in html
     assert "手机号、身份证号和出生日期从不公开" in html
     assert school.name in html
@@ -41,7 +41,8 @@ def test_form_explains_consent_and_what_is_public(client, contact, school, selec
 
 def test_nominee_with_photos_and_video(app, client, contact, school, selection_contest, clips):
     photos = [upload(jpeg(800, 600, mark=i), f"{i}.jpg", "image/jpeg") for i in range(3)]
-    data = nominee_entry(selection_contest, MINOR, guardian_consent="y", photos=photos, show_story="",
+    data = nominee_entry(selection_contest, MINOR, consent=upload(jpeg(900, 1200, "white", mark=5), "同意书.jpg"),
+                         photos=photos, show_story="",
                          video=upload(clips.read("two_seconds"), "v.mp4", "video/mp4"), title="把青春写在焊花里")
     response = send(client, submit_url(selection_contest), data)
     assert response.status_code == 302, page(response)[:2000]
@@ -49,9 +50,10 @@ def test_nominee_with_photos_and_video(app, client, contact, school, selection_c
     assert (entry.status, entry.school_id, entry.title, entry.submitted_by_id) == ("submitted", school.id, "把青春写在焊花里", contact.id)
     profile = db.session.get(NomineeProfile, entry.id)
     assert (profile.name, profile.gender, str(profile.birth_date), profile.guardian_consent) == ("李小燕", "female", MINOR, True)
-    assert profile.public_fields == {"photo": True, "major": True, "story": False, "school": True}
-    kinds = [i.kind for i in db.session.scalars(select(MediaItem).where(MediaItem.entry_id == entry.id).order_by(MediaItem.position))]
-    assert kinds == ["image", "image", "image", "video"]
+    assert profile.public_fields == {"photo": True, "major": True, "story": False, "school": True, "name": "full"}
+    items = list(db.session.scalars(select(MediaItem).where(MediaItem.entry_id == entry.id).order_by(MediaItem.position)))
+    assert [(i.kind, i.role) for i in items] == [("image", "photo")] * 3 + [("video", "video"), ("image", "consent")]
+    assert items[-1].original_key.endswith(".cjpg") and items[-1].caption == "同意书.jpg"
     assert "把青春写在焊花里" in page(client.get("/me/entries"))
     assert "把青春写在焊花里" not in page(client.get(f"/c/{selection_contest.slug}/entries"))
 
@@ -104,7 +106,7 @@ def test_story_over_1500_characters_is_refused(app, client, contact, selection_c
 def test_citizen_cannot_nominate(app, client, citizen, selection_contest):
     form = client.get(submit_url(selection_contest))
     assert form.status_code == 403
-    assert CONTACTS_ONLY in page(form) and 'name="guardian_consent"' not in page(form)
+    assert CONTACTS_ONLY in page(form) and 'name="consent"' not in page(form)
     response = send(client, submit_url(selection_contest), nominee_entry(selection_contest, ADULT))
     assert response.status_code == 403
     assert CONTACTS_ONLY in page(response)
@@ -158,7 +160,7 @@ def test_another_contact_of_the_school_sees_and_edits_the_nomination(app, client
 
 def test_the_guardian_consent_links_the_privacy_policy_on_minors(client, contact, selection_contest):
     html = page(client.get(submit_url(selection_contest)))
-    label = html[html.index('<label for="guardian_consent">'):]
-    label = label[:label.index("</label>")]
-    assert "已取得监护人的书面同意" in label and 'href="/privacy#minors"' in label
+    part = html[html.index('class="consent-form"'):]
+    part = part[:part.index("</fieldset>")]
+    assert "监护人签字的同意书" in part and 'href="/privacy#minors"' in part
     assert 'id="minors"' in page(client.get("/privacy"))

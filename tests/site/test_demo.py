@@ -70,6 +70,7 @@ def test_demo_seeds_every_stage_and_a_verifiable_ledger(app, client, runner, clo
     assert client.get("/c/meipai/leaderboard").status_code == 200
     _assert_the_videos_play(app, client)
     _assert_a_nominee_keeps_her_photos_private(client)
+    _assert_minors_have_a_consent_form_on_file(client)
     _assert_the_dates_tell_the_truth(client)
 
     again = runner.invoke(args=["demo"])
@@ -105,6 +106,18 @@ def _assert_the_videos_play(app: Flask, client: FlaskClient) -> None:
     assert kinds[-1] == "video" and kinds[:-1] and set(kinds[:-1]) == {"image"}
     pitches = db.session.scalar(select(func.count()).select_from(MediaItem).where(MediaItem.role == "pitch"))
     assert pitches == 2
+
+
+def _assert_minors_have_a_consent_form_on_file(client: FlaskClient) -> None:
+    """Every minor nominee has the consent form the platform prints on file, and only there."""
+    db.session.rollback()
+    minors = list(db.session.scalars(select(NomineeProfile).where(NomineeProfile.guardian_consent.is_(True))))
+    assert minors
+    forms = {m.entry_id: m for m in db.session.scalars(select(MediaItem).where(MediaItem.role == "consent"))}
+    assert set(forms) == {m.entry_id for m in minors}
+    for item in forms.values():
+        assert item.kind == "pdf" and item.original_key.endswith(".cpdf")
+        assert client.get(f"/media/{item.original_key}").status_code == 404
 
 
 def _assert_a_nominee_keeps_her_photos_private(client: FlaskClient) -> None:

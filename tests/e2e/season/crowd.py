@@ -122,7 +122,8 @@ def nominate(app: Flask, clock: FixedClock, contact: User, slug: str, folder: Pa
     photo = incoming(folder, f"nominee-{variant}.jpg", jpeg(variant))
     entry = submissions.nominate_student(db.session, app.extensions["storage"], actor=contact, contest=contest,
                                          data=submissions.NomineeInput(**{**vars(data), "school_id": school_id}),
-                                         photos=[photo], video=None, now=clock.now())
+                                         photos=[photo], video=None, now=clock.now(),
+                                         consent=incoming(folder, f"consent-{variant}.jpg", jpeg(5)))
     db.session.commit()
     return entry
 

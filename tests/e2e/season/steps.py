@@ -319,7 +319,7 @@ def certificate(page: Page, base: str, slug: str, entry_id: int) -> bytes:
 
 
 def nominate(page: Page, base: str, slug: str, *, name: str, gender: str, born: date, major: str, grade: str,
-             title: str, story: str, photo: Path, consent: bool, category: str = "", shots: Shots | None = None) -> None:
+             title: str, story: str, photo: Path, consent: Path | None, category: str = "", shots: Shots | None = None) -> None:
     """A school contact's 推荐选手 form, sent."""
     page.goto(f"{base}/c/{slug}/submit")
     expect(page.get_by_role("heading", name="推荐选手")).to_be_visible()
@@ -332,7 +332,8 @@ def nominate(page: Page, base: str, slug: str, *, name: str, gender: str, born: 
     page.get_by_label("年级", exact=True).fill(grade)
     page.get_by_label("推荐标题（选填）", exact=True).fill(title)
     page.get_by_label("事迹介绍", exact=True).fill(story)
-    page.get_by_label("已取得监护人的书面同意").set_checked(consent)
+    if consent is not None:  # the guardian's signed form, photographed
+        page.locator("input[type=file][name=consent]").set_input_files(str(consent))
     page.locator("input[type=file][name=photos]").set_input_files(str(photo))
     if shots is not None:
         shots.take(page, "nomination-form")
