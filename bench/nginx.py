@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ class Site:
             "CONTEST_TLS_KEY": str(self.prefix / "tls.key"),
             "CONTEST_STATIC_ROOT": str(self.static_root),
             "CONTEST_MEDIA_CACHE": str(self.prefix / "media-cache"),
+            "CONTEST_PAGE_CACHE": str(self.prefix / "page-cache"),
         }
         values.update({f"CONTEST_APP_{n}": app for n, app in enumerate(self.apps, 1)})
         return values
@@ -82,8 +84,15 @@ class Site:
     def write(self) -> Path:
         """The certificate, the site file and the main file; returns the main file."""
         self.prefix.mkdir(parents=True, exist_ok=True)
-        # the workers (www-data when started by root) read and write below here
+        # the workers (www-data when started by root) read and write below here (the
+        # caches, too): they must be able to pass through the folders above it that a
+        # bench or a test made for itself in the temporary folder (mode 0700)
         self.prefix.chmod(0o755)
+        temporary = Path(tempfile.gettempdir()).resolve()
+        for folder in self.prefix.resolve().parents:
+            if folder == temporary or temporary not in folder.parents:
+                break
+            folder.chmod(folder.stat().st_mode | 0o011)
         if not (self.prefix / "tls.crt").exists():
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                             "-subj", f"/CN={SERVER_NAME}", "-addext", f"subjectAltName=DNS:{SERVER_NAME}",

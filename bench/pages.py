@@ -1,10 +1,14 @@
-"""Public page speed: home, gallery (search + filters) and entry page, against a bare
-endpoint of the same app as the baseline, measured in the same run.
+"""Public page speed: home, contest page, gallery (deep pages, search + filters), entry page
+and leaderboard, each as a shared copy (an anonymous visitor: contest/page_cache.py) and
+rendered (a visitor with a session), against the same app's bare /api/v1/ping measured in
+the same run as the baseline.
 
-    python -m bench.pages [--entries 2000] [--rounds 200]
+    python -m bench.pages [--entries 2000] [--rounds 200] [--database-url URL] [--redis-url URL]
 
-Uses a throw-away SQLite database (or DATABASE_URL) seeded with approved entries, and
-Flask's test client, so it measures the application (queries + templates), not a server.
+Without --database-url it uses a throw-away SQLite database; with one, the database's
+`public` schema is DROPPED and rebuilt by the migrations (give it a database of its own).
+Seeded with approved entries in one contest in its voting stage. Uses Flask's test client,
+so it measures the application (queries, templates, the cache), not a server.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
 
 from contest import create_app
 from contest.accounts.actors import SYSTEM
@@ -26,7 +32,7 @@ from contest.contests.models import Entry, NomineeProfile
 from contest.extensions import db
 
 
-def seed(n_entries: int, now) -> None:  # type: ignore[no-untyped-def]
+def seed(n_entries: int, now: datetime) -> None:
     schools = [contests.save_school(db.session, actor=SYSTEM, school=None, name=f"济南第{i}职业学校", district="历下区",
                                     level="中职", enrolment=1000 + i, now=now) for i in range(20)]
     windows = {s: (now - timedelta(days=10 - 2 * i), now + timedelta(days=1 + 2 * i))
@@ -34,16 +40,20 @@ def seed(n_entries: int, now) -> None:  # type: ignore[no-untyped-def]
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
         slug="bench", kind="selection", title="基准活动", windows=windows))
     category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="中职学生", now=now)
+    school_ids = [s.id for s in schools]
+    db.session.commit()
     for i in range(n_entries):
         entry = Entry(contest_id=contest.id, title=f"作品{i}", description="介绍", status="approved",
-                      school_id=schools[i % 20].id, category_id=category.id, created_at=now, updated_at=now,
+                      school_id=school_ids[i % 20], category_id=category.id, created_at=now, updated_at=now,
                       published_at=now - timedelta(minutes=i))
         entry.nominee = NomineeProfile(name=f"选手{i}", gender="female", story="故事", public_fields={"story": True})
         db.session.add(entry)
+        if i % 5000 == 4999:
+            db.session.commit()
     db.session.commit()
 
 
-def measure(client, url: str, rounds: int) -> float:  # type: ignore[no-untyped-def]
+def measure(client: Any, url: str, rounds: int) -> float:
     for _ in range(5):
         assert client.get(url).status_code == 200, url
     samples = []
@@ -54,39 +64,67 @@ def measure(client, url: str, rounds: int) -> float:  # type: ignore[no-untyped-
     return statistics.median(samples)
 
 
+def reset_schema(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
-    now = FixedClock(__import__("datetime").datetime(2023, 5, 16, 10, tzinfo=LOCAL_TZ))
+    now = FixedClock(datetime(2023, 5, 16, 10, tzinfo=LOCAL_TZ))
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(env="testing", instance_path=tmp, database_url=f"sqlite:///{tmp}/bench.sqlite3",
+        url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
+        if args.database_url:
+            reset_schema(url)
+        settings = Settings(env="testing", instance_path=tmp, database_url=url, redis_url=args.redis_url,
                             ratelimit_enabled=False, extra={"clock": now})
         app = create_app(settings)
-
-        @app.get("/bench-bare")
-        def bare() -> str:
-            return "ok"
-
         with app.app_context():
             upgrade()
+            if app.extensions["redis"] is not None:
+                app.extensions["redis"].flushdb()
+            started = time.perf_counter()
             seed(args.entries, now.now())
-        client = app.test_client()
+            seeded = time.perf_counter() - started
+            if db.engine.dialect.name == "postgresql":
+                # What autovacuum does a while after a bulk load: statistics for the planner,
+                # and the visibility map that lets the gallery's count read the index only.
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE"))
+            contest = contests.get_contest(db.session, "bench")
+            deep = contests.search_gallery(db.session, contest, contests.GalleryQuery(page=49))
+            cursor = deep.next_after
+            db.session.remove()
+        client, with_session = app.test_client(), app.test_client()
+        with_session.set_cookie("session", "x")  # a session cookie: each page is made for this visitor
         urls = {
-            "bare endpoint (baseline)": "/bench-bare",
             "home": "/",
+            "contest page": "/c/bench",
             "gallery page 1": "/c/bench/entries",
+            "gallery page 50 by number (OFFSET)": "/c/bench/entries?page=50",
+            "gallery page 50 by its link (keyset)": f"/c/bench/entries?page=50&after={cursor}",
             "gallery page 50, sorted by title": "/c/bench/entries?page=50&sort=title",
             "gallery search '选手1' + school filter": "/c/bench/entries?q=%E9%80%89%E6%89%8B1&school=3",
             "entry page": "/c/bench/entries/1",
+            "leaderboard": "/c/bench/leaderboard",
         }
-        base = None
-        print(f"{args.entries} approved entries, {args.rounds} requests each, median ms (ratio to baseline)")
-        for label, url in urls.items():
-            median = measure(client, url, args.rounds)
-            base = base or median
-            print(f"  {label:42s} {median:7.2f} ms  ×{median / base:6.1f}")
+        print(f"{args.entries} approved entries ({url.split(':')[0]}, "
+              f"seeded in {seeded:.0f} s), {args.rounds} requests each, median ms (ratio to ping)")
+        ping = measure(client, "/api/v1/ping", args.rounds)
+        print(f"  {'/api/v1/ping (baseline)':42s} {ping:7.2f} ms  ×{1:6.1f}")
+        for label, page in urls.items():
+            shared = measure(client, page, args.rounds)
+            rendered = measure(with_session, page, args.rounds)
+            print(f"  {label:42s} shared {shared:7.2f} ms ×{shared / ping:5.1f}   "
+                  f"rendered {rendered:7.2f} ms ×{rendered / ping:6.1f}")
 
 
 if __name__ == "__main__":

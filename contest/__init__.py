@@ -161,7 +161,10 @@ def _sqlite_savepoint(conn: Any, name: str) -> None:
 
 
 def _init_extensions(app: Flask, s: Settings) -> None:
-    from . import model_registry  # noqa: F401
+    from . import (
+        model_registry,  # noqa: F401
+        page_cache,
+    )
     from .accounts.service import Queued, in_memory_windows
     from .accounts.sms import make_sender
     from .errors import database_unavailable
@@ -215,6 +218,7 @@ def _init_extensions(app: Flask, s: Settings) -> None:
     # so that when Redis is down every call fails at once and the database answers.
     app.extensions["redis"] = connect(s.redis_url) if s.redis_url else None
     app.extensions["login_fallback"] = in_memory_windows()
+    page_cache.init_app(app, app.extensions["redis"])
     # The gateway's sender, whose messages the job runner delivers after the commit that
     # wrote them (accounts/outbox.py): no request waits for a gateway.
     app.extensions["sms_sender"] = Queued(make_sender(s), lambda message_id: app.extensions["job_tasks"].send_sms(message_id))

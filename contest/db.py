@@ -78,6 +78,20 @@ def rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
+# --- what a transaction changes on public pages ---------------------------------------------
+
+PUBLIC_CHANGES = "contest.public_changes"
+
+
+def note_public_change(session: SessionLike, contest_id: int | None, *, votes: bool = False) -> None:
+    """Record that the transaction changes what public pages show, for rows written without
+    the ORM's unit of work (whose flushes contest/page_cache.py sees by itself): a contest's
+    data, or only its votes. The shared page cache renews those pages once it commits."""
+    names = ({f"v{contest_id}"} if votes else {f"c{contest_id}", "all"}) if contest_id is not None else \
+        ({"vg"} if votes else {"g", "all"})
+    real_session(session).info.setdefault(PUBLIC_CHANGES, set()).update(names)
+
+
 # --- work that waits for a commit ------------------------------------------------------------
 
 _AFTER_COMMIT = "contest.after_commit"

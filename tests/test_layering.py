@@ -23,7 +23,7 @@ ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 FOUNDATION = frozenset({
     "config", "extensions", "db", "clock", "errors", "i18n", "text", "forms", "input_guard", "web",
     "security_headers", "request_log", "typesetting", "model_registry", "redis_client", "actions", "charts",
-    "metrics", "addresses", "static_files",
+    "metrics", "addresses", "static_files", "page_cache",
 })
 DOMAINS = ("accounts", "contests", "media", "antifraud", "voting", "judging", "results")
 TOP_PACKAGES = frozenset({"admin", "api", "site"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -11,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..accounts import audit, units
 from ..accounts.actors import Actor, is_system
@@ -126,9 +128,9 @@ def minors_among(contest: Contest, entries: Mapping[int, Entry], on: datetime) -
     return {entry_id for entry_id, entry in entries.items() if is_minor(entry, on)}
 
 
-def list_contests(session: SessionLike, *, include_unpublished: bool = False) -> list[Contest]:
-    """Contests in display order."""
-    query = select(Contest).order_by(Contest.position, Contest.id)
+def list_contests(session: SessionLike, *options: Any, include_unpublished: bool = False) -> list[Contest]:
+    """Contests in display order (`options`: loader options of the query)."""
+    query = select(Contest).options(*options).order_by(Contest.position, Contest.id)
     if not include_unpublished:
         query = query.where(Contest.is_published.is_(True))
     return list(session.scalars(query))
@@ -196,12 +198,67 @@ def back_office_contests(session: SessionLike, *, actor: Actor, capability: str 
     return list(session.scalars(query))
 
 
-def get_contest(session: SessionLike, slug: str, *, include_unpublished: bool = False) -> Contest:
-    """A contest by slug, or NotFound."""
-    contest = session.scalar(select(Contest).where(Contest.slug == slug))
+def get_contest(session: SessionLike, slug: str, *options: Any, include_unpublished: bool = False) -> Contest:
+    """A contest by slug, or NotFound (`options`: loader options of the query)."""
+    contest = session.scalar(select(Contest).options(*options).where(Contest.slug == slug))
     if contest is None or (not contest.is_published and not include_unpublished):
         raise NotFound(_("没有找到这项活动，请检查链接。"))
     return contest
+
+
+def counts_shown(contest: Contest, now: datetime) -> bool:
+    """Whether live vote counts may be shown now: the contest has a public vote, its rules
+    make counts public, and we are not in the hidden stretch before voting closes (once
+    voting has closed the final counts show again). voting.live.counts_visible is this."""
+    start, end = contest.window("voting")
+    rules = rules_of(contest)
+    if start is None or end is None or not rules.has_public_vote or not rules.counts_public:
+        return False
+    hide = timedelta(hours=rules.hide_counts_hours_before_close)
+    return not (hide and end - hide <= now < end)
+
+
+@dataclass(frozen=True)
+class PageScope:
+    """What a public page depends on besides stored data, for the shared page cache: the
+    contest (None for pages about every contest), the stretch of the schedule `now` is in
+    (a page changes by itself when a stage starts or ends and when counts hide or show
+    again), how long until the next such moment, and whether vote counts are shown."""
+
+    contest_id: int | None
+    stretch: int
+    seconds_left: float | None
+    counts_shown: bool
+
+
+def _moments(contest: Contest) -> set[datetime]:
+    moments = {m for stage in STAGES for m in contest.window(stage) if m is not None}
+    _start, end = contest.window("voting")
+    hours = rules_of(contest).hide_counts_hours_before_close
+    if end is not None and hours:
+        moments.add(end - timedelta(hours=hours))
+    return moments
+
+
+def _scope(contest_id: int | None, moments: set[datetime], now: datetime, shown: bool) -> PageScope:
+    ahead = sorted(m for m in moments if m > now)
+    left = (ahead[0] - now).total_seconds() if ahead else None
+    return PageScope(contest_id, len(moments) - len(ahead), left, shown)
+
+
+def page_scope(session: SessionLike, slug: str, now: datetime) -> PageScope:
+    """The PageScope of a contest's public pages (NotFound for an unknown contest)."""
+    # One query: its categories are loaded later if the page is made.
+    contest = get_contest(session, slug, lazyload(Contest.categories))
+    return _scope(contest.id, _moments(contest), now, counts_shown(contest, now))
+
+
+def site_scope(session: SessionLike, now: datetime) -> PageScope:
+    """The PageScope of pages listing every contest (the home page, the API's list)."""
+    moments: set[datetime] = set()
+    for contest in list_contests(session, lazyload(Contest.categories)):
+        moments |= _moments(contest)
+    return _scope(None, moments, now, False)
 
 
 def get_contest_by_id(session: SessionLike, contest_id: int) -> Contest:
@@ -249,6 +306,7 @@ class GalleryQuery:
     sort: str = "newest"
     page: int = 1
     per_page: int = PER_PAGE
+    after: str = ""  # the previous page's cursor (Page.next_after): the page starts after its last entry
 
 
 GALLERY_SORTS = ("newest", "oldest", "title", "votes")
@@ -288,6 +346,7 @@ def parse_gallery_query(args: Mapping[str, str], contest: Contest | None = None)
         district=district if district in DISTRICTS else "",
         sort=sort if sort in GALLERY_SORTS else "newest",
         page=max(page, 1),
+        after=(args.get("after") or "").strip()[:CURSOR_MAX],
     )
 
 
@@ -298,6 +357,7 @@ class Page:
     page: int
     per_page: int
     pages: int = field(init=False)
+    next_after: str = ""  # where the next page starts (a keyset cursor), when the order has one
 
     def __post_init__(self) -> None:
         self.pages = max(1, math.ceil(self.total / self.per_page))
@@ -338,6 +398,10 @@ def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) 
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     pages = max(1, math.ceil(total / query.per_page))
     page = min(query.page, pages)
+    after = _read_cursor(query.after, query.sort)
+    offset = (page - 1) * query.per_page
+    if after is not None and query.sort in KEYSET_ORDERS:
+        stmt, offset = stmt.where(_after(query.sort, *after)), 0
     orders: dict[str, tuple[ColumnElement[Any], ...]] = {
         "newest": (Entry.published_at.desc(), Entry.id.desc()),
         "oldest": (Entry.published_at.asc(), Entry.id.asc()),
@@ -348,10 +412,51 @@ def search_gallery(session: SessionLike, contest: Contest, query: GalleryQuery) 
     shown = [joinedload(Entry.school), joinedload(Entry.category), joinedload(Entry.nominee)]
     if not by_school:
         shown.append(_author())  # the author's display name on each card
-    items = list(session.scalars(
-        stmt.options(*shown).order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
-    ).unique())
-    return Page(items, total, page, query.per_page)
+    items = list(session.scalars(stmt.options(*shown).order_by(*order).limit(query.per_page).offset(offset or None)).unique())
+    result = Page(items, total, page, query.per_page)
+    if items and page < result.pages and query.sort in KEYSET_ORDERS:
+        result.next_after = _cursor(query.sort, items[-1])
+    return result
+
+
+# Deep pages by keyset: the link to the next page carries where it starts (the sort key and
+# id of the last entry shown), so the database seeks there along the order instead of
+# counting past every entry before it (OFFSET). "Most votes" orders by a count that
+# changes with every vote and stays with OFFSET; a page reached without a cursor (typed
+# in, or "previous") too.
+KEYSET_ORDERS = {"newest": "desc", "oldest": "asc", "title": "asc"}
+CURSOR_MAX = 300
+
+
+def _sort_value(sort: str, entry: Entry) -> Any:
+    return entry.title if sort == "title" else entry.published_at
+
+
+def _cursor(sort: str, entry: Entry) -> str:
+    value = _sort_value(sort, entry)
+    raw = json.dumps([sort, value.isoformat() if isinstance(value, datetime) else value, entry.id], ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str, sort: str) -> tuple[Any, int] | None:
+    """The sort key and id a cursor names, or None when it is not one of this order's."""
+    if not cursor:
+        return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        kind, value, entry_id = found
+        if kind != sort or not isinstance(entry_id, int) or not isinstance(value, str):
+            return None
+        return (value if sort == "title" else datetime.fromisoformat(value)), entry_id
+    except (ValueError, TypeError):
+        return None
+
+
+def _after(sort: str, value: Any, entry_id: int) -> ColumnElement[bool]:
+    column = Entry.title if sort == "title" else Entry.published_at
+    if KEYSET_ORDERS[sort] == "desc":
+        return or_(column < value, and_(column == value, Entry.id < entry_id))
+    return or_(column > value, and_(column == value, Entry.id > entry_id))
 
 
 def _author() -> Any:

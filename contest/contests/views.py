@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, render_template, request
 
-from .. import web
+from .. import page_cache, web
 from ..extensions import db
 from ..media import service as media
 from ..results import service as results
@@ -13,7 +15,13 @@ from . import presenters, service
 bp = Blueprint("contests", __name__, url_prefix="/c")
 
 
+def page_scope(now: datetime, slug: str, **_: object) -> service.PageScope:
+    """The shared page cache's view of a contest page (contest/page_cache.py)."""
+    return service.page_scope(db.session, slug, now)
+
+
 @bp.get("/<slug>")
+@page_cache.shared(page_scope)
 def contest_page(slug: str) -> str:
     contest = service.get_contest(db.session, slug)
     now = web.now()
@@ -26,6 +34,7 @@ def contest_page(slug: str) -> str:
 
 
 @bp.get("/<slug>/entries")
+@page_cache.shared(page_scope, votes=lambda: "always" if request.args.get("sort") == "votes" else "shown")
 def gallery(slug: str) -> str:
     contest = service.get_contest(db.session, slug)
     query = service.parse_gallery_query(request.args, contest)
@@ -38,6 +47,7 @@ def gallery(slug: str) -> str:
 
 
 @bp.get("/<slug>/entries/<int:entry_id>")
+@page_cache.shared(page_scope, votes="shown")
 def entry_page(slug: str, entry_id: int) -> str:
     contest = service.get_contest(db.session, slug)
     entry = service.get_public_entry(db.session, contest, entry_id)

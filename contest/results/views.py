@@ -35,7 +35,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from .. import web
+from .. import page_cache, web
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, NotFound
@@ -65,6 +65,7 @@ def _version_arg() -> int | None:
 
 
 @bp.get("/c/<slug>/results")
+@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now))
 def results_page(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     now = web.now()
@@ -170,6 +171,7 @@ def new_objection(slug: str) -> ResponseReturnValue:
 # --- transparency ---------------------------------------------------------------------------------
 
 @bp.get("/c/<slug>/transparency")
+@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes="always")
 def transparency(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     if not live.has_public_vote(contest):

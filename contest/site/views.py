@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from .. import LOCALES, web
+from .. import LOCALES, page_cache, web
 from ..accounts import service as accounts
 from ..contests import service as contests
 from ..contests.models import Contest
@@ -15,6 +15,7 @@ bp = Blueprint("site", __name__)
 
 
 @bp.get("/")
+@page_cache.shared(lambda now: contests.site_scope(db.session, now))
 def home() -> str:
     listing = contests.home_listing(db.session, district=request.args.get("district", "")[:20])
     items = listing.city + listing.district

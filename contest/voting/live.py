@@ -38,7 +38,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
@@ -176,15 +176,7 @@ def counts_visible(contest: Contest, now: datetime) -> bool:
     Once voting has closed the final counts are shown again (the stretch exists to stop a
     last-minute race, which is over). Rankings are always shown; only numbers hide.
     """
-    if not has_public_vote(contest):
-        return False
-    _start, end = contest.window("voting")
-    assert end is not None  # has_public_vote saw the voting window
-    rules = contests.rules_of(contest)
-    if not rules.counts_public:
-        return False
-    hide = timedelta(hours=rules.hide_counts_hours_before_close)
-    return not (hide and end - hide <= now < end)
+    return contests.counts_shown(contest, now)
 
 
 def has_public_vote(contest: Contest) -> bool:

@@ -28,7 +28,7 @@ from flask_login import login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import web
+from .. import page_cache, web
 from ..antifraud import captcha
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
@@ -231,6 +231,7 @@ def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
 # --- leaderboard -------------------------------------------------------------------------
 
 @bp.get("/c/<slug>/leaderboard")
+@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes="always")
 def leaderboard(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     if not live.has_public_vote(contest):

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from ..antifraud.models import FraudObservation
-from ..db import SessionLike
+from ..db import SessionLike, note_public_change
 from .models import IdempotentReply, LedgerEvent, Vote, VoteEntryQuota, VoteQuota
 
 VOTE = Vote.__table__
@@ -89,10 +89,13 @@ def write_vote(session: SessionLike, rows: VoteRows) -> Written:
     DuplicateVote when something refused it (the caller rolls back)."""
     try:
         if session.get_bind().dialect.name == "postgresql":
-            return _write_postgresql(session, rows)
-        return _write_in_steps(session, rows)
+            written = _write_postgresql(session, rows)
+        else:
+            written = _write_in_steps(session, rows)
     except IntegrityError as exc:
         raise DuplicateVote(str(exc.orig)) from None
+    note_public_change(session, rows.vote["contest_id"], votes=True)
+    return written
 
 
 # --- PostgreSQL: one statement ---------------------------------------------------------------

@@ -212,6 +212,41 @@ def test_pager_links_stay_in_this_contest(gallery, make_entry):
     assert link.group(1).startswith(f"/c/{gallery.contest.slug}/entries?")
 
 
+@pytest.mark.parametrize("sort", ["newest", "oldest", "title"])
+def test_next_links_walk_every_page_by_keyset_as_the_numbers_do(client, gallery, make_entry, count_queries, sort):  # type: ignore[no-untyped-def]
+    # Equal titles and equal publication times: the id breaks the tie, as in the order.
+    for n in range(40):
+        make_entry(gallery.contest, title=f"作品{n % 7}", published_offset=1 + n % 5)
+    by_number = [titles(gallery(sort=sort, page=str(p))) for p in range(1, 5)]
+    url, walked = f"/c/{gallery.contest.slug}/entries?sort={sort}", []
+    while url:
+        with count_queries() as statements:
+            page = client.get(url)
+        walked.append(titles(page))
+        if "after=" in url:  # a page reached by its cursor seeks to where the last one ended
+            assert any(re.search(r"\(entry\.\w+ [<>] .+? OR entry\.\w+ = .+? AND entry\.id [<>] ", s)
+                       for s in statements), statements
+        link = re.search(r'<a href="([^"]+)" rel="next">', page.get_data(as_text=True))
+        url = link.group(1).replace("&amp;", "&") if link else ""
+        assert not url or "after=" in url
+    assert walked == by_number and len({t for page in walked for t in page}) == 7
+    assert sum(len(page) for page in walked) == 40
+
+
+def test_a_bad_or_foreign_cursor_falls_back_to_the_page_number(gallery, make_entry):  # type: ignore[no-untyped-def]
+    for n in range(14):
+        make_entry(gallery.contest, title=f"作品{n:02d}", published_offset=n + 1)
+    html = gallery(sort="title").get_data(as_text=True)
+    cursor = re.search(r'after=([^"&]+)', html).group(1)  # type: ignore[union-attr]
+    expected = titles(gallery(sort="title", page="2"))
+    for after in ("not-a-cursor", "%%%", cursor + "x", "W10", cursor):
+        response = gallery(sort="newest" if after == cursor else "title", page="2", after=after)
+        assert response.status_code == 200
+        if after != cursor:
+            assert titles(response) == expected
+    assert titles(gallery(sort="newest", page="2", after=cursor)) == titles(gallery(sort="newest", page="2"))
+
+
 def test_odd_page_numbers_are_clamped_never_an_error(gallery, make_entry):
     for n in range(13):
         make_entry(gallery.contest, title=f"作品{n:02d}", published_offset=n + 1)

@@ -164,7 +164,8 @@ def test_nginx_accepts_the_site_file(tmp_path: Path) -> None:
 
 
 class StandIn(http.server.ThreadingHTTPServer):
-    """An instance that answers every request with 200 and notes when each one arrived."""
+    """An instance that answers every request with 200 and notes when each one arrived; a
+    path with `shared` in it is answered as the app answers a shared public page."""
 
     def __init__(self) -> None:
         self.arrivals: list[tuple[str, float, int]] = []  # path, when, body bytes
@@ -178,6 +179,9 @@ class StandIn(http.server.ThreadingHTTPServer):
                 self.rfile.read(size)
                 server.arrivals.append((self.path, arrived, size))
                 self.send_response(200)
+                if "shared" in self.path:
+                    self.send_header("Cache-Control", "public, max-age=10, s-maxage=30, stale-while-revalidate=30")
+                    self.send_header("Vary", "Cookie")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -233,6 +237,29 @@ def test_requests_go_round_an_instance_that_is_down(running_nginx: tuple[Site, S
     # a refused connection is tried on the other instance, for a POST too (nothing was sent)
     assert statuses == [200] * 6
     assert len(stand_in.arrivals) == 6
+
+
+@needs_nginx
+def test_shared_pages_come_from_the_micro_cache_but_not_for_a_session(running_nginx: tuple[Site, StandIn]) -> None:
+    from bench.faults import SiteConnection
+
+    site, stand_in = running_nginx
+    conn = SiteConnection(site.https_port, "127.0.0.1", timeout=10)
+    seen = []
+    for path, cookie in [("/c/a/entries?shared=1", ""), ("/c/a/entries?shared=1", ""), ("/c/a/entries?shared=1", ""),
+                         ("/c/a/entries?shared=1&page=2", ""), ("/c/a/entries?shared=1", "lang=en"),
+                         ("/c/a/entries?shared=1", "lang=en"), ("/c/a/entries?shared=1", "session=abc"),
+                         ("/c/a/entries?shared=1", "remember_token=abc"), ("/c/a/private", ""), ("/c/a/private", "")]:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = conn.getresponse()
+        response.read()
+        seen.append(response.headers.get("X-Cache-Status"))
+    conn.close()
+    assert seen == ["MISS", "HIT", "HIT", "MISS", "MISS", "HIT", "BYPASS", "BYPASS", "MISS", "MISS"]
+    # Each language and query string once, each signed-in request, each private answer.
+    assert [path for path, _when, _size in stand_in.arrivals] == [
+        "/c/a/entries?shared=1", "/c/a/entries?shared=1&page=2", "/c/a/entries?shared=1", "/c/a/entries?shared=1",
+        "/c/a/entries?shared=1", "/c/a/private", "/c/a/private"]
 
 
 @needs_nginx

@@ -355,6 +355,7 @@ def test_the_leaderboard_runs_a_bounded_number_of_queries(client, ballot, make_u
         cast(voter_ids[0], entry_id)
     url = f"/c/{contest.slug}/leaderboard"
     client.get(url)
+    cast(make_user().id, entry_ids[0])  # renews the shared copy the first request left
     db.session.remove()
     with count_queries() as few:
         client.get(url)
