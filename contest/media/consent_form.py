@@ -2,9 +2,9 @@
 fills in for one nominee, and the signed form the school sends back (see media.consent
 for who may download, open and withdraw it).
 
-The printable form is a one-page PDF with real text, written here directly: its font is
+The printable form is a one-page PDF with real text, drawn with reportlab: its font is
 STSong-Light, one of the Chinese fonts every PDF reader provides (Adobe-GB1), so nothing
-is embedded and no PDF library is needed. The signed form is checked by its content like
+is embedded and the text stays text. The signed form is checked by its content like
 every other upload (`media.service.check_document`) and stored as a media item in its own
 role, `consent`, under a storage key the public file route refuses to serve
 (`PRIVATE_EXTENSIONS`).
@@ -12,10 +12,16 @@ role, `consent`, under a storage key the public file route refuses to serve
 
 from __future__ import annotations
 
-import zlib
+import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 
 from ..contests.models import Entry, public_name
@@ -51,90 +57,86 @@ class Choices:
 
 # --- the printable form ---------------------------------------------------------------
 
-PAGE_W, PAGE_H, MARGIN = 595, 842, 56  # A4 in points
+PAGE_W, PAGE_H = A4
+MARGIN = 56
+FONT = "STSong-Light"
+pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+# Punctuation that never starts a line: it stays at the end of the line before.
+NO_LINE_START = "，。、：；！？）》」』”’"
+_PIECE = re.compile(r"[!-~]+|.")
 
 
-def _utf16(text: str) -> str:
-    # The form's font uses the UniGB-UCS2-H encoding: two bytes per character.
-    return "".join(f"{ord(c) if ord(c) < 0x10000 else 0x3000:04X}" for c in text)
+def _printable(text: str) -> str:
+    # The font's encoding (UniGB-UCS2-H) has two bytes a character: a character beyond
+    # them (no Adobe-GB1 font has a glyph for one) prints as a blank.
+    return "".join(c if ord(c) < 0x10000 else "\u3000" for c in text)
 
 
-def _width(text: str, size: float) -> float:
-    return sum(size / 2 if ord(c) < 0x80 else size for c in text)
+def _pieces(text: str, size: float, width: float) -> Iterator[str]:
+    """The text in the pieces a line may break between: one character, or a run of ASCII
+    letters, digits and signs, unless that is wider than a line."""
+    for piece in _PIECE.findall(_printable(text)):
+        if len(piece) > 1 and pdfmetrics.stringWidth(piece, FONT, size) > width:
+            yield from piece
+        else:
+            yield piece
 
 
 def _wrap(text: str, size: float, width: float) -> list[str]:
     lines, line = [], ""
-    for char in text:
-        if line and _width(line + char, size) > width and char not in "，。、：；）”":
-            lines.append(line)
-            line = ""
-        line += char
+    for piece in _pieces(text, size, width):
+        if line and pdfmetrics.stringWidth(line + piece, FONT, size) > width and piece[0] not in NO_LINE_START:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
     return [*lines, line] if line else lines
 
 
 class _Page:
-    """One A4 page of text and rules, as a PDF content stream."""
+    """One A4 page of text and rules, written top-down on a reportlab canvas."""
 
-    def __init__(self) -> None:
-        self.ops: list[str] = []
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
         self.y: float = PAGE_H - MARGIN
 
     def text(self, text: str, size: float = 11, *, gap: float = 6, centre: bool = False, indent: float = 0) -> None:
+        self.canvas.setFont(FONT, size)
         for line in _wrap(text, size, PAGE_W - 2 * MARGIN - indent):
             self.y -= size * 1.5
-            x = (PAGE_W - _width(line, size)) / 2 if centre else MARGIN + indent
-            self.ops.append(f"BT /F1 {size:g} Tf {x:.1f} {self.y:.1f} Td <{_utf16(line)}> Tj ET")
+            if centre:
+                self.canvas.drawCentredString(PAGE_W / 2, self.y, line)
+            else:
+                self.canvas.drawString(MARGIN + indent, self.y, line)
         self.y -= gap
 
-    def signature(self, label: str, size: float = 11) -> None:
-        self.y -= size * 2.6
-        self.ops.append(f"BT /F1 {size:g} Tf {MARGIN:.1f} {self.y:.1f} Td <{_utf16(label)}> Tj ET")
-        start = MARGIN + _width(label, size) + 6
-        self.ops.append(f"0.5 w {start:.1f} {self.y - 3:.1f} m {PAGE_W - MARGIN:.1f} {self.y - 3:.1f} l S")
+    def signatures(self, labels: list[str], size: float = 11) -> None:
+        """Labelled lines to sign or write on, their lines starting in one column."""
+        self.canvas.setFont(FONT, size)
+        self.canvas.setLineWidth(0.5)
+        start = MARGIN + max(pdfmetrics.stringWidth(label, FONT, size) for label in labels) + 6
+        for label in labels:
+            self.y -= size * 2.6
+            self.canvas.drawString(MARGIN, self.y, label)
+            self.canvas.line(start, self.y - 3, PAGE_W - MARGIN, self.y - 3)
 
     def rule(self) -> None:
         self.y -= 8
-        self.ops.append(f"0.8 w {MARGIN:.1f} {self.y:.1f} m {PAGE_W - MARGIN:.1f} {self.y:.1f} l S")
+        self.canvas.setLineWidth(0.8)
+        self.canvas.line(MARGIN, self.y, PAGE_W - MARGIN, self.y)
         self.y -= 4
-
-
-def _pdf(page: _Page, title: str) -> bytes:
-    """A one-page PDF. The text is set in STSong-Light, one of the Chinese fonts every PDF
-    reader provides (Adobe-GB1), so nothing is embedded and the text stays text."""
-    content = zlib.compress("\n".join(page.ops).encode("ascii"))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>".encode("ascii"),
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>",
-        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light "
-        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /FontDescriptor 7 0 R "
-        b"/DW 1000 /W [1 95 500] >>",
-        b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880] "
-        b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
-        f"<< /Title <FEFF{_utf16(title)}> /Producer (contest) >>".encode("ascii"),
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, len(objects), xref)
-    return bytes(out)
 
 
 def template_pdf(*, contest_title: str, school: str, nominee: str, choices: Choices) -> bytes:
     """The consent form for one nominee, ready to print and sign. A blank name leaves a
     line to write it on."""
     yes, no = _("公开"), _("不公开")
-    page = _Page()
+    out = io.BytesIO()
+    # invariant: no creation date or random document id, so one form always makes the same bytes
+    canvas = Canvas(out, pagesize=A4, invariant=True, pageCompression=1, lang="zh-CN",
+                    initialFontName=FONT)  # type: ignore[arg-type]  # a font name; types-reportlab says float
+    canvas.setTitle(_("监护人同意书"))
+    page = _Page(canvas)
     page.text(_("未成年学生参加评选监护人同意书"), 18, centre=True, gap=2)
     page.text(contest_title, 12, centre=True, gap=4)
     page.rule()
@@ -156,14 +158,13 @@ def template_pdf(*, contest_title: str, school: str, nominee: str, choices: Choi
         page.text("· " + row, indent=12, gap=0)
     page.text(_("学校名称始终公开；出生日期、手机号和身份证号从不公开。"), 10, gap=8)
     page.text(_("本人可以随时通过学校联络人撤回本同意。撤回后，该学生的推荐立即从所有公开页面撤下。"))
-    page.signature(_("学生签名："))
-    page.signature(_("监护人签名："))
-    page.signature(_("与学生的关系："))
-    page.signature(_("监护人联系电话："))
-    page.signature(_("日期：        年      月      日"))
-    page.y -= 24
+    page.signatures([_("学生签名："), _("监护人签名："), _("与学生的关系："), _("监护人联系电话：")])
+    page.y -= 12
+    page.text(_("日期：        年      月      日"), gap=24)
     page.text(_("请监护人签字后，将本页拍照或扫描，由学校联络人在推荐表中上传。"), 10)
-    return _pdf(page, _("监护人同意书"))
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
 
 
 # --- the signed form ------------------------------------------------------------------
