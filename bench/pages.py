@@ -24,6 +24,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from contest import create_app
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.clock import LOCAL_TZ, FixedClock
 from contest.config import Settings
@@ -38,6 +39,7 @@ def seed(n_entries: int, now: datetime) -> None:
     windows = {s: (now - timedelta(days=10 - 2 * i), now + timedelta(days=1 + 2 * i))
                for i, s in enumerate(("submission", "review", "voting", "judging", "publicity"))}
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
         slug="bench", kind="selection", title="基准活动", windows=windows))
     category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="中职学生", now=now)
     school_ids = [s.id for s in schools]

@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User, UserRole
 from contest.clock import FixedClock, local_midnight
@@ -98,6 +99,7 @@ def seed_contest(n_entries: int) -> tuple[Contest, list[int]]:
                "judging": (local_midnight(local_day(NOW) - timedelta(days=1)), NOW + timedelta(days=10)),
                "publicity": (NOW + timedelta(days=10), NOW + timedelta(days=20))}
     contest = contests.create_contest(db.session, actor=SYSTEM, now=NOW - timedelta(days=40), changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=NOW).id,
         slug=SLUG, kind="media", title="全民美拍 规模测试", theme="技能：让生活更美好", windows=windows,
         rules={"votes_per_day": 5, "votes_per_entry_per_day": 1, "captcha_mode": "risk"}))
     categories = [contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name=name,

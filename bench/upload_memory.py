@@ -55,6 +55,7 @@ from PIL import Image, ImageDraw
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.config import Settings
 from contest.contests import service as contests
@@ -76,6 +77,7 @@ def seed(citizens: int, now: datetime) -> tuple[str, list[str]]:
     windows = {stage: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
                for i, stage in enumerate(STAGES)}
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
         slug=SLUG, kind="media", title="全民美拍 上传测试", theme="技能：让生活更美好", windows=windows,
         rules={"min_image_width": 1920, "min_image_height": 1080},
     ))

@@ -63,6 +63,7 @@ from sqlalchemy.engine import make_url
 
 from bench.services import ROOT, free_port, gunicorn_command, start_redis, stop, wait_until
 from contest import create_app
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.accounts.models import SmsCode, User, UserRole
 from contest.accounts.service import hash_password
@@ -138,6 +139,7 @@ def seed_contest(slug: str, n_entries: int, now: datetime, *, votes_per_day: int
         s: (now + timedelta(days=7 * (i - index) - 1), now + timedelta(days=7 * (i - index) + 6))
         for i, s in enumerate(STAGES)}
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
         slug=slug, kind="media", title="全民美拍 压力测试", theme="技能：让生活更美好", windows=windows,
         rules={"votes_per_day": votes_per_day, "votes_per_entry_per_day": 1, "captcha_mode": captcha_mode,
                "verified_only": True, "min_account_age_hours": MIN_ACCOUNT_AGE_HOURS},

@@ -31,10 +31,12 @@ start_services
 DB=${TEST_PG_DATABASE:-contest_test}
 psql -q -h "$PG_HOST" -U postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
 psql -q -h "$PG_HOST" -U postgres -c "CREATE DATABASE $DB" >/dev/null
-run_sqlite() { python -m pytest -q -p no:cacheprovider "$@"; }
+run_sqlite() { python -m pytest -q -p no:cacheprovider --durations=25 "$@"; }
+# Tests that start their own PostgreSQL and Redis (tests/ops) run once, in the SQLite pass,
+# which is the shorter of the two. Both passes name their slowest tests at the end.
 run_postgres() {
   TEST_DATABASE_URL="postgresql+psycopg://postgres@$PG_HOST/$DB" TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/15" \
-    python -m pytest -q -p no:cacheprovider "$@"
+    python -m pytest -q -p no:cacheprovider --durations=25 -m "not own_services" "$@"
 }
 
 if [ "$(nproc)" -ge 2 ]; then

@@ -205,6 +205,16 @@ def save_unit(session: SessionLike, *, actor: Actor, unit: OrganisingUnit | None
     return unit
 
 
+def ensure_unit(session: SessionLike, *, name: str, level: str = "city", district: str = "", now: datetime) -> OrganisingUnit:
+    """The unit of that name, created by the system if missing (the demo, benchmarks)."""
+    found = session.scalar(select(OrganisingUnit).where(OrganisingUnit.name == name))
+    if found is not None:
+        return found
+    from .actors import SYSTEM
+
+    return save_unit(session, actor=SYSTEM, unit=None, name=name, level=level, district=district, now=now)
+
+
 def add_member(session: SessionLike, *, actor: Actor, unit: OrganisingUnit, user: User, role: str,
                contest_id: int | None = None, now: datetime, ip: str = "") -> UnitMembership:
     """Give a person a role in the unit (or one of its contests): the unit's admins and

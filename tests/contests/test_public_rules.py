@@ -15,11 +15,13 @@ from contest.contests import service as contests
 from contest.contests.models import Contest
 from contest.extensions import db
 from contest.results import service as results
+from tests.conftest import fixture_unit
 
 
 def make_demo_contest(kind: str, clock) -> Contest:  # type: ignore[no-untyped-def]
     """One of the demo's three contests as the demo creates it (rules, windows, texts)."""
     changes, category_kind, names = next(c for c in demo.contest_changes(clock.now()) if c[0].kind == kind)
+    changes.unit_id = fixture_unit(clock).id
     contest = contests.create_contest(db.session, actor=SYSTEM, changes=changes, now=clock.now())
     for name in names:
         contests.add_category(db.session, actor=SYSTEM, contest=contest, kind=category_kind, name=name, now=clock.now())

@@ -12,6 +12,7 @@ from contest.accounts.actors import SYSTEM
 from contest.clock import FixedClock
 from contest.contests import service as contests
 from contest.extensions import db
+from tests.conftest import fixture_unit
 
 from .browser import SCREENSHOTS, BrowserLog, wait_for_images
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.e2e
 def test_the_rules_read_as_numbered_lists_on_a_phone(app: Flask, clock: FixedClock, live_server: str,
                                                        browser_page: Page, browser_log: BrowserLog) -> None:
     changes, category_kind, names = next(c for c in demo.contest_changes(clock.now()) if c[0].kind == "media")
+    changes.unit_id = fixture_unit(clock).id
     contest = contests.create_contest(db.session, actor=SYSTEM, changes=changes, now=clock.now())
     for name in names:
         contests.add_category(db.session, actor=SYSTEM, contest=contest, kind=category_kind, name=name, now=clock.now())

@@ -47,6 +47,7 @@ from sqlalchemy import text
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.clock import FixedClock
 from contest.config import Settings
@@ -56,6 +57,9 @@ from contest.errors import DATABASE_RETRY_AFTER, database_unavailable
 from contest.extensions import db
 from contest.voting.ledger import SEAL_GRACE
 from tests.conftest import PASSWORD, START, IsolatedClient, free_ports, windows_around
+
+# Its own primary and standby: the same in either pass, so it runs in one (scripts/test.sh).
+pytestmark = pytest.mark.own_services
 
 VOTERS = 6
 ENTRIES = 16  # each voter votes once for each entry
@@ -294,6 +298,7 @@ def _season(app: Flask, clock: FixedClock) -> tuple[str, list[int], list[Voter]]
     with app.app_context():
         upgrade()
         contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+            unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
             slug="failover", kind="media", title="故障切换测试", theme="技能：让生活更美好", summary="测试用的活动",
             rules_text="规则", windows=windows,
             rules={"captcha_mode": "never", "votes_per_day": ENTRIES}))

@@ -56,6 +56,7 @@ from sqlalchemy import func, select
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.clock import FixedClock
 from contest.config import ConfigError, Settings
@@ -64,10 +65,24 @@ from contest.contests.models import Entry
 from contest.extensions import db, limiter
 from contest.jobs import jobs_of
 from contest.voting.models import Vote
-from tests.conftest import PASSWORD, START, IsolatedClient, _empty_tables, csrf_token, free_ports, sign_in_id, windows_around
+from tests.conftest import (
+    PASSWORD,
+    START,
+    TEST_DATABASE_URL,
+    IsolatedClient,
+    _empty_tables,
+    csrf_token,
+    free_ports,
+    sign_in_id,
+    windows_around,
+)
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="needs the redis-server program (Debian package redis-server)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server program (Debian package redis-server)"),
+    # Its own Redis, master, replica and sentinels, and the run's database: in the PostgreSQL
+    # pass, as in production (the SQLite pass would repeat the same minute of failovers).
+    pytest.mark.skipif(not TEST_DATABASE_URL, reason="runs in the PostgreSQL pass (production's database)"),
+]
 
 MASTER = "contest"
 DB = 3
@@ -279,6 +294,7 @@ def _season(app: Flask, clock: FixedClock) -> tuple[dict[str, int], list[int], l
     entry_lists: list[list[int]] = []
     for slug, votes_per_day, count in (("sentinel", ENTRIES, ENTRIES), ("quota", 2, 3)):
         contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+            unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
             slug=slug, kind="media", title=f"哨兵切换测试 {slug}", theme="技能：让生活更美好", summary="测试用的活动",
             rules_text="规则", windows=windows_around(now, "voting"),
             rules={"captcha_mode": "never", "votes_per_day": votes_per_day}))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from contest import create_app
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.clock import FixedClock
 from contest.contests import service as contests
@@ -59,6 +60,7 @@ def ballot(down_app: Flask):
     clock = down_app.extensions["clock"]
     now = clock.now()
     contest = contests.create_contest(db.session, actor=SYSTEM, now=now, changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=now).id,
         slug="down-vote", kind="media", title="Redis 停机时的投票", windows=windows_around(now, "voting")))
     category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="摄影", now=now)
     entries = [Entry(contest_id=contest.id, title=f"作品{i}", status="approved", category_id=category.id,

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 
 from contest import PROJECT_ROOT
 from contest.accounts import service as accounts
+from contest.accounts import units
 from contest.accounts.actors import SYSTEM
 from contest.accounts.models import User, UserRole
 from contest.api.models import ApiToken
@@ -172,6 +173,7 @@ def seed_ballot(n_voters: int, n_entries: int, *, slug: str) -> Ballot:
     """
     real_now = datetime.now(UTC)
     contest = contests.create_contest(db.session, actor=SYSTEM, now=START, changes=contests.ContestChanges(
+        unit_id=units.ensure_unit(db.session, name="济南市教育局", now=START).id,
         slug=slug, kind="media", title="服务器并发测试", windows=windows_around(real_now, "voting"),
         rules={"captcha_mode": "risk", "votes_per_day": 5, "votes_per_entry_per_day": 1}))
     category = contests.add_category(db.session, actor=SYSTEM, contest=contest, kind="category", name="摄影", now=START)
