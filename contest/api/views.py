@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.orm import selectinload
 
 from .. import page_cache, web
 from ..accounts import service as accounts
@@ -19,7 +20,7 @@ from ..accounts.models import User
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..contests import service as contests
-from ..contests.models import DISTRICTS
+from ..contests.models import DISTRICTS, Contest
 from ..errors import DomainError, InvalidInput, NotFound, UnsupportedMediaType
 from ..extensions import csrf, db, limiter
 from ..i18n import _
@@ -226,7 +227,7 @@ def issue_token() -> tuple[Response, int]:
 @bp.get("/contests")
 @page_cache.shared(lambda now: contests.site_scope(db.session, now), api=True)
 def list_contests() -> Response:
-    found = contests.list_contests(db.session)
+    found = contests.list_contests(db.session, selectinload(Contest.co_units))  # their organisers, in one query
     counts = contests.approved_counts(db.session, [c.id for c in found])
     now = web.now()
     return jsonify({"items": [payloads.contest(c, contests.stage_of(c, now), counts.get(c.id, 0)) for c in found]})

@@ -987,6 +987,7 @@ def save_score(
 
 def reopen_score(session: SessionLike, *, actor: Actor, score: Score, reason: str, now: datetime, ip: str = "") -> Score:
     """An organiser unlocks a submitted score so the judge can change it (audit-logged)."""
+    contests.require_somewhere(actor, "judging")
     rnd = get_round(session, score.round_id)
     contests.require_in(session, actor, rnd.contest, "judging")
     reason = _reason(reason)
@@ -1056,7 +1057,9 @@ def compute(session: SessionLike, rnd: Round) -> aggregate.RoundResult:
 
 
 def compute_for(session: SessionLike, *, actor: User, rnd: Round) -> aggregate.RoundResult:
-    """The aggregate for the organiser's dashboard."""
+    """The aggregate for the organiser's dashboard (a person's: never the system's)."""
+    if not isinstance(actor, User):
+        raise Forbidden(_("您没有权限进行此操作。"))
     contests.require_in(session, actor, rnd.contest, "view")
     return compute(session, rnd)
 

@@ -35,8 +35,9 @@ def test_the_contest_list_runs_a_fixed_number_of_queries(api, make_contest, coun
         make_contest()
     with count_queries() as many:
         api.client.get(PREFIX + "/contests")
-    # the contests' schedules (for the shared page cache), contests, their categories, entry counts
-    assert len(many) == len(few) == 4
+    # the contests' schedules (for the shared page cache), contests, their categories, their
+    # co-organising units, entry counts
+    assert len(many) == len(few) == 5
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from contest.clock import FixedClock
 from contest.contests.models import SchoolContact
 from contest.extensions import db
 from contest.media.submissions import MemberInput, NomineeInput, TeamInput
+from tests.conftest import fixture_unit
 from tests.video_entries import clip_bytes
 
 from .browser import BrowserLog, log_in
@@ -61,7 +62,7 @@ from .season.stage import People, Season, schedule
 pytestmark = pytest.mark.e2e
 
 SCHOOLS = (("济南第一职业中等专业学校", "历下区", 2600, "中职"), ("济南工程职业技术学院", "长清区", 5200, "高职"))
-ORGANISER = "济南市中华职业教育社　济南市教育局"
+ORGANISER = "济南市中华职业教育社"  # the organising unit; 济南市教育局 co-organises
 
 
 @pytest.fixture
@@ -70,7 +71,10 @@ def people(app: Flask, clock: FixedClock, make_user: Callable, make_school: Call
     their contacts (the platform has no page that links a contact to a school)."""
     start = clock.now()
     clock.set(start - timedelta(days=7))
-    organisers = (make_user("organiser", name="市教育局 王老师"), make_user("organiser", name="市职教社 李老师"))
+    society = fixture_unit(clock, ORGANISER)
+    fixture_unit(clock, "济南市教育局")
+    organisers = (make_user("organiser", name="市教育局 王老师", unit=society),
+                  make_user("organiser", name="市职教社 李老师", unit=society))
     citizens = [make_user(name="泉城小李"), make_user(name="历下张阿姨")]
     crowd_ = [make_user(name=f"市民{i + 1:02d}") for i in range(10)]
     judges = [make_user("judge", name=name) for name in ("周教授", "吴高工", "郑校长")]

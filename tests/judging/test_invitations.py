@@ -19,7 +19,7 @@ from contest.jobs import jobs_of
 from contest.judging import service as judging
 from contest.judging.models import JudgeInvite, Round
 from tests.admin.conftest import sign_in
-from tests.conftest import IsolatedClient, csrf_token
+from tests.conftest import IsolatedClient, csrf_token, fixture_unit
 from tests.site.isolation import committed
 
 ORGANISER_BODY = "济南市教育局职业教育处"
@@ -42,9 +42,10 @@ class Desk:
 
 @pytest.fixture
 def desk(app: Flask, clock, make_user, make_contest) -> Desk:  # type: ignore[no-untyped-def]
-    organiser = make_user("citizen", "organiser", name="组织者小王")
+    body = fixture_unit(clock, ORGANISER_BODY)  # the inviting unit, named in the text
+    organiser = make_user("citizen", "organiser", name="组织者小王", unit=body)
     contest = make_contest(kind="innovation", stage="judging", title="黄炎培职业教育创新创业大赛", categories=(),
-                           organiser=ORGANISER_BODY)
+                           unit_id=body.id)
     rnd = judging.create_round(db.session, actor=organiser, contest=contest, now=clock.now(),
                                criteria=[judging.CriterionFields("创新性", 10, 100)],
                                fields=judging.RoundFields(key="online", name="网络评审", judges_per_entry=1))

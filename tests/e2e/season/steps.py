@@ -72,12 +72,13 @@ class ContestForm:
     title: str
     short_title: str
     summary: str
-    organiser: str
+    organiser: str  # the organising unit (主办), chosen in the form
     rules_text: str
     windows: dict[str, tuple[datetime, datetime]]
     rules: dict[str, str | bool]
     awarded_on: date
     theme: str = "技能：让生活更美好"
+    co_organisers: tuple[str, ...] = ("济南市教育局",)  # 协办, ticked in the form
 
 
 STAGE_NAMES = {"submission": "作品征集", "review": "资格审核", "voting": "公众投票", "judging": "专家评审", "publicity": "结果公示"}
@@ -95,9 +96,12 @@ def create_contest(page: Page, base: str, form: ContestForm, shots: Shots) -> tu
     page.get_by_role("link", name="新建活动").click()
     page.get_by_label("活动类型").select_option(label=KIND_NAMES[form.kind])
     for label, text in (("网址标识", form.slug), ("活动名称", form.title), ("简称", form.short_title), ("主题", form.theme),
-                        ("简介", form.summary), ("主办单位", form.organiser), ("活动规则（纯文本，空行分段）", form.rules_text),
+                        ("简介", form.summary), ("活动规则（纯文本，空行分段）", form.rules_text),
                         ("颁奖日期", form.awarded_on.isoformat())):
         page.get_by_label(label, exact=True).fill(text)
+    page.get_by_label("主办单位", exact=True).select_option(label=form.organiser)
+    for co_organiser in form.co_organisers:
+        page.get_by_label(co_organiser, exact=True).check()
     for stage, (start, end) in form.windows.items():
         page.get_by_label(f"{STAGE_NAMES[stage]}开始", exact=True).fill(local_input(start))
         page.get_by_label(f"{STAGE_NAMES[stage]}结束", exact=True).fill(local_input(end))
