@@ -8,6 +8,9 @@ copy this file anywhere and run it.
     python verify.py https://example.org --receipt K2ABGX5ST4M5
     python verify.py https://example.org --from 3 --to 40    # the ledger only grew
     python verify.py https://example.org --head 3:<hash>     # a head you saved earlier
+    python verify.py --bundle results.json                   # recompute published results
+    python verify.py https://example.org --bundle https://example.org/c/<slug>/results/bundle.json
+                                                             # ... and find their head in the ledger
 
 It prints one line per check and exits 0 when every check holds, 1 when one fails, 2 when
 the server cannot be read.
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 import urllib.error
 import urllib.request
+from fractions import Fraction
 from typing import Any
 
 GENESIS = "0" * 64
@@ -202,26 +207,353 @@ def check_consistency(report: Report, api: Api, first: int, second: int, saved: 
                  f"{where}: tree of {b['tree_size']} extends tree of {a['tree_size']}")
 
 
+# --- recomputing published results from their bundle (LEDGER.md §10) ---------------------------
+
+PLACES = 9  # §10.3: judges' totals and spreads are rounded to 9 decimals
+TRIM_MIN = 5  # §10.3: "trimmed" drops the extremes from 5 marks up
+ZERO_SD = 1e-9
+WITHHELD_MARGIN = Fraction(1, 200)  # a withheld entry's total is given to two decimals
+
+
+def exact(value: Any) -> Fraction:
+    """A number as the decimal it is written as (§10.4): 0.1 is 1/10, not the double near it."""
+    if isinstance(value, int):
+        return Fraction(value)
+    return Fraction(repr(float(value)))
+
+
+def four(value: Any) -> float | None:
+    """A figure as the bundle's rows give it: a float rounded to 4 decimals (§10.2)."""
+    return None if value is None else round(float(value), 4)
+
+
+def aggregate(values: list[float], method: str) -> float:
+    n = len(values)
+    if method == "mean" or (method == "trimmed" and n < TRIM_MIN):
+        return math.fsum(values) / n
+    if method == "trimmed":
+        return math.fsum([*values, -max(values), -min(values)]) / (n - 2)
+    ordered = sorted(values)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    mean = math.fsum(values) / len(values)
+    sd = math.sqrt(math.fsum([(v - mean) ** 2 for v in values]) / len(values))
+    return mean, (sd if sd >= ZERO_SD else 0.0)
+
+
+def round_results(rnd: dict[str, Any]) -> dict[int, tuple[float, tuple[float, ...]]] | None:
+    """Each entry's round score and tie-break keys from the judges' marks (§10.3), or None
+    when they cannot be recomputed (normalised against marks the bundle withholds)."""
+    if rnd["normalise"] and rnd.get("withheld_marks"):
+        return None
+    criteria = rnd["criteria"]
+    per_entry: dict[int, list[tuple[str, float, dict[str, float]]]] = {}
+    per_judge: dict[str, list[float]] = {}
+    for mark in rnd["marks"]:
+        total = round(math.fsum([mark["values"][c["key"]] / c["maximum"] * c["weight"] for c in criteria]), PLACES)
+        per_entry.setdefault(mark["entry_id"], []).append((mark["judge"], total, mark["values"]))
+        per_judge.setdefault(mark["judge"], []).append(total)
+    scale: dict[str, tuple[float, float]] = {}
+    if rnd["normalise"] and per_entry:
+        everyone = mean_sd([t for totals in per_judge.values() for t in totals])
+        for judge, totals in per_judge.items():
+            mean, sd = mean_sd(totals)
+            if len(totals) >= rnd["min_scores"] and sd > 0:
+                scale[judge] = (mean, sd)
+    out = {}
+    for entry_id, marks in per_entry.items():
+        totals = [t for _, t, _ in marks]
+        score = aggregate(totals, rnd["aggregation"])
+        if rnd["normalise"]:
+            score = aggregate([t if j not in scale else everyone[0] + everyone[1] * (t - scale[j][0]) / scale[j][1]
+                               for j, t, _ in marks], rnd["aggregation"])
+        by_criterion = tuple(aggregate([m[2][c["key"]] for m in marks], rnd["aggregation"]) for c in criteria)
+        out[entry_id] = (score, by_criterion + (-round(max(totals) - min(totals), PLACES),))
+    return out
+
+
+class Item:
+    """One entry as the verifier sees it. key: the ranking key when every part is known,
+    None when only the total is (a withheld entry, or tie-breaks that cannot be recomputed)."""
+
+    def __init__(self, row: dict[str, Any], votes: int | None) -> None:
+        self.row, self.entry_id, self.votes = row, row["entry_id"], votes
+        self.withheld = votes is None
+        self.scores: dict[str, Fraction | None] = {}
+        self.floats: dict[str, float | None] = {}
+        self.ties: tuple[Any, ...] | None = ()
+        self.vote_score: Fraction | None = None
+        self.final: Fraction | None = None
+        self.key: tuple[Any, ...] | None = None
+        self.rank: int | None = None
+        self.awards: list[str] = []
+
+
+def tier_counts(tiers: list[dict[str, Any]], competing: int) -> list[int]:
+    """§10.5: a count as given; a percentage of the competing entries rounded half up, at least 1."""
+    counts = []
+    for tier in tiers:
+        if "count" in tier:
+            counts.append(int(tier["count"]))
+        else:
+            places = math.floor(exact(tier["percent"]) * competing / 100 + Fraction(1, 2))
+            counts.append(max(1, places) if competing > 0 else 0)
+    return counts
+
+
+def tiered(ranks: dict[int, int], tiers: list[dict[str, Any]], competing: int) -> dict[int, str]:
+    bounds, running = [], 0
+    for n in tier_counts(tiers, competing):
+        running += n
+        bounds.append(running)
+    awards = {}
+    for entry_id, place in ranks.items():
+        for index, bound in enumerate(bounds):
+            if place <= bound:
+                awards[entry_id] = tiers[index]["name"]
+                break
+    return awards
+
+
+def beats(a: Item, b: Item) -> bool:
+    """Whether a ranks above b. With a key unknown, the totals decide when they are apart
+    by more than the rounding of a withheld total; closer than that, the order is taken as
+    published (the keys that would decide it are withheld)."""
+    if a.key is not None and b.key is not None:
+        return a.key > b.key
+    assert a.final is not None and b.final is not None
+    margin = WITHHELD_MARGIN if a.withheld or b.withheld else Fraction(0)
+    if abs(a.final - b.final) > margin:
+        return a.final > b.final
+    big = 10**9
+    return (a.row.get("rank") or big) < (b.row.get("rank") or big)
+
+
+def rank(items: list[Item]) -> None:
+    """Competition ranks (1, 2, 2, 4) of the entries with a total: 1 + how many rank above."""
+    scored = [i for i in items if i.final is not None]
+    for item in scored:
+        item.rank = 1 + sum(1 for other in scored if other is not item and beats(other, item))
+
+
+def vote_scores(rules: dict[str, Any], items: list[Item]) -> bool:
+    """§10.6 (最美职校生): each public entry's vote score on the scale of the public counts.
+    False when the scale would need withheld counts (no public count above zero)."""
+    public = [i.votes for i in items if i.votes is not None]
+    if any(public):
+        scale = public
+    elif any(i.withheld for i in items):
+        return False
+    else:
+        scale = public
+    top = max(scale, default=0)
+    for item in items:
+        if item.votes is None:
+            continue
+        if rules["vote_scoring"] == "max":
+            item.vote_score = Fraction(100 * min(item.votes, top), top) if top else Fraction(0)
+            continue
+        n, place = len(scale), 1 + sum(1 for c in scale if c > item.votes)
+        item.vote_score = (Fraction(100 if place == 1 else 0) if n <= 1
+                           else max(Fraction(0), Fraction(100 * (n - place), n - 1)))
+    return True
+
+
+def selection(rules: dict[str, Any], items: list[Item], notes: list[str]) -> None:
+    if not vote_scores(rules, items):
+        notes.append("no public count above zero: vote scores taken as published")
+        for item in items:
+            if item.votes is not None and item.row.get("vote_score") is not None:
+                item.vote_score = exact(item.row["vote_score"])
+    vote_weight, expert_weight = exact(rules["vote_weight"]), exact(rules["expert_weight"])
+    for item in items:
+        if item.withheld:
+            published = item.row.get("final_score")
+            item.final = None if published is None else exact(published)
+            continue
+        expert = item.scores.get(rules["expert_round"])
+        if expert is None and expert_weight > 0:
+            continue
+        item.final = (vote_weight * (item.vote_score or 0) + expert_weight * (expert or 0)) / 100
+        if item.ties is not None:
+            item.key = (item.final, expert if expert is not None else Fraction(-1), item.ties, item.votes)
+    rank(items)
+    won = tiered({i.entry_id: i.rank for i in items if i.rank is not None}, rules["awards"],
+                 sum(1 for i in items if i.final is not None))
+    for item in items:
+        item.awards = [won[item.entry_id]] if item.entry_id in won else []
+
+
+def media(rules: dict[str, Any], items: list[Item], notes: list[str]) -> None:
+    for item in items:
+        item.final = item.scores.get(rules["jury_round"])
+        if item.final is not None and item.ties is not None:
+            item.key = (item.final, item.ties, item.votes)
+    rank(items)
+    jury = tiered({i.entry_id: i.rank for i in items if i.rank is not None}, [rules["jury_award"]],
+                  sum(1 for i in items if i.final is not None))
+    eligible = [i for i in items if i.votes and not (rules["exclusive"] and i.entry_id in jury)]
+    popular = tiered({i.entry_id: 1 + sum(1 for o in eligible if (o.votes or 0) > (i.votes or 0)) for i in eligible},
+                     [rules["popular_award"]], len(items))
+    for item in items:
+        item.awards = [a for a in (jury.get(item.entry_id), popular.get(item.entry_id)) if a is not None]
+
+
+def innovation(rules: dict[str, Any], items: list[Item], notes: list[str]) -> None:
+    for item in items:
+        item.final = item.scores.get(rules["final_round"])
+        if item.final is not None and item.ties is not None:
+            item.key = (item.final, item.ties)
+    rank(items)
+    won = tiered({i.entry_id: i.rank for i in items if i.rank is not None}, rules["tiers"],
+                 sum(1 for i in items if i.final is not None))
+    for item in items:
+        item.awards = [won[item.entry_id]] if item.entry_id in won else []
+
+
+KINDS = {"selection": (selection, ("expert_round",)), "media": (media, ("jury_round",)),
+         "innovation": (innovation, ("final_round",))}
+
+
+def group_of(kind: str, rules: dict[str, Any], row: dict[str, Any]) -> tuple[str, ...]:
+    if kind == "innovation":
+        return ((row["category"],) if rules["per_track"] else ()) + ((row["group"],) if rules["per_group"] else ())
+    return (row["category"],) if rules["per_category"] else ()
+
+
+def differences(item: Item, round_keys: list[str]) -> list[str]:
+    """What the recomputation gives that the published row does not."""
+    row, found = item.row, []
+    if row.get("rank") != item.rank:
+        found.append(f"rank published {row.get('rank')}, recomputes as {item.rank}")
+    if list(row.get("awards") or []) != item.awards:
+        found.append(f"awards published {row.get('awards')}, recompute as {item.awards}")
+    if item.withheld:
+        return found
+    if row.get("valid_votes") != item.votes:
+        found.append(f"valid votes in the row {row.get('valid_votes')}, in the counted votes {item.votes}")
+    for key in round_keys:
+        published = (row.get("round_scores") or {}).get(key)
+        if key in item.floats and four(item.floats[key]) != published:
+            found.append(f"round {key} score published {published}, the judges' marks give {four(item.floats[key])}")
+    if four(item.vote_score) != row.get("vote_score"):
+        found.append(f"vote score published {row.get('vote_score')}, recomputes as {four(item.vote_score)}")
+    if four(item.final) != row.get("final_score"):
+        found.append(f"final score published {row.get('final_score')}, recomputes as {four(item.final)}")
+    return found
+
+
+def check_bundle(report: Report, bundle: dict[str, Any]) -> None:
+    """Recompute the publication's results from its bundle and name every difference."""
+    kind = bundle["contest"]["kind"]
+    where = f"results v{bundle['publication']['version']}"
+    formula = bundle["formula"]
+    if not report.check(formula["canonical"] is not None and kind in KINDS
+                        and bundle.get("bundle_format") == 1, f"{where}: bundle format 1, a known kind and formula"):
+        return
+    report.check(hashlib.sha256(formula["canonical"].encode("utf-8")).hexdigest() == formula["fingerprint"],
+                 f"{where}: formula fingerprint {formula['fingerprint'][:16]} recomputes")
+    canon = json.loads(formula["canonical"])
+    report.check(canon.get("format") == 1 and canon.get("kind") == kind, f"{where}: the formula is format 1 for {kind}")
+    rules = canon["formula"]
+    compute, round_fields = KINDS[kind]
+    round_keys = [rules[f] for f in round_fields if rules.get(f)]
+    notes: list[str] = []
+    votes = {v["entry_id"]: v["valid_votes"] for v in bundle["votes"]}
+    withheld = set(bundle["withheld"])
+    rows = bundle["rows"]
+    report.check({r["entry_id"] for r in rows} == set(votes) | withheld and not set(votes) & withheld,
+                 f"{where}: every entry has its counted votes or is listed as withheld ({len(withheld)})")
+    report.check(not any("valid_votes" in r or "round_scores" in r for r in rows if r["entry_id"] in withheld),
+                 f"{where}: no withheld entry's count or scores in the bundle")
+    items = {r["entry_id"]: Item(r, votes.get(r["entry_id"])) for r in rows}
+    rounds = {r["key"]: r for r in bundle["rounds"]}
+    for key in round_keys:
+        rnd = rounds.get(key)
+        recomputed = round_results(rnd) if rnd is not None else None
+        for item in items.values():
+            if item.withheld:
+                continue
+            if recomputed is None:
+                published = (item.row.get("round_scores") or {}).get(key)
+                item.scores[key] = None if published is None else exact(published)
+                item.ties = None
+                continue
+            score, ties = recomputed.get(item.entry_id, (None, ()))
+            item.floats[key] = score
+            item.scores[key] = None if score is None else exact(score)
+            if item.ties is not None and score is not None:
+                item.ties = item.ties + ties
+        if recomputed is None:
+            notes.append(f"round {key}: scores taken as published (normalised against withheld marks, or missing)")
+    groups: dict[tuple[str, ...], list[Item]] = {}
+    for item in items.values():
+        groups.setdefault(group_of(kind, rules, item.row), []).append(item)
+    for members in groups.values():
+        compute(rules, members, notes)
+    wrong = 0
+    for item in items.values():
+        for text in differences(item, round_keys):
+            wrong += 1
+            report.check(False, f"{where}: entry #{item.entry_id} {item.row.get('title', '')}: {text}")
+    for note in dict.fromkeys(notes):
+        print(f"note  {where}: {note}")
+    if withheld:
+        print(f"note  {where}: {len(withheld)} withheld entries: rank and award checked against their published totals")
+    report.check(not wrong, f"{where}: {len(items)} entries' ranks, scores and awards recompute as published")
+
+
+def read_bundle(source: str) -> dict[str, Any]:
+    """The bundle from a file or an http(s) address."""
+    try:
+        if source.startswith(("http://", "https://")):
+            with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (an address the user gives)
+                return json.load(response)
+        with open(source, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, urllib.error.URLError, ValueError) as error:
+        raise Unreadable(f"bundle {source}: {error}") from error
+
+
+def check_platform(report: Report, api: Api, args: argparse.Namespace, saved: dict[int, str]) -> None:
+    blocks = check_chain(report, api, args.upto)
+    for height, value in saved.items():
+        report.check(height in blocks and blocks[height]["hash"] == value, f"saved head {height} is in the ledger")
+    for code in args.receipt:
+        check_receipt(report, code, api.get(f"/receipts/{code}"))
+    if args.first is not None and args.second is not None:
+        check_consistency(report, api, args.first, args.second, saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("base_url", help="the platform's address, e.g. https://example.org")
+    parser.add_argument("base_url", nargs="?", help="the platform's address, e.g. https://example.org")
     parser.add_argument("--receipt", action="append", default=[], help="a receipt code to check (repeatable)")
     parser.add_argument("--from", dest="first", type=int, help="an earlier head's height")
     parser.add_argument("--to", dest="second", type=int, help="a later head's height")
     parser.add_argument("--head", action="append", default=[], metavar="HEIGHT:HASH",
                         help="a head saved earlier, which must still be in the ledger (repeatable)")
     parser.add_argument("--upto", type=int, help="check the chain only up to this height")
+    parser.add_argument("--bundle", metavar="FILE_OR_URL", help="a results bundle to recompute (LEDGER.md §10)")
     args = parser.parse_args(argv)
-    api, report = Api(args.base_url), Report()
+    if args.base_url is None and args.bundle is None:
+        parser.error("give the platform's address, a --bundle, or both")
+    report = Report()
     saved = {int(h): v for h, v in (item.split(":", 1) for item in args.head)}
     try:
-        blocks = check_chain(report, api, args.upto)
-        for height, value in saved.items():
-            report.check(height in blocks and blocks[height]["hash"] == value, f"saved head {height} is in the ledger")
-        for code in args.receipt:
-            check_receipt(report, code, api.get(f"/receipts/{code}"))
-        if args.first is not None and args.second is not None:
-            check_consistency(report, api, args.first, args.second, saved)
+        if args.bundle is not None:
+            bundle = read_bundle(args.bundle)
+            check_bundle(report, bundle)
+            head = bundle.get("ledger_head") or {}
+            if args.base_url is None and head.get("height"):
+                print(f"note  results counted up to block {head['height']} {head.get('hash')}: give the platform's "
+                      "address to find it in the ledger")
+            elif head.get("height"):
+                saved[int(head["height"])] = head["hash"]
+        if args.base_url is not None:
+            check_platform(report, Api(args.base_url), args, saved)
     except Unreadable as error:
         print(f"error {error}")
         return 2

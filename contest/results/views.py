@@ -26,12 +26,13 @@ Decisions:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
@@ -44,7 +45,7 @@ from ..i18n import _
 from ..media.uploads import refusal_headers, upload_transaction, uploader_key
 from ..text import clean_text
 from ..voting import live
-from . import presenters
+from . import bundle, presenters
 from . import service as results
 from .models import Publication
 
@@ -79,6 +80,21 @@ def results_page(slug: str) -> str:
             changes=presenters.change_views(results.formula_history(db.session, contest)),
         )
     return render_template("results/results.html", contest=contest, stage=stage, page=page)
+
+
+@bp.get("/c/<slug>/results/bundle.json")
+def results_bundle(slug: str) -> ResponseReturnValue:
+    """The publication's inputs and outputs for anyone to recompute (docs/LEDGER.md §10):
+    a download, cacheable, revalidated by its ETag."""
+    contest = contests.get_contest(db.session, slug)
+    data = bundle.public_bundle(db.session, contest, _version_arg())
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    response = Response(body, mimetype="application/json")
+    version = data["publication"]["version"]
+    response.headers["Content-Disposition"] = f'attachment; filename="{contest.slug}-results-v{version}.json"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 # --- the objection form ---------------------------------------------------------------------------
