@@ -3,7 +3,7 @@
     python -m bench.scale [--entries 50000] [--votes 1000000] [--database-url URL]
                           [--redis-url URL] [--keep] [--only STEP ...]
 
-1. Drops and creates its own database (default wt_c_scale on the local PostgreSQL; a
+1. Drops and creates its own database (default contest_scale on the local PostgreSQL; a
    sqlite:/// URL works for small runs), migrates it and builds one 全民美拍 contest in
    its judging stage: `--entries` approved entries, voters (one for every eight votes)
    and `--votes` votes cast over the seven days of its voting window. Entries' popularity
@@ -61,7 +61,7 @@ from contest.voting.models import LedgerBlock, LedgerEvent, Vote
 from contest.voting.records import local_day
 from contest.voting.service import RECEIPT_ALPHABET
 
-DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1/wt_c_scale"
+DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1/contest_scale"
 SLUG = "bench-scale"
 BLOCK_EVENTS = 5000
 PENDING_EVENTS = 10_000
