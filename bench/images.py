@@ -1,6 +1,6 @@
 """Image intake speed: a 12-megapixel phone JPEG through contest.media.images.process_image
 (validate, strip metadata, renditions, hash) next to Pillow's bare decode-and-resize of
-the same file, measured in the same run.
+the same file, measured in the same run; then the renditions' sizes.
 
     python -m bench.images [--rounds 15]
 """
@@ -14,7 +14,7 @@ import time
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from contest.media.images import DISPLAY_SIZE, process_image
+from contest.media.images import DISPLAY_SIZE, process_image, rendition_format, renditions_from_display
 
 
 def phone_photo(orientation: int) -> bytes:
@@ -62,6 +62,11 @@ def main() -> None:
         full = timed(lambda d: process_image(d, min_width=1920, min_height=1080), data, args.rounds)
         print(f"  {label:26s} {len(data) / 1e6:5.1f} MB  bare decode+resize {base:7.1f} ms"
               f"  process_image {full:7.1f} ms  ratio {full / base:4.2f}")
+    image = process_image(phone_photo(1))
+    widths = timed(renditions_from_display, image.display, args.rounds)
+    print(f"renditions (KB): JPEG thumbnail {len(image.thumb) / 1024:.1f}, JPEG display {len(image.display) / 1024:.1f}; "
+          f"{rendition_format()[1]} " + ", ".join(f"{slot} px {len(data) / 1024:.1f}" for slot, data in image.renditions)
+          + f"; making them from the display rendition {widths:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ def _register_template_helpers(app: Flask) -> None:
     from .clock import to_local
     from .contests.service import entered_by_schools, hides_minor_votes, kind_label, stage_label
     from .i18n import _, label_of
-    from .media.service import photos_public, public_cover_key
+    from .media.service import image_sources, photos_public, public_cover_key
     from .results.formulas import Line, render
 
     @app.template_filter("local")
@@ -288,7 +288,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(stage_label=stage_label, kind_label=kind_label, get_locale=get_locale,
                                  entered_by_schools=entered_by_schools, hides_minor_votes=hides_minor_votes)
     # Public templates show an entry's pictures only through the media domain's one rule.
-    app.jinja_env.globals.update(photos_public=photos_public, public_cover_key=public_cover_key)
+    app.jinja_env.globals.update(photos_public=photos_public, public_cover_key=public_cover_key,
+                                image_sources=image_sources)
 
 
 __all__ = ["create_app", "ConfigError", "Settings"]

@@ -518,7 +518,7 @@ def _remove_contests(session: SessionLike, storage: Storage, existing: list[Cont
     ids = [c.id for c in existing]
     entry_ids = select(Entry.id).where(Entry.contest_id.in_(ids))
     items = session.scalars(select(MediaItem).where(MediaItem.entry_id.in_(entry_ids))).all()
-    keys = {key for item in items for key in (item.original_key, item.display_key, item.thumb_key, item.poster_key) if key}
+    keys = {key for item in items for key in item.stored_keys()}
     for contest in existing:
         audit.record(session, actor=SYSTEM, action="contest.delete", target_type="contest", target_id=contest.id,
                      now=now, before={"slug": contest.slug, "title": contest.title}, summary=f"demo reset: {contest.title}")
@@ -535,7 +535,8 @@ def _remove_contests(session: SessionLike, storage: Storage, existing: list[Cont
 def _referenced_keys(session: SessionLike, keys: set[str]) -> set[str]:
     if not keys:
         return set()
-    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key, MediaItem.poster_key)
+    columns = (MediaItem.original_key, MediaItem.display_key, MediaItem.thumb_key, MediaItem.poster_key,
+               MediaItem.playback_key, MediaItem.w400_key, MediaItem.w800_key, MediaItem.w1600_key)
     rows = session.execute(select(*columns).where(or_(*(column.in_(keys) for column in columns))))
     return {key for row in rows for key in row} & keys
 

@@ -41,7 +41,7 @@ def gallery(slug: str) -> str:
     page = service.search_gallery(db.session, contest, query)
     return render_template(
         "contests/gallery.html", contest=contest, page=page, query=query,
-        videos=media.public_videos_of(db.session, page.items),
+        videos=media.public_videos_of(db.session, page.items), covers=media.public_cover_items_of(db.session, page.items),
         schools=service.schools_in_contest(db.session, contest), stage=service.stage_of(contest, web.now()),
     )
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from ..errors import DomainError
 from ..extensions import db
-from . import orphans
+from . import orphans, service
 
 media_cli = AppGroup("media", help="Stored media files: upkeep.")
 
@@ -33,6 +33,17 @@ def sweep(grace_hours: int, dry_run: bool, verbose: bool) -> None:
         for name in report.deleted + report.deleted_temporary:
             click.echo(name)
     click.echo(report.summary())
+
+
+@media_cli.command("renditions")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Images to do in this run at most.")
+def renditions(limit: int) -> None:
+    """Make the srcset renditions (400, 800, 1600 px wide) of images stored before them,
+    from their display renditions. Pages serve those images meanwhile; run it again
+    until nothing is left."""
+    report = service.make_missing_renditions(db.session, current_app.extensions["storage"], limit=limit)
+    click.echo(f"made {report.made}, failed {report.failed}, left {report.left}")
 
 
 def register_media_cli(app: Flask) -> None:

@@ -27,6 +27,12 @@ class MediaItem(Base):
     original_key: Mapped[str] = mapped_column(String(100), info={"storage_key": True})
     display_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     thumb_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
+    # image: the srcset renditions 400, 800 and 1600 px wide (images.RENDITION_WIDTHS; WebP
+    # where Pillow writes it), never wider than the display rendition, so a narrow image
+    # has fewer; "" for an image stored before them (`flask media renditions` makes them).
+    w400_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
+    w800_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
+    w1600_key: Mapped[str] = mapped_column(String(100), default="", info={"storage_key": True})
     content_type: Mapped[str] = mapped_column(String(60))
     width: Mapped[int] = mapped_column(default=0)
     height: Mapped[int] = mapped_column(default=0)
@@ -51,6 +57,20 @@ class MediaItem(Base):
     # what the item is for: photo, cover, video, plan (business plan PDF), pitch (pitch video)
     role: Mapped[str] = mapped_column(String(10), default="photo")
     created_at: Mapped[datetime]
+
+    def rendition_keys(self) -> dict[int, str]:
+        """Slot width -> key of each srcset rendition stored."""
+        keys = {400: self.w400_key, 800: self.w800_key, 1600: self.w1600_key}
+        return {slot: key for slot, key in keys.items() if key}
+
+    def stored_keys(self) -> set[str]:
+        """Every stored file of this item: the clean original and each rendition."""
+        keys = (self.original_key, self.display_key, self.thumb_key, self.poster_key, self.playback_key,
+                *self.rendition_keys().values())
+        return {key for key in keys if key}
+
+    def set_rendition_keys(self, keys: dict[int, str]) -> None:
+        self.w400_key, self.w800_key, self.w1600_key = (keys.get(slot, "") for slot in (400, 800, 1600))
 
 
 class DuplicateFlag(Base):

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image, ImageOps
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..contests.models import Entry
 from ..db import SessionLike
+from ..errors import DomainError
 from .images import ImageDecoder as ImageDecoder  # the type of web.image_decoder()
-from .images import process_image
+from .images import (
+    fitted_width,
+    process_image,
+    rendition_widths,
+    renditions_from_display,
+    store_renditions,
+)
 from .models import MediaItem
 from .pdf import check_pdf
 from .sniff import sniff
@@ -57,14 +64,16 @@ def attach_image(
     """
     image = ImageOps.exif_transpose(image)
     original = _encode_jpeg(image)
+    display = _encode_jpeg(image, DISPLAY_SIZE)
     item = MediaItem(
         entry_id=entry.id, kind="image", content_type="image/jpeg", width=image.width, height=image.height,
         byte_size=len(original), caption=caption, alt_text=alt_text or caption or entry.title, position=position,
         created_at=now,
         original_key=storage.put(original, "jpg"),
-        display_key=storage.put(_encode_jpeg(image, DISPLAY_SIZE), "jpg"),
+        display_key=storage.put(display, "jpg"),
         thumb_key=storage.put(_encode_jpeg(image, THUMB_SIZE), "jpg"),
     )
+    item.set_rendition_keys(store_renditions(storage, renditions_from_display(display)))
     session.add(item)
     if position == 0:
         entry.cover_key = item.thumb_key
@@ -126,6 +135,85 @@ def public_media_of(session: SessionLike, entry: Entry) -> list[MediaItem]:
                                 MediaItem.kind.in_(("image", "video")))
         .order_by(MediaItem.position, MediaItem.id)
     ))
+
+
+def public_cover_items_of(session: SessionLike, entries: list[Entry]) -> dict[int, MediaItem]:
+    """The media item behind each public cover of these entries (one query, for a page of
+    gallery cards): its renditions give the card a srcset."""
+    covers = {entry.id: entry.cover_key for entry in entries if public_cover_key(entry)}
+    if not covers:
+        return {}
+    items = session.scalars(
+        select(MediaItem).where(MediaItem.entry_id.in_(covers), MediaItem.thumb_key.in_(set(covers.values())))
+    )
+    return {item.entry_id: item for item in items if covers.get(item.entry_id) == item.thumb_key}
+
+
+@dataclass(frozen=True)
+class ImageSources:
+    """What a page needs for one responsive picture: `<source>` renditions (WebP, or
+    JPEG where Pillow has no WebP) and the JPEG fallback `<img>`, each as (key, width)."""
+
+    src: str                                  # the <img>'s src: the display rendition
+    small_src: str                            # a small one's: the thumbnail (else the display)
+    fallback: tuple[tuple[str, int], ...]     # JPEG thumbnail and display, for the <img>'s srcset
+    renditions: tuple[tuple[str, int], ...]   # the width renditions, for <source> (none for old images)
+    rendition_type: str                       # their MIME type
+    width: int
+    height: int
+
+
+def image_sources(item: MediaItem) -> ImageSources | None:
+    """The responsive sources of an image (or a video's poster), or None when it has no
+    display or thumbnail rendition. Only renditions are ever offered, never the original;
+    an image stored before the width renditions gets its thumbnail and display ones."""
+    display = item.display_key or item.poster_key
+    if not display and not item.thumb_key:
+        return None
+    widths = rendition_widths(item.width, item.height)
+    fallback: list[tuple[str, int]] = []
+    if widths:  # an item without its size gets a plain src
+        sized = ((item.thumb_key, fitted_width(item.width, item.height, THUMB_SIZE)),
+                 (display, fitted_width(item.width, item.height)))
+        for key, width in sized:
+            if key and (not fallback or width > fallback[-1][1]):
+                fallback.append((key, width))
+    renditions = tuple((key, widths[slot]) for slot, key in item.rendition_keys().items() if slot in widths)
+    webp = bool(renditions) and renditions[0][0].endswith(".webp")
+    return ImageSources(
+        src=display or item.thumb_key, small_src=item.thumb_key or display, fallback=tuple(fallback), renditions=renditions,
+        rendition_type="image/webp" if webp else "image/jpeg", width=item.width, height=item.height,
+    )
+
+
+@dataclass(frozen=True)
+class RenditionReport:
+    made: int      # images given their width renditions
+    failed: int    # images whose display rendition is missing or unreadable (left as they were)
+    left: int      # images still without them (a later run goes on)
+
+
+def make_missing_renditions(session: SessionLike, storage: Storage, *, limit: int) -> RenditionReport:
+    """Give up to `limit` images stored before the width renditions theirs, made from
+    their display rendition (never from the original), committing as it goes. Until
+    then pages serve such an image from its display and thumbnail renditions."""
+    missing = (MediaItem.kind == "image", MediaItem.display_key != "", MediaItem.w400_key == "")
+    made = failed = 0
+    for item_id in list(session.scalars(select(MediaItem.id).where(*missing).order_by(MediaItem.id).limit(limit))):
+        item = session.get(MediaItem, item_id)
+        if item is None:
+            continue
+        try:
+            with storage.open(item.display_key) as file:
+                renditions = renditions_from_display(file.read())
+        except (OSError, DomainError):
+            failed += 1
+            continue
+        item.set_rendition_keys(store_renditions(storage, renditions))
+        session.commit()
+        made += 1
+    left = session.scalar(select(func.count()).select_from(MediaItem).where(*missing)) or 0
+    return RenditionReport(made=made, failed=failed, left=left - failed)
 
 
 def public_videos_of(session: SessionLike, entries: list[Entry]) -> dict[int, float | None]:

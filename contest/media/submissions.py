@@ -35,7 +35,7 @@ from ..db import SessionLike, rowcount
 from ..errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ..i18n import N_, _, code_labels
 from .consent_form import attach_signed_form, check_signed_form, signed_form_of
-from .images import ImageDecoder, ProcessedImage, hamming, process_image
+from .images import ImageDecoder, ProcessedImage, hamming, process_image, store_renditions
 from .models import DuplicateFlag, MediaItem, QuotaSlot
 from .pdf import check_pdf
 from .playback import Queue, start_playback
@@ -225,6 +225,7 @@ def _attach_images(session: SessionLike, storage: Storage, entry: Entry, images:
             width=image.width, height=image.height, byte_size=len(image.original), position=start + offset,
             alt_text=entry.title, dhash=_signed(image.dhash), created_at=now,
         )
+        item.set_rendition_keys(store_renditions(storage, image.renditions))
         session.add(item)
         items.append(item)
     session.flush()

@@ -167,6 +167,8 @@ def test_citizen_registers_logs_in_and_browses_the_gallery(
     assert browser_log.errors == []
     assert browser_log.foreign_requests() == []
     assert any(url.startswith(live_server + "/media/") for url in browser_log.requests)
+    # Chromium takes the WebP width renditions from the pictures' srcset.
+    assert any(url.startswith(live_server + "/media/") and url.endswith(".webp") for url in browser_log.requests)
 
 
 def test_tab_first_focuses_the_skip_link(live_server: str, browser_page: Page, browser_log: BrowserLog) -> None:

@@ -58,6 +58,11 @@ def test_every_served_file_of_a_photo_is_clean(client, citizen, media_contest, n
     assert (item.width, item.height, item.content_type) == (1920, 1080, "image/jpeg")
     for key in (item.original_key, item.display_key, item.thumb_key):
         assert_clean_jpeg(served(client, key))
+    assert len(item.rendition_keys()) == 3
+    for key in item.rendition_keys().values():  # the WebP width renditions: pixels only
+        data = served(client, key)
+        assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        assert not any(needle in data for needle in (*LEAKS, b"EXIF", b"XMP ", b"ICCP"))
     # The original is the photo itself, not a re-encoded copy of it.
     with Image.open(io.BytesIO(source)) as uploaded, Image.open(io.BytesIO(served(client, item.original_key))) as kept:
         assert kept.tobytes() == uploaded.tobytes()

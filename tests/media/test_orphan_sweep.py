@@ -69,7 +69,7 @@ def referenced_keys() -> set[str]:
     db.session.rollback()
     keys: set[str] = set()
     for item in db.session.query(MediaItem).all():
-        keys.update(k for k in (item.original_key, item.display_key, item.thumb_key, item.poster_key) if k)
+        keys.update(item.stored_keys())
     return keys
 
 
@@ -83,13 +83,13 @@ def test_the_sweep_deletes_old_orphans_and_keeps_referenced_and_young_files(app,
     young_leftover = storage(app).path(young_orphan).parent / ".tmp-writing-now"
     young_leftover.write_bytes(b"being written")
     used = referenced_keys()
-    assert len(used) == 3
+    assert len(used) == 6  # the clean original, display, thumbnail and three width renditions
 
     report = sweep(app)
 
     assert report.deleted == [old_orphan]
     assert report.deleted_temporary == [f"{old_orphan[:2]}/.tmp-interrupted"]
-    assert (report.kept_referenced, report.kept_young) == (3, 2)
+    assert (report.kept_referenced, report.kept_young) == (6, 2)
     assert {p.name for p in stored_files(app)} == used | {young_orphan, ".tmp-writing-now"}
     assert "deleted 1 unreferenced and 1 temporary" in report.summary()
 
@@ -108,7 +108,8 @@ def test_every_column_that_holds_a_storage_key_protects_its_file(app, make_conte
     as much as media rows do; the models declare them."""
     assert {f"{c.table.name}.{c.name}" for c in orphans.storage_key_columns()} == {
         "entry.cover_key", "media_item.original_key", "media_item.display_key", "media_item.thumb_key",
-        "media_item.poster_key", "media_item.playback_key", "result_objection_evidence.storage_key"}
+        "media_item.poster_key", "media_item.playback_key", "media_item.w400_key", "media_item.w800_key",
+        "media_item.w1600_key", "result_objection_evidence.storage_key"}
     cover = storage(app).put(b"a cover thumbnail", "jpg")
     entry = make_entry(make_contest())
     entry.cover_key = cover
@@ -164,7 +165,7 @@ def test_a_file_another_request_committed_survives_the_failure_and_the_sweep(app
 
     age_all(app)
     report = sweep(app)
-    assert report.deleted == [] and report.kept_referenced == 3
+    assert report.deleted == [] and report.kept_referenced == 6
     assert all(storage(app).exists(k) for k in referenced_keys())
     assert intact(app)
 
@@ -226,7 +227,7 @@ def test_the_sweep_works_through_many_files_in_batches(app, client, citizen, med
     age_all(app)
     report = sweep(app)
     assert set(report.deleted) == orphaned
-    assert (report.examined, report.kept_referenced) == (8, 3)
+    assert (report.examined, report.kept_referenced) == (11, 6)
     assert {p.name for p in stored_files(app)} == referenced_keys()
 
 
@@ -285,7 +286,7 @@ def test_a_file_reused_without_touch_between_the_sweeps_steps_survives(app, clie
     report = sweep(app)
 
     keys = referenced_keys()
-    assert len(keys) == 3 and not keys & set(report.deleted)
+    assert len(keys) == 6 and not keys & set(report.deleted)
     assert all(storage(app).exists(k) for k in keys) and intact(app)
     (item,) = db.session.query(MediaItem).all()
     assert client.get(f"/media/{item.original_key}").status_code == 200

@@ -72,7 +72,7 @@ def no_orphan_files(app: Flask) -> None:
     db.session.rollback()
     keys: set[str] = set()
     for item in db.session.scalars(select(MediaItem)):
-        keys.update(k for k in (item.original_key, item.display_key, item.thumb_key, item.poster_key) if k)
+        keys.update(item.stored_keys())
     assert keys <= {p.name for p in stored_files(app)}
     swept(app)
     assert {p.name for p in stored_files(app)} == keys

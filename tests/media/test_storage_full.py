@@ -62,4 +62,4 @@ def test_after_a_full_disk_a_photo_that_fits_goes_in(app, client, citizen, media
     response = send(client, submit_url(media_contest), photo_entry(media_contest))
     assert response.status_code == 302, page(response)[:1500]
     assert count(Entry) == 1 and count(MediaItem) == 1
-    assert intact(app) and len(stored_files(app)) == 3
+    assert intact(app) and len(stored_files(app)) == 6  # original, display, thumbnail, 3 widths
