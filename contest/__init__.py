@@ -290,6 +290,9 @@ def _register_template_helpers(app: Flask) -> None:
     # Public templates show an entry's pictures only through the media domain's one rule.
     app.jinja_env.globals.update(photos_public=photos_public, public_cover_key=public_cover_key,
                                 image_sources=image_sources)
+    from .accounts.units import is_city_staff
+
+    app.jinja_env.globals["is_city_staff"] = is_city_staff
 
 
 __all__ = ["create_app", "ConfigError", "Settings"]

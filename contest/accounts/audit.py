@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..db import SessionLike
 from ..i18n import label_of
@@ -68,19 +68,20 @@ def record(
 def list_events(
     session: SessionLike, *, action: str = "", actor_id: int | None = None, target_type: str = "",
     limit: int = 50, offset: int = 0, contest_id: int | None = None, unit_id: int | None = None,
-    scopes: tuple[set[int], set[int]] | None = None,
+    scopes: tuple[set[int], set[tuple[int, int]]] | None = None,
 ) -> tuple[list[AuditEvent], int]:
     """Audit events, newest first, filtered, with the total count. `scopes` (unit ids,
-    contest ids; accounts.units.visible_scopes) keeps only the events of those units and
-    contests; None keeps everything (the platform's operators)."""
+    (unit, contest) pairs; accounts.units.visible_scopes) keeps only the events of those
+    units and contests; None keeps everything (the platform's operators)."""
     query = select(AuditEvent)
     if contest_id is not None:
         query = query.where(AuditEvent.contest_id == contest_id)
     if unit_id is not None:
         query = query.where(AuditEvent.unit_id == unit_id)
     if scopes is not None:
-        units, contests = scopes
-        query = query.where(AuditEvent.unit_id.in_(units or {-1}) | AuditEvent.contest_id.in_(contests or {-1}))
+        units, pairs = scopes
+        query = query.where(or_(AuditEvent.unit_id.in_(units or {-1}),
+                                *(and_(AuditEvent.unit_id == u, AuditEvent.contest_id == c) for u, c in sorted(pairs))))
     if action:
         query = query.where(AuditEvent.action == action)
     if actor_id:

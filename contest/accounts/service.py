@@ -38,6 +38,7 @@ from .outbox import describe_sms as describe_sms  # for organisers' listings
 from .outbox import due_for_retry as due_for_retry  # for the job runner: what to retry
 from .outbox import queue_sms as queue_sms  # for the job runner: queue a message
 from .sms import SmsSender as SmsSender  # the type of web.sms_sender(), for callers of notify
+from .units import is_city_staff
 
 log = logging.getLogger(__name__)
 
@@ -520,7 +521,8 @@ def set_roles(
         allowed, oneself = set(ROLES), False
     else:
         assert isinstance(actor, User)  # is_system refused anything else
-        allowed, oneself = grantable_roles(actor), actor.id == user.id
+        # Roles are platform-wide: only city staff (and operators) change them.
+        allowed, oneself = grantable_roles(actor) if is_city_staff(actor) else set(), actor.id == user.id
     changing = (set(before) ^ roles)
     if not changing <= allowed:
         raise Forbidden(_("您无权更改这些角色：%(roles)s", roles="、".join(label_of("role", r) for r in sorted(changing - allowed))))

@@ -110,6 +110,19 @@ def require(actor: Actor, capability: str, *, unit_id: int | None, contest_id: i
         raise Forbidden(_("您没有权限进行此操作。"))
 
 
+def is_city_staff(user: object) -> bool:
+    """Whether the user keeps the platform-wide records (schools and their contacts,
+    accounts' global roles such as judge and school contact): the platform's operators and
+    the admins and organiser of a city unit. A 区县 unit's people do not: what they change
+    there would reach every other unit's schools and judges."""
+    if is_platform_admin(user):
+        return True
+    if not isinstance(user, User) or not user.is_authenticated:
+        return False
+    roles = CAPABILITIES["configure"]
+    return any(m.role in roles and m.contest_id is None and m.unit.level == "city" for m in user.memberships)
+
+
 def may_enter_back_office(user: object) -> bool:
     """Operators, and anyone with a role in some unit."""
     return is_platform_admin(user) or (isinstance(user, User) and user.is_authenticated and bool(user.memberships))
@@ -125,13 +138,14 @@ def has_anywhere(user: object, capability: str) -> bool:
     return any(m.role in roles and (m.contest_id is None or capability not in UNIT_WIDE) for m in user.memberships)
 
 
-def visible_scopes(user: object, capability: str = "view") -> tuple[set[int], set[int]] | None:
-    """Where the user holds the capability: (unit ids for all their contests, contest ids),
-    or None for "everywhere" (the platform's operators)."""
+def visible_scopes(user: object, capability: str = "view") -> tuple[set[int], set[tuple[int, int]]] | None:
+    """Where the user holds the capability: (unit ids for all their contests, (unit id,
+    contest id) pairs for single contests — a contest counts only while it is still that
+    unit's), or None for "everywhere" (the platform's operators)."""
     if is_platform_admin(user):
         return None
     units: set[int] = set()
-    contests: set[int] = set()
+    contests: set[tuple[int, int]] = set()
     if isinstance(user, User):
         roles = CAPABILITIES[capability]
         for m in user.memberships:
@@ -140,7 +154,7 @@ def visible_scopes(user: object, capability: str = "view") -> tuple[set[int], se
             if m.contest_id is None:
                 units.add(m.unit_id)
             elif capability not in UNIT_WIDE:
-                contests.add(m.contest_id)
+                contests.add((m.unit_id, m.contest_id))
     return units, contests
 
 

@@ -31,6 +31,9 @@ CAPABILITY = {
 }
 # Actions that only read, open to every role of the unit (viewers make exports too).
 READING_ACTIONS = {"results_admin.prepare"}
+# Platform-wide records (schools and their contacts, accounts' global roles): city staff only.
+CITY_WIDE = {"admin.users", "admin.user_roles", "admin.users_bulk_roles", "admin.schools", "admin.school_edit",
+             "admin.school_import_page", "admin.school_import_confirm", "admin.school_import_template"}
 
 
 def contest_in_url() -> Contest | None:
@@ -58,6 +61,8 @@ def organisers_only() -> Response | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not units.may_enter_back_office(current_user):
+        abort(403)
+    if request.endpoint in CITY_WIDE and not units.is_city_staff(current_user):
         abort(403)
     unit_id = (request.view_args or {}).get("unit_id")
     if unit_id is not None:  # a unit's own page: its members see it, its admins change it

@@ -648,9 +648,10 @@ def _apply(contest: Contest, changes: ContestChanges, rules: dict[str, Any], now
 
 
 def require_staff(actor: Actor) -> None:
-    """Platform-wide records (schools, accounts' roles) are kept by the people who run
-    contests: the platform's operators and the admins and organisers of any unit (and SYSTEM)."""
-    if not is_system(actor) and not units.has_anywhere(actor, "configure"):
+    """Platform-wide records (schools and their contacts, accounts' roles) are kept by the
+    platform's operators and the admins and organisers of a city unit (and SYSTEM):
+    accounts.units.is_city_staff."""
+    if not is_system(actor) and not units.is_city_staff(actor):
         raise Forbidden(_("您没有权限进行此操作。"))
 
 
@@ -675,8 +676,9 @@ def scoped_contest_ids(actor: Actor, capability: str) -> Select[Any] | None:
     scopes = units.visible_scopes(actor, capability)
     if scopes is None:
         return None
-    unit_ids, contest_ids = scopes
-    return select(Contest.id).where(or_(Contest.unit_id.in_(unit_ids or {-1}), Contest.id.in_(contest_ids or {-1})))
+    unit_ids, pairs = scopes
+    return select(Contest.id).where(or_(Contest.unit_id.in_(unit_ids or {-1}),
+                                        *(and_(Contest.unit_id == u, Contest.id == c) for u, c in sorted(pairs))))
 
 
 def note_contest(session: SessionLike, contest: Contest) -> None:

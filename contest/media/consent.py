@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..accounts import audit
+from ..accounts import audit, units
 from ..accounts.models import User
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
@@ -57,9 +57,11 @@ def template_for_entry(session: SessionLike, *, actor: User, entry_id: int) -> b
 
 
 def consent_document(session: SessionLike, *, actor: User, entry_id: int) -> MediaItem:
-    """The signed form of a nomination, for the organisers and the school that sent it."""
-    if not actor.has_role("organiser", "admin"):
-        get_own_entry(session, actor, entry_id)  # NotFound for anyone else
+    """The signed form of a nomination, for those who moderate its contest (by their role in
+    the contest's unit) and the school that sent it; NotFound for anyone else."""
+    entry = session.get(Entry, entry_id)
+    if entry is None or not units.can(actor, "moderate", unit_id=entry.contest.unit_id, contest_id=entry.contest_id):
+        get_own_entry(session, actor, entry_id)
     item = signed_form_of(session, entry_id)
     if item is None:
         raise NotFound(_("这件推荐没有上传监护人同意书。"))

@@ -209,7 +209,8 @@ def _resolve_rule(session: SessionLike, rule: VoteRule) -> Resolved:
             found = dict(session.execute(select(User.phone, User.id).where(User.phone.in_(rule.phones))).all())
             voter_ids.update(found.values())
             unknown = tuple(p for p in rule.phones if p not in found)
-            described["phones"] = list(rule.phones)
+            # the audit row (read by every role of the unit) keeps them masked
+            described["phones"] = [f"{p[:3]}****{p[-4:]}" for p in rule.phones]
         if rule.voter_ids:
             described["voter_ids"] = sorted(rule.voter_ids)
         where.append(Vote.voter_id.in_(sorted(voter_ids)) if voter_ids else false())

@@ -46,6 +46,12 @@ EXCEPTIONS = {
     ("admin.unit_member_add", "POST"): frozenset({"admin"}),  # a unit's members are its admins'
     ("admin.unit_member_remove", "POST"): frozenset({"admin"}),
     ("admin.unit_create", "POST"): frozenset(),  # units are the platform operators'
+    # Schools and accounts' global roles are platform-wide: a 区县 unit's people (both units
+    # here are 区县) do not keep them; a city unit's admins and organisers do.
+    **{(endpoint, method): frozenset() for endpoint in (
+        "admin.users", "admin.user_roles", "admin.users_bulk_roles", "admin.schools", "admin.school_edit",
+        "admin.school_import_page", "admin.school_import_confirm", "admin.school_import_template")
+       for method in ("GET", "POST")},
 }
 # URL arguments that tie a request to one contest (or one unit).
 SCOPED_BY = {"contest_id", "slug", "round_id", "entry_id", "flag_id", "request_id", "unit_id"}
@@ -255,3 +261,39 @@ def test_audit_rows_carry_the_contest_and_unit_and_the_export_is_per_contest(app
 def units_audit(user: User) -> tuple[list[AuditEvent], int]:
     from contest.accounts import audit
     return audit.list_events(db.session, scopes=units.visible_scopes(user))
+
+
+def test_a_contest_moved_to_another_unit_leaves_the_old_units_single_contest_roles(
+        app: Flask, scene: Scene, clock: Any, make_user: Callable[..., User]) -> None:
+    reviewer = make_user("citizen")
+    units.add_member(db.session, actor=units_system(), unit=scene.own, user=reviewer, role="reviewer",
+                     contest_id=scene.contest.id, now=clock.now())
+    db.session.commit()
+    assert [c.slug for c in contests.back_office_contests(db.session, actor=reviewer)] == ["lixia"]
+    scene.contest.unit_id = scene.other.id  # the contest now belongs to the other unit
+    db.session.commit()
+    db.session.expire_all()
+    assert contests.back_office_contests(db.session, actor=reviewer) == []
+    items, total = moderation.moderation_queue(db.session, actor=reviewer)
+    assert (items, total) == ([], 0)
+
+
+def test_accounts_and_schools_are_kept_by_city_staff_only(app: Flask, scene: Scene, clock: Any,
+                                                         make_user: Callable[..., User],
+                                                         make_unit: Callable[..., OrganisingUnit]) -> None:
+    """A 区县 unit's admin changes nobody's global roles (a judge of another unit stays a
+    judge) and edits no school; a city unit's organiser does."""
+    from contest.accounts import service as accounts
+
+    judge = make_user("judge")
+    district = make_user("organiser", unit=scene.own, unit_role="admin")  # staff, as add_member makes them
+    with pytest.raises(Forbidden):
+        accounts.set_roles(db.session, actor=district, user=judge, roles=set(), now=clock.now())
+    db.session.rollback()
+    with pytest.raises(Forbidden):
+        contests.save_school(db.session, actor=district, school=None, name="新学校", district="历下区",
+                             level="中职", enrolment=100, now=clock.now())
+    db.session.rollback()
+    city = make_user("organiser", unit=make_unit("济南市教育局", level="city"))
+    accounts.set_roles(db.session, actor=city, user=judge, roles={"judge", "school_contact"}, now=clock.now())
+    assert judge.role_names == {"judge", "school_contact"}

@@ -140,13 +140,20 @@ def test_an_adults_nomination_keeps_no_consent_form(app, client, contact, select
 
 
 def test_the_signed_form_opens_for_the_school_and_organisers_only(app, client, contact, school, organiser, make_user,
-                                                                 make_school, selection_contest) -> None:
+                                                                 make_school, make_unit, selection_contest) -> None:
     entry = nominate_minor(client, selection_contest)
     url = f"/entries/{entry.id}/signed-consent"
     mine = client.get(url)
     assert mine.status_code == 200 and mine.mimetype == "image/jpeg"
     assert "no-store" in mine.headers["Cache-Control"]
-    for user, status in ((organiser, 200), (make_user("citizen"), 404), (make_user("judge"), 404)):
+    # By role in the contest's unit: its organisers and reviewers, not its viewers nor anyone
+    # of another unit (a 区县's organiser), whatever their global roles.
+    own_unit = selection_contest.unit
+    people = ((organiser, 200), (make_user("citizen", unit=own_unit, unit_role="reviewer"), 200),
+              (make_user("citizen", unit=own_unit, unit_role="viewer"), 404),
+              (make_user("organiser", unit=make_unit("历下区教育和体育局"), unit_role="admin"), 404),
+              (make_user("citizen"), 404), (make_user("judge"), 404))
+    for user, status in people:
         other = app.test_client()
         sign_in(other, user)
         assert other.get(url).status_code == status, user.roles
