@@ -52,6 +52,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from .db import PUBLIC_CHANGES, after_commit
+from .redis_client import answer_degraded, health_of, on_boards_invalidated
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,13 @@ class RedisStore:
 
 def init_app(app: Flask, redis: Any) -> None:
     app.extensions["page_cache"] = RedisStore(redis) if redis is not None else MemoryStore()
+    # Boards invalidated (a failover, an organiser's recount): pages showing counts are made
+    # again, so their next render rebuilds the boards from the database.
+    on_boards_invalidated(_renew_vote_pages)
+
+
+def _renew_vote_pages(client: Any, contest_id: int | None) -> None:
+    RedisStore(client).bump([f"v{contest_id}"] if contest_id is not None else ["vg"])
 
 
 def _store() -> MemoryStore | RedisStore:
@@ -221,7 +229,7 @@ def shared(scope: Callable[..., Scope] | None = None, *, votes: str | Callable[[
             if not anonymous(api):
                 return private(make_response(view(**kwargs)))
             found = scope(now=current_app.extensions["clock"].now(), **kwargs) if scope else None
-            key, cached = _lookup(found, votes)
+            key, cached = _lookup(found, votes) if not _master_changed() else (None, None)
             if cached is None:
                 response = make_response(view(**kwargs))
                 if not _shareable(response):
@@ -242,6 +250,13 @@ def shared(scope: Callable[..., Scope] | None = None, *, votes: str | Callable[[
     return decorate
 
 
+def _master_changed() -> bool:
+    """After a Redis failover and before the boards are invalidated, pages are made afresh
+    (their render is what invalidates and rebuilds the boards), not served or kept."""
+    client = current_app.extensions.get("redis")
+    return client is not None and health_of(client).master_change_pending()
+
+
 def _lookup(scope: Scope | None, votes: str | Callable[[], str]) -> tuple[str | None, Cached | None]:
     names = _names(scope, votes)
     try:
@@ -259,7 +274,8 @@ def _lookup(scope: Scope | None, votes: str | Callable[[], str]) -> tuple[str | 
 def _shareable(response: Response) -> bool:
     """A page any visitor may get: a plain 200 that set no cookie and left the session alone."""
     return (response.status_code == 200 and "Cache-Control" not in response.headers
-            and "Set-Cookie" not in response.headers and not session.modified and not response.is_streamed)
+            and "Set-Cookie" not in response.headers and not session.modified and not response.is_streamed
+            and not answer_degraded())  # made from the database while Redis was away: not kept
 
 
 def _save(key: str | None, cached: Cached, seconds_left: float | None) -> None:

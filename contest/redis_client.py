@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
+from flask import g, has_request_context
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
@@ -74,6 +75,10 @@ class RedisHealth:
         in its last moments (a board's increments) may be lost, so every board is to be
         rebuilt from the database."""
         self._every_board = True
+
+    def master_change_pending(self) -> bool:
+        """Whether a master change is waiting for the boards to be invalidated (not taken)."""
+        return self._every_board
 
     def take_master_change(self) -> bool:
         """Whether the master changed since the last call (then forgotten; call
@@ -275,6 +280,37 @@ def queue_pool(url: str, *, timeout: float = 0.5) -> redis.ConnectionPool:
         master.auto_close_connection_pool = False  # the pool outlives this client: Huey makes its own on it
         return pool
     return redis.ConnectionPool.from_url(url)
+
+
+# Who wants to know that live boards were invalidated (their next read rebuilds them): the
+# shared page cache, whose pages made from the old boards must be made again.
+_BOARD_LISTENERS: list[Callable[[Any, int | None], None]] = []
+
+
+def on_boards_invalidated(listener: Callable[[Any, int | None], None]) -> None:
+    if listener not in _BOARD_LISTENERS:
+        _BOARD_LISTENERS.append(listener)
+
+
+def boards_invalidated(client: Any, contest_id: int | None) -> None:
+    """A contest's boards (None: every contest's) were invalidated on this client's Redis."""
+    for listener in list(_BOARD_LISTENERS):
+        try:
+            listener(client, contest_id)
+        except redis.RedisError:
+            pass  # the pages renew within their short life anyway
+
+
+def note_degraded() -> None:
+    """The answer being made fell back to the database because Redis is unreachable: it is
+    right, but it must not be kept as a shared page (contest.page_cache), or the live
+    counts would not be rebuilt on the next read once Redis is back."""
+    if has_request_context():
+        g.redis_degraded = True
+
+
+def answer_degraded() -> bool:
+    return has_request_context() and bool(g.get("redis_degraded"))
 
 
 def health_of(client: Any) -> RedisHealth:

@@ -50,7 +50,7 @@ from ..antifraud.service import VoteSignals
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
-from ..redis_client import health_of
+from ..redis_client import boards_invalidated, health_of, note_degraded
 from .figures import figures
 from .models import Vote
 from .records import CastResult, local_day, votes_used_today
@@ -74,12 +74,18 @@ def _board_suffix(category_id: int | None) -> str:
 # --- Redis health, per client ------------------------------------------------------------
 
 def _usable(redis: Any) -> bool:
-    return redis is not None and health_of(redis).usable()
+    if redis is None:
+        return False  # no Redis configured: the database is the source, nothing degraded
+    if health_of(redis).usable():
+        return True
+    note_degraded()
+    return False
 
 
 def _failed(redis: Any, exc: Exception, what: str, contest_id: int | None = None) -> None:
     log.warning("live counts: Redis unavailable while %s (%s); reading the database", what, exc)
     health_of(redis).failed(contest_id)
+    note_degraded()
 
 
 def _heal_dirty(redis: Any) -> None:
@@ -287,6 +293,7 @@ def invalidate(redis: Any, contest_id: int) -> None:
     pipe.incr(prefix + "gen")
     pipe.delete(prefix + "ready")
     pipe.execute()
+    boards_invalidated(redis, contest_id)
 
 
 def after_status_change(session: SessionLike, redis: Any, contest_id: int, entry_ids: Iterable[int] = ()) -> None:
