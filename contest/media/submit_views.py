@@ -215,7 +215,7 @@ class EntryRow:
 
     @property
     def may_request(self) -> bool:
-        return self.needs_request and self.pending_request is None and self.entry.status in ("submitted", "approved", "draft")
+        return self.needs_request and self.pending_request is None and self.entry.status in withdrawals.IN_THE_RUNNING
 
     @property
     def editable(self) -> bool:

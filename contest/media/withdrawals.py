@@ -26,6 +26,7 @@ from .models import WithdrawalRequest
 from .submissions import entries_being_assessed, get_own_entry, take_out, withdrawal_refusal
 
 REASON_MIN, REASON_MAX = 4, 500
+IN_THE_RUNNING = ("submitted", "approved", "draft")  # entries a withdrawal request may be about
 MY_ENTRIES_PATH = "/me/entries"
 
 code_labels("audit_action", {
@@ -60,7 +61,7 @@ def request_withdrawal(session: SessionLike, *, actor: User, entry_id: int, reas
         raise Conflict(_("这件作品现在可以直接撤回，不需要申请。"), code="withdraw_directly")
     if refusal.code != "withdrawal_needs_approval":
         raise refusal
-    if entry.status not in ("submitted", "approved", "draft"):
+    if entry.status not in IN_THE_RUNNING:
         raise Conflict(_("这件作品不在评比中，不需要撤回。"), code="not_in_the_running")
     text = _reason(reason, missing=N_("请写明撤回的理由（至少 4 个字），主办方据此决定是否批准。"))
     if pending_for(session, [entry.id]):

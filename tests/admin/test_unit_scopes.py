@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from contest.accounts import units
+from contest.accounts.actors import SYSTEM
 from contest.accounts.models import UNIT_ROLES, AuditEvent, OrganisingUnit, User
 from contest.contests import service as contests
 from contest.contests.models import Contest, Entry
@@ -89,7 +90,7 @@ def scene(app: Flask, clock: Any, make_user: Callable[..., User], make_contest: 
                          other_media_item_id=photos[1].id, distance=2, created_at=now)
     request = WithdrawalRequest(entry_id=twin.id, reason="学生转学", created_at=now)
     db.session.add_all([flag, request])
-    rnd = judging.create_round(db.session, actor=units_system(), contest=contest, now=clock.now(),
+    rnd = judging.create_round(db.session, actor=SYSTEM, contest=contest, now=clock.now(),
                                fields=judging.RoundFields(key="r1", name="网络评审"),
                                criteria=[judging.CriterionFields(name="创意", maximum=100, weight=100)])
     db.session.commit()
@@ -98,11 +99,6 @@ def scene(app: Flask, clock: Any, make_user: Callable[..., User], make_contest: 
     people[("none", "none")] = make_user("citizen", "judge")  # no role in any unit
     db.session.commit()
     return Scene(own, other, contest, entry, rnd.id, people, make_user("admin"), flag.id, request.id)
-
-
-def units_system() -> Any:
-    from contest.accounts.actors import SYSTEM
-    return SYSTEM
 
 
 def _url(app: Flask, rule: Any, scene: Scene) -> str:
@@ -229,7 +225,7 @@ def test_a_membership_for_one_contest_reaches_that_contest_only(app: Flask, scen
                                                                make_user: Callable[..., User]) -> None:
     second = make_contest(kind="media", stage="voting", slug="lixia-2", unit_id=scene.own.id)
     reviewer = make_user("citizen")
-    units.add_member(db.session, actor=units_system(), unit=scene.own, user=reviewer, role="reviewer",
+    units.add_member(db.session, actor=SYSTEM, unit=scene.own, user=reviewer, role="reviewer",
                      contest_id=scene.contest.id, now=clock.now())
     db.session.commit()
     assert units.can(reviewer, "moderate", unit_id=scene.own.id, contest_id=scene.contest.id)
@@ -266,7 +262,7 @@ def units_audit(user: User) -> tuple[list[AuditEvent], int]:
 def test_a_contest_moved_to_another_unit_leaves_the_old_units_single_contest_roles(
         app: Flask, scene: Scene, clock: Any, make_user: Callable[..., User]) -> None:
     reviewer = make_user("citizen")
-    units.add_member(db.session, actor=units_system(), unit=scene.own, user=reviewer, role="reviewer",
+    units.add_member(db.session, actor=SYSTEM, unit=scene.own, user=reviewer, role="reviewer",
                      contest_id=scene.contest.id, now=clock.now())
     db.session.commit()
     assert [c.slug for c in contests.back_office_contests(db.session, actor=reviewer)] == ["lixia"]
