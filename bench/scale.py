@@ -139,6 +139,7 @@ class Builder:
                  block_events: int = BLOCK_EVENTS) -> None:
         self.block_events = block_events
         self.contest, self.entry_ids, self.n_votes, self.n_voters = contest, entry_ids, n_votes, n_voters
+        self.voter_key = contest.voter_key
         self.pending_left = pending
         self.rng = random.Random(19)
         self.votes: list[dict[str, Any]] = []
@@ -219,7 +220,7 @@ class Builder:
         self.event_id += 1
         fields = ledger.cast_fields(kind=kind, at=at, detail=detail, contest_id=vote["contest_id"], entry_id=vote["entry_id"],
                                     voter_id=vote["voter_id"], day=vote["day"], cast_at=vote["created_at"],
-                                    receipt=vote["receipt"], vote_status=status)
+                                    receipt=vote["receipt"], vote_status=status, voter_key=self.voter_key)
         self.events.append({"id": self.event_id, "kind": kind, "vote_id": vote["id"], "contest_id": vote["contest_id"],
                             "at": at, "detail": detail, "vote_status": status, "format": ledger.EVENT_FORMAT,
                             "digest": ledger.digest_of(fields)})

@@ -170,7 +170,9 @@ def check_receipt(report: Report, code: str, receipt: dict[str, Any] | None) -> 
             print(f"note  {where}: format {event['format']} covers an internal id; only the platform can recompute it")
         else:
             report.check(sha(canonical(fields)).hex() == event["digest"], f"{where}: digest recomputes from its fields")
-            report.check(fields["receipt"] == receipt["receipt"] and fields["entry"] == receipt["entry"]["id"]
+            mine = (fields["receipt"] == receipt["receipt"] if fields["format"] == 3
+                    else fields["receipt_sha256"] == sha(receipt["receipt"].encode("ascii")).hex())
+            report.check(mine and fields["entry"] == receipt["entry"]["id"]
                          and fields["contest"] == receipt["contest"]["id"] and fields["kind"] == event["kind"],
                          f"{where}: the digest covers this receipt, entry and contest")
         block = event["block"]

@@ -208,11 +208,27 @@ SCHEMAS: dict[str, Any] = {
         "contest": ID, "entry": ID, "day": {"type": "string", "format": "date"},
         "cast_at": STRING, "receipt": STRING, "vote_status": {"type": "string", "enum": ["valid", "held", "voided"]},
     }),
+    "EventFields4": _obj({
+        "format": {"type": "integer", "const": 4}, "kind": {"type": "string", "enum": ["cast", "void", "release"]},
+        "at": STRING, "detail_mac": {**SHA256, "description": "HMAC-SHA256 of the event's detail under the contest's "
+                                                              "secret: it commits to the detail without revealing it"},
+        "contest": ID, "entry": ID, "day": {"type": "string", "format": "date"},
+        "cast_at": STRING, "receipt_sha256": {**SHA256, "description": "SHA-256 of the receipt code (ASCII)"},
+        "vote_status": {"type": "string", "enum": ["valid", "held", "voided"]},
+        "voter": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                  "description": "the voter's pseudonym in this contest, the same for all their votes in it; shown "
+                                 "to the receipt's holder on the receipt page"},
+    }),
+    "BlockLeaves": _obj({
+        "height": {"type": "integer", "minimum": 1}, "first_leaf": {"type": "integer", "minimum": 0},
+        "leaves": {"type": "array", "items": SHA256, "description": "the digests of the block's events in sealing "
+                                                                    "order: leaf first_leaf, first_leaf + 1, …"},
+    }),
     "LedgerEvent": {
         **_obj({
             "kind": {"type": "string", "enum": ["cast", "void", "release"]}, "at": DATETIME, "digest": SHA256,
-            "format": {"type": "integer", "enum": [1, 2, 3]},
-            "fields": {**_nullable(_ref("EventFields")),
+            "format": {"type": "integer", "enum": [1, 2, 3, 4]},
+            "fields": {"oneOf": [_ref("EventFields"), _ref("EventFields4"), {"type": "null"}],
                        "description": "what the digest covers, exactly as hashed (digest = sha256 of its canonical "
                                       "JSON); null for formats 1 and 2, whose digests cover the voter's account id"},
             "block": _nullable(_ref("Block")),
@@ -458,6 +474,18 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "height", "in": "path", "required": True, "schema": ID}],
         "responses": {
             "200": _ok("The block", "Block"),
+            "400": BAD_URL,
+            "404": _error("No such block", ("block_not_found", "not_found")),
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/ledger/blocks/{height}/leaves": {"get": {
+        "operationId": "getBlockLeaves",
+        "summary": "A sealed block's leaves: its events' digests in sealing order, to recompute its Merkle root",
+        "parameters": [{"name": "height", "in": "path", "required": True, "schema": ID}],
+        "responses": {
+            "200": _ok("The block's leaves", "BlockLeaves"),
             "400": BAD_URL,
             "404": _error("No such block", ("block_not_found", "not_found")),
             "429": RATE_LIMITED,

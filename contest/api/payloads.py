@@ -145,6 +145,10 @@ def _proven_event(inclusion: ledger.Inclusion, fields: dict[str, Any] | None) ->
     }
 
 
+def leaves(found: ledger.BlockLeaves) -> dict[str, Any]:
+    return {"height": found.block.id, "first_leaf": found.first_leaf, "leaves": found.digests}
+
+
 def consistency(found: ledger.Consistency) -> dict[str, Any]:
     return {"first": block(found.first), "second": block(found.second), "proof": list(found.path)}
 

@@ -74,7 +74,7 @@ def receipt_proof(session: SessionLike, code: str) -> ReceiptProof:
     return ReceiptProof(
         receipt=vote.receipt, status=RECEIPT_STATUS[vote.status], entry=entry, contest=contest,
         cast_at=vote.created_at, events=[ledger.inclusion(session, event) for event in events],
-        fields=[ledger.published_fields(event, vote) for event in events],
+        fields=[ledger.published_fields(event, vote, contest.voter_key) for event in events],
     )
 
 
@@ -84,6 +84,14 @@ def ledger_block(session: SessionLike, height: int) -> LedgerBlock:
     if block is None:
         raise NotFound(_("没有这个区块。"), code="block_not_found")
     return block
+
+
+def ledger_leaves(session: SessionLike, height: int) -> ledger.BlockLeaves:
+    """One sealed block's leaves (its events' digests in sealing order), or NotFound."""
+    found = ledger.block_leaves(session, height)
+    if found is None:
+        raise NotFound(_("没有这个区块。"), code="block_not_found")
+    return found
 
 
 def ledger_consistency(session: SessionLike, first: int, second: int) -> ledger.Consistency:

@@ -346,6 +346,15 @@ def ledger_block(height: int) -> Response:
     return jsonify(payloads.block(service.ledger_block(db.session, height)))
 
 
+@bp.get("/ledger/blocks/<int:height>/leaves")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
+@page_cache.shared(api=True)
+def ledger_leaves(height: int) -> Response:
+    if not 1 <= height <= openapi.MAX_ID:
+        raise NotFound(_("没有这个区块。"), code="block_not_found")
+    return jsonify(payloads.leaves(service.ledger_leaves(db.session, height)))
+
+
 @bp.get("/ledger/consistency")
 @limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
 def ledger_consistency() -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,11 @@ STAGES = ("submission", "review", "voting", "judging", "publicity")
 ENTRY_STATUSES = ("draft", "submitted", "approved", "rejected", "withdrawn")
 CATEGORY_KINDS = ("category", "track", "group")
 TEAM_ROLES = ("leader", "member", "advisor")
+
+
+def new_voter_key() -> str:
+    """A contest's ledger secret: 32 random bytes, hex."""
+    return secrets.token_hex(32)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -55,6 +61,9 @@ class Contest(Base):
     awarded_on: Mapped[date | None]
     # Made by `flask demo`: the public pages say that its people and dates are invented.
     is_demo: Mapped[bool] = mapped_column(default=False)
+    # The contest's own secret for its ledger (docs/LEDGER.md §2): keys the voters'
+    # pseudonyms and the digests of events' details. Never shown, never exported.
+    voter_key: Mapped[str] = mapped_column(String(64), default=new_voter_key)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

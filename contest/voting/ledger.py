@@ -24,6 +24,7 @@ any two version-2 heads have a consistency proof.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, case, func, literal, select, text, update
 
+from ..contests.models import Contest
 from ..db import SessionLike
 from . import rfc6962
 from .models import LedgerBlock, LedgerEvent, Vote
@@ -44,12 +46,17 @@ SEAL_GRACE = timedelta(seconds=2)
 # Which fields an event's digest covers, stored with each event so that every digest
 # recomputes by the rule it was written under. Format 1 (events written before
 # vote_status existed): the event and the vote as cast, with the voter's account id.
-# Format 2: the same, with the format and the vote_status. Format 3 (written now): only
-# what a receipt shows, times in one fixed spelling (UTC, microseconds, "Z"), the detail
-# by its hash, and no voter: a receipt holder recomputes the digest of their own vote
-# from the receipt alone and nobody learns who voted or why a vote was held or voided.
-EVENT_FORMAT = 3
-EVENT_FORMATS = (1, 2, 3)
+# Format 2: the same, with the format and the vote_status. Format 3: only what a receipt
+# shows, times in one fixed spelling (UTC, microseconds, "Z"), the detail by its hash,
+# and no voter. Format 4 (written now): format 3 with the voter as a pseudonym of their
+# own in the contest (keyed by the contest's secret, so only the voter, shown it on
+# their receipt, recognises it), the detail by a keyed digest (a hold's few possible
+# signals cannot be guessed from it) and the receipt code by its SHA-256 (the published
+# events do not hand out receipt codes). Anyone holding a receipt recomputes the digests
+# of their own vote from the receipt alone; anyone can count a publication's votes from
+# the published events, voter by voter, and nobody learns who voted.
+EVENT_FORMAT = 4
+EVENT_FORMATS = (1, 2, 3, 4)
 # How a block's root and hash are made (see the module docstring and docs/LEDGER.md).
 BLOCK_VERSION = 2
 BLOCK_VERSIONS = (1, 2)
@@ -74,22 +81,41 @@ def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _mac(voter_key: str, label: str, value: str) -> str:
+    return hmac.new(bytes.fromhex(voter_key), f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def voter_pseudonym(voter_key: str, voter_id: int) -> str:
+    """The voter's name in a contest's ledger (event format 4): the first 16 bytes, in hex,
+    of HMAC-SHA256 under the contest's secret of "voter:<account id>". The same for all of
+    one voter's votes in the contest, different in every other contest."""
+    return _mac(voter_key, "voter", str(voter_id))[:32]
+
+
 def cast_fields(*, kind: str, at: datetime, detail: str, contest_id: int, entry_id: int, voter_id: int, day: date,
-                cast_at: datetime, receipt: str, vote_status: str, fmt: int = EVENT_FORMAT) -> dict[str, Any]:
+                cast_at: datetime, receipt: str, vote_status: str, voter_key: str = "",
+                fmt: int = EVENT_FORMAT) -> dict[str, Any]:
     """What an event's digest covers: the event and the vote as cast, and from format 2
-    on the format and the status the event leaves the vote in; format 3 leaves the voter
+    on the format and the status the event leaves the vote in. Format 3 leaves the voter
     out, covers the detail (a void's reason, a hold's signals: for organisers) by its
-    SHA-256 only, and spells times with utc_text. Not the rows' ids, which the database gives on
-    insert: the receipt already names the vote, and a block's Merkle root fixes its
-    events' order."""
+    SHA-256 only, and spells times with utc_text; format 4 names the voter by their
+    pseudonym in the contest, the detail by HMAC-SHA256 under the contest's `voter_key`
+    and the receipt by its SHA-256. Not the rows' ids, which the database gives on insert:
+    the receipt already names the vote, and a block's Merkle root fixes its events' order."""
     if fmt >= 3:
-        return {
-            "format": fmt, "kind": kind, "at": utc_text(at), "detail_sha256": _sha256(detail.encode("utf-8")),
-            "contest": contest_id,
-            "entry": entry_id, "day": day.isoformat(), "cast_at": utc_text(cast_at), "receipt": receipt,
-            "vote_status": vote_status,
+        fields: dict[str, Any] = {
+            "format": fmt, "kind": kind, "at": utc_text(at), "contest": contest_id, "entry": entry_id,
+            "day": day.isoformat(), "cast_at": utc_text(cast_at), "vote_status": vote_status,
         }
-    fields: dict[str, Any] = {
+        if fmt == 3:
+            fields.update(detail_sha256=_sha256(detail.encode("utf-8")), receipt=receipt)
+            return fields
+        if not voter_key:
+            raise ValueError("event format 4 needs the contest's voter_key")
+        fields.update(detail_mac=_mac(voter_key, "detail", detail), receipt_sha256=_sha256(receipt.encode("ascii")),
+                      voter=voter_pseudonym(voter_key, voter_id))
+        return fields
+    fields = {
         "kind": kind, "at": _utc(at), "detail": detail, "contest": contest_id, "entry": entry_id, "voter": voter_id,
         "day": day.isoformat(), "cast_at": _utc(cast_at), "receipt": receipt,
     }
@@ -98,24 +124,24 @@ def cast_fields(*, kind: str, at: datetime, detail: str, contest_id: int, entry_
     return fields
 
 
-def event_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any]:
-    """The digest's fields of a stored event and its vote."""
+def event_fields(event: LedgerEvent, vote: Vote, voter_key: str) -> dict[str, Any]:
+    """The digest's fields of a stored event and its vote (`voter_key`: its contest's)."""
     return cast_fields(kind=event.kind, at=event.at, detail=event.detail, contest_id=vote.contest_id,
                        entry_id=vote.entry_id, voter_id=vote.voter_id, day=vote.day, cast_at=vote.created_at,
-                       receipt=vote.receipt, vote_status=event.vote_status, fmt=event.format)
+                       receipt=vote.receipt, vote_status=event.vote_status, voter_key=voter_key, fmt=event.format)
 
 
-def published_fields(event: LedgerEvent, vote: Vote) -> dict[str, Any] | None:
+def published_fields(event: LedgerEvent, vote: Vote, voter_key: str) -> dict[str, Any] | None:
     """The digest's fields of an event as a receipt publishes them: all of them from
     format 3 on; None for older formats, whose digests cover the voter's account id."""
-    return event_fields(event, vote) if event.format >= 3 else None
+    return event_fields(event, vote, voter_key) if event.format >= 3 else None
 
 
 def replayed_fields(row: Row[Any]) -> dict[str, Any]:
     """The digest's fields of an event as `replay` reads it."""
     return cast_fields(kind=row.kind, at=row.at, detail=row.detail, contest_id=row.contest_id, entry_id=row.entry_id,
                        voter_id=row.voter_id, day=row.day, cast_at=row.cast_at, receipt=row.receipt,
-                       vote_status=row.vote_status, fmt=row.format)
+                       vote_status=row.vote_status, voter_key=row.voter_key, fmt=row.format)
 
 
 def legacy_status(kind: str, detail: str) -> str:
@@ -139,12 +165,17 @@ def digest_of(fields: dict[str, Any]) -> str:
     return _sha256(canonical_json(fields))
 
 
+def voter_key_of(session: SessionLike, contest_id: int) -> str:
+    """A contest's ledger secret."""
+    return session.scalars(select(Contest.voter_key).where(Contest.id == contest_id)).one()
+
+
 def append_event(session: SessionLike, *, vote: Vote, kind: str, at: datetime, detail: str = "") -> LedgerEvent:
     """Append one event for a stored vote (a void or a release: the status it leaves the
     vote in follows from its kind), its digest fixed now."""
     event = LedgerEvent(kind=kind, vote_id=vote.id, contest_id=vote.contest_id, at=at, detail=detail[:300],
                         vote_status=STATUS_AFTER[kind], format=EVENT_FORMAT, digest="")
-    event.digest = digest_of(event_fields(event, vote))
+    event.digest = digest_of(event_fields(event, vote, voter_key_of(session, vote.contest_id)))
     session.add(event)
     return event
 
@@ -293,6 +324,28 @@ class StoredTree:
 def block_at(session: SessionLike, height: int) -> LedgerBlock | None:
     """The sealed block at a height."""
     return session.get(LedgerBlock, height)
+
+
+@dataclass(frozen=True)
+class BlockLeaves:
+    """A sealed block's events as leaves: their digests in sealing order, the first being
+    leaf `first_leaf` of the ledger (the number of events sealed in earlier blocks)."""
+
+    block: LedgerBlock
+    first_leaf: int
+    digests: list[str]
+
+
+def block_leaves(session: SessionLike, height: int) -> BlockLeaves | None:
+    """Block `height`'s leaves (at most one sealing batch of digests), or None."""
+    block = block_at(session, height)
+    if block is None:
+        return None
+    before = session.scalar(select(func.coalesce(func.sum(LedgerBlock.event_count), 0))
+                            .where(LedgerBlock.id < height)) or 0
+    digests = list(session.scalars(select(LedgerEvent.digest).where(LedgerEvent.block_id == height)
+                                   .order_by(LedgerEvent.id)))
+    return BlockLeaves(block, int(before), digests)
 
 
 def head(session: SessionLike) -> LedgerBlock | None:
@@ -462,8 +515,9 @@ class Replay:
         query = (
             select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.at, LedgerEvent.detail, LedgerEvent.vote_status,
                    LedgerEvent.format, LedgerEvent.digest, LedgerEvent.block_id, LedgerEvent.vote_id, Vote.contest_id,
-                   Vote.entry_id, Vote.voter_id, Vote.day, Vote.created_at.label("cast_at"), Vote.receipt)
-            .join(Vote, Vote.id == LedgerEvent.vote_id)
+                   Vote.entry_id, Vote.voter_id, Vote.day, Vote.created_at.label("cast_at"), Vote.receipt,
+                   Contest.voter_key)
+            .join(Vote, Vote.id == LedgerEvent.vote_id).join(Contest, Contest.id == Vote.contest_id)
             .where(LedgerEvent.id > after)
         )
         if self.contest_id is not None:

@@ -180,7 +180,8 @@ def _record(
     event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail, "vote_status": status,
              "format": ledger.EVENT_FORMAT, "digest": ledger.digest_of(
         ledger.cast_fields(kind="cast", at=now, detail=detail, contest_id=contest.id, entry_id=entry.id,
-                           voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"], vote_status=status))}
+                           voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"], vote_status=status,
+                           voter_key=contest.voter_key))}
     reply = None
     if idempotency is not None:
         reply = {"voter_id": voter.id, "key": idempotency.key, "request_hash": idempotency.request_hash, "status": 201,

@@ -274,18 +274,21 @@ def receipt(code: str) -> Response:
     if not RECEIPT_RE.fullmatch(code):
         raise NotFound(_("没有找到这个投票凭证，请检查后重试。"), code="receipt_not_found")
     vote, events = voting.receipt_status(db.session, code)
+    contest = contests.get_contest_by_id(db.session, vote.contest_id)
     proofs = []
     for event in events:
         found = ledger.inclusion(db.session, event)
-        fields = ledger.published_fields(event, vote)
+        fields = ledger.published_fields(event, vote, contest.voter_key)
         proofs.append(EventProof(
             event, found.block, found.proof, found.holds(), found,
             ledger.canonical_json(fields).decode() if fields else "",
             ledger.canonical_json(ledger.hashed_fields(found.block)).decode() if found.block else ""))
-    contest = contests.get_contest_by_id(db.session, vote.contest_id)
     entry = contests.entries_by_id(db.session, [vote.entry_id], approved_only=False).get(vote.entry_id)
+    # the voter's name in the published events (format 4 on): shown to the receipt's holder only
+    pseudonym = (ledger.voter_pseudonym(contest.voter_key, vote.voter_id)
+                 if any(event.format >= 4 for event in events) else None)
     html = render_template("voting/receipt.html", vote=vote, proofs=proofs, contest=contest, entry=entry,
-                           head=ledger.head(db.session))
+                           head=ledger.head(db.session), pseudonym=pseudonym)
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

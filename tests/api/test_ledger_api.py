@@ -106,9 +106,12 @@ def test_a_receipt_holder_recomputes_the_digest_the_inclusion_and_the_block_hash
         fields = event["fields"]
         assert sha(canonical(fields)).hex() == event["digest"]
         # the fields are the receipt's own: nobody's identity, and what the voter sees
-        assert set(fields) == {"format", "kind", "at", "detail_sha256", "contest", "entry", "day", "cast_at", "receipt",
-                               "vote_status"}
-        assert (fields["receipt"], fields["contest"], fields["entry"]) == (cast["receipt"], contest.id, entries[0].id)
+        assert set(fields) == {"format", "kind", "at", "detail_mac", "contest", "entry", "day", "cast_at",
+                               "receipt_sha256", "vote_status", "voter"}
+        assert (fields["receipt_sha256"], fields["contest"], fields["entry"]) == (
+            sha(cast["receipt"].encode()).hex(), contest.id, entries[0].id)
+        # the voter by a pseudonym: not the account id, the same on both events of the vote
+        assert fields["voter"] == cast_event["fields"]["voter"] and fields["voter"] != str(voter.id)
         assert fields["kind"] == event["kind"]
         block = event["block"]
         assert block["version"] == 2 and block_holds(block)

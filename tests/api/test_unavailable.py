@@ -26,6 +26,7 @@ CALLS = {
     ("get", "/contests/{slug}/leaderboard"): {},
     ("get", "/receipts/{code}"): {},
     ("get", "/ledger/blocks/{height}"): {},
+    ("get", "/ledger/blocks/{height}/leaves"): {},
     ("get", "/ledger/consistency?from=1&to=2"): {},
 }
 

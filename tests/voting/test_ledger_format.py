@@ -83,9 +83,40 @@ def test_the_digest_of_a_new_event_covers_its_status_and_format_and_an_old_one_k
     legacy = ledger.digest_of(ledger.cast_fields(**common, vote_status="valid", fmt=1))
     assert legacy == hashlib.sha256(old.encode()).hexdigest() == old_ledger.old_digest(**common)
     assert ledger.digest_of(ledger.cast_fields(**common, vote_status="held", fmt=1)) == legacy  # not covered then
-    new = ledger.digest_of(ledger.cast_fields(**common, vote_status="valid"))
+    new = ledger.digest_of(ledger.cast_fields(**common, vote_status="valid", voter_key=KEY))
     assert new != legacy
-    assert ledger.digest_of(ledger.cast_fields(**common, vote_status="held")) != new
+    assert ledger.digest_of(ledger.cast_fields(**common, vote_status="held", voter_key=KEY)) != new
+
+
+KEY, OTHER_KEY = "11" * 32, "22" * 32
+
+
+def test_format_4_names_the_voter_by_a_pseudonym_of_the_contest_and_hides_receipt_and_detail():
+    at = datetime(2023, 5, 16, 2, 0, tzinfo=UTC)
+    common = dict(kind="cast", at=at, contest_id=1, entry_id=2, day=date(2023, 5, 16), cast_at=at,
+                  receipt="ABCDEFGHJKMN", vote_status="held")
+    fields = ledger.cast_fields(**common, detail="held: shared_device", voter_id=3, voter_key=KEY)
+    assert sorted(fields) == ["at", "cast_at", "contest", "day", "detail_mac", "entry", "format", "kind",
+                              "receipt_sha256", "vote_status", "voter"]
+    assert fields["format"] == 4 and fields["receipt_sha256"] == hashlib.sha256(b"ABCDEFGHJKMN").hexdigest()
+    assert "ABCDEFGHJKMN" not in ledger.canonical_json(fields).decode()
+    assert fields["voter"] == ledger.voter_pseudonym(KEY, 3) and len(fields["voter"]) == 32
+    # one voter, one name in the contest; another voter another; another contest's key another
+    assert ledger.voter_pseudonym(KEY, 3) == ledger.voter_pseudonym(KEY, 3) != ledger.voter_pseudonym(KEY, 4)
+    assert ledger.voter_pseudonym(OTHER_KEY, 3) != ledger.voter_pseudonym(KEY, 3)
+    # a hold's signals are few: without the key their digest cannot be guessed from a list
+    assert fields["detail_mac"] != hashlib.sha256(b"held: shared_device").hexdigest()
+    assert fields["detail_mac"] != ledger.cast_fields(**common, detail="held: ip_velocity", voter_id=3,
+                                                      voter_key=KEY)["detail_mac"]
+    with pytest.raises(ValueError):
+        ledger.cast_fields(**common, detail="valid", voter_id=3)  # never without the contest's secret
+
+
+def test_a_new_contest_has_a_secret_of_its_own_that_no_page_or_api_shows(client, make_contest):
+    one, two = make_contest(kind="media", stage="voting"), make_contest(kind="media", stage="voting")
+    assert len(one.voter_key) == 64 and one.voter_key != two.voter_key
+    for path in (f"/c/{one.slug}", f"/api/v1/contests/{one.slug}", "/api/v1/contests"):
+        assert one.voter_key not in client.get(path).get_data(as_text=True)
 
 
 # --- one replay ----------------------------------------------------------------------------
@@ -200,8 +231,13 @@ def test_the_status_and_format_of_a_new_event_are_covered_by_its_digest(ballot, 
     assert not report.ok and report.problem == broken
     report = tamper("UPDATE ledger_event SET vote_status = 'valid', format = 2")
     assert not report.ok and report.problem == broken
-    report = tamper("UPDATE ledger_event SET format = 4")
-    assert not report.ok and report.problem == f"event {event_id} (vote {cast}): unknown format 4"
+    report = tamper("UPDATE ledger_event SET vote_status = 'valid', format = 3")
+    assert not report.ok and report.problem == broken
+    report = tamper("UPDATE ledger_event SET format = 5")
+    assert not report.ok and report.problem == f"event {event_id} (vote {cast}): unknown format 5"
+    # the contest's secret is part of every new digest: changing it breaks them
+    report = tamper("UPDATE ledger_event SET format = 4", f"UPDATE contest SET voter_key = '{'33' * 32}'")
+    assert not report.ok and report.problem == broken
 
 
 def test_an_event_cannot_leave_its_vote_in_a_status_its_kind_does_not_give(ballot, vote, change):

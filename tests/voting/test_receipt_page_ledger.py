@@ -34,8 +34,14 @@ def test_the_receipt_page_shows_what_the_digest_and_the_block_hash_cover(client,
         assert step in page
     # the bytes shown hash to the digest and to the block hash
     fields = page.split('<code class="hashed-fields">')
-    event_bytes = next(f.split("</code>")[0] for f in fields[1:] if '"receipt"' in f)
+    event_bytes = next(f.split("</code>")[0] for f in fields[1:] if '"receipt_sha256"' in f)
     block_bytes = next(f.split("</code>")[0] for f in fields[1:] if '"tree_size"' in f)
     assert hashlib.sha256(event_bytes.encode("ascii")).hexdigest() == event.digest
-    assert json.loads(event_bytes)["receipt"] == code and "voter" not in json.loads(event_bytes)
+    hashed = json.loads(event_bytes)
+    # the receipt by its hash, the voter by the pseudonym shown to the holder only on this page
+    assert hashed["receipt_sha256"] == hashlib.sha256(code.encode()).hexdigest() and code not in event_bytes
+    pseudonym = ledger.voter_pseudonym(contest.voter_key, results[1].vote.voter_id)
+    assert hashed["voter"] == pseudonym and f'<code class="voter-pseudonym">{pseudonym}</code>' in page
+    other = html_lib.unescape(client.get(f"/receipts/{results[0].vote.receipt}").get_data(as_text=True))
+    assert pseudonym not in other  # another voter's receipt shows another name
     assert hashlib.sha256(block_bytes.encode("ascii")).hexdigest() == block.hash
