@@ -4,11 +4,12 @@
 Written from docs/LEDGER.md alone, with the Python standard library only (3.9 or later):
 copy this file anywhere and run it.
 
-    python verify.py https://example.org                     # every block: hashes and chain
+    python verify.py https://example.org                     # every block: hash, chain, root from its leaves
     python verify.py https://example.org --receipt K2ABGX5ST4M5
     python verify.py https://example.org --from 3 --to 40    # the ledger only grew
     python verify.py https://example.org --head 3:<hash>     # a head you saved earlier
     python verify.py --bundle results.json                   # recompute published results
+    python verify.py --bundle results.json --events events.jsonl   # ... and re-derive the counts vote by vote
     python verify.py https://example.org --bundle https://example.org/c/<slug>/results/bundle.json
                                                              # ... and find their head in the ledger
 
@@ -24,6 +25,7 @@ import json
 import math
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from fractions import Fraction
 from typing import Any
@@ -118,6 +120,40 @@ def consistency_holds(m: int, n: int, old_root: str, new_root: str, proof: list[
     return sn == 0 and fr.hex() == old_root and sr.hex() == new_root
 
 
+class Frontier:
+    """The RFC 6962 tree over leaves appended one by one (LEDGER.md §3), kept as its
+    perfect subtrees' heads, largest first: memory grows with log2 of the leaves."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.heads: list[tuple[int, bytes]] = []  # (leaves under it, its hash)
+
+    def add(self, digest: str) -> None:
+        node = (1, sha(b"\x00" + bytes.fromhex(digest)))
+        while self.heads and self.heads[-1][0] == node[0]:
+            left = self.heads.pop()
+            node = (left[0] * 2, sha(b"\x01" + left[1] + node[1]))
+        self.heads.append(node)
+        self.size += 1
+
+    def root(self) -> str:
+        value = self.heads[-1][1]
+        for _size, left in reversed(self.heads[:-1]):
+            value = sha(b"\x01" + left + value)
+        return value.hex()
+
+
+def version_1_root(digests: list[str]) -> str:
+    """A version-1 block's root over its own events: no prefixes, an odd level's last node
+    paired with itself."""
+    level = [bytes.fromhex(d) for d in digests]
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [sha(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0].hex()
+
+
 # --- LEDGER.md §4 ---------------------------------------------------------------------------
 
 def block_fields(block: dict[str, Any]) -> dict[str, Any]:
@@ -141,20 +177,48 @@ def check_block(report: Report, block: dict[str, Any], previous_hash: str | None
     return ok
 
 
-def check_chain(report: Report, api: Api, upto: int | None) -> dict[int, dict[str, Any]]:
+def check_chain(report: Report, api: Api, upto: int | None, leaves: bool = True) -> dict[int, dict[str, Any]]:
+    """Every block from 1 to the head (or to `upto`): its hash, its chain and, with
+    `leaves`, its root recomputed from its events' digests (LEDGER.md §3)."""
     blocks: dict[int, dict[str, Any]] = {}
-    previous = GENESIS
-    height = 1
-    while upto is None or height <= upto:
+    head = api.get("/ledger/head")
+    last = head["height"] if head is not None else 0
+    if upto is not None:
+        last = min(last, upto)
+    previous: str | None = GENESIS
+    tree = Frontier()
+    for height in range(1, last + 1):
         block = api.get(f"/ledger/blocks/{height}")
         if block is None:
-            break
+            report.check(False, f"block {height}: missing from the ledger (its head is block {last})")
+            previous = None  # the next block cannot chain to a missing one
+            continue
         check_block(report, block, previous)
         blocks[height] = block
         previous = block["hash"]
-        height += 1
+        if leaves:
+            check_leaves(report, api, block, tree)
+    if head is not None and last == head["height"] and last in blocks:
+        report.check(blocks[last]["hash"] == head["hash"], f"block {last} is the head the ledger names")
     report.check(bool(blocks), f"the ledger has {len(blocks)} sealed blocks")
     return blocks
+
+
+def check_leaves(report: Report, api: Api, block: dict[str, Any], tree: Frontier) -> None:
+    """Recompute a block's Merkle root from its leaves, carrying the tree of every leaf so
+    far in `tree` (a version-2 root covers every event sealed up to its block)."""
+    height = block["height"]
+    found = api.get(f"/ledger/blocks/{height}/leaves")
+    if not report.check(found is not None and found["first_leaf"] == tree.size
+                        and len(found["leaves"]) == block["event_count"],
+                        f"block {height}: its {block['event_count']} leaves follow leaf {tree.size - 1}"):
+        return
+    assert found is not None
+    for digest in found["leaves"]:
+        tree.add(digest)
+    root = tree.root() if block["version"] == 2 else version_1_root(found["leaves"])
+    report.check(root == block["merkle_root"] and (block["version"] == 1 or block["tree_size"] == tree.size),
+                 f"block {height}: Merkle root recomputes from its leaves")
 
 
 # --- receipts (LEDGER.md §2, §5) -------------------------------------------------------------
@@ -453,7 +517,8 @@ def check_bundle(report: Report, bundle: dict[str, Any]) -> None:
     where = f"results v{bundle['publication']['version']}"
     formula = bundle["formula"]
     if not report.check(formula["canonical"] is not None and kind in KINDS
-                        and bundle.get("bundle_format") == 1, f"{where}: bundle format 1, a known kind and formula"):
+                        and bundle.get("bundle_format") in (1, 2),
+                        f"{where}: bundle format {bundle.get('bundle_format')}, a known kind and formula"):
         return
     report.check(hashlib.sha256(formula["canonical"].encode("utf-8")).hexdigest() == formula["fingerprint"],
                  f"{where}: formula fingerprint {formula['fingerprint'][:16]} recomputes")
@@ -507,6 +572,126 @@ def check_bundle(report: Report, bundle: dict[str, Any]) -> None:
     report.check(not wrong, f"{where}: {len(items)} entries' ranks, scores and awards recompute as published")
 
 
+def event_key(line: dict[str, Any]) -> tuple[str, int, str, str | None]:
+    """(the vote: its receipt's SHA-256, entry, status left, voter pseudonym) of one
+    published event (LEDGER.md §2, §10.1)."""
+    fields = line["fields"]
+    if fields is None:  # formats 1 and 2: the platform gives these beside the digest
+        return line["receipt_sha256"], line["entry"], line["vote_status"], None
+    vote = fields["receipt_sha256"] if fields["format"] >= 4 else sha(fields["receipt"].encode("ascii")).hex()
+    return vote, fields["entry"], fields["vote_status"], fields.get("voter")
+
+
+class LedgerLeaves:
+    """The ledger's leaves, read block by block from the platform as events ask for them."""
+
+    def __init__(self, api: Api) -> None:
+        self.api, self.height, self.first = api, 0, 0
+        self.leaves: list[str] = []
+
+    def at(self, leaf: int) -> str | None:
+        while leaf >= self.first + len(self.leaves):
+            found = self.api.get(f"/ledger/blocks/{self.height + 1}/leaves")
+            if found is None:
+                return None
+            self.height, self.first, self.leaves = found["height"], found["first_leaf"], found["leaves"]
+        return self.leaves[leaf - self.first] if leaf >= self.first else None
+
+
+def check_events(report: Report, bundle: dict[str, Any], lines: Any, api: Api | None) -> None:
+    """Re-derive every entry's counted votes from the publication's events (LEDGER.md
+    §10.1): each digest recomputes from its fields, each event is the ledger's leaf at its
+    index (with the platform's address), and a vote counts when its last event leaves it
+    valid."""
+    where = f"results v{bundle['publication']['version']}: events"
+    contest, withheld = bundle["contest"].get("id"), set(bundle["withheld"])
+    votes: dict[str, tuple[int, str]] = {}  # vote → (entry, status its last event leaves)
+    voters: set[str] = set()
+    leaves = LedgerLeaves(api) if api is not None else None
+    count, previous, bad, old = 0, -1, 0, 0
+    for line in lines:
+        count += 1
+        leaf, fields = line["leaf"], line["fields"]
+        problems = []
+        if leaf <= previous:
+            problems.append(f"leaf {leaf} comes after leaf {previous} (events out of order)")
+        previous = leaf
+        if fields is None:
+            old += 1
+        else:
+            if sha(canonical(fields)).hex() != line["digest"]:
+                problems.append("its digest does not recompute from its fields")
+            if fields["contest"] != contest or fields["format"] != line["format"]:
+                problems.append("it is not this contest's, or not of its stated format")
+        vote, entry, status, voter = event_key(line)
+        if entry in withheld:
+            problems.append(f"it is a vote on withheld entry #{entry}")
+        if vote in votes and votes[vote][0] != entry:
+            problems.append(f"its vote was on entry #{votes[vote][0]} before")
+        if leaves is not None and leaves.at(leaf) != line["digest"]:
+            problems.append(f"the ledger's leaf {leaf} is another digest")
+        for problem in problems:
+            bad += 1
+            if bad <= 20:
+                report.check(False, f"{where}: event at leaf {leaf}: {problem}")
+        votes[vote] = (entry, status)
+        if voter:
+            voters.add(voter)
+    if bad > 20:
+        print(f"note  {where}: {bad - 20} more problems not listed")
+    stated = (bundle.get("events") or {}).get("count")
+    report.check(count == stated, f"{where}: {count} events, as the bundle states ({stated})")
+    report.check(not bad, f"{where}: every digest recomputes" + (
+        " and is the ledger's leaf at its index" if leaves is not None else ""))
+    if leaves is None:
+        print(f"note  {where}: give the platform's address to find each event among the ledger's leaves")
+    if old:
+        print(f"note  {where}: {old} events of formats 1 and 2 cover an account id: counted, not recomputed")
+    counted: dict[int, int] = {}
+    for entry, status in votes.values():
+        if status == "valid":
+            counted[entry] = counted.get(entry, 0) + 1
+    wrong = 0
+    for row in bundle["votes"]:
+        derived = counted.get(row["entry_id"], 0)
+        if derived != row["valid_votes"]:
+            wrong += 1
+            report.check(False, f"{where}: entry #{row['entry_id']}: {row['valid_votes']} counted votes published, "
+                                f"its events give {derived}")
+    report.check(not wrong, f"{where}: {len(votes)} votes by {len(voters)} pseudonymous voters re-derive "
+                            f"every entry's counted votes")
+
+
+def read_lines(source: str) -> Any:
+    """The JSON lines of a file or an http(s) address, one object at a time."""
+    try:
+        if source.startswith(("http://", "https://")):
+            with urllib.request.urlopen(source, timeout=300) as response:  # noqa: S310 (an address the user gives)
+                for raw in response:
+                    if raw.strip():
+                        yield json.loads(raw)
+            return
+        with open(source, encoding="utf-8") as handle:
+            for raw in handle:
+                if raw.strip():
+                    yield json.loads(raw)
+    except (OSError, urllib.error.URLError, ValueError) as error:
+        raise Unreadable(f"events {source}: {error}") from error
+
+
+def events_source(args: argparse.Namespace, bundle: dict[str, Any]) -> str | None:
+    """Where the bundle's events are: --events, else beside a downloaded bundle's address
+    or the platform's."""
+    href = (bundle.get("events") or {}).get("href")
+    if args.events:
+        return args.events
+    if href and args.bundle.startswith(("http://", "https://")):
+        return urllib.parse.urljoin(args.bundle, href)
+    if href and args.base_url:
+        return args.base_url.rstrip("/") + href
+    return None
+
+
 def read_bundle(source: str) -> dict[str, Any]:
     """The bundle from a file or an http(s) address."""
     try:
@@ -520,7 +705,7 @@ def read_bundle(source: str) -> dict[str, Any]:
 
 
 def check_platform(report: Report, api: Api, args: argparse.Namespace, saved: dict[int, str]) -> None:
-    blocks = check_chain(report, api, args.upto)
+    blocks = check_chain(report, api, args.upto, leaves=not args.no_leaves)
     for height, value in saved.items():
         report.check(height in blocks and blocks[height]["hash"] == value, f"saved head {height} is in the ledger")
     for code in args.receipt:
@@ -539,6 +724,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a head saved earlier, which must still be in the ledger (repeatable)")
     parser.add_argument("--upto", type=int, help="check the chain only up to this height")
     parser.add_argument("--bundle", metavar="FILE_OR_URL", help="a results bundle to recompute (LEDGER.md §10)")
+    parser.add_argument("--events", metavar="FILE_OR_URL",
+                        help="the bundle's events (JSON lines; default: from the platform, where the bundle says)")
+    parser.add_argument("--no-leaves", action="store_true",
+                        help="do not recompute each block's root from its leaves (for very large ledgers)")
     args = parser.parse_args(argv)
     if args.base_url is None and args.bundle is None:
         parser.error("give the platform's address, a --bundle, or both")
@@ -548,6 +737,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.bundle is not None:
             bundle = read_bundle(args.bundle)
             check_bundle(report, bundle)
+            source = events_source(args, bundle) if bundle.get("bundle_format", 1) >= 2 else None
+            if source is not None:
+                check_events(report, bundle, read_lines(source), Api(args.base_url) if args.base_url else None)
+            else:
+                print("note  the bundle's counts are not re-derived from events (give --events FILE or the "
+                      "platform's address)")
             head = bundle.get("ledger_head") or {}
             if args.base_url is None and head.get("height"):
                 print(f"note  results counted up to block {head['height']} {head.get('hash')}: give the platform's "

@@ -480,6 +480,15 @@ PATHS: dict[str, Any] = {
             "503": UNAVAILABLE,
         },
     }},
+    "/ledger/head": {"get": {
+        "operationId": "getHead", "summary": "The latest sealed block: the ledger's head, where a full check ends",
+        "responses": {
+            "200": _ok("The head block", "Block"),
+            "404": _error("Nothing sealed yet", ("block_not_found",)),
+            "429": RATE_LIMITED,
+            "503": UNAVAILABLE,
+        },
+    }},
     "/ledger/blocks/{height}/leaves": {"get": {
         "operationId": "getBlockLeaves",
         "summary": "A sealed block's leaves: its events' digests in sealing order, to recompute its Merkle root",

@@ -86,6 +86,14 @@ def ledger_block(session: SessionLike, height: int) -> LedgerBlock:
     return block
 
 
+def ledger_head(session: SessionLike) -> LedgerBlock:
+    """The latest sealed block, or NotFound while nothing is sealed."""
+    block = ledger.head(session)
+    if block is None:
+        raise NotFound(_("账本里还没有区块。"), code="block_not_found")
+    return block
+
+
 def ledger_leaves(session: SessionLike, height: int) -> ledger.BlockLeaves:
     """One sealed block's leaves (its events' digests in sealing order), or NotFound."""
     found = ledger.block_leaves(session, height)

@@ -346,6 +346,14 @@ def ledger_block(height: int) -> Response:
     return jsonify(payloads.block(service.ledger_block(db.session, height)))
 
 
+@bp.get("/ledger/head")
+@limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
+def ledger_head() -> Response:
+    response = jsonify(payloads.block(service.ledger_head(db.session)))
+    response.headers["Cache-Control"] = "no-store"  # a new block every few seconds
+    return response
+
+
 @bp.get("/ledger/blocks/<int:height>/leaves")
 @limiter.limit("60 per minute", key_func=web.client_ip, error_message=lambda: _("操作太频繁，请稍后再试。"))
 @page_cache.shared(api=True)

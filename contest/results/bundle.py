@@ -9,7 +9,11 @@ What it holds, all from the frozen publication except the judges' marks:
 - each judging round the formula reads, with its rubric and method and every submitted
   mark per criterion, judges under aliases (评委 A, 评委 B…, per round, in the order of
   their account ids): never a judge's name, id or comment;
-- the published rows: ranks, scores, awards.
+- the published rows: ranks, scores, awards;
+- where its events are: every sealed ledger event the tally counted, voters by their
+  pseudonyms, one JSON line each with its leaf index (``event_lines``, a download of its
+  own: a million votes are a million lines), so the counts re-derive event by event and
+  each event can be found among the ledger's leaves.
 
 Minors (contests.minors_hidden on the day of publication): where the rules keep their
 counts private, their votes, vote score, round scores and marks are left out — any of
@@ -19,6 +23,9 @@ decimals as the page shows it, and the bundle lists them under ``withheld``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..contests import service as contests
@@ -27,12 +34,12 @@ from ..db import SessionLike
 from ..errors import NotFound
 from ..i18n import _
 from ..judging import service as judging
+from ..voting import ledger
 from . import formulas
 from . import service as results
 from .models import Publication
 
-BUNDLE_FORMAT = 1
-PUBLIC_STATES = ("publicity", "final", "superseded")
+BUNDLE_FORMAT = 2
 
 
 def judge_alias(index: int) -> str:
@@ -53,7 +60,7 @@ def public_publication(session: SessionLike, contest: Contest, version: int | No
     if version is None or version == current.version:
         return current
     found = next((p for p in results.publications(session, contest)
-                  if p.version == version and p.state in PUBLIC_STATES), None)
+                  if p.version == version and p.state in results.PUBLIC_STATES), None)
     if found is None:
         raise NotFound(_("没有这一版结果。"), code="version_not_found")
     return found
@@ -94,15 +101,40 @@ def _canonical(kind: str, formula: dict[str, Any]) -> str | None:
         return None
 
 
+def _withheld(session: SessionLike, contest: Contest, publication: Publication) -> set[int]:
+    entry_ids = [int(r["entry_id"]) for r in publication.rows]
+    return set(contests.minors_hidden(session, contest, entry_ids, results.published_on(publication)))
+
+
+def _upto(publication: Publication) -> int:
+    return int((publication.ledger_head or {}).get("events") or 0)
+
+
+def event_lines(session: SessionLike, contest: Contest, publication: Publication) -> Iterator[str]:
+    """The publication's events (docs/LEDGER.md §10.1), one JSON line each, in sealing
+    order: the leaf index, the digest, the format and, from format 3 on, every field the
+    digest covers (the voter by their pseudonym); older formats, whose digests cover an
+    account id, give the entry, the status and the receipt's SHA-256 instead. Withheld
+    entries' events are left out."""
+    for leaf, row in ledger.published_events(session, contest_id=contest.id, upto=_upto(publication),
+                                             leave_out=_withheld(session, contest, publication)):
+        line: dict[str, Any] = {"leaf": leaf, "digest": row.digest, "format": row.format, "fields": None}
+        if row.format >= 3:
+            line["fields"] = ledger.replayed_fields(row)
+        else:
+            line.update(entry=row.entry_id, vote_status=row.vote_status,
+                        receipt_sha256=hashlib.sha256(row.receipt.encode("ascii")).hexdigest())
+        yield json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
 def bundle_of(session: SessionLike, contest: Contest, publication: Publication) -> dict[str, Any]:
     """The publication's bundle as JSON-able data (docs/LEDGER.md §10)."""
-    entry_ids = [int(r["entry_id"]) for r in publication.rows]
-    withheld = contests.minors_hidden(session, contest, entry_ids, results.published_on(publication))
+    withheld = _withheld(session, contest, publication)
     rounds = [found for item in publication.rounds
               if (found := _round_of(session, contest, item["key"], withheld)) is not None]
     return {
         "bundle_format": BUNDLE_FORMAT,
-        "contest": {"slug": contest.slug, "title": contest.title, "kind": contest.kind},
+        "contest": {"id": contest.id, "slug": contest.slug, "title": contest.title, "kind": contest.kind},
         "publication": {"version": publication.version, "state": publication.state,
                         "computed_at": publication.computed_at.isoformat(),
                         "confirmed_at": publication.confirmed_at.isoformat() if publication.confirmed_at else None},
@@ -113,6 +145,11 @@ def bundle_of(session: SessionLike, contest: Contest, publication: Publication) 
         "rounds": rounds,
         "rows": [_row(r, int(r["entry_id"]) in withheld) for r in publication.rows],
         "withheld": sorted(withheld),
+        "events": {
+            "href": f"/c/{contest.slug}/results/events.jsonl?version={publication.version}",
+            "count": ledger.published_event_count(session, contest_id=contest.id, upto=_upto(publication),
+                                                  leave_out=withheld),
+        },
     }
 
 

@@ -284,6 +284,10 @@ def _num(value: Any) -> float | None:
 # --- publication -------------------------------------------------------------------
 
 
+# the publications the public may read: the current one and the versions it replaced
+PUBLIC_STATES = ("publicity", "final", "superseded")
+
+
 def publications(session: SessionLike, contest: Contest) -> list[Publication]:
     return list(session.scalars(select(Publication).where(Publication.contest_id == contest.id)
                                 .order_by(Publication.version.desc())))
@@ -607,6 +611,8 @@ class Transparency:
     publication: Publication | None
     withheld_entries: int = 0  # entries with votes whose counts the rules keep private (minors')
     as_of: datetime | None = None  # the moment the figures describe: the vote table now, not the sealed ledger
+    # every publication the public may read, newest first, each with the ledger head it counted up to
+    published: list[Publication] = field(default_factory=list)
 
 
 def transparency_report(session: SessionLike, contest: Contest, now: datetime) -> Transparency:
@@ -643,4 +649,5 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime) -
         total_valid=shown.counted if visible else None, total_held=shown.held, total_voided=shown.voided,
         minors_hidden=bool(hidden), publication=publication, as_of=now,
         withheld_entries=sum(1 for e in hidden if found.of(e).held or found.of(e).voided),
+        published=[p for p in publications(session, contest) if p.state in PUBLIC_STATES],
     )

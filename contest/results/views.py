@@ -32,11 +32,21 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from .. import page_cache, web
+from .. import PROJECT_ROOT, page_cache, web
 from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..errors import DomainError, NotFound
@@ -48,6 +58,8 @@ from ..voting import live
 from . import bundle, presenters
 from . import service as results
 from .models import Publication
+
+VERIFIER = PROJECT_ROOT / "verifier" / "verify.py"
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +107,33 @@ def results_bundle(slug: str) -> ResponseReturnValue:
     response.headers["Cache-Control"] = "public, max-age=300"
     response.add_etag()
     return response.make_conditional(request)
+
+
+@bp.get("/c/<slug>/results/events.jsonl")
+@limiter.limit("20 per minute", key_func=web.client_ip, error_message=lambda: _("下载太频繁，请稍后再试。"))
+def results_events(slug: str) -> ResponseReturnValue:
+    """The ledger events the publication counted, one JSON line each (docs/LEDGER.md
+    §10.1), streamed: a publication never changes, so it is cacheable for long."""
+    contest = contests.get_contest(db.session, slug)
+    publication = bundle.public_publication(db.session, contest, _version_arg())
+    if request.if_none_match.contains(etag := f"events-{contest.id}-{publication.version}-{publication.fingerprint}"):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    response = Response(stream_with_context(bundle.event_lines(db.session, contest, publication)),
+                        mimetype="application/x-ndjson")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{contest.slug}-results-v{publication.version}-events.jsonl"')
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.set_etag(etag)
+    return response
+
+
+@bp.get("/verify.py")
+def verifier_script() -> ResponseReturnValue:
+    """The standalone verifier (docs/LEDGER.md), for anyone to download and run."""
+    response = send_file(VERIFIER, mimetype="text/x-python", as_attachment=True, download_name="verify.py",
+                         max_age=3600)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 # --- the objection form ---------------------------------------------------------------------------

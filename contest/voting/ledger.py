@@ -487,6 +487,45 @@ class VoteState:
     day: date | None = None  # the Asia/Shanghai day the vote was cast on
 
 
+def _event_rows(*extra: Any) -> Select[*tuple[Any, ...]]:
+    """Events with their votes' fields (the vote's created_at as `cast_at`) and their
+    contests' secrets: the rows `replayed_fields` reads."""
+    return (select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.at, LedgerEvent.detail, LedgerEvent.vote_status,
+                   LedgerEvent.format, LedgerEvent.digest, LedgerEvent.block_id, LedgerEvent.vote_id, Vote.contest_id,
+                   Vote.entry_id, Vote.voter_id, Vote.day, Vote.created_at.label("cast_at"), Vote.receipt,
+                   Contest.voter_key, *extra)
+            .join(Vote, Vote.id == LedgerEvent.vote_id).join(Contest, Contest.id == Vote.contest_id))
+
+
+def _published_filter(query: Select[Any], contest_id: int, upto: int, leave_out: Collection[int]) -> Select[Any]:
+    query = query.where(LedgerEvent.contest_id == contest_id, LedgerEvent.id <= upto, LedgerEvent.block_id.is_not(None))
+    return query.where(Vote.entry_id.not_in(list(leave_out))) if leave_out else query
+
+
+def published_events(session: SessionLike, *, contest_id: int, upto: int,
+                     leave_out: Collection[int] = ()) -> Iterator[tuple[int, Row[Any]]]:
+    """The contest's sealed events up to event `upto` (the events a publication's tally
+    counts), but those of the entries in `leave_out`, in sealing order, each with its leaf
+    index in the ledger: one block's worth of rows at a time."""
+    before = 0
+    for block in _blocks_in_order(session, 1000):
+        if block.first_event_id > upto:
+            return
+        place = (select(LedgerEvent.id, (func.row_number().over(order_by=LedgerEvent.id) - 1).label("place"))
+                 .where(LedgerEvent.block_id == block.id).subquery())
+        query = _published_filter(_event_rows(place.c.place).join(place, place.c.id == LedgerEvent.id),
+                                  contest_id, upto, leave_out)
+        for row in session.execute(query.order_by(LedgerEvent.id)):
+            yield before + row.place, row
+        before += block.event_count
+
+
+def published_event_count(session: SessionLike, *, contest_id: int, upto: int, leave_out: Collection[int] = ()) -> int:
+    """How many events `published_events` gives."""
+    query = select(func.count()).select_from(LedgerEvent).join(Vote, Vote.id == LedgerEvent.vote_id)
+    return session.scalar(_published_filter(query, contest_id, upto, leave_out)) or 0
+
+
 class Replay:
     """The ledger's events in id order, each a row of the event's and its vote's fields
     (the vote's created_at as `cast_at`), read `batch` rows per query (keyset on the id),
@@ -512,14 +551,7 @@ class Replay:
         self.events = 0
 
     def _query(self, after: int) -> Select[*tuple[Any, ...]]:
-        query = (
-            select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.at, LedgerEvent.detail, LedgerEvent.vote_status,
-                   LedgerEvent.format, LedgerEvent.digest, LedgerEvent.block_id, LedgerEvent.vote_id, Vote.contest_id,
-                   Vote.entry_id, Vote.voter_id, Vote.day, Vote.created_at.label("cast_at"), Vote.receipt,
-                   Contest.voter_key)
-            .join(Vote, Vote.id == LedgerEvent.vote_id).join(Contest, Contest.id == Vote.contest_id)
-            .where(LedgerEvent.id > after)
-        )
+        query = _event_rows().where(LedgerEvent.id > after)
         if self.contest_id is not None:
             query = query.where(LedgerEvent.contest_id == self.contest_id)
         if self.upto is not None:

@@ -93,7 +93,8 @@ def test_every_limited_route_documents_its_429_with_retry_after(app, api):
                   if "429" in operation["responses"]}
     assert _limited_operations(app) == documented == {
         ("post", "/auth/token"), ("post", "/captchas"), ("post", "/entries/{entry_id}/votes"), ("get", "/receipts/{code}"),
-        ("get", "/ledger/blocks/{height}"), ("get", "/ledger/blocks/{height}/leaves"), ("get", "/ledger/consistency")}
+        ("get", "/ledger/blocks/{height}"), ("get", "/ledger/blocks/{height}/leaves"), ("get", "/ledger/consistency"),
+        ("get", "/ledger/head")}
     for method, path in documented:
         headers = api.spec["paths"][path][method]["responses"]["429"]["headers"]
         assert headers["Retry-After"]["schema"]["type"] == "integer"
@@ -108,7 +109,7 @@ def _until_limited(send, most: int):  # type: ignore[no-untyped-def]
     raise AssertionError(f"no 429 after {most} requests")
 
 
-@pytest.mark.parametrize("route", ["token", "captcha", "receipt", "block", "leaves", "consistency"])
+@pytest.mark.parametrize("route", ["token", "captcha", "receipt", "block", "leaves", "head", "consistency"])
 def test_each_limited_route_answers_429_as_documented(api, make_user, route):
     """The ApiClient checks each answer against the document: status, body and headers
     (Retry-After is required on a 429)."""
@@ -121,6 +122,7 @@ def test_each_limited_route_answers_429_as_documented(api, make_user, route):
         "receipt": lambda: api.get(PREFIX + "/receipts/ABCDEFGHJKLM"),
         "block": lambda: api.get(PREFIX + "/ledger/blocks/1"),
         "leaves": lambda: api.get(PREFIX + "/ledger/blocks/1/leaves"),
+        "head": lambda: api.get(PREFIX + "/ledger/head"),
         "consistency": lambda: api.get(PREFIX + "/ledger/consistency?from=1&to=2"),
     }[route]
     limited = _until_limited(send, 70)

@@ -27,6 +27,7 @@ CALLS = {
     ("get", "/receipts/{code}"): {},
     ("get", "/ledger/blocks/{height}"): {},
     ("get", "/ledger/blocks/{height}/leaves"): {},
+    ("get", "/ledger/head"): {},
     ("get", "/ledger/consistency?from=1&to=2"): {},
 }
 

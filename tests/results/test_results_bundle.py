@@ -22,11 +22,11 @@ from tests.results.test_minor_counts_underivable import ADULTS, MINORS, build
 VERIFIER = Path(__file__).parents[2] / "verifier" / "verify.py"
 
 
-def verify(tmp_path: Path, bundle: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def verify(tmp_path: Path, bundle: dict[str, Any], *more: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
     # -I: the script's own directory only, no site packages: it must need nothing else
-    return subprocess.run([sys.executable, "-I", str(VERIFIER), "--bundle", str(path)],
+    return subprocess.run([sys.executable, "-I", str(VERIFIER), "--bundle", str(path), *more],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -125,10 +125,15 @@ def test_withheld_minors_counts_are_absent_and_the_rest_recomputes(client, make_
             assert not {"valid_votes", "vote_score", "round_scores"} & set(row), row
             # the total as the page shows it: two decimals
             assert row["final_score"] == round(row["final_score"], 2)
-    result = verify(tmp_path, bundle)
+    # their votes' events are not published either; the others' re-derive the published counts
+    events = client.get(bundle["events"]["href"]).get_data(as_text=True)
+    assert not minors & {json.loads(line)["fields"]["entry"] for line in events.splitlines()}
+    (tmp_path / "events.jsonl").write_text(events, encoding="utf-8")
+    result = verify(tmp_path, bundle, "--events", str(tmp_path / "events.jsonl"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    results v1: no withheld entry's count or scores in the bundle" in result.stdout
     assert "note  results v1: 3 withheld entries" in result.stdout
+    assert "pseudonymous voters re-derive every entry's counted votes" in result.stdout
 
     # a withheld entry given a better total than it has is caught through its rank
     tampered = json.loads(json.dumps(bundle))
@@ -136,3 +141,27 @@ def test_withheld_minors_counts_are_absent_and_the_rest_recomputes(client, make_
     last["final_score"] = 99.0
     result = verify(tmp_path, tampered)
     assert result.returncode == 1 and "rank published" in result.stdout, result.stdout
+
+
+def test_the_transparency_page_lists_published_heads_and_offers_the_verifier(client, season):
+    contest, _entries = season
+    publication = results.current_publication(db.session, contest)
+    assert publication is not None and publication.ledger_head
+    page = client.get(f"/c/{contest.slug}/transparency").get_data(as_text=True)
+    head = publication.ledger_head
+    assert f"#{head['height']}" in page and f'<code class="hash">{head["hash"]}</code>' in page
+    assert f"/c/{contest.slug}/results/events.jsonl?version={publication.version}" in page
+    script = client.get("/verify.py")
+    assert script.status_code == 200 and "attachment" in script.headers["Content-Disposition"]
+    assert script.data == VERIFIER.read_bytes()
+
+
+def test_the_events_download_is_cacheable_and_answers_304(client, season):
+    contest, _entries = season
+    first = client.get(f"/c/{contest.slug}/results/events.jsonl")
+    assert first.status_code == 200 and "public" in first.headers["Cache-Control"] and first.headers["ETag"]
+    lines = [json.loads(line) for line in first.get_data(as_text=True).splitlines()]
+    assert [line["leaf"] for line in lines] == sorted(line["leaf"] for line in lines)
+    assert client.get(f"/c/{contest.slug}/results/events.jsonl",
+                      headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert client.get(f"/c/{contest.slug}/results/events.jsonl?version=9").status_code == 404
