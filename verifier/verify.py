@@ -607,6 +607,7 @@ def check_events(report: Report, bundle: dict[str, Any], lines: Any, api: Api | 
     contest, withheld = bundle["contest"].get("id"), set(bundle["withheld"])
     votes: dict[str, tuple[int, str]] = {}  # vote → (entry, status its last event leaves)
     voters: set[str] = set()
+    per_day: dict[tuple[str, str], int] = {}  # (pseudonym, day) → votes cast
     leaves = LedgerLeaves(api) if api is not None else None
     count, previous, bad, old = 0, -1, 0, 0
     for line in lines:
@@ -634,9 +635,10 @@ def check_events(report: Report, bundle: dict[str, Any], lines: Any, api: Api | 
             bad += 1
             if bad <= 20:
                 report.check(False, f"{where}: event at leaf {leaf}: {problem}")
-        votes[vote] = (entry, status)
-        if voter:
+        if voter and vote not in votes:
             voters.add(voter)
+            per_day[(voter, fields["day"])] = per_day.get((voter, fields["day"]), 0) + 1
+        votes[vote] = (entry, status)
     if bad > 20:
         print(f"note  {where}: {bad - 20} more problems not listed")
     stated = (bundle.get("events") or {}).get("count")
@@ -660,6 +662,9 @@ def check_events(report: Report, bundle: dict[str, Any], lines: Any, api: Api | 
                                 f"its events give {derived}")
     report.check(not wrong, f"{where}: {len(votes)} votes by {len(voters)} pseudonymous voters re-derive "
                             f"every entry's counted votes")
+    if per_day:
+        (voter, day), most = max(per_day.items(), key=lambda item: item[1])
+        print(f"note  {where}: the most votes one pseudonymous voter cast on one day: {most} ({voter[:8]}…, {day})")
 
 
 def read_lines(source: str) -> Any:

@@ -80,6 +80,7 @@ def test_an_untouched_season_re_derives_from_its_events_and_the_ledger(live_serv
     assert (f"ok    results v1: events: {len(votes)} votes by {len(votes)} pseudonymous voters re-derive every "
             "entry's counted votes") in out.stdout
     assert "ok    block 3: Merkle root recomputes from its leaves" in out.stdout
+    assert "note  results v1: events: the most votes one pseudonymous voter cast on one day: 1 (" in out.stdout
     # a downloaded bundle and its events, checked offline
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
