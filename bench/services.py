@@ -128,10 +128,9 @@ class PrivatePostgres:
 
 # --- gunicorn ------------------------------------------------------------------------------
 
-def gunicorn_command(port: int, *options: str) -> list[str]:
+def gunicorn_command(port: int, *options: str, app: str = "wsgi:app") -> list[str]:
     """`gunicorn wsgi:app` as docs/DEPLOY.md runs it (every setting from gunicorn.conf.py,
     read from the project folder it starts in), bound to a port of ours. --no-control-socket
     because gunicorn's control socket has one default path per user, which a second server
     would take over."""
-    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--no-control-socket", *options,
-            "wsgi:app"]
+    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--no-control-socket", *options, app]

@@ -61,6 +61,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench import minimal_vote
 from bench.services import ROOT, free_port, gunicorn_command, start_redis, stop, wait_until
 from contest import create_app
 from contest.accounts import units
@@ -207,9 +208,9 @@ class Server:
     workers: int
     threads: int
 
-    def command(self, port: int) -> list[str]:
+    def command(self, port: int, app: str = "wsgi:app") -> list[str]:
         # gunicorn as deployed (bench.services.gunicorn_command), with the workers measured here
-        return gunicorn_command(port, "--workers", str(self.workers), "--threads", str(self.threads))
+        return gunicorn_command(port, "--workers", str(self.workers), "--threads", str(self.threads), app=app)
 
 
 # --- where the CPU goes -------------------------------------------------------------------
@@ -297,7 +298,7 @@ class Run:
 
     @property
     def ok(self) -> int:
-        return self.statuses.get("201" if self.kind == "vote" else "200", 0)
+        return self.statuses.get("201" if self.kind in ("vote", "minimal") else "200", 0)
 
     @property
     def ok_per_second(self) -> float:
@@ -395,22 +396,41 @@ def bench(args: argparse.Namespace, tmp: Path, redis_url: str, redis_pid: int | 
         for token, address, device in seeded.voters:
             fh.write(f"v {token} {address} {device}\n")
 
-    port = free_port()
+    engine = create_engine(args.database_url)
+    with engine.begin() as conn:
+        conn.execute(text(minimal_vote.TABLE))
+    engine.dispose()
+    port, minimal_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     server = Server(args.workers, args.threads)
-    with (tmp / "gunicorn.log").open("wb") as log:
+    with (tmp / "gunicorn.log").open("wb") as log, (tmp / "minimal.log").open("wb") as minimal_log:
         process = subprocess.Popen(server.command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        minimal = subprocess.Popen(server.command(minimal_port, "bench.minimal_vote:app"), cwd=ROOT, env=env,
+                                   stdout=minimal_log, stderr=subprocess.STDOUT)
         meter = CpuMeter(process.pid, redis_pid, make_url(args.database_url).database or "")
+        minimal_meter = CpuMeter(minimal.pid, redis_pid, make_url(args.database_url).database or "")
         try:
-            runs, accepted_total, board = load(args, base, voters_file, process, meter)
+            wait_until(lambda: fetch_json(f"http://127.0.0.1:{minimal_port}/healthz")["redis"] == "up",
+                       "the minimal vote app", process=minimal)
+            runs, accepted_total, board = load(args, base, voters_file, process, meter,
+                                               Minimal(f"http://127.0.0.1:{minimal_port}", minimal_meter))
         finally:
             stop(process)
+            stop(minimal)
     check_and_report(args, app, tmp, seeded, server, runs, accepted_total, board)
 
 
+@dataclass(frozen=True)
+class Minimal:
+    """The minimal durable vote's server (bench/minimal_vote.py) and its CPU meter."""
+
+    base: str
+    meter: CpuMeter
+
+
 def load(args: argparse.Namespace, base: str, voters_file: Path, process: subprocess.Popen[bytes],
-         meter: CpuMeter) -> tuple[list[Run], int, Any]:
-    """Warm up, then alternate rounds of the bare endpoint and of votes."""
+         meter: CpuMeter, minimal: Minimal) -> tuple[list[Run], int, Any]:
+    """Warm up, then alternate rounds of the bare endpoint, of votes and of minimal votes."""
     wait_until(lambda: fetch_json(base + "/healthz")["redis"] == "up", "gunicorn", process=process)
     # one leaderboard read builds the live board, so every vote below is counted in Redis
     fetch_json(f"{base}/api/v1/contests/{SLUG}/leaderboard")
@@ -421,6 +441,11 @@ def load(args: argparse.Namespace, base: str, voters_file: Path, process: subpro
 
     def measure(kind: str, seconds: int) -> Run:
         nonlocal offset
+        if kind == "minimal":  # the same requests (vote mode of the script) to the minimal app
+            run = run_wrk(minimal.base, "vote", voters_file, 0, seconds=seconds, connections=args.connections,
+                          threads=args.wrk_threads, meter=minimal.meter)
+            return Run("minimal", run.seconds, run.requests, run.p50_ms, run.p99_ms, run.socket_errors, run.statuses,
+                       run.sent, run.cpu)
         run = run_wrk(base, kind, voters_file, offset, seconds=seconds, connections=args.connections,
                       threads=args.wrk_threads, meter=meter)
         if kind == "vote":
@@ -431,16 +456,17 @@ def load(args: argparse.Namespace, base: str, voters_file: Path, process: subpro
         return run
 
     measure("ping", args.warmup)
+    measure("minimal", args.warmup)
     warm = measure("vote", args.warmup)
     print(f"warm-up: {warm.ok} votes accepted", flush=True)
     accepted_total = warm.ok
     for n in range(args.rounds):
-        for kind in ("ping", "vote"):
+        for kind in ("ping", "minimal", "vote"):
             run = measure(kind, args.duration)
             runs.append(run)
             if kind == "vote":
                 accepted_total += run.ok
-            print(f"round {n + 1} {kind:4s}: {run.per_second:8.0f} req/s, {run.ok_per_second:8.0f} ok/s, "
+            print(f"round {n + 1} {kind:7s}: {run.per_second:8.0f} req/s, {run.ok_per_second:8.0f} ok/s, "
                   f"p50 {run.p50_ms:6.1f} ms, p99 {run.p99_ms:6.1f} ms, {dict(run.statuses)}", flush=True)
     time.sleep(3)  # let the last board updates land
     return runs, accepted_total, fetch_json(f"{base}/api/v1/contests/{SLUG}/leaderboard?limit=50")
@@ -471,6 +497,7 @@ def check_and_report(args: argparse.Namespace, app: Any, tmp: Path, seeded: Seed
 def report(args: argparse.Namespace, server: Server, runs: list[Run], **checks: Any) -> None:
     pings = [r for r in runs if r.kind == "ping"]
     votes = [r for r in runs if r.kind == "vote"]
+    minimal = [r for r in runs if r.kind == "minimal"]
     med = statistics.median
     bare = med(r.per_second for r in pings)
     accepted = med(r.ok_per_second for r in votes)
@@ -488,13 +515,17 @@ def report(args: argparse.Namespace, server: Server, runs: list[Run], **checks: 
           f"{med(r.p50_ms for r in pings):.1f} ms | {med(r.p99_ms for r in pings):.1f} ms |")
     print(f"| POST /api/v1/entries/{{id}}/votes | {med(r.per_second for r in votes):,.0f} | {accepted:,.0f} | "
           f"{med(r.p50_ms for r in votes):.1f} ms | {med(r.p99_ms for r in votes):.1f} ms |")
+    print(f"| POST …/votes, minimal durable vote (bench/minimal_vote.py) | {med(r.per_second for r in minimal):,.0f} | "
+          f"{med(r.ok_per_second for r in minimal):,.0f} | {med(r.p50_ms for r in minimal):.1f} ms | "
+          f"{med(r.p99_ms for r in minimal):.1f} ms |")
     print()
-    print(f"accepted votes/s ÷ bare req/s = {accepted / bare:.3f}")
+    print(f"accepted votes/s ÷ bare req/s = {accepted / bare:.3f}; "
+          f"÷ minimal durable votes/s = {accepted / med(r.ok_per_second for r in minimal):.3f}")
     print()
     parts = ("gunicorn", "postgres", "redis", "wrk", "machine")
     print("| CPU, cores busy (of " + str(os.cpu_count()) + ") | " + " | ".join(parts) + " | others |")
     print("|---|" + "---|" * (len(parts) + 1))
-    for label, group in (("ping", pings), ("votes", votes)):
+    for label, group in (("ping", pings), ("minimal", minimal), ("votes", votes)):
         used = {part: med(r.cpu[part] for r in group) for part in parts}
         others = max(0.0, used["machine"] - sum(used[p] for p in parts[:-1]))
         print(f"| {label} | " + " | ".join(f"{used[p]:.2f}" for p in parts) + f" | {others:.2f} |")
