@@ -484,6 +484,7 @@ PATHS: dict[str, Any] = {
         "operationId": "getHead", "summary": "The latest sealed block: the ledger's head, where a full check ends",
         "responses": {
             "200": _ok("The head block", "Block"),
+            "400": BAD_URL,
             "404": _error("Nothing sealed yet", ("block_not_found",)),
             "429": RATE_LIMITED,
             "503": UNAVAILABLE,
