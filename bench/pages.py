@@ -4,25 +4,38 @@ rendered (a visitor with a session), against the same app's bare /api/v1/ping me
 the same run as the baseline.
 
     python -m bench.pages [--entries 2000] [--rounds 200] [--database-url URL] [--redis-url URL]
+                          [--http SECONDS]
 
 Without --database-url it uses a throw-away SQLite database; with one, the database's
 `public` schema is DROPPED and rebuilt by the migrations (give it a database of its own).
 Seeded with approved entries in one contest in its voting stage. Uses Flask's test client,
 so it measures the application (queries, templates, the cache), not a server.
+
+With --http (and --database-url and --redis-url), the same pages are then served by
+gunicorn as deployed (one worker more than the cores, 4 threads each) and loaded by wrk
+(2 threads × 32 connections, SECONDS each after a warm-up) as an anonymous visitor, and
+compared with the same server's bare /api/v1/ping in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import secrets
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
+import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
+from bench.services import ROOT, free_port, gunicorn_command, stop, wait_until
 from contest import create_app
 from contest.accounts import units
 from contest.accounts.actors import SYSTEM
@@ -66,6 +79,46 @@ def measure(client: Any, url: str, rounds: int) -> float:
     return statistics.median(samples)
 
 
+def wrk(url: str, seconds: int) -> tuple[float, str]:
+    """Requests per second and the latency percentiles line (50 %, 99 %) of one wrk run."""
+    out = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50, p99 = (re.search(rf"^\s+{n}%\s+(\S+)", out, re.MULTILINE) for n in (50, 99))
+    if rate is None or "Non-2xx" in out:
+        raise SystemExit(f"wrk against {url}:\n{out}")
+    errors = re.search(r"Socket errors:.*", out)
+    return float(rate.group(1)), (f"p50 {p50.group(1) if p50 else '?'}, p99 {p99.group(1) if p99 else '?'}"
+                                  + (f" ({errors.group(0)})" if errors else ""))
+
+
+def over_http(args: argparse.Namespace, tmp: str, urls: dict[str, str]) -> None:
+    """The pages through gunicorn and wrk, against the same server's bare ping."""
+    port = free_port()
+    env = {**os.environ, "CONTEST_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+           "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "INSTANCE_PATH": f"{tmp}/instance",
+           "MEDIA_ROOT": f"{tmp}/media", "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": "https://vote.example.cn",
+           "TRUSTED_HOSTS": "127.0.0.1", "PYTHONDONTWRITEBYTECODE": "1"}
+    workers = (os.cpu_count() or 1) + 1
+    with open(f"{tmp}/gunicorn.log", "wb") as log:
+        process = subprocess.Popen(gunicorn_command(port, "--workers", str(workers), "--threads", "4"), cwd=ROOT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda: urllib.request.urlopen(base + "/api/v1/ping", timeout=2).status == 200,  # noqa: S310
+                       "gunicorn", process=process)
+            print(f"through gunicorn ({workers} workers × 4 threads) and wrk (2 threads × 32 connections), "
+                  f"{args.http} s each, anonymous: requests/s (ratio to ping)")
+            ping = 0.0
+            for label, page in {"/api/v1/ping (baseline)": "/api/v1/ping", **urls}.items():
+                wrk(base + page, 2)  # warm-up: every worker makes and keeps the page
+                rate, latency = wrk(base + page, args.http)
+                ping = ping or rate
+                print(f"  {label:42s} {rate:8.0f}/s  ×{rate / ping:5.2f}   {latency}")
+        finally:
+            stop(process)
+
+
 def reset_schema(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -80,8 +133,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--http", type=int, default=0, metavar="SECONDS")
     args = parser.parse_args()
-    now = FixedClock(datetime(2023, 5, 16, 10, tzinfo=LOCAL_TZ))
+    if args.http and not (args.database_url and args.redis_url):
+        parser.error("--http needs --database-url and --redis-url (the server's workers share them)")
+    if args.http and shutil.which("wrk") is None:
+        parser.error("--http needs wrk: apt-get install -y wrk")
+    # Now, to the minute: the server started with --http runs on the real clock.
+    now = FixedClock(datetime.now(LOCAL_TZ).replace(second=0, microsecond=0))
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
         if args.database_url:
@@ -127,6 +186,8 @@ def main() -> None:
             rendered = measure(with_session, page, args.rounds)
             print(f"  {label:42s} shared {shared:7.2f} ms ×{shared / ping:5.1f}   "
                   f"rendered {rendered:7.2f} ms ×{rendered / ping:6.1f}")
+        if args.http:
+            over_http(args, tmp, urls)
 
 
 if __name__ == "__main__":

@@ -12,20 +12,28 @@ made once and served from a cache until something it shows changes.
 - **What varies.** The language comes from the `lang` cookie (contest._select_locale), so
   the key holds the locale and the answer says `Vary: Cookie`. The key also holds the
   endpoint and the full path with its query string (filters, pages, sorts).
-- **Versions, not deletes.** The key holds version counters read at the start of the
-  request: one for every contest's data (`all`, the home page and the API's list), one
+- **Versions, not deletes.** A page is stored with the version counters read before it
+  was made: one for every contest's data (`all`, the home page and the API's list), one
   per contest (`c<id>`, its pages), and, for pages that show vote counts or rankings, the
-  contest's votes (`v<id>`). A commit that wrote rows bumps the counters of what it wrote
-  (`_note_flush` below): a vote bumps only `v<id>`, so pages whose counts are hidden stay
+  contest's votes (`v<id>`). A stored page is served only while those counters still
+  hold the values it was made under; the counters and the page are read in one Redis
+  command (MGET), so a shared page costs one round trip and no SQL. A commit that wrote
+  rows bumps the counters of what it wrote (`_note_flush` below): a vote bumps only `v<id>`, so pages whose counts are hidden stay
   cached through a voting rush; moderation, results, contest edits bump `c<id>` and `all`;
   a row that names no contest bumps `all` and `g`, which every key holds. Writes that no
   public page shows (sign-ins, captchas, audit, anti-fraud windows, judges' scores) bump
   nothing. The counters move after the commit and after the commit's own after-commit work
   (the live counts in Redis), so a page made under a new version never shows older data.
+  A vote's increments ride on the pipeline that adds it to the live counts, after the
+  count (`bumps_after`, voting.live.after_vote): a vote costs no round trip for the pages.
 - **Time.** A page changes by itself when a stage starts or ends and when counts hide
-  before voting closes (contests.service.page_scope): the key holds the stretch of the
+  before voting closes (contests.service.ScopeBasis): the key holds the stretch of the
   schedule `now` is in, and no cache (this one, nginx's, a browser's) keeps a page past
-  the next such moment. Hidden counts therefore stay hidden in every cached copy.
+  the next such moment. Hidden counts therefore stay hidden in every cached copy. What the
+  stretch is made from (the contest's schedule and rules, contests.service.ScopeBasis) is
+  kept in process beside the store for at most SCOPE_TTL seconds, and only while the
+  counters of the contest's data (`g`, `c<id>`, or `all`) still hold the values read
+  before it was loaded: a change to the contest is seen at the same moment as by the pages.
 - **Where.** Redis when REDIS_URL is set (shared by every instance and worker); else a
   small in-process store per worker, whose entries live at most MEMORY_TTL seconds since
   a change committed by another process reaches this one only that way. Redis trouble
@@ -40,7 +48,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import wraps
 from typing import Any, Protocol
 
@@ -51,7 +60,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
-from .db import PUBLIC_CHANGES, after_commit
+from .db import PUBLIC_CHANGES, SessionLike, after_commit, real_session
 from .redis_client import answer_degraded, health_of, on_boards_invalidated
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,8 @@ STALE_AGE = 30  # s: a shared cache may answer with a stale copy while it fetche
 APP_TTL = 60  # s: the application cache; versions renew pages, this bounds a missed renewal (Redis away)
 MEMORY_TTL = 10  # s: the in-process store, which other processes' commits do not reach
 MEMORY_ENTRIES = 512
+SCOPE_TTL = 10  # s: a page's scope basis kept in process (renewed sooner by its versions)
+SCOPE_ENTRIES = 256
 PRIVATE = "private, no-store"
 
 # Tables whose rows are votes or the ledger: they change counts and rankings only.
@@ -90,19 +101,28 @@ class Scope(Protocol):
     def counts_shown(self) -> bool: ...
 
 
+class Basis(Protocol):
+    """A Scope before the time is known (contests.service.ScopeBasis)."""
+
+    @property
+    def contest_id(self) -> int | None: ...
+    def at(self, now: datetime) -> Scope: ...
+
+
 @dataclass(frozen=True)
 class Cached:
     body: bytes
     mimetype: str
     etag: str
+    stamp: str = ""  # the versions the page was made under
 
     def pack(self) -> bytes:
-        return self.etag.encode() + b"\n" + self.mimetype.encode() + b"\n" + self.body
+        return b"\n".join((self.stamp.encode(), self.etag.encode(), self.mimetype.encode(), self.body))
 
     @classmethod
     def unpack(cls, raw: bytes) -> Cached:
-        etag, mimetype, body = raw.split(b"\n", 2)
-        return cls(body, mimetype.decode(), etag.decode())
+        stamp, etag, mimetype, body = raw.split(b"\n", 3)
+        return cls(body, mimetype.decode(), etag.decode(), stamp.decode())
 
 
 class MemoryStore:
@@ -113,22 +133,20 @@ class MemoryStore:
         self._pages: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def versions(self, names: list[str]) -> list[int]:
+    def fetch(self, names: list[str], key: str) -> tuple[list[int], bytes | None]:
+        """The versions of `names` and the page stored under `key`, read together."""
         with self._lock:
-            return [self._versions.get(name, 0) for name in names]
+            versions = [self._versions.get(name, 0) for name in names]
+            found = self._pages.get(key)
+            if found is None or found[0] < time.monotonic():
+                return versions, None
+            self._pages.move_to_end(key)
+            return versions, found[1]
 
     def bump(self, names: Iterable[str]) -> None:
         with self._lock:
             for name in names:
                 self._versions[name] = self._versions.get(name, 0) + 1
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            found = self._pages.get(key)
-            if found is None or found[0] < time.monotonic():
-                return None
-            self._pages.move_to_end(key)
-            return found[1]
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         with self._lock:
@@ -144,25 +162,55 @@ class RedisStore:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def versions(self, names: list[str]) -> list[int]:
-        return [int(v or 0) for v in self.client.mget([f"pc:v:{name}" for name in names])]
+    def fetch(self, names: list[str], key: str) -> tuple[list[int], bytes | None]:
+        """The versions of `names` and the page stored under `key`: one command, one round trip."""
+        *versions, page = self.client.mget([*(f"pc:v:{name}" for name in names), f"pc:p:{key}"])
+        return [int(v or 0) for v in versions], bytes(page) if page is not None else None
 
     def bump(self, names: Iterable[str]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.incr(f"pc:v:{name}")
+        queue_bumps(pipe, names)
         pipe.execute()
-
-    def get(self, key: str) -> bytes | None:
-        found = self.client.get(f"pc:p:{key}")
-        return bytes(found) if found is not None else None
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         self.client.set(f"pc:p:{key}", value, ex=max(1, int(ttl)))
 
 
+def queue_bumps(pipe: Any, names: Iterable[str]) -> None:
+    """Queue the increments of version counters on a Redis pipeline."""
+    for name in names:
+        pipe.incr(f"pc:v:{name}")
+
+
+class Bases:
+    """Scope bases kept in process, each with the versions of its contest's data (`g` and
+    `c<id>`, or `g` and `all`) read before it was loaded from the database."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[Any, str | None], tuple[float, tuple[int, ...] | None, Basis]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: Any, slug: str | None) -> tuple[tuple[int, ...] | None, Basis] | None:
+        found = self._kept.get((source, slug))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1], found[2]
+
+    def put(self, source: Any, slug: str | None, basis: Basis, stamp: tuple[int, ...] | None) -> None:
+        with self._lock:
+            self._kept[(source, slug)] = (time.monotonic() + SCOPE_TTL, stamp, basis)
+            self._kept.move_to_end((source, slug))
+            while len(self._kept) > SCOPE_ENTRIES:
+                self._kept.popitem(last=False)
+
+    def drop(self, source: Any, slug: str | None) -> None:
+        with self._lock:
+            self._kept.pop((source, slug), None)
+
+
 def init_app(app: Flask, redis: Any) -> None:
     app.extensions["page_cache"] = RedisStore(redis) if redis is not None else MemoryStore()
+    app.extensions["page_cache_bases"] = Bases()
     # Boards invalidated (a failover, an organiser's recount): pages showing counts are made
     # again, so their next render rebuilds the boards from the database.
     on_boards_invalidated(_renew_vote_pages)
@@ -205,6 +253,7 @@ def _cache_control(seconds_left: float | None) -> str:
 
 
 def _names(scope: Scope | None, votes: str | Callable[[], str]) -> list[str]:
+    """The version counters a page depends on; the first two are its contest's data."""
     votes = votes() if callable(votes) else votes
     if scope is None or scope.contest_id is None:
         return ["g", "all"]
@@ -214,29 +263,29 @@ def _names(scope: Scope | None, votes: str | Callable[[], str]) -> list[str]:
     return names
 
 
-def shared(scope: Callable[..., Scope] | None = None, *, votes: str | Callable[[], str] = "never",
+def shared(scope: Callable[[str | None], Basis] | None = None, *, votes: str | Callable[[], str] = "never",
            api: bool = False) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., Response]]:
     """A public page, shared between anonymous visitors (see the module's notes).
 
-    `scope(now=…, **view_args)` names the contest and the schedule's stretch (NotFound as
-    the view would raise it); `votes` says when the page depends on votes: "never",
-    "shown" (it shows counts when the rules allow) or "always" (rankings), or a function
-    of the request that says which."""
+    `scope(slug)` loads the basis of the page's scope from the view's `slug` argument
+    (None for a view without one), raising NotFound as the view would; `votes` says when
+    the page depends on votes: "never", "shown" (it shows counts when the rules allow) or
+    "always" (rankings), or a function of the request that says which."""
 
     def decorate(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response]:
         @wraps(view)
         def wrapper(**kwargs: Any) -> Response:
             if not anonymous(api):
                 return private(make_response(view(**kwargs)))
-            found = scope(now=current_app.extensions["clock"].now(), **kwargs) if scope else None
-            key, cached = _lookup(found, votes) if not _master_changed() else (None, None)
+            found, key, cached = _lookup(scope, kwargs.get("slug"), votes)
             if cached is None:
                 response = make_response(view(**kwargs))
                 if not _shareable(response):
                     return private(response)
-                cached = Cached(response.get_data(), response.mimetype or "text/html",
-                                hashlib.sha256(response.get_data()).hexdigest()[:32])
-                _save(key, cached, found.seconds_left if found else None)
+                body = response.get_data()
+                cached = Cached(body, response.mimetype or "text/html", hashlib.sha256(body).hexdigest()[:32])
+                if key is not None:
+                    _save(key[0], replace(cached, stamp=key[1]), found.seconds_left if found else None)
             else:
                 response = Response(cached.body, mimetype=cached.mimetype)
             response.headers["Cache-Control"] = _cache_control(found.seconds_left if found else None)
@@ -257,18 +306,59 @@ def _master_changed() -> bool:
     return client is not None and health_of(client).master_change_pending()
 
 
-def _lookup(scope: Scope | None, votes: str | Callable[[], str]) -> tuple[str | None, Cached | None]:
-    names = _names(scope, votes)
-    try:
-        versions = _store().versions(names)
-        parts = [request.endpoint or "", str(get_locale()), request.full_path, str(scope.stretch if scope else 0)]
-        parts += [f"{n}={v}" for n, v in zip(names, versions, strict=True)]
+def _lookup(source: Callable[[str | None], Basis] | None, slug: str | None, votes: str | Callable[[], str],
+            ) -> tuple[Scope | None, tuple[str, str] | None, Cached | None]:
+    """The page's scope, its key with the versions to store it under (None: not to be
+    stored), and the stored page when it is current (None: make it). A page served from
+    the store costs one round trip to it and, once the scope's basis is kept with the
+    versions it goes with, no SQL; a page to make loads the basis once (with the versions)."""
+    now = current_app.extensions["clock"].now()
+    bases: Bases = current_app.extensions["page_cache_bases"]
+    stamp: tuple[int, ...] | None = None
+    scope: Scope | None = None
+    kept: tuple[tuple[int, ...] | None, Basis] | None = None
+    if source is not None:
+        kept = bases.get(source, slug)
+        if kept is None:
+            # Loaded before the versions are read: kept without them, so that the next
+            # request loads it again once it has read them (below) before trusting it.
+            basis = source(slug)
+            bases.put(source, slug, basis, None)
+        else:
+            stamp, basis = kept
+        scope = basis.at(now)
+    if _master_changed():
+        return scope, None, None
+    loaded = kept is None  # read from the database in this request already
+    for _attempt in range(2):
+        names = _names(scope, votes)
+        parts = [request.endpoint or "", str(get_locale()), request.full_path,
+                 str(scope.stretch if scope else 0), *names]
         key = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-        raw = _store().get(key)
-    except RedisError as exc:
-        log.warning("page cache unavailable: %s", exc)
-        return None, None
-    return key, Cached.unpack(raw) if raw is not None else None
+        try:
+            versions, raw = _store().fetch(names, key)
+        except RedisError as exc:
+            log.warning("page cache unavailable: %s", exc)
+            if not loaded and source is not None:
+                bases.drop(source, slug)  # its versions cannot be checked: read again from the database
+                scope = source(slug).at(now)
+            return scope, None, None
+        current = ",".join(map(str, versions))
+        cached = Cached.unpack(raw) if raw is not None else None
+        hit = cached is not None and cached.stamp == current
+        if not loaded and source is not None and scope is not None and (not hit or stamp != tuple(versions[:2])):
+            # A page to make (which reads the database anyway), or a scope kept under other
+            # versions or without them: load it again now that the versions are read (a
+            # change committed after this moment moves them again), and keep it with them.
+            loaded = True
+            bases.drop(source, slug)
+            stamp, fresh = tuple(versions[:2]), source(slug)
+            bases.put(source, slug, fresh, stamp)
+            used, scope = scope, fresh.at(now)
+            if (used.contest_id, used.stretch, used.counts_shown) != (scope.contest_id, scope.stretch, scope.counts_shown):
+                continue  # another key: read again
+        return scope, (key, current), cached if hit else None
+    return scope, None, None
 
 
 def _shareable(response: Response) -> bool:
@@ -278,9 +368,7 @@ def _shareable(response: Response) -> bool:
             and not answer_degraded())  # made from the database while Redis was away: not kept
 
 
-def _save(key: str | None, cached: Cached, seconds_left: float | None) -> None:
-    if key is None:
-        return
+def _save(key: str, cached: Cached, seconds_left: float | None) -> None:
     ttl = min(APP_TTL, seconds_left) if seconds_left is not None else APP_TTL
     if ttl < 1:
         return
@@ -331,6 +419,28 @@ def _note_bulk(state: Any) -> None:
         if name in QUIET_TABLES or (state.is_insert and name in VOTE_TABLES):
             return
         _remember(state.session, {"vg", "g", "all"} if name not in VOTE_TABLES else {"vg"})
+
+
+def bumps_after(session: SessionLike, client: Any) -> Callable[[Any], None] | None:
+    """For work after the session's commit that sends a Redis pipeline to `client` anyway
+    (a vote's live counts and anti-fraud windows): a function that queues the version
+    increments this commit calls for on that pipeline, after the commands that change what
+    the pages show, so they cost no round trip of their own; the page cache's own bump
+    then finds nothing left to do. None when the pages are not kept in that Redis. The
+    function queues the same increments again if called again (a pipeline sent twice)."""
+    store = current_app.extensions.get("page_cache") if has_app_context() else None
+    if not isinstance(store, RedisStore) or store.client is not client:
+        return None
+    info = real_session(session).info
+    taken: list[str] | None = None
+
+    def queue(pipe: Any) -> None:
+        nonlocal taken
+        if taken is None:
+            taken = sorted(info.pop(_CHANGED, None) or ())
+        queue_bumps(pipe, taken)
+
+    return queue
 
 
 def _remember(session: Session, changed: set[str]) -> None:

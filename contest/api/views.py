@@ -225,7 +225,7 @@ def issue_token() -> tuple[Response, int]:
 
 
 @bp.get("/contests")
-@page_cache.shared(lambda now: contests.site_scope(db.session, now), api=True)
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), api=True)
 def list_contests() -> Response:
     found = contests.list_contests(db.session, selectinload(Contest.co_units))  # their organisers, in one query
     counts = contests.approved_counts(db.session, [c.id for c in found])
@@ -234,7 +234,7 @@ def list_contests() -> Response:
 
 
 @bp.get("/contests/<slug>/entries")
-@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes=lambda: "always" if request.args.get("sort") == "votes" else "never", api=True)
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), votes=lambda: "always" if request.args.get("sort") == "votes" else "never", api=True)
 def list_entries(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
     page = contests.search_gallery(db.session, contest, _gallery_query())
@@ -243,7 +243,7 @@ def list_entries(slug: str) -> Response:
 
 
 @bp.get("/entries/<int:entry_id>")
-@page_cache.shared(lambda now, **_: contests.site_scope(db.session, now), api=True)
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), api=True)
 def get_entry(entry_id: int) -> Response:
     contest, entry = service.public_entry(db.session, entry_id)
     now = web.now()
@@ -318,7 +318,7 @@ def _earlier_answer(ballot: voting.Ballot, refusal: DomainError) -> tuple[Respon
 
 
 @bp.get("/contests/<slug>/leaderboard")
-@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes="always", api=True)
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), votes="always", api=True)
 def leaderboard(slug: str) -> Response:
     contest = contests.get_contest(db.session, slug)
     category_id = _int_arg("category")

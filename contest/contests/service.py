@@ -6,6 +6,7 @@ import base64
 import json
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -231,6 +232,25 @@ class PageScope:
     counts_shown: bool
 
 
+@dataclass(frozen=True)
+class ScopeBasis:
+    """A PageScope before the time is known: what the contest's row (or every published
+    contest's rows) says about it. The shared page cache keeps it between requests, renewed
+    by the same version counters that renew the pages (contest/page_cache.py)."""
+
+    contest_id: int | None
+    moments: tuple[datetime, ...]  # sorted: the stage boundaries and when counts hide
+    counts_until: datetime | None = None  # counts may show: the voting window's end …
+    hidden_for: timedelta = timedelta()  # … and how long before it they hide (counts_shown)
+
+    def at(self, now: datetime) -> PageScope:
+        ahead = bisect_right(self.moments, now)
+        left = (self.moments[ahead] - now).total_seconds() if ahead < len(self.moments) else None
+        end, hide = self.counts_until, self.hidden_for
+        shown = end is not None and not (hide and end - hide <= now < end)
+        return PageScope(self.contest_id, ahead, left, shown)
+
+
 def _moments(contest: Contest) -> set[datetime]:
     moments = {m for stage in STAGES for m in contest.window(stage) if m is not None}
     _start, end = contest.window("voting")
@@ -240,25 +260,21 @@ def _moments(contest: Contest) -> set[datetime]:
     return moments
 
 
-def _scope(contest_id: int | None, moments: set[datetime], now: datetime, shown: bool) -> PageScope:
-    ahead = sorted(m for m in moments if m > now)
-    left = (ahead[0] - now).total_seconds() if ahead else None
-    return PageScope(contest_id, len(moments) - len(ahead), left, shown)
-
-
-def page_scope(session: SessionLike, slug: str, now: datetime) -> PageScope:
-    """The PageScope of a contest's public pages (NotFound for an unknown contest)."""
+def page_basis(session: SessionLike, slug: str | None) -> ScopeBasis:
+    """The ScopeBasis of a contest's public pages (NotFound for an unknown contest), or with
+    no slug, of pages listing every contest (the home page, the API's lists)."""
+    if slug is None:
+        moments: set[datetime] = set()
+        for each in list_contests(session, lazyload(Contest.categories)):
+            moments |= _moments(each)
+        return ScopeBasis(None, tuple(sorted(moments)))
     # One query: its categories are loaded later if the page is made.
     contest = get_contest(session, slug, lazyload(Contest.categories))
-    return _scope(contest.id, _moments(contest), now, counts_shown(contest, now))
-
-
-def site_scope(session: SessionLike, now: datetime) -> PageScope:
-    """The PageScope of pages listing every contest (the home page, the API's list)."""
-    moments: set[datetime] = set()
-    for contest in list_contests(session, lazyload(Contest.categories)):
-        moments |= _moments(contest)
-    return _scope(None, moments, now, False)
+    start, end = contest.window("voting")
+    rules = rules_of(contest)
+    shows = start is not None and end is not None and rules.has_public_vote and rules.counts_public
+    return ScopeBasis(contest.id, tuple(sorted(_moments(contest))), end if shows else None,
+                      timedelta(hours=rules.hide_counts_hours_before_close))
 
 
 def get_contest_by_id(session: SessionLike, contest_id: int) -> Contest:

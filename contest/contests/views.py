@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, render_template, request
 
 from .. import page_cache, web
@@ -15,9 +13,9 @@ from . import presenters, service
 bp = Blueprint("contests", __name__, url_prefix="/c")
 
 
-def page_scope(now: datetime, slug: str, **_: object) -> service.PageScope:
+def page_scope(slug: str | None) -> service.ScopeBasis:
     """The shared page cache's view of a contest page (contest/page_cache.py)."""
-    return service.page_scope(db.session, slug, now)
+    return service.page_basis(db.session, slug)
 
 
 @bp.get("/<slug>")

@@ -78,7 +78,7 @@ def _version_arg() -> int | None:
 
 
 @bp.get("/c/<slug>/results")
-@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now))
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug))
 def results_page(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     now = web.now()
@@ -226,7 +226,7 @@ def new_objection(slug: str) -> ResponseReturnValue:
 # --- transparency ---------------------------------------------------------------------------------
 
 @bp.get("/c/<slug>/transparency")
-@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes="always")
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), votes="always")
 def transparency(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     if not live.has_public_vote(contest):

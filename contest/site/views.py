@@ -15,7 +15,7 @@ bp = Blueprint("site", __name__)
 
 
 @bp.get("/")
-@page_cache.shared(lambda now: contests.site_scope(db.session, now))
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug))
 def home() -> str:
     listing = contests.home_listing(db.session, district=request.args.get("district", "")[:20])
     items = listing.city + listing.district

@@ -214,22 +214,26 @@ class LiveVote:
         return cls(result.contest_id, result.entry_id, result.vote.id, result.vote.status == "valid", result.category_ids)
 
 
-def after_vote(redis: Any, vote: LiveVote, signals: VoteSignals, observation_id: int | None, now: datetime) -> None:
-    """After a vote request's commit: the live boards and the anti-fraud windows learn of
-    the vote in one Redis round trip. Never raises: the vote stands, and whatever missed
-    it catches up by itself."""
+def after_vote(redis: Any, vote: LiveVote, signals: VoteSignals, observation_id: int | None, now: datetime,
+               then: Callable[[Any], None] | None = None) -> None:
+    """After a vote request's commit: the live boards, the anti-fraud windows and (`then`)
+    the shared pages' versions learn of the vote in one Redis round trip. Never raises:
+    the vote stands, and whatever missed it catches up by itself."""
     def windows(pipe: Any) -> None:
         if observation_id is not None:
             antifraud.queue_windows(pipe, signals, now, observation_id)
 
-    after_vote_committed(redis, vote, also=windows)
+    after_vote_committed(redis, vote, also=windows, then=then)
 
 
-def after_vote_committed(redis: Any, result: CastResult | LiveVote, also: Callable[[Any], None] | None = None) -> None:
+def after_vote_committed(redis: Any, result: CastResult | LiveVote, also: Callable[[Any], None] | None = None,
+                         then: Callable[[Any], None] | None = None) -> None:
     """Add a committed vote to the live boards; `also` queues more commands (the vote's
-    anti-fraud windows) on the same pipeline, so it all costs one round trip. Never
-    raises: the vote already stands, and a board that misses it is rebuilt from the
-    database."""
+    anti-fraud windows) on the same pipeline, and `then` commands that must follow the
+    count (the shared pages' versions: a page made under the new versions shows the
+    vote), so it all costs one round trip. `then` is not called when Redis is known to be
+    away, and called again when the pipeline has to be sent again. Never raises: the vote
+    already stands, and a board that misses it is rebuilt from the database."""
     vote = result if isinstance(result, LiveVote) else LiveVote.of(result)
     if not _usable(redis):
         if redis is not None and vote.counted:
@@ -248,11 +252,17 @@ def after_vote_committed(redis: Any, result: CastResult | LiveVote, also: Callab
             keys += [prefix + s for s in suffixes]
             apply = [len(keys), *keys, vote.vote_id, vote.entry_id, SEEN_KEEP, f"{vote.entry_id}|{','.join(suffixes)}"]
             pipe.evalsha(_APPLY_SHA, *apply)
+        if then is not None:
+            then(pipe)
         try:
             pipe.execute()
         except NoScriptError:  # a new or flushed server: load the script and apply again
             redis.script_load(_APPLY)
-            redis.evalsha(_APPLY_SHA, *apply)
+            again = redis.pipeline(transaction=False)
+            again.evalsha(_APPLY_SHA, *apply)
+            if then is not None:
+                then(again)  # after the count, again
+            again.execute()
     except RedisError as exc:
         _failed(redis, exc, "counting a vote", vote.contest_id if vote.counted else None)
 

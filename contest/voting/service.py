@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .. import metrics
+from .. import metrics, page_cache
 from ..accounts.actors import Actor, is_system
 from ..accounts.models import User
 from ..antifraud import captcha
@@ -131,15 +131,16 @@ def _cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) 
                           user_agent=signals.user_agent, captcha_passed=captcha_passed)
     result = _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
                      idempotency=ballot.idempotency, observe=signals)
-    after_commit(session, lambda: _after_commit(redis, result, signals, now))
+    after_commit(session, lambda: _after_commit(session, redis, result, signals, now))
     return result
 
 
-def _after_commit(redis: Any, result: CastResult, signals: VoteSignals, now: datetime) -> None:
-    """A committed vote's follow-up: boards and anti-fraud windows. Its ledger event is
-    sealed by the job runner's sealing turn a few seconds later (contest/jobs.py); the
-    request does not wait."""
-    live.after_vote(redis, live.LiveVote.of(result), signals, result.observation_id, now)
+def _after_commit(session: SessionLike, redis: Any, result: CastResult, signals: VoteSignals, now: datetime) -> None:
+    """A committed vote's follow-up: boards, anti-fraud windows and the shared pages'
+    versions, in one round trip. Its ledger event is sealed by the job runner's sealing
+    turn a few seconds later (contest/jobs.py); the request does not wait."""
+    live.after_vote(redis, live.LiveVote.of(result), signals, result.observation_id, now,
+                    then=page_cache.bumps_after(session, redis))
 
 
 def record_vote(

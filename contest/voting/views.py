@@ -231,7 +231,7 @@ def _refused(slug: str, entry_id: int, exc: DomainError) -> Response:
 # --- leaderboard -------------------------------------------------------------------------
 
 @bp.get("/c/<slug>/leaderboard")
-@page_cache.shared(lambda now, slug, **_: contests.page_scope(db.session, slug, now), votes="always")
+@page_cache.shared(lambda slug: contests.page_basis(db.session, slug), votes="always")
 def leaderboard(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     if not live.has_public_vote(contest):
