@@ -169,6 +169,7 @@ def rebuild_redis() -> None:
         raise click.ClickException("未配置 Redis（REDIS_URL）：排行榜和风控计数直接读取数据库，无需重建。")
     try:
         boards = live.recount(db.session, redis)
+        db.session.commit()  # the figures' counts, rebuilt beside the boards
         windows = antifraud.rebuild_windows(db.session, redis, _now())
     except (RedisError, TimeoutError) as exc:
         raise click.ClickException(f"Redis 出错，重建未完成（可以再次运行）：{exc}") from None

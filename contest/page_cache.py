@@ -76,7 +76,7 @@ SCOPE_ENTRIES = 256
 PRIVATE = "private, no-store"
 
 # Tables whose rows are votes or the ledger: they change counts and rankings only.
-VOTE_TABLES = frozenset({"vote", "ledger_event", "ledger_block"})
+VOTE_TABLES = frozenset({"vote", "vote_count", "ledger_event", "ledger_block"})
 # Tables no public page shows: writing them changes no shared page.
 QUIET_TABLES = frozenset({
     "login_session", "sms_code", "sms_outbox", "audit_event", "notice", "api_token", "captcha_challenge",

@@ -5,7 +5,7 @@ valid votes per day, objections without who filed them, and an entry's result bo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -65,8 +65,16 @@ class PublicRow:
 
 @dataclass(frozen=True)
 class RankTable:
+    """One ranking table, or one page of it (RANKING_ROWS rows, the page number in the
+    query argument `param`)."""
+
     caption: str
     rows: list[PublicRow]
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # rows in the whole table
+    param: str = "page"
+    anchor: str = "ranking-title"  # where a link to another page of it lands
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,42 @@ def grouped_by_category(publication: Publication) -> bool:
     """Whether awards and ranks are given per category (or track) rather than as one list."""
     formula = publication.formula
     return bool(formula.get("per_category") or formula.get("per_track"))
+
+
+# Rows of a ranking table per page: a city-wide contest has tens of thousands of entries.
+RANKING_ROWS = 100
+
+
+def _raw_rank(row: dict[str, Any]) -> tuple[bool, int, str]:
+    # _by_rank, on a frozen row
+    return (row.get("rank") is None, row.get("rank") or 0, row.get("title", ""))
+
+
+def _raw_awards(row: dict[str, Any]) -> list[str]:
+    return list(row.get("awards") or ([row["award"]] if row.get("award") else []))
+
+
+def ranking_pages(raw_rows: list[dict[str, Any]], grouped: bool, wanted: Mapping[str, str],
+                  per_page: int = RANKING_ROWS) -> list[tuple[str, list[dict[str, Any]], int, int, int, str]]:
+    """The ranking tables' frozen rows as rank_tables orders them, each cut to the page
+    its query argument asks for ("page" for the one table; "page_1", "page_2"… for the
+    tables per category, in order): (caption, the page's rows, page, pages, total, param)."""
+    if grouped:
+        order: dict[str, list[dict[str, Any]]] = {}
+        for row in raw_rows:
+            order.setdefault(row.get("category", ""), []).append(row)
+        groups = [(_("%(c)s 排名", c=name or _("未分类")), members) for name, members in order.items()]
+    else:
+        groups = [(_("全部作品排名"), list(raw_rows))]
+    tables = []
+    for number, (caption, members) in enumerate(groups, 1):
+        members.sort(key=_raw_rank)
+        param = f"page_{number}" if grouped else "page"
+        pages = max(1, -(-len(members) // per_page))
+        raw = wanted.get(param, "")
+        page = min(max(int(raw), 1), pages) if raw.isdigit() and len(raw) < 7 else 1
+        tables.append((caption, members[(page - 1) * per_page:page * per_page], page, pages, len(members), param))
+    return tables
 
 
 def rank_tables(rows: list[PublicRow], grouped: bool) -> list[RankTable]:
@@ -372,12 +416,14 @@ class ResultsPage:
         return self.is_latest and results.in_publicity(self.publication, self.now)
 
 
-def results_page_of(session: SessionLike, contest: Contest, wanted_version: int | None, now: datetime) -> ResultsPage | None:
-    """Everything the results page shows, or None when nothing has been published."""
+def results_page_of(session: SessionLike, contest: Contest, wanted_version: int | None, now: datetime,
+                    wanted_pages: Mapping[str, str] | None = None) -> ResultsPage | None:
+    """Everything the results page shows, or None when nothing has been published; the
+    ranking tables at the pages `wanted_pages` (the query arguments) asks for."""
     latest = results.current_publication(session, contest)
     if latest is None:
         return None
-    all_publications = results.publications(session, contest)
+    all_publications = results.publications(session, contest, rows=False)
     publication = latest
     if wanted_version is not None:
         wanted = next((p for p in all_publications if p.version == wanted_version
@@ -387,18 +433,27 @@ def results_page_of(session: SessionLike, contest: Contest, wanted_version: int 
         publication = wanted
     columns = round_columns(publication)
     hidden = hidden_vote_entries(session, contest, [int(r["entry_id"]) for r in publication.rows], results.published_on(publication))
-    rows = [public_row(r, columns, int(r["entry_id"]) in hidden) for r in publication.rows]
+    grouped = grouped_by_category(publication)
+    pages = ranking_pages(publication.rows, grouped, wanted_pages or {})
+    # only the rows shown are made public rows: this page of each table, and the winners
+    shown: dict[int, dict[str, Any]] = {int(r["entry_id"]): r for r in publication.rows if _raw_awards(r)}
+    for _caption, members, *_rest in pages:
+        shown.update((int(r["entry_id"]), r) for r in members)
+    public = {entry_id: public_row(r, columns, entry_id in hidden) for entry_id, r in shown.items()}
     by_school = contests.entered_by_schools(contest)
     if not by_school:
-        rows = with_authors(session, rows)
-    grouped = grouped_by_category(publication)
+        public = {r.entry_id: r for r in with_authors(session, list(public.values()))}
+    tables = [RankTable(caption, [public[int(r["entry_id"])] for r in members], page, count, total, param,
+                        f"ranking-{number}" if grouped else "ranking-title")
+              for number, (caption, members, page, count, total, param) in enumerate(pages, 1)]
+    rows = list(public.values())
     weights = next((r.get("weights") or {} for r in publication.rows if r.get("weights")), {})
     has_vote = live.has_public_vote(contest)
     return ResultsPage(
-        contest=contest, publication=publication, latest=latest, tables=rank_tables(rows, grouped),
+        contest=contest, publication=publication, latest=latest, tables=tables,
         awards=award_lists(rows, publication.formula, grouped), columns=columns,
         show_votes=has_vote or any(r.get("valid_votes") for r in publication.rows),
-        show_vote_score=any(r.vote_score for r in rows), minors_hidden=bool(hidden),
+        show_vote_score=any(r.get("vote_score") is not None for r in publication.rows), minors_hidden=bool(hidden),
         formula=formula_view(contest.kind, publication.formula, publication.fingerprint,
                              {r["key"]: r.get("name") or r["key"] for r in publication.rounds}),
         changes=change_views(results.formula_history(session, contest)), head=ledger_head(publication),

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from ..accounts import audit
 from ..accounts.actors import Actor, actor_id
@@ -288,16 +288,23 @@ def _num(value: Any) -> float | None:
 PUBLIC_STATES = ("publicity", "final", "superseded")
 
 
-def publications(session: SessionLike, contest: Contest) -> list[Publication]:
-    return list(session.scalars(select(Publication).where(Publication.contest_id == contest.id)
-                                .order_by(Publication.version.desc())))
+def publications(session: SessionLike, contest: Contest, *, rows: bool = True) -> list[Publication]:
+    """Every version of the contest's results, latest first (with `rows=False`, each one's
+    rows are read only if asked for: a breakdown per entry, tens of thousands of them)."""
+    query = select(Publication).where(Publication.contest_id == contest.id)
+    if not rows:
+        query = query.options(defer(Publication.rows))
+    return list(session.scalars(query.order_by(Publication.version.desc())))
 
 
-def current_publication(session: SessionLike, contest: Contest) -> Publication | None:
-    """The results the public sees: the latest in 公示 or final."""
-    return session.scalar(select(Publication).where(
+def current_publication(session: SessionLike, contest: Contest, *, rows: bool = True) -> Publication | None:
+    """The results the public sees: the latest in 公示 or final (with `rows=False`, its
+    rows — a breakdown per entry — are read only if asked for)."""
+    query = select(Publication).where(
         Publication.contest_id == contest.id, Publication.state.in_(("publicity", "final")))
-        .order_by(Publication.version.desc()).limit(1))
+    if not rows:
+        query = query.options(defer(Publication.rows))
+    return session.scalar(query.order_by(Publication.version.desc()).limit(1))
 
 
 def get_publication(session: SessionLike, publication_id: int) -> Publication:
@@ -559,13 +566,35 @@ def competing_entries(session: SessionLike, contest: Contest) -> set[int]:
     return set(session.scalars(select(Entry.id).where(Entry.contest_id == contest.id, Entry.status == "approved")))
 
 
+# published_votes_by_day's answers, by what decides them: a publication's frozen head,
+# entries and the entries left out never change, and counting them replays the contest's
+# sealed events (seconds at a million votes), so each process counts them once.
+_DAYS_KEPT = 32
+_published_days: dict[tuple[Any, ...], list[tuple[str, int]]] = {}
+
+
 def published_votes_by_day(session: SessionLike, contest: Contest, publication: Publication,
                            leave_out: set[int]) -> list[tuple[str, int]]:
     """Counted votes per Asia/Shanghai day of the publication's entries, as the ledger stood
     at the head the publication froze, less the entries left out (minors' whose counts
     the rules withhold): the days sum to the published counts shown beside them."""
+    head = publication.ledger_head or {}
+    key = (contest.id, publication.id, publication.version, head.get("hash"), head.get("events"),
+           frozenset(leave_out))
+    if head.get("hash") and key in _published_days:
+        return list(_published_days[key])
+    found = _published_days_counted(session, contest, publication, leave_out)
+    if head.get("hash"):
+        while len(_published_days) >= _DAYS_KEPT:
+            _published_days.pop(next(iter(_published_days)), None)
+        _published_days[key] = found
+    return found
+
+
+def _published_days_counted(session: SessionLike, contest: Contest, publication: Publication,
+                            leave_out: set[int]) -> list[tuple[str, int]]:
     upto = int((publication.ledger_head or {}).get("events") or 0)
-    found = vote_figures(session, contest.id, sealed=True, upto=upto, days=True)
+    found = vote_figures(session, contest.id, sealed=True, upto=upto, days=True, mismatches=False)
     entry_ids = {int(row["entry_id"]) for row in publication.rows}
     counted = dict(found.by_day(only=entry_ids, leave_out=leave_out))
     if not counted:
@@ -599,11 +628,32 @@ class HeldRow:
     votes: int | None
 
 
+# Rows of the transparency page's tables per page: at a million votes tens of thousands
+# of entries have voided votes.
+TRANSPARENCY_ROWS = 100
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """Which page of a table is shown: `page` of `pages`, `total` rows in all."""
+
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+
+
+def page_of(rows: list[Any], wanted: int, per_page: int) -> tuple[list[Any], TablePage]:
+    """The rows of page `wanted` (1 when out of range), and where that page stands."""
+    pages = max(1, -(-len(rows) // per_page))
+    page = wanted if 1 <= wanted <= pages else 1
+    return rows[(page - 1) * per_page:page * per_page], TablePage(page, pages, len(rows))
+
+
 @dataclass
 class Transparency:
-    voided: list[VoidedRow]
+    voided: list[VoidedRow]  # the page of them shown
     by_reason: list[tuple[str, int]]
-    held: list[HeldRow]
+    held: list[HeldRow]  # the page of them shown
     total_valid: int | None  # None while live counts are hidden and nothing is published
     total_held: int
     total_voided: int
@@ -611,43 +661,51 @@ class Transparency:
     publication: Publication | None
     withheld_entries: int = 0  # entries with votes whose counts the rules keep private (minors')
     as_of: datetime | None = None  # the moment the figures describe: the vote table now, not the sealed ledger
+    voided_page: TablePage = field(default_factory=TablePage)
+    held_page: TablePage = field(default_factory=TablePage)
     # every publication the public may read, newest first, each with the ledger head it counted up to
     published: list[Publication] = field(default_factory=list)
 
 
-def transparency_report(session: SessionLike, contest: Contest, now: datetime) -> Transparency:
+def transparency_report(session: SessionLike, contest: Contest, now: datetime, *, voided_page: int = 1,
+                        held_page: int = 1, per_page: int = TRANSPARENCY_ROWS) -> Transparency:
     """Voided votes per entry and reason, held votes and totals of the entries in the
     running, as the vote table has them now (voting.figures: the fraud desk's figures,
-    less what the rules withhold).
+    less what the rules withhold); the rows of the two tables `per_page` at a time (pages
+    `voided_page` and `held_page`), the totals over all of them.
 
     Where the rules hide minors' vote counts, their entries' rows say so instead of a
     number and their figures are left out of every total and of the per-reason summary:
     a total that included them, less the counts shown beside it, would give a minor's
     count away. The page says how many entries' figures are withheld and why, so it never
     reads as "no voided votes" when a withheld entry has some."""
-    publication = current_publication(session, contest)
+    publication = current_publication(session, contest, rows=False)
     found = vote_figures(session, contest.id, now=now)
     competing = competing_entries(session, contest)
     with_votes = sorted(e for e in competing if found.of(e).total)
     hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
-    # titles only (two columns), not the entries with their schools, categories and nominees
-    titles: dict[int, str] = {entry_id: title for entry_id, title in session.execute(
-        select(Entry.id, Entry.title).where(Entry.contest_id == contest.id))}
     unexplained = _("未说明")
-    voided = sorted(((e, titles.get(e, ""), reason or unexplained, n) for e in with_votes
-                     for reason, n in found.of(e).voided_by_reason.items()), key=lambda r: (-r[3], r[0], r[2]))
+    voided, voided_at = page_of(sorted(((e, reason or unexplained, n) for e in with_votes
+                                        for reason, n in found.of(e).voided_by_reason.items()),
+                                       key=lambda r: (-r[2], r[0], r[1])), voided_page, per_page)
+    held, held_at = page_of(sorted(((e, None if e in hidden else found.of(e).held) for e in with_votes
+                                    if found.of(e).held), key=lambda r: (-(r[1] or 0), r[0])), held_page, per_page)
+    # titles of the rows shown only (two columns), not the entries with their schools, categories and nominees
+    shown_ids = {e for e, *_rest in voided} | {e for e, _n in held}
+    titles: dict[int, str] = {entry_id: title for entry_id, title in session.execute(
+        select(Entry.id, Entry.title).where(Entry.id.in_(shown_ids or {0})))}
     shown = found.totals(only=competing, leave_out=hidden)
     by_reason: dict[str, int] = {}
     for reason, n in shown.voided_by_reason.items():
         by_reason[reason or unexplained] = by_reason.get(reason or unexplained, 0) + n
     visible = publication is not None or live.counts_visible(contest, now)
     return Transparency(
-        voided=[VoidedRow(e, t, r, None if e in hidden else n) for e, t, r, n in voided],
+        voided=[VoidedRow(e, titles.get(e, ""), r, None if e in hidden else n) for e, r, n in voided],
         by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
-        held=sorted((HeldRow(e, titles.get(e, ""), None if e in hidden else found.of(e).held)
-                     for e in with_votes if found.of(e).held), key=lambda r: (-(r.votes or 0), r.entry_id)),
+        held=[HeldRow(e, titles.get(e, ""), n) for e, n in held],
         total_valid=shown.counted if visible else None, total_held=shown.held, total_voided=shown.voided,
         minors_hidden=bool(hidden), publication=publication, as_of=now,
         withheld_entries=sum(1 for e in hidden if found.of(e).held or found.of(e).voided),
-        published=[p for p in publications(session, contest) if p.state in PUBLIC_STATES],
+        voided_page=voided_at, held_page=held_at,
+        published=[p for p in publications(session, contest, rows=False) if p.state in PUBLIC_STATES],
     )

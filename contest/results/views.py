@@ -72,6 +72,11 @@ OBJECTION_BODY_LIMIT = results.EVIDENCE_FILES * results.EVIDENCE_BYTES + 1024 * 
 EVIDENCE_LIMITS = {"account": "5 per minute;20 per hour", "address": "20 per minute;200 per hour"}
 
 
+def _page_arg(name: str) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+
+
 def _version_arg() -> int | None:
     raw = request.args.get("version", "")
     return int(raw) if raw.isdigit() and len(raw) < 6 else None
@@ -82,7 +87,7 @@ def _version_arg() -> int | None:
 def results_page(slug: str) -> str:
     contest = contests.get_contest(db.session, slug)
     now = web.now()
-    page = presenters.results_page_of(db.session, contest, _version_arg(), now)
+    page = presenters.results_page_of(db.session, contest, _version_arg(), now, request.args)
     stage = contests.stage_of(contest, now)
     if page is None:
         formula, fingerprint = results.formula_of(db.session, contest)
@@ -233,7 +238,8 @@ def transparency(slug: str) -> str:
         raise NotFound(_("这项活动不设公众投票，没有投票透明度报告。"), code="no_public_vote")
     now = web.now()
     return render_template("results/transparency.html", contest=contest, stage=contests.stage_of(contest, now),
-                           report=results.transparency_report(db.session, contest, now))
+                           report=results.transparency_report(db.session, contest, now, voided_page=_page_arg("page"),
+                                                              held_page=_page_arg("held_page")))
 
 
 # --- the result box on entry pages --------------------------------------------------------------------

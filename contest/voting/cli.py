@@ -37,6 +37,7 @@ def recount_command(slug: str | None) -> None:
     try:
         contest = contests.get_contest(db.session, slug, include_unpublished=True) if slug else None
         totals = live.recount(db.session, redis, contest)
+        db.session.commit()  # the figures' counts, rebuilt beside the boards
     except DomainError as exc:
         _fail(exc.message)
     except (RedisError, TimeoutError) as exc:

@@ -21,14 +21,16 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import Select, func, select
 
 from ..db import SessionLike
 from . import ledger
-from .models import LedgerBlock, LedgerEvent, Vote
+from .models import LedgerBlock, LedgerEvent, Vote, VoteCount
 
+_NO_REASONS: Mapping[str, int] = MappingProxyType({})  # shared by every entry with no voided votes
 NO_REASON = ""  # a voided vote whose organiser gave no reason (shown as 未说明)
 
 
@@ -128,45 +130,64 @@ class _Builder:
         self.days: Counter[tuple[int, date]] = Counter()
 
     def add(self, entry_id: int, status: str, reason: str, day: date | None, n: int = 1) -> None:
-        row = self.counts.setdefault(entry_id, {"valid": 0, "held": 0, "voided": 0})
+        row = self.counts.get(entry_id)
+        if row is None:
+            row = self.counts[entry_id] = {"valid": 0, "held": 0, "voided": 0}
         row[status] += n
         if status == "voided":
             self.reasons.setdefault(entry_id, Counter())[reason or NO_REASON] += n
-        if status == "valid" and day is not None:
+        if day is not None and status == "valid":
             self.days[(entry_id, day)] += n
 
     def entries(self) -> dict[int, EntryFigures]:
-        return {e: EntryFigures(e, c["valid"], c["held"], c["voided"], dict(self.reasons.get(e, {})))
+        # a contest may have tens of thousands of entries: one empty mapping for all without reasons
+        reasons = self.reasons
+        return {e: EntryFigures(e, c["valid"], c["held"], c["voided"], dict(reasons[e]) if e in reasons else _NO_REASONS)
                 for e, c in self.counts.items()}
 
 
 def figures(session: SessionLike, contest_id: int, *, now: datetime | None = None, sealed: bool = False,
             upto: int | None = None, entry_ids: Collection[int] | Select[Any] | None = None,
-            days: bool = False) -> Figures:
+            days: bool = False, mismatches: bool = True) -> Figures:
     """The contest's vote figures per entry (only `entry_ids`, when given): as the vote
     table has them now, or with `sealed` as the ledger's sealed events leave them — up to
     its head, or up to event `upto` (a head a publication froze). `days` adds counted
-    votes per entry and day (for the per-day chart)."""
+    votes per entry and day (for the per-day chart). The sealed figures look for votes
+    whose table status strays from their events (`mismatched`) unless `mismatches` is
+    False: a second pass over the contest's events."""
     if sealed:
-        return _sealed(session, contest_id, upto=upto, entry_ids=entry_ids, days=days)
+        return _sealed(session, contest_id, upto=upto, entry_ids=entry_ids, days=days, mismatches=mismatches)
     build = _Builder()
-    reason = case((Vote.status == "voided", Vote.status_reason), else_=literal(""))
-    columns = [Vote.entry_id, Vote.status, reason.label("reason"), *([Vote.day] if days else []), func.count()]
-    query = select(*columns).where(Vote.contest_id == contest_id)
+    if days:
+        # per day: counted from the votes, grouped by the stored reason, which only a
+        # voided vote's figures keep (the _Builder drops the others')
+        columns: list[Any] = [Vote.entry_id, Vote.status, Vote.status_reason, Vote.day, func.count()]
+        query = select(*columns).where(Vote.contest_id == contest_id)
+        entry_column = Vote.entry_id
+    else:
+        # the counts kept beside the votes (VoteCount): a row per entry, status, reason
+        # and slot, which the _Builder adds up
+        columns = [VoteCount.entry_id, VoteCount.status, VoteCount.reason, VoteCount.n]
+        query = select(*columns).where(VoteCount.contest_id == contest_id)
+        entry_column = VoteCount.entry_id
     if isinstance(entry_ids, Select):
-        query = query.where(Vote.entry_id.in_(entry_ids))
+        query = query.where(entry_column.in_(entry_ids))
     elif entry_ids is not None:
         if not entry_ids:
             return Figures(contest_id, {}, now)
-        query = query.where(Vote.entry_id.in_(list(entry_ids)))
-    query = query.group_by(*columns[:-1])
-    for row in session.execute(query):
-        build.add(row[0], row[1], row[2] or "", row[3] if days else None, row[-1])
+        query = query.where(entry_column.in_(list(entry_ids)))
+    if days:
+        query = query.group_by(*columns[:-1])
+    # plain rows (no ORM entities asked for): a row per entry and status, tens of thousands
+    row: Any
+    for row in session.connection().execute(query):
+        if row[-1]:
+            build.add(row[0], row[1], row[2] or "", row[3] if days else None, int(row[-1]))
     return Figures(contest_id, build.entries(), now, days=dict(build.days))
 
 
 def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_ids: Collection[int] | Select[Any] | None,
-            days: bool) -> Figures:
+            days: bool, mismatches: bool = True) -> Figures:
     """The contest's sealed events replayed in order, up to the ledger's head (or event
     `upto`): each vote as its last sealed event leaves it, counted in the database."""
     head = ledger.head(session)
@@ -180,6 +201,6 @@ def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_id
         build.add(entry_id, status, reason, day if days else None, n)
     unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
         LedgerEvent.contest_id == contest_id, LedgerEvent.block_id.is_(None))) or 0
-    mismatched = ledger.settled_mismatches(session, contest_id=contest_id, upto=upto)
+    mismatched = ledger.settled_mismatches(session, contest_id=contest_id, upto=upto) if mismatches else []
     return Figures(contest_id, build.entries(), head.sealed_at if head else None, sealed=True, head=head,
                    unsealed=unsealed, mismatched=tuple(mismatched), days=dict(build.days))

@@ -26,12 +26,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import multiprocessing
+import os
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Select, case, func, literal, select, text, update
+from sqlalchemy.orm import Session
 
 from ..contests.models import Contest
 from ..db import SessionLike
@@ -507,8 +511,8 @@ def published_events(session: SessionLike, *, contest_id: int, upto: int,
     """The contest's sealed events up to event `upto` (the events a publication's tally
     counts), but those of the entries in `leave_out`, in sealing order, each with its leaf
     index in the ledger: one block's worth of rows at a time."""
-    before = 0
-    for block in _blocks_in_order(session, 1000):
+    before, top = 0, head(session)
+    for block in _blocks_in_order(session, 1000, 1, top.id if top is not None else 0):
         if block.first_event_id > upto:
             return
         place = (select(LedgerEvent.id, (func.row_number().over(order_by=LedgerEvent.id) - 1).label("place"))
@@ -533,14 +537,15 @@ class Replay:
     events so far leave it, and `events`, the number of events read; `progress(events)`
     is called after each batch.
 
-    Only a contest's events with `contest_id`; only events up to id `upto`; only sealed
-    events with `sealed_only`.
+    Only a contest's events with `contest_id`; only events after id `after` and up to id
+    `upto`; only sealed events with `sealed_only`.
     """
 
     def __init__(self, session: SessionLike, *, contest_id: int | None = None, upto: int | None = None,
                  sealed_only: bool = False, batch: int = 5000, progress: Callable[[int], Any] | None = None,
-                 keep_states: bool = True) -> None:
+                 keep_states: bool = True, after: int = 0) -> None:
         self.session = session
+        self.after = after
         self.keep_states = keep_states
         self.contest_id = contest_id
         self.upto = upto
@@ -561,9 +566,10 @@ class Replay:
         return query.order_by(LedgerEvent.id).limit(self.batch)
 
     def __iter__(self) -> Iterator[Row[Any]]:
-        last_id = 0
+        last_id = self.after
         while True:
-            rows = self.session.execute(self._query(last_id)).all()
+            # plain rows (columns, no ORM entities): a million of them in a full replay
+            rows = self.session.connection().execute(self._query(last_id)).all()
             if not rows:
                 return
             for row in rows:
@@ -646,7 +652,8 @@ class VerifyReport:
     problem: str = ""
 
 
-def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 5000) -> VerifyReport:
+def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 5000, workers: int | None = None,
+                  pieces: int | None = None) -> VerifyReport:
     """Recompute every event digest (by its format's rule), every block's Merkle root and
     hash chain, and every vote's status from its events; the report names the first
     thing that does not match.
@@ -654,63 +661,117 @@ def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 50
     Three passes, each reading `batch` rows per query (keyset), so memory stays the same
     whatever the ledger's size: the events in id order (digests), the sealed events in
     sealing order beside the blocks (roots, ranges, hashes, the chain), and the votes in
-    id order beside their events (statuses)."""
-    walk = replay(session, batch=batch, progress=progress, keep_states=False)
+    id order beside their events (statuses).
+
+    Each pass is split into `pieces` ranges of ids (four per worker by default) checked
+    by `workers` processes at once (os.cpu_count() by default on PostgreSQL; one, in this
+    process, on SQLite or with workers=1), each with its own connection; the ranges'
+    answers are read in order, so the report is the one a single walk gives: the same
+    counts and the same first problem. A range of blocks starts from the block before
+    it: its stored hash and its stored frontier of the version-2 tree, which the range
+    before must end on (else the range is checked again from the frontier that range
+    computed; the frontier is covered by no hash)."""
+    workers = _verify_workers(session, workers)
+    pieces = max(1, pieces or (4 * workers if workers > 1 else 1))
+    if workers <= 1:
+        return _verify_walk(session, _LocalRunner(session), progress, batch, pieces)
+    with _PoolRunner(session, workers) as runner:
+        return _verify_walk(session, runner, progress, batch, pieces)
+
+
+def _verify_workers(session: SessionLike, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    if session.get_bind().dialect.name != "postgresql":
+        return 1  # SQLite: one process
+    return os.cpu_count() or 1
+
+
+def _id_ranges(session: SessionLike, column: Any, pieces: int) -> list[tuple[int, int]]:
+    """[lo, hi] ranges of a column's values (ids), `pieces` of them of equal width."""
+    low, high = session.execute(select(func.min(column), func.max(column))).one()
+    if low is None:
+        return []
+    width = max(1, -(-(high - low + 1) // pieces))
+    return [(lo, min(high, lo + width - 1)) for lo in range(low, high + 1, width)]
+
+
+def _verify_walk(session: SessionLike, runner: _Runner, progress: Any, batch: int, pieces: int) -> VerifyReport:
+    # the events' digests
+    events_seen = 0
+    local_progress = None
+    if progress is not None and isinstance(runner, _LocalRunner) and pieces == 1:
+        local_progress = progress
+    ranges = _id_ranges(session, LedgerEvent.id, pieces)
+    for checked, problem in runner.each("events", [(lo, hi, batch, local_progress) for lo, hi in ranges]):
+        events_seen += checked
+        if problem:
+            return VerifyReport(False, 0, events_seen, problem)
+        if progress is not None and local_progress is None:
+            progress(events_seen)
+    # the blocks beside their sealed events
+    blocks = 0
+    tree: tuple[list[bytes], int] = ([], 0)  # the version-2 tree the ranges so far built
+    ranges = _id_ranges(session, LedgerBlock.id, pieces)
+    for (lo, hi), found in zip(ranges, runner.each("blocks", [(lo, hi, batch, None) for lo, hi in ranges]), strict=True):
+        if (found.start_frontier, found.start_size) != tree:
+            # the stored frontier the range started from is not the tree the ranges before built
+            found = _check_blocks(session, lo, hi, batch, tree)
+        if found.problem:
+            return VerifyReport(False, blocks + found.blocks, events_seen, found.problem)
+        blocks += found.blocks
+        tree = (found.frontier, found.size)
+    # the votes' statuses
+    ranges = _id_ranges(session, Vote.id, pieces)
+    for problem in runner.each("statuses", [(lo, hi, batch) for lo, hi in ranges]):
+        if problem:
+            return VerifyReport(False, blocks, events_seen, problem)
+    return VerifyReport(True, blocks, events_seen)
+
+
+def _check_events(session: SessionLike, lo: int, hi: int, batch: int,
+                  progress: Callable[[int], Any] | None = None) -> tuple[int, str]:
+    """The events with ids in [lo, hi], each by itself: how many were checked before the
+    first problem (all of them when there is none), and that problem or ""."""
+    walk = Replay(session, after=lo - 1, upto=hi, batch=batch, progress=progress, keep_states=False)
     for row in walk:
         problem = event_problem(row)
         if problem:
-            return VerifyReport(False, 0, walk.events - 1, problem)
-    events_seen = walk.events
-    blocks, problem = _verify_blocks(session, batch)
-    if not problem:
-        problem = _verify_statuses(session, batch)
-    return VerifyReport(not problem, blocks, events_seen, problem)
+            return walk.events - 1, problem
+    return walk.events, ""
 
 
-def _sealed_in_order(session: SessionLike, batch: int) -> Iterator[Any]:
-    """(block_id, id, digest) of every sealed event in sealing order, `batch` per query."""
-    after = (0, 0)
-    while True:
-        rows = session.execute(
-            select(LedgerEvent.block_id, LedgerEvent.id, LedgerEvent.digest)
-            .where(LedgerEvent.block_id.is_not(None),
-                   (LedgerEvent.block_id > after[0]) | ((LedgerEvent.block_id == after[0]) & (LedgerEvent.id > after[1])))
-            .order_by(LedgerEvent.block_id, LedgerEvent.id).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = (rows[-1].block_id, rows[-1].id)
+@dataclass(frozen=True)
+class _BlocksChecked:
+    blocks: int  # blocks walked in the range (up to the first problem, which is counted)
+    problem: str
+    frontier: list[bytes]  # the version-2 tree after the range's last block
+    size: int
+    start_frontier: list[bytes]  # the tree the range started from
+    start_size: int
 
 
-def _blocks_in_order(session: SessionLike, batch: int) -> Iterator[Row[Any]]:
-    """Every block's columns in height order, `batch` per query."""
+def _check_blocks(session: SessionLike, lo: int, hi: int, batch: int,
+                  tree: tuple[list[bytes], int] | None = None) -> _BlocksChecked:
+    """Walk the blocks with heights in [lo, hi] beside their events, after the block
+    before them (its hash, and the tree as its stored frontier gives it, or `tree`)."""
     table = LedgerBlock.__table__
-    after = 0
-    while True:
-        rows = session.execute(select(table).where(table.c.id > after).order_by(table.c.id).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].id
-
-
-def _verify_blocks(session: SessionLike, batch: int) -> tuple[int, str]:
-    """Walk the blocks beside their events; the blocks seen and the first problem, or ""."""
-    prev_hash = GENESIS
-    blocks = 0
+    blocks = session.scalar(select(func.count()).select_from(table).where(table.c.id < lo)) or 0
+    previous = session.scalar(select(LedgerBlock).where(LedgerBlock.id < lo).order_by(LedgerBlock.id.desc()).limit(1))
+    prev_hash = previous.hash if previous is not None else GENESIS
     # the version-2 tree over every sealed event so far, in sealing order
-    frontier: list[bytes] = []
-    size = 0
-    events = _sealed_in_order(session, batch)
+    frontier, size = tree if tree is not None else _frontier_of(previous, session)
+    start = (list(frontier), size)
+    events = _sealed_in_order(session, batch, lo, hi)
     pending = next(events, None)
-    for block in _blocks_in_order(session, batch):
+    walked = 0
+    problem = ""
+    for block in _blocks_in_order(session, batch, lo, hi):
         blocks += 1
-        if block.id != blocks:
-            return blocks, f"block {block.id}: height out of sequence (expected {blocks})"
-        if block.version not in BLOCK_VERSIONS:
-            return blocks, f"block {block.id}: unknown version {block.version!r}"
-        if block.prev_hash != prev_hash:
-            return blocks, f"block {block.id}: previous hash does not match block {block.id - 1}"
+        walked += 1
+        problem = _block_problem(block, blocks, prev_hash)
+        if problem:
+            break
         digests: list[str] = []  # the block's own (at most a sealing batch)
         first, last = None, None
         while pending is not None and pending.block_id == block.id:
@@ -726,25 +787,68 @@ def _verify_blocks(session: SessionLike, batch: int) -> tuple[int, str]:
         else:
             root_holds = block.tree_size == size and rfc6962.frontier_root(frontier).hex() == block.merkle_root
         if count != block.event_count or not root_holds:
-            return blocks, f"block {block.id}: Merkle root does not match its events"
-        if count and (block.first_event_id, block.last_event_id) != (first, last):
-            return blocks, f"block {block.id}: first or last event does not match its events"
-        if _sha256(canonical_json(hashed_fields(block))) != block.hash:
-            return blocks, f"block {block.id}: hash does not match its contents"
+            problem = f"block {block.id}: Merkle root does not match its events"
+        elif count and (block.first_event_id, block.last_event_id) != (first, last):
+            problem = f"block {block.id}: first or last event does not match its events"
+        elif _sha256(canonical_json(hashed_fields(block))) != block.hash:
+            problem = f"block {block.id}: hash does not match its contents"
+        if problem:
+            break
         prev_hash = block.hash
-    return blocks, ""
+    return _BlocksChecked(walked, problem, frontier, size, *start)
 
 
-def _verify_statuses(session: SessionLike, batch: int) -> str:
-    """Each vote's status against the status its last event leaves it in; the first
-    vote that differs, or ""."""
-    after = 0
+def _block_problem(block: Row[Any], height: int, prev_hash: str) -> str:
+    """What is wrong with a block's place in the chain, before its events are read."""
+    if block.id != height:
+        return f"block {block.id}: height out of sequence (expected {height})"
+    if block.version not in BLOCK_VERSIONS:
+        return f"block {block.id}: unknown version {block.version!r}"
+    if block.prev_hash != prev_hash:
+        return f"block {block.id}: previous hash does not match block {block.id - 1}"
+    return ""
+
+
+def _sealed_in_order(session: SessionLike, batch: int, lo: int, hi: int) -> Iterator[Any]:
+    """(block_id, id, digest) of the events sealed in blocks lo to hi, in sealing order,
+    `batch` per query."""
+    after = (lo - 1, 0)
     while True:
-        votes = session.execute(select(Vote.id, Vote.status).where(Vote.id > after).order_by(Vote.id).limit(batch)).all()
+        rows = session.connection().execute(
+            select(LedgerEvent.block_id, LedgerEvent.id, LedgerEvent.digest)
+            .where(LedgerEvent.block_id >= lo, LedgerEvent.block_id <= hi,
+                   (LedgerEvent.block_id > after[0]) | ((LedgerEvent.block_id == after[0]) & (LedgerEvent.id > after[1])))
+            .order_by(LedgerEvent.block_id, LedgerEvent.id).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = (rows[-1].block_id, rows[-1].id)
+
+
+def _blocks_in_order(session: SessionLike, batch: int, lo: int, hi: int) -> Iterator[Row[Any]]:
+    """The columns of the blocks with heights in [lo, hi], in height order, `batch` per query."""
+    table = LedgerBlock.__table__
+    after = lo - 1
+    while True:
+        rows = session.connection().execute(select(table).where(table.c.id > after, table.c.id <= hi)
+                               .order_by(table.c.id).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].id
+
+
+def _check_statuses(session: SessionLike, lo: int, hi: int, batch: int) -> str:
+    """Each vote with an id in [lo, hi] against the status its last event leaves it in;
+    the first vote that differs, or ""."""
+    after = lo - 1
+    while True:
+        votes = session.connection().execute(select(Vote.id, Vote.status).where(Vote.id > after, Vote.id <= hi)
+                                .order_by(Vote.id).limit(batch)).all()
         if not votes:
             return ""
         last_status: dict[int, str] = {}
-        for vote_id, status in session.execute(
+        for vote_id, status in session.connection().execute(
                 select(LedgerEvent.vote_id, LedgerEvent.vote_status)
                 .where(LedgerEvent.vote_id >= votes[0].id, LedgerEvent.vote_id <= votes[-1].id)
                 .order_by(LedgerEvent.id)):
@@ -755,6 +859,73 @@ def _verify_statuses(session: SessionLike, batch: int) -> str:
             if last_status[vote_id] != status:
                 return f"vote {vote_id}: status {status!r} but its events say {last_status[vote_id]!r}"
         after = votes[-1].id
+
+
+# --- running the ranges: here, or in worker processes ------------------------------------------
+
+_CHECKS: dict[str, Callable[..., Any]] = {"events": _check_events, "blocks": _check_blocks,
+                                          "statuses": _check_statuses}
+
+
+class _Runner:
+    def each(self, check: str, ranges: list[tuple[Any, ...]]) -> Iterator[Any]:
+        """The check's answer for each range, in the ranges' order (the ones after the
+        caller stops reading are not awaited)."""
+        raise NotImplementedError
+
+
+class _LocalRunner(_Runner):
+    def __init__(self, session: SessionLike) -> None:
+        self.session = session
+
+    def each(self, check: str, ranges: list[tuple[Any, ...]]) -> Iterator[Any]:
+        for args in ranges:
+            yield _CHECKS[check](self.session, *args)
+
+
+class _PoolRunner(_Runner):
+    """Worker processes, each with an engine of its own on the session's database."""
+
+    def __init__(self, session: SessionLike, workers: int) -> None:
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
+        # forkserver: a fresh process to fork from, not this one (its threads, connections)
+        context: Any = multiprocessing.get_context("spawn")
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__, "contest.model_registry"])
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
+                                        initargs=(url,))
+
+    def __enter__(self) -> _PoolRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def each(self, check: str, ranges: list[tuple[Any, ...]]) -> Iterator[Any]:
+        futures = [self.pool.submit(_worker_check, check, args) for args in ranges]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+_worker_engine: Any = None
+
+
+def _worker_start(url: str) -> None:
+    global _worker_engine
+    from sqlalchemy import create_engine
+
+    from .. import model_registry  # noqa: F401  every table, for the models' foreign keys
+    _worker_engine = create_engine(url, pool_size=1)
+
+
+def _worker_check(check: str, args: tuple[Any, ...]) -> Any:
+    with Session(_worker_engine) as session:
+        return _CHECKS[check](session, *args)
 
 
 def unsealed_count(session: SessionLike) -> int:

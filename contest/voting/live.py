@@ -51,6 +51,7 @@ from ..contests import service as contests
 from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..redis_client import boards_invalidated, health_of, note_degraded
+from . import writer
 from .figures import figures
 from .models import Vote
 from .records import CastResult, local_day, votes_used_today
@@ -405,7 +406,8 @@ def rebuild(session: SessionLike, redis: Any, contest_id: int) -> bool:
 
 def recount(session: SessionLike, redis: Any, contest: Contest | None = None) -> dict[int, int]:
     """Rebuild the boards of one contest, or of every contest with a public vote, from the
-    database; valid votes per contest. Raises RedisError when Redis fails."""
+    database, and the figures' counts (voting.models.VoteCount) in the caller's
+    transaction; valid votes per contest. Raises RedisError when Redis fails."""
     targets = [contest] if contest is not None else [c for c in contests.list_contests(session, include_unpublished=True)
                                                      if has_public_vote(c)]
     ids = [c.id for c in targets]
@@ -420,6 +422,7 @@ def recount(session: SessionLike, redis: Any, contest: Contest | None = None) ->
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the boards of contest {contest_id} could not be rebuilt")
                 time.sleep(0.1)
+        writer.rebuild_counts(session, contest_id)  # the figures' counts, counted again from the votes
         totals[contest_id] = figures(session, contest_id).totals().counted
     return totals
 

@@ -482,21 +482,24 @@ def contest_overview(session: SessionLike, *, actor: User, contest_id: int, now:
     row, marked with its status."""
     contest = contests.get_contest_by_id(session, contest_id)
     contests.require_in(session, actor, contest, "fraud")
-    found = figures(session, contest.id, now=now)
+    # the ranking in the database (one index-only pass over the contest's votes), then the
+    # figures of the entries shown only
+    held = func.coalesce(func.sum(case((Vote.status == "held", 1), else_=0)), 0)
     suspicious = func.coalesce(func.sum(case((and_(Vote.status == "valid", Vote.risk_score > 0), 1), else_=0)), 0)
-    risk = {row.entry_id: (int(row.suspicious), int(row.max_risk or 0)) for row in session.execute(
-        select(Vote.entry_id, suspicious.label("suspicious"), func.max(Vote.risk_score).label("max_risk"))
-        .where(Vote.contest_id == contest.id).group_by(Vote.entry_id))}
-    ranked = sorted(found.entries.items(), key=lambda item: (
-        -(item[1].held + risk.get(item[0], (0, 0))[0]), -risk.get(item[0], (0, 0))[1], -item[1].total, item[0]))
-    shown = ranked[:rows]
-    titled = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_([e for e, _f in shown] or [0])))}
+    max_risk = func.coalesce(func.max(Vote.risk_score), 0)
+    ranked = session.execute(
+        select(Vote.entry_id, suspicious.label("suspicious"), max_risk.label("max_risk"),
+               func.count().over().label("with_votes"))
+        .where(Vote.contest_id == contest.id).group_by(Vote.entry_id)
+        .order_by((held + suspicious).desc(), max_risk.desc(), func.count().desc(), Vote.entry_id).limit(rows)).all()
+    found = figures(session, contest.id, now=now, entry_ids=[row.entry_id for row in ranked])
+    titled = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_([row.entry_id for row in ranked] or [0])))}
     entries = []
-    for entry_id, f in shown:
-        (flagged, max_risk), entry = risk.get(entry_id, (0, 0)), titled.get(entry_id)
-        entries.append(EntryVotes(entry_id, entry.title if entry else "", f.counted, f.held, f.voided, flagged, max_risk,
-                                  entry.status if entry else "approved"))
-    return ContestOverview(contest, entries, more=len(ranked) - len(shown))
+    for row in ranked:
+        f, entry = found.of(row.entry_id), titled.get(row.entry_id)
+        entries.append(EntryVotes(row.entry_id, entry.title if entry else "", f.counted, f.held, f.voided,
+                                  int(row.suspicious), int(row.max_risk), entry.status if entry else "approved"))
+    return ContestOverview(contest, entries, more=(ranked[0].with_votes - len(ranked)) if ranked else 0)
 
 
 @dataclass(frozen=True)

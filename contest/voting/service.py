@@ -230,10 +230,14 @@ def change_status(session: SessionLike, *, actor: Actor, vote_ids: list[int], to
     contests.require_somewhere(actor, "fraud")
     for contest_id in sorted({v.contest_id for v in votes}):
         contests.require_in(session, actor, contests.get_contest_by_id(session, contest_id), "fraud")
+    moves = []
     for vote in votes:
+        before = writer.count_key(vote)
         vote.status = to
         vote.status_reason = reason[:300]
+        moves.append((before, writer.count_key(vote)))
         ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason)
+    writer.move_counts(session, moves)  # the figures' counts, in the same transaction
     session.flush()  # their events are sealed by the job runner's sealing turn, as a vote's are
     return len(votes)
 

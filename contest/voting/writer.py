@@ -8,6 +8,7 @@ trip however many rows it touches:
     dq     bump the voter's count for the contest today, only if eq did, unless at limit
     v      insert the vote, only if dq did
     ev     insert the vote's ledger event, for the vote v inserted
+    vc     count it: add one to its entry's count for its status (voting.models.VoteCount)
     ob     insert the fraud observation, for that vote           (when asked for)
     reply  claim the Idempotency-Key with the answer              (when asked for)
 
@@ -17,6 +18,10 @@ them and can never pass a limit. The statement answers which steps happened.
 
 On SQLite (one writer at a time) the same rows are written by the same inserts one
 after the other, each checked before the next.
+
+A vote's status changes (voting.service.change_status) move it between counts with
+`move_counts`, in the same transaction; `rebuild_counts` counts a contest's votes
+again (flask votes recount).
 """
 
 from __future__ import annotations
@@ -25,14 +30,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, bindparam, cast, exists, func, literal, select, true
+from sqlalchemy import Integer, String, Table, bindparam, case, cast, exists, func, literal, literal_column, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from ..antifraud.models import FraudObservation
 from ..db import SessionLike, note_public_change
-from .models import IdempotentReply, LedgerEvent, Vote, VoteEntryQuota, VoteQuota
+from .models import COUNT_SLOTS, IdempotentReply, LedgerEvent, Vote, VoteCount, VoteEntryQuota, VoteQuota
 
 VOTE = Vote.__table__
 EVENT = LedgerEvent.__table__
@@ -40,6 +45,8 @@ ENTRY_QUOTA = VoteEntryQuota.__table__
 DAY_QUOTA = VoteQuota.__table__
 OBSERVATION = FraudObservation.__table__
 REPLY = IdempotentReply.__table__
+COUNT = VoteCount.__table__
+COUNT_KEY = ("contest_id", "entry_id", "status", "reason", "slot")
 
 VOTE_COLUMNS = ("contest_id", "entry_id", "voter_id", "day", "created_at", "status", "risk_score", "reasons", "ip",
                 "subnet", "device_id", "user_agent", "receipt", "idempotency_key", "status_reason")
@@ -124,14 +131,18 @@ def _statement(observe: bool, answer: bool) -> Any:
     dq = _bump_cte(DAY_QUOTA, ("contest_id", "voter_id", "day"), "dq_", "per_day", guard=exists(select(eq.c.used)))
     v = (postgresql.insert(VOTE).from_select(
         list(VOTE_COLUMNS), select(*(_param(VOTE, c, "v_") for c in VOTE_COLUMNS)).where(exists(select(dq.c.used))),
-    ).returning(VOTE.c.id).cte("v"))
+    ).returning(VOTE.c.id, VOTE.c.contest_id, VOTE.c.entry_id, VOTE.c.status).cte("v"))
     ev = (postgresql.insert(EVENT).from_select(
         [*EVENT_COLUMNS, "vote_id"], select(*(_param(EVENT, c, "ev_") for c in EVENT_COLUMNS), v.c.id),
     ).returning(EVENT.c.id).cte("ev"))
+    vc = (postgresql.insert(COUNT).from_select(
+        [*COUNT_KEY, "n"], select(v.c.contest_id, v.c.entry_id, v.c.status, literal_column("''"), v.c.id % COUNT_SLOTS, literal_column("1")),
+    ).on_conflict_do_update(index_elements=list(COUNT_KEY), set_={"n": COUNT.c.n + 1}).returning(COUNT.c.n).cte("vc"))
     # PostgreSQL runs every data-modifying CTE, read or not; SQLAlchemy renders only those
-    # the statement refers to, hence the count of ev.
+    # the statement refers to, hence the counts of ev and vc.
     answers: list[Any] = [select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
-                          select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery()]
+                          select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery(),
+                          select(func.count()).select_from(vc).scalar_subquery()]
     if observe:
         ob = (postgresql.insert(OBSERVATION).from_select(
             list(OBSERVATION_COLUMNS), select(*(_param(OBSERVATION, c, "ob_") for c in OBSERVATION_COLUMNS))
@@ -170,7 +181,8 @@ def _params(rows: VoteRows) -> dict[str, Any]:
 
 def _write_postgresql(session: SessionLike, rows: VoteRows) -> Written:
     statement = _statement(rows.observation is not None, rows.reply is not None)
-    entry_used, day_used, vote_id, _events, observation_id, reply_id = session.execute(statement, _params(rows)).one()
+    entry_used, day_used, vote_id, _events, _counted, observation_id, reply_id = session.execute(
+        statement, _params(rows)).one()
     if entry_used is None:
         raise QuotaReached("entry")
     if day_used is None:
@@ -199,6 +211,7 @@ def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
         raise QuotaReached("day")
     vote_id = session.execute(sqlite.insert(VOTE).values(**vote).returning(VOTE.c.id)).scalar_one()
     session.execute(sqlite.insert(EVENT).values(**rows.event, vote_id=vote_id))
+    _add_counts(session, {(vote["contest_id"], vote["entry_id"], vote["status"], "", vote_id % COUNT_SLOTS): 1})
     observation_id = None
     if rows.observation is not None:
         observation_id = session.execute(
@@ -212,3 +225,48 @@ def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
         if claimed is None:
             raise KeyTaken()
     return Written(vote_id, used, observation_id, entry_used)
+
+
+# --- the counts beside the votes -----------------------------------------------------------------
+
+def count_key(vote: Vote) -> tuple[int, int, str, str, int]:
+    """The VoteCount row a vote is counted in: its entry, status, reason (a voided vote's
+    only) and slot."""
+    return (vote.contest_id, vote.entry_id, vote.status, vote.status_reason if vote.status == "voided" else "",
+            vote.id % COUNT_SLOTS)
+
+
+def move_counts(session: SessionLike, moves: list[tuple[tuple[int, int, str, str, int], tuple[int, int, str, str, int]]]) -> None:
+    """Move votes between counts, in the caller's transaction: one vote for each (from,
+    to) pair of count_key values (before and after its status changed)."""
+    deltas: dict[tuple[int, int, str, str, int], int] = {}
+    for before, after in moves:
+        if before != after:
+            deltas[before] = deltas.get(before, 0) - 1
+            deltas[after] = deltas.get(after, 0) + 1
+    _add_counts(session, deltas)
+
+
+def _add_counts(session: SessionLike, deltas: dict[tuple[int, int, str, str, int], int]) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for key, delta in sorted(deltas.items()):  # in key order: two writers lock rows in the same order
+        values = dict(zip(COUNT_KEY, key, strict=True))
+        if delta > 0:
+            session.execute(dialect.insert(COUNT).values(**values, n=delta)
+                            .on_conflict_do_update(index_elements=list(COUNT_KEY), set_={"n": COUNT.c.n + delta}))
+        elif delta < 0:  # the row is there: the votes leaving it were counted in it
+            session.execute(COUNT.update().where(*(COUNT.c[k] == v for k, v in values.items()))
+                            .values(n=COUNT.c.n + delta))
+
+
+def rebuild_counts(session: SessionLike, contest_id: int) -> None:
+    """Count the contest's votes again into VoteCount, in the caller's transaction (on
+    PostgreSQL votes wait meanwhile: the vote table is locked against writes until the
+    caller commits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE vote IN SHARE MODE"))
+    session.execute(COUNT.delete().where(COUNT.c.contest_id == contest_id))
+    reason = case((VOTE.c.status == "voided", VOTE.c.status_reason), else_=literal(""))
+    key = [VOTE.c.contest_id, VOTE.c.entry_id, VOTE.c.status, reason, VOTE.c.id % COUNT_SLOTS]
+    session.execute(COUNT.insert().from_select([*COUNT_KEY, "n"], select(*key, func.count())
+                                               .where(VOTE.c.contest_id == contest_id).group_by(*key)))

@@ -1,7 +1,7 @@
 """contests: a secret of their own for the ledger's voter pseudonyms (event format 4)
 
 Revision ID: b3f1c0d2e4a6
-Revises: 5e9a2c71d4b3
+Revises: 9d8c7b6a5f40
 Create Date: 2026-12-17 09:00:00.000000
 
 Each existing contest gets 32 random bytes. Events written before keep their format
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b3f1c0d2e4a6'
-down_revision = '5e9a2c71d4b3'
+down_revision = '9d8c7b6a5f40'
 branch_labels = None
 depends_on = None
 

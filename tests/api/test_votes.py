@@ -298,12 +298,13 @@ def test_a_vote_is_written_by_one_statement_on_postgresql(app, api, ballot, vote
     assert response.status_code == 201
     writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
     if db.engine.dialect.name == "postgresql":
-        # quotas, vote, ledger event, fraud observation and the key's answer: one WITH statement
+        # quotas, vote, ledger event, its count, fraud observation and the key's answer: one WITH statement
         assert len(writes) == 1 and writes[0].lstrip().upper().startswith("WITH")
-        for table in ("vote_entry_quota", "vote_quota", "vote ", "ledger_event", "fraud_observation", "idempotent_reply"):
+        for table in ("vote_entry_quota", "vote_quota", "vote ", "ledger_event", "vote_count", "fraud_observation",
+                      "idempotent_reply"):
             assert f"INSERT INTO {table}" in writes[0]
     else:
-        assert len(writes) == 6  # the same rows, one insert after the other
+        assert len(writes) == 7  # the same rows, one insert after the other
     reply = db.session.scalar(select(IdempotentReply).where(IdempotentReply.key == "one-trip"))
     assert reply.body == response.get_json() and reply.body["votes_left_today"] == 3
     assert db.session.scalar(select(func.count()).select_from(FraudObservation)) == 2
