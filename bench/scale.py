@@ -361,8 +361,8 @@ def _seal(app: Flask) -> str:
 
 
 def _publish(app: Flask) -> str:
-    """What request_publication does (seal, the sealed replay, compute, store the rows),
-    stored as published: the contest has no jury round, whose absence would stop the
+    """What request_publication and confirming do (seal, the sealed replay, compute, store
+    the rows and the chart of votes per day), stored as published: the contest has no jury round, whose absence would stop the
     service's own request."""
     from contest.results import service as results
     from contest.results.models import Publication
@@ -370,10 +370,13 @@ def _publish(app: Flask) -> str:
     ledger.seal_pending(db.session, now=NOW + ledger.SEAL_GRACE)
     comp = results.compute(db.session, contest)
     version = (db.session.scalar(select(func.max(Publication.version)).where(Publication.contest_id == contest.id)) or 0) + 1
-    db.session.add(Publication(
+    publication = Publication(
         contest_id=contest.id, version=version, state="publicity", formula=comp.formula, fingerprint=comp.fingerprint,
         ledger_head=comp.tally.head_info(), rows=results.breakdown_rows(comp), rounds=[], computed_at=NOW,
-        requested_at=NOW, confirmed_at=NOW, publicity_ends_at=NOW + timedelta(days=5), publicity_days=5))
+        requested_at=NOW, confirmed_at=NOW, publicity_ends_at=NOW + timedelta(days=5), publicity_days=5)
+    db.session.add(publication)
+    db.session.flush()
+    results.keep_daily_chart(db.session, publication)  # as confirming does
     db.session.commit()
     return f"{len(comp.results)} rows"
 

@@ -75,6 +75,9 @@ class Publication(Base):
     ledger_head: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rounds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"key","name","finalised_at"}]
     rows: Mapped[list[Any]] = mapped_column(JSON, default=list)  # one breakdown per entry
+    # counted votes per day as the results page charts them, made when the results are
+    # confirmed: {"leave_out": [entry ids whose counts are private], "days": [[day, n], …]}
+    daily: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     computed_at: Mapped[datetime]
     amendment_reason: Mapped[str] = mapped_column(String(500), default="")
     publicity_days: Mapped[int] = mapped_column(default=5)

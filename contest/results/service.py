@@ -370,10 +370,23 @@ def confirm_publication(session: SessionLike, *, actor: User, publication: Publi
     publication.confirmed_by_id, publication.confirmed_at = actor.id, now
     publication.publicity_ends_at = now + timedelta(days=publication.publicity_days)
     session.flush()
+    keep_daily_chart(session, publication)
     audit.record(session, actor=actor, action="results.publish", target_type="publication", target_id=publication.id,
                  now=now, after={"version": publication.version, "publicity_ends_at": publication.publicity_ends_at},
                  summary=publication.contest.short_title or publication.contest.title, ip=ip)
     return publication
+
+
+def keep_daily_chart(session: SessionLike, publication: Publication) -> None:
+    """Store the results page's chart of counted votes per day with a confirmed
+    publication, counted once from the ledger: at a million votes that is seconds of work
+    no visitor should wait for (published_votes_by_day reads it)."""
+    if not live.has_public_vote(publication.contest):
+        return
+    entry_ids = [int(row["entry_id"]) for row in publication.rows]
+    hidden = contests.minors_hidden(session, publication.contest, entry_ids, published_on(publication))
+    days = _published_days_counted(session, publication.contest, publication, set(hidden))
+    publication.daily = {"leave_out": sorted(hidden), "days": [list(day) for day in days]}
 
 
 def cancel_publication(session: SessionLike, *, actor: Actor, publication: Publication, now: datetime, ip: str = "") -> None:
@@ -578,6 +591,9 @@ def published_votes_by_day(session: SessionLike, contest: Contest, publication: 
     """Counted votes per Asia/Shanghai day of the publication's entries, as the ledger stood
     at the head the publication froze, less the entries left out (minors' whose counts
     the rules withhold): the days sum to the published counts shown beside them."""
+    stored = publication.daily
+    if stored is not None and set(stored.get("leave_out") or ()) == set(leave_out):
+        return [(day, int(n)) for day, n in stored.get("days") or ()]
     head = publication.ledger_head or {}
     key = (contest.id, publication.id, publication.version, head.get("hash"), head.get("events"),
            frozenset(leave_out))

@@ -97,3 +97,22 @@ def test_the_transparency_tables_are_paged(client, make_contest, make_entry, mak
     rest = ROW.findall(second[second.index('id="voided-title"'):second.index('id="held-title"')])
     assert len(rest) == 5 and not set(rest) & set(ROW.findall(voided))
     assert {int(e) for e in rest + ROW.findall(voided)} == {e.id for e in entries}
+
+
+def test_the_chart_of_votes_per_day_is_made_when_results_are_confirmed(client, make_contest, make_entry, make_school,
+                                                                       make_user, clock):
+    from contest.results import service as results_service
+    from tests.results.test_minor_counts_underivable import build
+
+    contest, _entries = build(make_contest, make_entry, make_school, make_user, clock, "rank")
+    publication = results_service.current_publication(db.session, contest)
+    assert publication is not None and publication.daily is not None
+    hidden = set(publication.daily["leave_out"])
+    assert hidden  # the minors' counts stay private, and so do their days
+    counted = results_service._published_days_counted(db.session, contest, publication, hidden)
+    assert [tuple(day) for day in publication.daily["days"]] == counted and len(counted) == 2
+    # the page charts the stored days (no count of the ledger on a visitor's request)
+    publication.daily = {**publication.daily, "days": [[day, 1000 + n] for day, n in counted]}
+    db.session.commit()
+    page = client.get(f"/c/{contest.slug}/results").get_data(as_text=True)
+    assert f"共 {2000 + sum(n for _d, n in counted)} 张有效票" in page
