@@ -169,17 +169,13 @@ def digest_of(fields: dict[str, Any]) -> str:
     return _sha256(canonical_json(fields))
 
 
-def voter_key_of(session: SessionLike, contest_id: int) -> str:
-    """A contest's ledger secret."""
-    return session.scalars(select(Contest.voter_key).where(Contest.id == contest_id)).one()
-
-
-def append_event(session: SessionLike, *, vote: Vote, kind: str, at: datetime, detail: str = "") -> LedgerEvent:
+def append_event(session: SessionLike, *, vote: Vote, kind: str, at: datetime, voter_key: str,
+                 detail: str = "") -> LedgerEvent:
     """Append one event for a stored vote (a void or a release: the status it leaves the
-    vote in follows from its kind), its digest fixed now."""
+    vote in follows from its kind), its digest fixed now (`voter_key`: its contest's)."""
     event = LedgerEvent(kind=kind, vote_id=vote.id, contest_id=vote.contest_id, at=at, detail=detail[:300],
                         vote_status=STATUS_AFTER[kind], format=EVENT_FORMAT, digest="")
-    event.digest = digest_of(event_fields(event, vote, voter_key_of(session, vote.contest_id)))
+    event.digest = digest_of(event_fields(event, vote, voter_key))
     session.add(event)
     return event
 

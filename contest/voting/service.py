@@ -228,15 +228,18 @@ def change_status(session: SessionLike, *, actor: Actor, vote_ids: list[int], to
     allowed_from = ("valid", "held") if to == "voided" else ("held",)
     votes = list(session.scalars(select(Vote).where(Vote.id.in_(vote_ids), Vote.status.in_(allowed_from)).with_for_update()))
     contests.require_somewhere(actor, "fraud")
+    voter_keys = {}  # each contest's ledger secret, read once
     for contest_id in sorted({v.contest_id for v in votes}):
-        contests.require_in(session, actor, contests.get_contest_by_id(session, contest_id), "fraud")
+        contest = contests.get_contest_by_id(session, contest_id)
+        contests.require_in(session, actor, contest, "fraud")
+        voter_keys[contest_id] = contest.voter_key
     moves = []
     for vote in votes:
         before = writer.count_key(vote)
         vote.status = to
         vote.status_reason = reason[:300]
         moves.append((before, writer.count_key(vote)))
-        ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason)
+        ledger.append_event(session, vote=vote, kind=kind, at=now, detail=reason, voter_key=voter_keys[vote.contest_id])
     writer.move_counts(session, moves)  # the figures' counts, in the same transaction
     session.flush()  # their events are sealed by the job runner's sealing turn, as a vote's are
     return len(votes)
