@@ -660,8 +660,9 @@ def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 50
     id order beside their events (statuses).
 
     Each pass is split into `pieces` ranges of ids (four per worker by default) checked
-    by `workers` processes at once (os.cpu_count() by default on PostgreSQL; one, in this
-    process, on SQLite or with workers=1), each with its own connection; the ranges'
+    by `workers` processes at once (os.cpu_count() by default on PostgreSQL from
+    PARALLEL_FROM events on; one, in this process, on SQLite, below that or with
+    workers=1), each with its own connection; the ranges'
     answers are read in order, so the report is the one a single walk gives: the same
     counts and the same first problem. A range of blocks starts from the block before
     it: its stored hash and its stored frontier of the version-2 tree, which the range
@@ -675,11 +676,17 @@ def verify_ledger(session: SessionLike, *, progress: Any = None, batch: int = 50
         return _verify_walk(session, runner, progress, batch, pieces)
 
 
+# Below this many events, starting worker processes costs more than sharing the work saves.
+PARALLEL_FROM = 50_000
+
+
 def _verify_workers(session: SessionLike, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
     if session.get_bind().dialect.name != "postgresql":
         return 1  # SQLite: one process
+    if (session.scalar(select(func.max(LedgerEvent.id))) or 0) < PARALLEL_FROM:
+        return 1  # a small ledger: one process
     return os.cpu_count() or 1
 
 
