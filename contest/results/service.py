@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import defer, selectinload
 
 from ..accounts import audit
@@ -39,7 +39,7 @@ from ..i18n import N_, _, code_labels
 from ..judging import service as judging
 from ..judging.models import Round, Score
 from ..media.service import Document, ImageDecoder, Storage, check_document
-from ..voting import ledger, live
+from ..voting import figures, ledger, live
 from ..voting.figures import Figures
 from ..voting.figures import figures as vote_figures
 from ..voting.models import Vote
@@ -573,10 +573,11 @@ def objections(session: SessionLike, contest: Contest, *, answered: bool | None 
 # --- transparency and charts -----------------------------------------------------------
 
 
-def competing_entries(session: SessionLike, contest: Contest) -> set[int]:
-    """The entries in the running (approved): the only ones public totals and charts sum,
-    as the boards and results list only them."""
-    return set(session.scalars(select(Entry.id).where(Entry.contest_id == contest.id, Entry.status == "approved")))
+def competing_query(contest: Contest) -> Select[Any]:
+    """The ids of the entries in the running (approved): the only ones public totals and
+    charts sum, as the boards and results list only them."""
+    return select(Entry.id).where(Entry.contest_id == contest.id, Entry.status == "approved")
+
 
 
 # published_votes_by_day's answers, by what decides them: a publication's frozen head,
@@ -658,13 +659,6 @@ class TablePage:
     total: int = 0
 
 
-def page_of(rows: list[Any], wanted: int, per_page: int) -> tuple[list[Any], TablePage]:
-    """The rows of page `wanted` (1 when out of range), and where that page stands."""
-    pages = max(1, -(-len(rows) // per_page))
-    page = wanted if 1 <= wanted <= pages else 1
-    return rows[(page - 1) * per_page:page * per_page], TablePage(page, pages, len(rows))
-
-
 @dataclass
 class Transparency:
     voided: list[VoidedRow]  # the page of them shown
@@ -695,33 +689,41 @@ def transparency_report(session: SessionLike, contest: Contest, now: datetime, *
     a total that included them, less the counts shown beside it, would give a minor's
     count away. The page says how many entries' figures are withheld and why, so it never
     reads as "no voided votes" when a withheld entry has some."""
+    per_page = max(1, per_page)
     publication = current_publication(session, contest, rows=False)
-    found = vote_figures(session, contest.id, now=now)
-    competing = competing_entries(session, contest)
-    with_votes = sorted(e for e in competing if found.of(e).total)
-    hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
-    unexplained = _("未说明")
-    voided, voided_at = page_of(sorted(((e, reason or unexplained, n) for e in with_votes
-                                        for reason, n in found.of(e).voided_by_reason.items()),
-                                       key=lambda r: (-r[2], r[0], r[1])), voided_page, per_page)
-    held, held_at = page_of(sorted(((e, None if e in hidden else found.of(e).held) for e in with_votes
-                                    if found.of(e).held), key=lambda r: (-(r[1] or 0), r[0])), held_page, per_page)
+    competing = competing_query(contest)
+    hidden: set[int] = set()
+    if contests.hides_minor_votes(contest):
+        with_votes = figures.entries_with_votes(session, contest.id, among=competing)
+        hidden = contests.minors_hidden(session, contest, with_votes, published_on(publication) if publication else now)
+    # the totals and the pages shown, summed and sorted by the database (a contest may have
+    # tens of thousands of entries with votes); withheld entries rank as if they had none
+    voided, voided_at, voided_total = figures.ranked_page(session, contest.id, "voided", among=competing, by_reason=True,
+                                                          sink=hidden, wanted=voided_page, per_page=per_page)
+    held, held_at, held_total = figures.ranked_page(session, contest.id, "held", among=competing, sink=hidden,
+                                                    wanted=held_page, per_page=per_page)
     # titles of the rows shown only (two columns), not the entries with their schools, categories and nominees
-    shown_ids = {e for e, *_rest in voided} | {e for e, _n in held}
+    shown_ids = {row.entry_id for row in voided} | {row.entry_id for row in held}
     titles: dict[int, str] = {entry_id: title for entry_id, title in session.execute(
         select(Entry.id, Entry.title).where(Entry.id.in_(shown_ids or {0})))}
-    shown = found.totals(only=competing, leave_out=hidden)
+    shown = figures.summed(session, contest.id, among=competing, leave_out=hidden)
+    withheld = 0
+    if hidden:
+        withheld = len(set(figures.entries_with_votes(session, contest.id, among=competing, statuses=("held", "voided")))
+                       & hidden)
+    unexplained = _("未说明")
     by_reason: dict[str, int] = {}
     for reason, n in shown.voided_by_reason.items():
         by_reason[reason or unexplained] = by_reason.get(reason or unexplained, 0) + n
     visible = publication is not None or live.counts_visible(contest, now)
     return Transparency(
-        voided=[VoidedRow(e, titles.get(e, ""), r, None if e in hidden else n) for e, r, n in voided],
+        voided=[VoidedRow(r.entry_id, titles.get(r.entry_id, ""), r.reason or unexplained,
+                          None if r.entry_id in hidden else r.votes) for r in voided],
         by_reason=sorted(by_reason.items(), key=lambda item: (-item[1], item[0])),
-        held=[HeldRow(e, titles.get(e, ""), n) for e, n in held],
+        held=[HeldRow(r.entry_id, titles.get(r.entry_id, ""), None if r.entry_id in hidden else r.votes) for r in held],
         total_valid=shown.counted if visible else None, total_held=shown.held, total_voided=shown.voided,
-        minors_hidden=bool(hidden), publication=publication, as_of=now,
-        withheld_entries=sum(1 for e in hidden if found.of(e).held or found.of(e).voided),
-        voided_page=voided_at, held_page=held_at,
+        minors_hidden=bool(hidden), publication=publication, as_of=now, withheld_entries=withheld,
+        voided_page=TablePage(voided_at, max(1, -(-voided_total // per_page)), voided_total),
+        held_page=TablePage(held_at, max(1, -(-held_total // per_page)), held_total),
         published=[p for p in publications(session, contest, rows=False) if p.state in PUBLIC_STATES],
     )

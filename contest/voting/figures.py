@@ -24,7 +24,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, distinct, func, select
 
 from ..db import SessionLike
 from . import ledger
@@ -184,6 +184,77 @@ def figures(session: SessionLike, contest_id: int, *, now: datetime | None = Non
         if row[-1]:
             build.add(row[0], row[1], row[2] or "", row[3] if days else None, int(row[-1]))
     return Figures(contest_id, build.entries(), now, days=dict(build.days))
+
+
+# --- sums and rankings counted in the database ------------------------------------------------
+# For pages that show totals and one page of a ranking over tens of thousands of entries
+# (the transparency page): the kept counts (VoteCount) summed and sorted by the database,
+# the same figures `figures(...)` gives entry by entry, without a row per entry in Python.
+
+
+def entries_with_votes(session: SessionLike, contest_id: int, *, among: Select[Any],
+                       statuses: Collection[str] = ("valid", "held", "voided")) -> list[int]:
+    """The entries of `among` (a query of entry ids) with at least one vote in one of
+    `statuses`, by id."""
+    return list(session.scalars(select(VoteCount.entry_id).distinct().where(
+        VoteCount.contest_id == contest_id, VoteCount.entry_id.in_(among), VoteCount.status.in_(list(statuses)),
+        VoteCount.n > 0).order_by(VoteCount.entry_id)))
+
+
+def summed(session: SessionLike, contest_id: int, *, among: Select[Any], leave_out: Collection[int] = ()) -> Totals:
+    """`Figures.totals` over the entries of `among`, less those left out, summed by the database."""
+    query = select(VoteCount.status, VoteCount.reason, func.sum(VoteCount.n)).where(
+        VoteCount.contest_id == contest_id, VoteCount.entry_id.in_(among))
+    if leave_out:
+        query = query.where(VoteCount.entry_id.not_in(list(leave_out)))
+    by_status: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for status, reason, n in session.execute(query.group_by(VoteCount.status, VoteCount.reason)):
+        by_status[status] += int(n or 0)
+        if status == "voided" and n:
+            reasons[reason or NO_REASON] += int(n)
+    entries = select(func.count(distinct(VoteCount.entry_id))).where(
+        VoteCount.contest_id == contest_id, VoteCount.entry_id.in_(among), VoteCount.n > 0)
+    if leave_out:
+        entries = entries.where(VoteCount.entry_id.not_in(list(leave_out)))
+    return Totals(by_status["valid"], by_status["held"], by_status["voided"], dict(reasons),
+                  session.scalar(entries) or 0)
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    entry_id: int
+    reason: str  # a voided row's reason ("" unexplained); "" in a ranking not by reason
+    votes: int
+
+
+def ranking(contest_id: int, status: str, *, among: Select[Any], by_reason: bool = False,
+            sink: Collection[int] = ()) -> tuple[Select[Any], Select[Any]]:
+    """The entries of `among` with votes in `status` (per reason too, with `by_reason`),
+    most votes first, then by entry and reason; the entries in `sink` rank as if they had
+    none (their counts are not public, so their places must not tell them). Two queries:
+    the rows (RankedRow's columns: add offset and limit) and how many rows there are."""
+    n = func.sum(VoteCount.n)
+    reason = VoteCount.reason if by_reason else VoteCount.status
+    grouped = (select(VoteCount.entry_id, reason.label("reason"), n.label("votes"))
+               .where(VoteCount.contest_id == contest_id, VoteCount.status == status, VoteCount.entry_id.in_(among))
+               .group_by(VoteCount.entry_id, reason).having(n > 0))
+    rows = grouped.subquery()
+    rank = case((rows.c.entry_id.in_(list(sink)), 0), else_=rows.c.votes) if sink else rows.c.votes
+    return (select(rows.c.entry_id, rows.c.reason, rows.c.votes).order_by(rank.desc(), rows.c.entry_id, rows.c.reason),
+            select(func.count()).select_from(rows))
+
+
+def ranked_page(session: SessionLike, contest_id: int, status: str, *, among: Select[Any], wanted: int, per_page: int,
+                by_reason: bool = False, sink: Collection[int] = ()) -> tuple[list[RankedRow], int, int]:
+    """Page `wanted` of `ranking(...)` (the first when out of range): its rows, the page
+    shown and the number of rows in all."""
+    rows, count = ranking(contest_id, status, among=among, by_reason=by_reason, sink=sink)
+    total = session.scalar(count) or 0
+    pages = max(1, -(-total // per_page))
+    page = wanted if 1 <= wanted <= pages else 1
+    found = session.execute(rows.offset((page - 1) * per_page).limit(per_page))
+    return ([RankedRow(e, r if by_reason else "", int(v)) for e, r, v in found], page, total)
 
 
 def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_ids: Collection[int] | Select[Any] | None,

@@ -9,7 +9,8 @@ from datetime import date
 from contest.accounts.actors import SYSTEM
 from contest.antifraud.service import Verdict
 from contest.extensions import db
-from contest.voting import ledger, review
+from contest.results import service as results
+from contest.voting import figures, ledger, review
 from contest.voting import service as voting
 
 
@@ -58,3 +59,67 @@ def test_transparency_totals_match_the_fraud_desk(client, make_contest, make_ent
     assert "护理之星" in by_entry and "不公开" in by_entry
     # The minor's reasons stay out of the per-reason summary (its count would show).
     assert "<caption>按原因汇总</caption>" not in html
+
+
+def test_withheld_entries_rank_as_if_they_had_no_votes(make_contest, make_entry, make_school, make_user, clock):  # type: ignore[no-untyped-def]
+    """The tables are ranked by the database; a minor's withheld rows sort below every
+    shown count, so their place cannot tell how many votes they hold."""
+    contest = make_contest(kind="selection", stage="voting", categories=())
+    school = make_school("济南第二职业中等专业学校")
+    minor = make_entry(contest, title="电商新秀", school=school, nominee="小张")
+    adult = make_entry(contest, title="数控追梦人", school=school, nominee="小赵")
+    assert minor.nominee is not None and adult.nominee is not None
+    minor.nominee.birth_date, adult.nominee.birth_date = date(2009, 3, 3), date(2003, 1, 1)
+    db.session.commit()
+    verdict = Verdict(action="hold", score=80, reasons=("subnet_velocity",))
+    minor_votes = [voting.record_vote(db.session, voter=make_user(), entry_id=minor.id, now=clock.now()).vote.id
+                   for _ in range(3)]
+    adult_votes = [voting.record_vote(db.session, voter=make_user(), entry_id=adult.id, now=clock.now()).vote.id]
+    for entry in (minor, minor, minor, adult):
+        voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now(), verdict=verdict)
+    voting.change_status(db.session, actor=SYSTEM, vote_ids=minor_votes + adult_votes, to="voided", reason="刷票",
+                         now=clock.now())
+    db.session.commit()
+
+    report = results.transparency_report(db.session, contest, clock.now())
+    assert [(row.title, row.votes) for row in report.voided] == [("数控追梦人", 1), ("电商新秀", None)]
+    assert [(row.title, row.votes) for row in report.held] == [("数控追梦人", 1), ("电商新秀", None)]
+    assert (report.total_voided, report.total_held, report.withheld_entries) == (1, 1, 1)
+
+
+def test_pages_and_totals_are_the_figures_of_every_entry(make_contest, make_entry, make_user, clock):  # type: ignore[no-untyped-def]
+    """Summed and paged by the database, the tables and totals are what the per-entry
+    figures give: every row once across the pages, in order of votes, then entry, then
+    stored reason; a page out of range shows the first."""
+    contest = make_contest(kind="media", stage="voting")
+    entries = [make_entry(contest, title=f"作品{i}") for i in range(5)]
+    withdrawn = make_entry(contest, title="已撤回")
+    db.session.commit()
+    verdict = Verdict(action="hold", score=80, reasons=("subnet_velocity",))
+    for i, entry in enumerate([*entries, withdrawn]):
+        votes = [voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now()).vote.id
+                 for _ in range(i + 2)]
+        voting.record_vote(db.session, voter=make_user(), entry_id=entry.id, now=clock.now(), verdict=verdict)
+        voting.change_status(db.session, actor=SYSTEM, vote_ids=votes[:1 + i % 2], to="voided", reason="刷票",
+                             now=clock.now())
+        voting.change_status(db.session, actor=SYSTEM, vote_ids=votes[-1:], to="voided", reason="", now=clock.now())
+    withdrawn.status = "withdrawn"
+    db.session.commit()
+
+    found = figures.figures(db.session, contest.id)
+    competing = [e.id for e in entries]
+    expected = [(e, reason or "未说明", n) for e, reason, n in sorted(
+        ((e, reason, n) for e in competing for reason, n in found.of(e).voided_by_reason.items()),
+        key=lambda r: (-r[2], r[0], r[1]))]
+    seen = []
+    for page in (1, 2, 3, 4):
+        report = results.transparency_report(db.session, contest, clock.now(), voided_page=page, per_page=3)
+        assert report.voided_page.pages == 4 and report.voided_page.total == len(expected) == 10
+        seen += [(row.entry_id, row.reason, row.votes) for row in report.voided]
+    assert seen == expected
+    totals = found.totals(only=competing)
+    report = results.transparency_report(db.session, contest, clock.now(), voided_page=99, per_page=3)
+    assert report.voided_page.page == 1
+    assert (report.total_voided, report.total_held) == (totals.voided, totals.held) == (12, 5)
+    assert dict(report.by_reason) == {"刷票": 7, "未说明": 5}
+    assert [row.entry_id for row in report.held] == competing[:3]
