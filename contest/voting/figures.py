@@ -201,22 +201,24 @@ def entries_with_votes(session: SessionLike, contest_id: int, *, among: Select[A
         VoteCount.n > 0).order_by(VoteCount.entry_id)))
 
 
-def summed(session: SessionLike, contest_id: int, *, among: Select[Any], leave_out: Collection[int] = ()) -> Totals:
-    """`Figures.totals` over the entries of `among`, less those left out, summed by the database."""
-    query = select(VoteCount.status, VoteCount.reason, func.sum(VoteCount.n)).where(
-        VoteCount.contest_id == contest_id, VoteCount.entry_id.in_(among))
-    if leave_out:
-        query = query.where(VoteCount.entry_id.not_in(list(leave_out)))
+def summed(session: SessionLike, contest_id: int, *, among: Select[Any] | None = None,
+           leave_out: Collection[int] = ()) -> Totals:
+    """`Figures.totals` over the entries of `among` (every entry without it), less those
+    left out, summed by the database."""
+    def chosen(query: Any) -> Any:
+        query = query.where(VoteCount.contest_id == contest_id)
+        if among is not None:
+            query = query.where(VoteCount.entry_id.in_(among))
+        return query.where(VoteCount.entry_id.not_in(list(leave_out))) if leave_out else query
+
+    query = chosen(select(VoteCount.status, VoteCount.reason, func.sum(VoteCount.n)))
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for status, reason, n in session.execute(query.group_by(VoteCount.status, VoteCount.reason)):
         by_status[status] += int(n or 0)
         if status == "voided" and n:
             reasons[reason or NO_REASON] += int(n)
-    entries = select(func.count(distinct(VoteCount.entry_id))).where(
-        VoteCount.contest_id == contest_id, VoteCount.entry_id.in_(among), VoteCount.n > 0)
-    if leave_out:
-        entries = entries.where(VoteCount.entry_id.not_in(list(leave_out)))
+    entries = chosen(select(func.count(distinct(VoteCount.entry_id))).where(VoteCount.n > 0))
     return Totals(by_status["valid"], by_status["held"], by_status["voided"], dict(reasons),
                   session.scalar(entries) or 0)
 

@@ -52,7 +52,7 @@ from ..contests.models import Contest, Entry
 from ..db import SessionLike
 from ..redis_client import boards_invalidated, health_of, note_degraded
 from . import writer
-from .figures import figures
+from .figures import figures, summed
 from .models import Vote
 from .records import CastResult, local_day, votes_used_today
 
@@ -423,7 +423,7 @@ def recount(session: SessionLike, redis: Any, contest: Contest | None = None) ->
                     raise TimeoutError(f"the boards of contest {contest_id} could not be rebuilt")
                 time.sleep(0.1)
         writer.rebuild_counts(session, contest_id)  # the figures' counts, counted again from the votes
-        totals[contest_id] = figures(session, contest_id).totals().counted
+        totals[contest_id] = summed(session, contest_id).counted
     return totals
 
 
