@@ -82,11 +82,13 @@ def _utc(value: datetime) -> str:
 def utc_text(value: datetime) -> str:
     """An instant as event format 3 and block version 2 hash it: UTC, always six digits
     of microseconds, "Z" (2026-05-14T02:03:04.000000Z)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat with microseconds, cut before its "+00:00": the same text as
+    # strftime("%Y-%m-%dT%H:%M:%S.%fZ") in a third less time (a million of them in a verify)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def _mac(voter_key: str, label: str, value: str) -> str:
-    return hmac.new(bytes.fromhex(voter_key), f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(bytes.fromhex(voter_key), f"{label}:{value}".encode(), hashlib.sha256).hex()
 
 
 def voter_pseudonym(voter_key: str, voter_id: int) -> str:
@@ -162,7 +164,10 @@ def legacy_status(kind: str, detail: str) -> str:
 def canonical_json(fields: dict[str, Any]) -> bytes:
     """The bytes hashed for an event digest or a block hash: JSON with sorted keys, no
     spaces, non-ASCII characters as \\uXXXX escapes (so the bytes are ASCII)."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _CANONICAL.encode(fields).encode("ascii")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def digest_of(fields: dict[str, Any]) -> str:
