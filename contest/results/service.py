@@ -611,9 +611,8 @@ def published_votes_by_day(session: SessionLike, contest: Contest, publication: 
 def _published_days_counted(session: SessionLike, contest: Contest, publication: Publication,
                             leave_out: set[int]) -> list[tuple[str, int]]:
     upto = int((publication.ledger_head or {}).get("events") or 0)
-    found = vote_figures(session, contest.id, sealed=True, upto=upto, days=True, mismatches=False)
     entry_ids = {int(row["entry_id"]) for row in publication.rows}
-    counted = dict(found.by_day(only=entry_ids, leave_out=leave_out))
+    counted = dict(figures.counted_by_day(session, contest.id, upto=upto, only=entry_ids, leave_out=leave_out))
     if not counted:
         return []
     # Every day from the first vote to the last, a day without votes as 0: a gap in the

@@ -10,9 +10,9 @@ exports. Two views exist because the results must be reproducible from the seale
 while the live pages show the vote table as it is: once every event is sealed the two
 agree, and a test builds a season and holds every page to the same figures.
 
-Which figures the public may see is not decided here: `Figures.totals` and `by_day` take
-the entries to leave out (minors' whose counts the rules keep private, entries no longer
-competing), so every total leaves out the same entries.
+Which figures the public may see is not decided here: `Figures.totals`, `summed` and
+`counted_by_day` take the entries to leave out (minors' whose counts the rules keep
+private, entries no longer competing), so every total leaves out the same entries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import Select, case, distinct, func, select
 
 from ..db import SessionLike
 from . import ledger
-from .models import LedgerBlock, LedgerEvent, Vote, VoteCount
+from .models import LedgerBlock, LedgerEvent, VoteCount
 
 _NO_REASONS: Mapping[str, int] = MappingProxyType({})  # shared by every entry with no voided votes
 NO_REASON = ""  # a voided vote whose organiser gave no reason (shown as 未说明)
@@ -77,7 +77,6 @@ class Figures:
     head: LedgerBlock | None = None
     unsealed: int = 0
     mismatched: tuple[int, ...] = ()
-    days: Mapping[tuple[int, date], int] = field(default_factory=dict)  # (entry, day) → counted
 
     def of(self, entry_id: int) -> EntryFigures:
         return self.entries.get(entry_id) or EntryFigures(entry_id)
@@ -107,15 +106,6 @@ class Figures:
         return Totals(sum(f.counted for f in summed), sum(f.held for f in summed), sum(f.voided for f in summed),
                       dict(reasons), sum(1 for f in summed if f.total))
 
-    def by_day(self, *, only: Collection[int] | None = None, leave_out: Collection[int] = ()) -> list[tuple[date, int]]:
-        """Counted votes per Asia/Shanghai day over the same entries as `totals` (asked for
-        with `days=True`): the days sum to `totals(...).counted`."""
-        per_day: Counter[date] = Counter()
-        for (entry_id, day), n in self.days.items():
-            if entry_id not in leave_out and (only is None or entry_id in only):
-                per_day[day] += n
-        return sorted(per_day.items())
-
     def head_info(self) -> dict[str, Any]:
         if self.head is None:
             return {}
@@ -127,17 +117,14 @@ class _Builder:
     def __init__(self) -> None:
         self.counts: dict[int, dict[str, int]] = {}
         self.reasons: dict[int, Counter[str]] = {}
-        self.days: Counter[tuple[int, date]] = Counter()
 
-    def add(self, entry_id: int, status: str, reason: str, day: date | None, n: int = 1) -> None:
+    def add(self, entry_id: int, status: str, reason: str, n: int = 1) -> None:
         row = self.counts.get(entry_id)
         if row is None:
             row = self.counts[entry_id] = {"valid": 0, "held": 0, "voided": 0}
         row[status] += n
         if status == "voided":
             self.reasons.setdefault(entry_id, Counter())[reason or NO_REASON] += n
-        if day is not None and status == "valid":
-            self.days[(entry_id, day)] += n
 
     def entries(self) -> dict[int, EntryFigures]:
         # a contest may have tens of thousands of entries: one empty mapping for all without reasons
@@ -148,42 +135,44 @@ class _Builder:
 
 def figures(session: SessionLike, contest_id: int, *, now: datetime | None = None, sealed: bool = False,
             upto: int | None = None, entry_ids: Collection[int] | Select[Any] | None = None,
-            days: bool = False, mismatches: bool = True) -> Figures:
+            mismatches: bool = True) -> Figures:
     """The contest's vote figures per entry (only `entry_ids`, when given): as the vote
     table has them now, or with `sealed` as the ledger's sealed events leave them — up to
-    its head, or up to event `upto` (a head a publication froze). `days` adds counted
-    votes per entry and day (for the per-day chart). The sealed figures look for votes
-    whose table status strays from their events (`mismatched`) unless `mismatches` is
-    False: a second pass over the contest's events."""
+    its head, or up to event `upto` (a head a publication froze). The sealed figures look
+    for votes whose table status strays from their events (`mismatched`) unless
+    `mismatches` is False: a second pass over the contest's events."""
     if sealed:
-        return _sealed(session, contest_id, upto=upto, entry_ids=entry_ids, days=days, mismatches=mismatches)
+        return _sealed(session, contest_id, upto=upto, entry_ids=entry_ids, mismatches=mismatches)
     build = _Builder()
-    if days:
-        # per day: counted from the votes, grouped by the stored reason, which only a
-        # voided vote's figures keep (the _Builder drops the others')
-        columns: list[Any] = [Vote.entry_id, Vote.status, Vote.status_reason, Vote.day, func.count()]
-        query = select(*columns).where(Vote.contest_id == contest_id)
-        entry_column = Vote.entry_id
-    else:
-        # the counts kept beside the votes (VoteCount): a row per entry, status, reason
-        # and slot, which the _Builder adds up
-        columns = [VoteCount.entry_id, VoteCount.status, VoteCount.reason, VoteCount.n]
-        query = select(*columns).where(VoteCount.contest_id == contest_id)
-        entry_column = VoteCount.entry_id
+    # the counts kept beside the votes (VoteCount): a row per entry, status, reason and
+    # slot, which the _Builder adds up
+    query = select(VoteCount.entry_id, VoteCount.status, VoteCount.reason, VoteCount.n).where(
+        VoteCount.contest_id == contest_id)
     if isinstance(entry_ids, Select):
-        query = query.where(entry_column.in_(entry_ids))
+        query = query.where(VoteCount.entry_id.in_(entry_ids))
     elif entry_ids is not None:
         if not entry_ids:
             return Figures(contest_id, {}, now)
-        query = query.where(entry_column.in_(list(entry_ids)))
-    if days:
-        query = query.group_by(*columns[:-1])
+        query = query.where(VoteCount.entry_id.in_(list(entry_ids)))
     # plain rows (no ORM entities asked for): a row per entry and status, tens of thousands
     row: Any
     for row in session.connection().execute(query):
         if row[-1]:
-            build.add(row[0], row[1], row[2] or "", row[3] if days else None, int(row[-1]))
-    return Figures(contest_id, build.entries(), now, days=dict(build.days))
+            build.add(row[0], row[1], row[2] or "", int(row[-1]))
+    return Figures(contest_id, build.entries(), now)
+
+
+def counted_by_day(session: SessionLike, contest_id: int, *, upto: int, only: Collection[int],
+                   leave_out: Collection[int] = ()) -> list[tuple[date, int]]:
+    """Counted votes per Asia/Shanghai day of the entries `only`, less those left out, as
+    the sealed ledger up to event `upto` leaves them (the per-day chart of a publication:
+    its days sum to the sealed figures' counted votes of the same entries). Read as a
+    stream: memory for the days and the entries, whatever the number of votes."""
+    per_day: Counter[date] = Counter()
+    for entry_id, day, n in ledger.settled_valid_days(session, contest_id=contest_id, upto=upto):
+        if entry_id in only and entry_id not in leave_out:
+            per_day[day] += n
+    return sorted(per_day.items())
 
 
 # --- sums and rankings counted in the database ------------------------------------------------
@@ -260,7 +249,7 @@ def ranked_page(session: SessionLike, contest_id: int, status: str, *, among: Se
 
 
 def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_ids: Collection[int] | Select[Any] | None,
-            days: bool, mismatches: bool = True) -> Figures:
+            mismatches: bool = True) -> Figures:
     """The contest's sealed events replayed in order, up to the ledger's head (or event
     `upto`): each vote as its last sealed event leaves it, counted in the database."""
     head = ledger.head(session)
@@ -269,11 +258,11 @@ def _sealed(session: SessionLike, contest_id: int, *, upto: int | None, entry_id
     elif head is not None and head.last_event_id != upto:
         head = session.scalar(select(LedgerBlock).where(LedgerBlock.last_event_id == upto))
     build = _Builder()
-    for entry_id, status, reason, day, n in ledger.settled_counts(session, contest_id=contest_id, upto=upto,
-                                                                   entry_ids=entry_ids):
-        build.add(entry_id, status, reason, day if days else None, n)
+    for entry_id, status, reason, n in ledger.settled_counts(session, contest_id=contest_id, upto=upto,
+                                                              entry_ids=entry_ids):
+        build.add(entry_id, status, reason, n)
     unsealed = session.scalar(select(func.count()).select_from(LedgerEvent).where(
         LedgerEvent.contest_id == contest_id, LedgerEvent.block_id.is_(None))) or 0
     mismatched = ledger.settled_mismatches(session, contest_id=contest_id, upto=upto) if mismatches else []
     return Figures(contest_id, build.entries(), head.sealed_at if head else None, sealed=True, head=head,
-                   unsealed=unsealed, mismatched=tuple(mismatched), days=dict(build.days))
+                   unsealed=unsealed, mismatched=tuple(mismatched))

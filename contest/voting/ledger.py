@@ -607,20 +607,32 @@ def _last_events(contest_id: int, upto: int) -> Any:
 
 
 def settled_counts(session: SessionLike, *, contest_id: int, upto: int,
-                   entry_ids: Collection[int] | Select[Any] | None = None) -> list[tuple[int, str, str, date, int]]:
+                   entry_ids: Collection[int] | Select[Any] | None = None) -> list[tuple[int, str, str, int]]:
     """What a sealed replay of the contest up to event `upto` leaves its votes in, counted
     in the database: rows of (entry_id, status, reason — a voided vote's, as its void
-    event states it —, day, n). The same figures as running `replay(..., sealed_only=True)`
+    event states it —, n). The same figures as running `replay(..., sealed_only=True)`
     and counting its states, without holding a state per vote: a vote's state is its last
     event's."""
     last = _last_events(contest_id, upto)
     reason = case((LedgerEvent.vote_status == "voided", LedgerEvent.detail), else_=literal(""))
-    columns = [Vote.entry_id, LedgerEvent.vote_status, reason, Vote.day]
+    columns = [Vote.entry_id, LedgerEvent.vote_status, reason]
     query = (select(*columns, func.count()).select_from(last).join(LedgerEvent, LedgerEvent.id == last.c.last_id)
              .join(Vote, Vote.id == last.c.vote_id))
     if entry_ids is not None:
         query = query.where(Vote.entry_id.in_(entry_ids if isinstance(entry_ids, Select) else list(entry_ids)))
-    return [(row[0], row[1], row[2] or "", row[3], row[4]) for row in session.execute(query.group_by(*columns))]
+    return [(row[0], row[1], row[2] or "", row[3]) for row in session.execute(query.group_by(*columns))]
+
+
+def settled_valid_days(session: SessionLike, *, contest_id: int, upto: int) -> Iterator[tuple[int, date, int]]:
+    """(entry_id, day, n): the votes a sealed replay up to event `upto` leaves valid, per
+    entry and the day they were cast, streamed (a row per entry and day: hundreds of
+    thousands in a large contest, never held at once)."""
+    last = _last_events(contest_id, upto)
+    query = (select(Vote.entry_id, Vote.day, func.count()).select_from(last)
+             .join(LedgerEvent, LedgerEvent.id == last.c.last_id).join(Vote, Vote.id == last.c.vote_id)
+             .where(LedgerEvent.vote_status == "valid").group_by(Vote.entry_id, Vote.day))
+    for row in session.execute(query, execution_options={"yield_per": 5000}):
+        yield row[0], row[1], row[2]
 
 
 def settled_mismatches(session: SessionLike, *, contest_id: int, upto: int, limit: int = 50) -> list[int]:

@@ -105,7 +105,15 @@ def as_reference(found: figures.Figures) -> tuple[dict, Counter, list[int]]:
                 counts[(entry_id, status, "")] = f.of(status)
         for reason, n in f.voided_by_reason.items():
             counts[(entry_id, "voided", reason)] = n
-    return counts, Counter(found.days), list(found.mismatched)
+    return counts, list(found.mismatched)
+
+
+def reference_days(reference: Counter, only: set[int], leave_out: frozenset[int] | set[int] = frozenset()) -> list:
+    per_day: Counter = Counter()
+    for (entry_id, day), n in reference.items():
+        if entry_id in only and entry_id not in leave_out:
+            per_day[day] += n
+    return sorted(per_day.items())
 
 
 # --- a small contest: a version-1 block, then version-2 blocks of many sizes, voids, days ---
@@ -190,19 +198,28 @@ def test_proofs_from_stored_subtree_heads_are_the_reference_proofs(ledger_built)
 
 def test_the_sealed_figures_are_the_reference_replay_figures(ledger_built):
     contest, entries, votes = ledger_built
-    found = figures.figures(db.session, contest.id, sealed=True, days=True)
-    reference = reference_figures(db.session, contest.id)
-    assert as_reference(found) == reference
-    assert sum(n for (_e, status, _r), n in reference[0].items() if status == "voided") == 6
-    assert len({day for _e, day in reference[1]}) == 2 and found.unsealed == 2
+    found = figures.figures(db.session, contest.id, sealed=True)
+    counts, days, mismatched = reference_figures(db.session, contest.id)
+    assert as_reference(found) == (counts, mismatched)
+    assert sum(n for (_e, status, _r), n in counts.items() if status == "voided") == 6
+    assert len({day for _e, day in days}) == 2 and found.unsealed == 2
     some = {entries[0].id, entries[2].id}
-    assert as_reference(figures.figures(db.session, contest.id, sealed=True, days=True, entry_ids=some)) == \
-        reference_figures(db.session, contest.id, some)
+    some_counts, _days, some_mismatched = reference_figures(db.session, contest.id, some)
+    assert as_reference(figures.figures(db.session, contest.id, sealed=True, entry_ids=some)) == \
+        (some_counts, some_mismatched)
+    # the per-day chart, streamed: the reference's days of the same entries, less those left out
+    upto = ledger.head(db.session).last_event_id
+    every = {e.id for e in entries}
+    assert figures.counted_by_day(db.session, contest.id, upto=upto, only=every) == reference_days(days, every)
+    assert sum(n for _day, n in figures.counted_by_day(db.session, contest.id, upto=upto, only=every)) == \
+        found.totals().counted
+    assert figures.counted_by_day(db.session, contest.id, upto=upto, only=every, leave_out={entries[0].id}) == \
+        reference_days(days, every, {entries[0].id}) != reference_days(days, every)
     # a vote whose table status strays from its events is named by both
     with db.engine.begin() as conn:
         conn.execute(text(f"UPDATE vote SET status = 'held' WHERE id IN ({votes[1]}, {votes[7]})"))
     db.session.expire_all()
-    found = figures.figures(db.session, contest.id, sealed=True, days=True)
+    found = figures.figures(db.session, contest.id, sealed=True)
     assert list(found.mismatched) == reference_figures(db.session, contest.id)[2] == [votes[1], votes[7]]
 
 
