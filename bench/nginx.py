@@ -62,6 +62,7 @@ class Site:
     http_port: int
     apps: tuple[str, ...]  # host:port of each instance
     static_root: Path = ROOT / "static"
+    server_name: str = SERVER_NAME  # the site's name (TLS certificate, SNI, Host)
 
     @property
     def main_conf(self) -> Path:
@@ -69,7 +70,7 @@ class Site:
 
     def values(self) -> dict[str, str]:
         values = {
-            "CONTEST_SERVER_NAME": SERVER_NAME,
+            "CONTEST_SERVER_NAME": self.server_name,
             "CONTEST_HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
             "CONTEST_HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
             "CONTEST_TLS_CERT": str(self.prefix / "tls.crt"),
@@ -95,7 +96,7 @@ class Site:
             folder.chmod(folder.stat().st_mode | 0o011)
         if not (self.prefix / "tls.crt").exists():
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                            "-subj", f"/CN={SERVER_NAME}", "-addext", f"subjectAltName=DNS:{SERVER_NAME}",
+                            "-subj", f"/CN={self.server_name}", "-addext", f"subjectAltName=DNS:{self.server_name}",
                             "-keyout", str(self.prefix / "tls.key"), "-out", str(self.prefix / "tls.crt")],
                            check=True, capture_output=True)
         site = self.prefix / "contest.conf"

@@ -4,7 +4,7 @@ rendered (a visitor with a session), against the same app's bare /api/v1/ping me
 the same run as the baseline.
 
     python -m bench.pages [--entries 2000] [--rounds 200] [--database-url URL] [--redis-url URL]
-                          [--http SECONDS]
+                          [--http SECONDS [--http-rounds 3] [--nginx]]
 
 Without --database-url it uses a throw-away SQLite database; with one, the database's
 `public` schema is DROPPED and rebuilt by the migrations (give it a database of its own).
@@ -14,7 +14,14 @@ so it measures the application (queries, templates, the cache), not a server.
 With --http (and --database-url and --redis-url), the same pages are then served by
 gunicorn as deployed (one worker more than the cores, 4 threads each) and loaded by wrk
 (2 threads × 32 connections, SECONDS each after a warm-up) as an anonymous visitor, and
-compared with the same server's bare /api/v1/ping in the same run.
+compared with the same server's bare /api/v1/ping: each run of a page follows a run of the
+ping, and a page's figure is the median of its ratios over --http-rounds rounds (this
+machine's other work moves single runs by a factor of two).
+
+With --nginx as well, the pages are then loaded through nginx in front of that gunicorn,
+with deploy/nginx/contest.conf as it is (bench/nginx.py: its micro-cache of shared pages,
+TLS and HTTP/1.1 keep-alive from wrk; the site named "localhost" so that wrk's SNI and
+Host reach it), and compared with the same bare ping of the app.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import statistics
 import subprocess
 import tempfile
 import time
 import urllib.request
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask_migrate import upgrade
@@ -100,6 +109,8 @@ def over_http(args: argparse.Namespace, tmp: str, urls: dict[str, str]) -> None:
            "MEDIA_ROOT": f"{tmp}/media", "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": "https://vote.example.cn",
            "TRUSTED_HOSTS": "127.0.0.1", "PYTHONDONTWRITEBYTECODE": "1"}
     workers = (os.cpu_count() or 1) + 1
+    if args.nginx:
+        env["TRUSTED_HOSTS"] += ",localhost"
     with open(f"{tmp}/gunicorn.log", "wb") as log:
         process = subprocess.Popen(gunicorn_command(port, "--workers", str(workers), "--threads", "4"), cwd=ROOT,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -108,15 +119,61 @@ def over_http(args: argparse.Namespace, tmp: str, urls: dict[str, str]) -> None:
             wait_until(lambda: urllib.request.urlopen(base + "/api/v1/ping", timeout=2).status == 200,  # noqa: S310
                        "gunicorn", process=process)
             print(f"through gunicorn ({workers} workers × 4 threads) and wrk (2 threads × 32 connections), "
-                  f"{args.http} s each, anonymous: requests/s (ratio to ping)")
-            ping = 0.0
-            for label, page in {"/api/v1/ping (baseline)": "/api/v1/ping", **urls}.items():
-                wrk(base + page, 2)  # warm-up: every worker makes and keeps the page
-                rate, latency = wrk(base + page, args.http)
-                ping = ping or rate
-                print(f"  {label:42s} {rate:8.0f}/s  ×{rate / ping:5.2f}   {latency}")
+                  f"{args.http} s each, {args.http_rounds} rounds, anonymous: requests/s (ratio to ping)")
+            load_pages(base, urls, args.http, args.http_rounds)
+            if args.nginx:
+                through_nginx(tmp, base, f"127.0.0.1:{port}", urls, args.http, args.http_rounds)
         finally:
             stop(process)
+
+
+def load_pages(base: str, urls: dict[str, str], seconds: int, rounds: int, ping_base: str = "") -> None:
+    """Each page under wrk after a warm-up, in `rounds` rounds, each page's run right after
+    a run of the app's bare ping (at `ping_base`, else `base`): the machine's other work
+    moves both alike, so each page is given as the median of its ratios to the ping run
+    beside it (their range after it), with its median rate and the last run's latency."""
+    ping_url = (ping_base or base) + "/api/v1/ping"
+    pages = urls if ping_base else {"/api/v1/ping (baseline)": "/api/v1/ping", **urls}
+    for label, page in pages.items():
+        wrk(base + page, 2)  # warm-up: every worker (and nginx's cache) makes and keeps the page
+        rates, ratios, latency = [], [], ""
+        for _round in range(rounds):
+            ping, _latency = wrk(ping_url, seconds)
+            rate, latency = wrk(base + page, seconds)
+            rates.append(rate)
+            ratios.append(rate / ping)
+        print(f"  {label:42s} {statistics.median(rates):8.0f}/s  ×{statistics.median(ratios):5.2f} "
+              f"({min(ratios):.2f}–{max(ratios):.2f})   {latency}")
+
+
+def through_nginx(tmp: str, app_base: str, app: str, urls: dict[str, str], seconds: int, rounds: int) -> None:
+    """The pages through nginx as deployed in front of the app, against the app's bare ping."""
+    from bench.nginx import Site  # noqa: PLC0415  only with --nginx
+    site = Site(Path(tmp) / "nginx", free_port(), free_port(), (app, app), server_name="localhost")
+    site.write()
+    checked = site.test()
+    if checked.returncode != 0:
+        raise SystemExit("nginx -t refused the configuration:\n" + checked.stderr)
+    base = f"https://localhost:{site.https_port}"
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # the bench's own certificate
+    with open(f"{tmp}/nginx.log", "wb") as log:
+        nginx = subprocess.Popen(site.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until(lambda: urllib.request.urlopen(base + "/api/v1/ping", timeout=2,  # noqa: S310
+                                                      context=insecure).status == 200, "nginx", process=nginx)
+            for page in urls.values():
+                with urllib.request.urlopen(base + page, timeout=10, context=insecure) as answer:  # noqa: S310
+                    answer.read()
+                with urllib.request.urlopen(base + page, timeout=10, context=insecure) as answer:  # noqa: S310
+                    if answer.headers.get("X-Cache-Status") not in ("HIT", "UPDATING", "REVALIDATED", "STALE"):
+                        raise SystemExit(f"{page}: not served from nginx's cache "
+                                         f"(X-Cache-Status {answer.headers.get('X-Cache-Status')})")
+            print(f"through nginx's micro-cache (deploy/nginx/contest.conf, TLS, keep-alive) and wrk, {seconds} s each, "
+                  "anonymous: requests/s (ratio to the app's own bare ping, without nginx)")
+            load_pages(base, {"/api/v1/ping through nginx": "/api/v1/ping", **urls}, seconds, rounds, ping_base=app_base)
+        finally:
+            stop(nginx)
 
 
 def reset_schema(url: str) -> None:
@@ -134,7 +191,11 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--http", type=int, default=0, metavar="SECONDS")
+    parser.add_argument("--nginx", action="store_true", help="with --http: the pages through nginx's micro-cache too")
+    parser.add_argument("--http-rounds", type=int, default=3, help="with --http: runs of each page, each after a ping run")
     args = parser.parse_args()
+    if args.nginx and not args.http:
+        parser.error("--nginx needs --http")
     if args.http and not (args.database_url and args.redis_url):
         parser.error("--http needs --database-url and --redis-url (the server's workers share them)")
     if args.http and shutil.which("wrk") is None:
