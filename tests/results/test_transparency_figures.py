@@ -14,14 +14,20 @@ from contest.voting import figures, ledger, review
 from contest.voting import service as voting
 
 
-def test_transparency_totals_match_the_fraud_desk(client, make_contest, make_entry, make_school, make_user, clock):  # type: ignore[no-untyped-def]
+def minor_and_adult(make_contest, make_entry, make_school, minor_title: str, adult_title: str):  # type: ignore[no-untyped-def]
+    """A selection contest whose rules hide minors' counts, with a minor's entry and an adult's."""
     contest = make_contest(kind="selection", stage="voting", categories=())
-    school = make_school("济南第一职业中等专业学校")
-    minor = make_entry(contest, title="护理之星", school=school, nominee="小王")
-    adult = make_entry(contest, title="焊花里的青春", school=school, nominee="小李")
+    school = make_school(f"{adult_title}的学校")
+    minor = make_entry(contest, title=minor_title, school=school, nominee=f"{minor_title}选手")
+    adult = make_entry(contest, title=adult_title, school=school, nominee=f"{adult_title}选手")
     assert minor.nominee is not None and adult.nominee is not None
     minor.nominee.birth_date, adult.nominee.birth_date = date(2009, 1, 9), date(2001, 4, 2)
     db.session.commit()
+    return contest, minor, adult
+
+
+def test_transparency_totals_match_the_fraud_desk(client, make_contest, make_entry, make_school, make_user, clock):  # type: ignore[no-untyped-def]
+    contest, minor, adult = minor_and_adult(make_contest, make_entry, make_school, "护理之星", "焊花里的青春")
 
     def cast(entry, *, held=False):  # type: ignore[no-untyped-def]
         verdict = Verdict(action="hold", score=80, reasons=("subnet_velocity",)) if held else Verdict()
@@ -64,13 +70,7 @@ def test_transparency_totals_match_the_fraud_desk(client, make_contest, make_ent
 def test_withheld_entries_rank_as_if_they_had_no_votes(make_contest, make_entry, make_school, make_user, clock):  # type: ignore[no-untyped-def]
     """The tables are ranked by the database; a minor's withheld rows sort below every
     shown count, so their place cannot tell how many votes they hold."""
-    contest = make_contest(kind="selection", stage="voting", categories=())
-    school = make_school("济南第二职业中等专业学校")
-    minor = make_entry(contest, title="电商新秀", school=school, nominee="小张")
-    adult = make_entry(contest, title="数控追梦人", school=school, nominee="小赵")
-    assert minor.nominee is not None and adult.nominee is not None
-    minor.nominee.birth_date, adult.nominee.birth_date = date(2009, 3, 3), date(2003, 1, 1)
-    db.session.commit()
+    contest, minor, adult = minor_and_adult(make_contest, make_entry, make_school, "电商新秀", "数控追梦人")
     verdict = Verdict(action="hold", score=80, reasons=("subnet_velocity",))
     minor_votes = [voting.record_vote(db.session, voter=make_user(), entry_id=minor.id, now=clock.now()).vote.id
                    for _ in range(3)]
