@@ -78,13 +78,21 @@ class FailoverLimiter(Limiter):
                 hooks[i] = partial(FailoverLimiter._inject_headers_after_failover, self)
 
     def _inject_headers_after_failover(self, response: Response) -> Any:
-        inject = Limiter._Limiter__inject_headers  # type: ignore[attr-defined]
+        """The limit headers on a 429 only (where the API documents them): on any other
+        answer they would cost a read of the limit's window, a storage round trip on every
+        limited request, a vote among them. Conditional deductions (deduct_when) apply to
+        every answer, as before."""
+        if response.status_code == 429:
+            after = Limiter._Limiter__inject_headers  # type: ignore[attr-defined]
+        else:
+            after = Limiter._Limiter__check_conditional_deductions  # type: ignore[attr-defined]
         try:
-            return inject(self, response)
+            after(self, response)
         except Exception:
             if not self._fell_over():
                 raise
-            return inject(self, response)
+            after(self, response)
+        return response
 
 
 _DATABASE_FAILED = "limiter_database_error"

@@ -39,6 +39,33 @@ def test_a_forged_forwarded_for_changes_neither_the_address_nor_the_limit(api, b
     assert vote_count() == stored == vote_count(ip="127.0.0.1")
 
 
+def test_an_answer_within_the_limits_reads_no_window(api, ballot, voter):  # type: ignore[no-untyped-def]
+    """The X-RateLimit headers come with a 429 only, where the API documents them: an
+    answer within the limits does not read the limits' windows back (a storage round trip
+    on every vote), while its request still counts against them."""
+    _contest, entries = ballot
+    reads: list[str] = []
+    window = limiter.limiter.get_window_stats
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(str(args[0]))
+        return window(*args, **kwargs)
+
+    limiter.limiter.get_window_stats = counted  # type: ignore[method-assign]
+    try:
+        accepted = api.post(vote_url(entries[0]), json={}, token=voter.token)
+        assert accepted.status_code == 201
+        assert not [name for name in accepted.headers.keys() if name.startswith("X-RateLimit")]
+        assert reads == []
+        for n in range(19):
+            api.post(vote_url(entries[(n + 1) % len(entries)]), json={}, token=voter.token)
+        limited = api.post(vote_url(entries[0]), json={}, token=voter.token)
+    finally:
+        limiter.limiter.get_window_stats = window  # type: ignore[method-assign]
+    assert error_of(limited) == (429, "rate_limited")  # the 201 above counted: 20 a minute per account
+    assert limited.headers["X-RateLimit-Remaining"] == "0" and reads
+
+
 def test_another_address_has_its_own_allowance(api, ballot, make_voter):
     _contest, entries = ballot
     tokens = [make_voter().token for _ in range(2)]
