@@ -155,6 +155,11 @@ def _raw_awards(row: dict[str, Any]) -> list[str]:
     return list(row.get("awards") or ([row["award"]] if row.get("award") else []))
 
 
+def page_number(raw: str) -> int:
+    """A page number from a query argument: 1 for anything but a number of up to six digits."""
+    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+
+
 def ranking_pages(raw_rows: list[dict[str, Any]], grouped: bool, wanted: Mapping[str, str],
                   per_page: int = RANKING_ROWS) -> list[tuple[str, list[dict[str, Any]], int, int, int, str]]:
     """The ranking tables' frozen rows as rank_tables orders them, each cut to the page
@@ -172,8 +177,7 @@ def ranking_pages(raw_rows: list[dict[str, Any]], grouped: bool, wanted: Mapping
         members.sort(key=_raw_rank)
         param = f"page_{number}" if grouped else "page"
         pages = max(1, -(-len(members) // per_page))
-        raw = wanted.get(param, "")
-        page = min(max(int(raw), 1), pages) if raw.isdigit() and len(raw) < 7 else 1
+        page = min(max(page_number(wanted.get(param, "")), 1), pages)
         tables.append((caption, members[(page - 1) * per_page:page * per_page], page, pages, len(members), param))
     return tables
 

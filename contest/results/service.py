@@ -579,7 +579,6 @@ def competing_query(contest: Contest) -> Select[Any]:
     return select(Entry.id).where(Entry.contest_id == contest.id, Entry.status == "approved")
 
 
-
 # published_votes_by_day's answers, by what decides them: a publication's frozen head,
 # entries and the entries left out never change, and counting them replays the contest's
 # sealed events (seconds at a million votes), so each process counts them once.

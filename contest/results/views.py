@@ -73,8 +73,7 @@ EVIDENCE_LIMITS = {"account": "5 per minute;20 per hour", "address": "20 per min
 
 
 def _page_arg(name: str) -> int:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+    return presenters.page_number(request.args.get(name, ""))
 
 
 def _version_arg() -> int | None:
