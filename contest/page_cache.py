@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import wraps
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from flask import Flask, Response, current_app, has_app_context, make_response, request, session
 from flask.typing import ResponseReturnValue
@@ -86,6 +86,9 @@ QUIET_TABLES = frozenset({
 })
 # user_account is written at every sign-in; only these columns are shown on public pages.
 USER_SHOWN = ("display_name",)
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Scope(Protocol):
@@ -167,6 +170,9 @@ class RedisStore:
         *versions, page = self.client.mget([*(f"pc:v:{name}" for name in names), f"pc:p:{key}"])
         return [int(v or 0) for v in versions], bytes(page) if page is not None else None
 
+    def versions(self, names: list[str]) -> list[int]:
+        return [int(v or 0) for v in self.client.mget([f"pc:v:{name}" for name in names])]
+
     def bump(self, names: Iterable[str]) -> None:
         pipe = self.client.pipeline(transaction=False)
         queue_bumps(pipe, names)
@@ -182,35 +188,65 @@ def queue_bumps(pipe: Any, names: Iterable[str]) -> None:
         pipe.incr(f"pc:v:{name}")
 
 
-class Bases:
-    """Scope bases kept in process, each with the versions of its contest's data (`g` and
-    `c<id>`, or `g` and `all`) read before it was loaded from the database."""
+class Kept(Generic[K, V]):
+    """Values read from the database and kept in process, each with the version counters
+    of the data it was read from, read before it was loaded (None: not read yet, so the
+    next use loads it again once it has read them). A value is trusted only while those
+    counters still hold, and never past `ttl` seconds (a bump that Redis lost)."""
 
-    def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[Any, str | None], tuple[float, tuple[int, ...] | None, Basis]] = OrderedDict()
+    def __init__(self, ttl: float, size: int) -> None:
+        self._kept: OrderedDict[K, tuple[float, tuple[int, ...] | None, V]] = OrderedDict()
         self._lock = threading.Lock()
+        self._ttl, self._size = ttl, size
 
-    def get(self, source: Any, slug: str | None) -> tuple[tuple[int, ...] | None, Basis] | None:
-        found = self._kept.get((source, slug))
+    def get(self, key: K) -> tuple[tuple[int, ...] | None, V] | None:
+        found = self._kept.get(key)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1], found[2]
 
-    def put(self, source: Any, slug: str | None, basis: Basis, stamp: tuple[int, ...] | None) -> None:
+    def put(self, key: K, value: V, stamp: tuple[int, ...] | None) -> None:
         with self._lock:
-            self._kept[(source, slug)] = (time.monotonic() + SCOPE_TTL, stamp, basis)
-            self._kept.move_to_end((source, slug))
-            while len(self._kept) > SCOPE_ENTRIES:
+            self._kept[key] = (time.monotonic() + self._ttl, stamp, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
                 self._kept.popitem(last=False)
 
-    def drop(self, source: Any, slug: str | None) -> None:
+    def drop(self, key: K) -> None:
         with self._lock:
-            self._kept.pop((source, slug), None)
+            self._kept.pop(key, None)
+
+
+def contest_versions(contest_id: int | None) -> list[str]:
+    """The counters a contest's data is kept under: every public change (`g`) and the
+    contest's own (`c<id>`), or every contest's (`all`)."""
+    return ["g", f"c{contest_id}" if contest_id is not None else "all"]
+
+
+def versions_shared() -> bool:
+    """Whether the version counters are shared by every worker and instance (Redis), so
+    that data kept in process beside the pages can be checked against them."""
+    return has_app_context() and isinstance(current_app.extensions.get("page_cache"), RedisStore)
+
+
+def shared_versions(names: list[str]) -> tuple[int, ...] | None:
+    """The current values of shared version counters (versions_shared), for data kept in
+    process beside the pages; None where they are not shared, after a Redis failover whose
+    boards are not yet rebuilt (the counters may have been lost), or when Redis does not
+    answer: then nothing is to be trusted or kept."""
+    store = current_app.extensions.get("page_cache") if has_app_context() else None
+    if not isinstance(store, RedisStore) or _master_changed():
+        return None
+    try:
+        return tuple(store.versions(names))
+    except RedisError as exc:
+        log.warning("page cache versions unavailable: %s", exc)
+        return None
 
 
 def init_app(app: Flask, redis: Any) -> None:
     app.extensions["page_cache"] = RedisStore(redis) if redis is not None else MemoryStore()
-    app.extensions["page_cache_bases"] = Bases()
+    app.extensions["page_cache_bases"] = Kept[tuple[Any, str | None], Basis](SCOPE_TTL, SCOPE_ENTRIES)
     # Boards invalidated (a failover, an organiser's recount): pages showing counts are made
     # again, so their next render rebuilds the boards from the database.
     on_boards_invalidated(_renew_vote_pages)
@@ -255,9 +291,9 @@ def _cache_control(seconds_left: float | None) -> str:
 def _names(scope: Scope | None, votes: str | Callable[[], str]) -> list[str]:
     """The version counters a page depends on; the first two are its contest's data."""
     votes = votes() if callable(votes) else votes
+    names = contest_versions(scope.contest_id if scope is not None else None)
     if scope is None or scope.contest_id is None:
-        return ["g", "all"]
-    names = ["g", f"c{scope.contest_id}"]
+        return names
     if votes == "always" or (votes == "shown" and scope.counts_shown):
         names += ["vg", f"v{scope.contest_id}"]
     return names
@@ -313,17 +349,17 @@ def _lookup(source: Callable[[str | None], Basis] | None, slug: str | None, vote
     the store costs one round trip to it and, once the scope's basis is kept with the
     versions it goes with, no SQL; a page to make loads the basis once (with the versions)."""
     now = current_app.extensions["clock"].now()
-    bases: Bases = current_app.extensions["page_cache_bases"]
+    bases: Kept[tuple[Any, str | None], Basis] = current_app.extensions["page_cache_bases"]
     stamp: tuple[int, ...] | None = None
     scope: Scope | None = None
     kept: tuple[tuple[int, ...] | None, Basis] | None = None
     if source is not None:
-        kept = bases.get(source, slug)
+        kept = bases.get((source, slug))
         if kept is None:
             # Loaded before the versions are read: kept without them, so that the next
             # request loads it again once it has read them (below) before trusting it.
             basis = source(slug)
-            bases.put(source, slug, basis, None)
+            bases.put((source, slug), basis, None)
         else:
             stamp, basis = kept
         scope = basis.at(now)
@@ -340,7 +376,7 @@ def _lookup(source: Callable[[str | None], Basis] | None, slug: str | None, vote
         except RedisError as exc:
             log.warning("page cache unavailable: %s", exc)
             if not loaded and source is not None:
-                bases.drop(source, slug)  # its versions cannot be checked: read again from the database
+                bases.drop((source, slug))  # its versions cannot be checked: read again from the database
                 scope = source(slug).at(now)
             return scope, None, None
         current = ",".join(map(str, versions))
@@ -351,9 +387,9 @@ def _lookup(source: Callable[[str | None], Basis] | None, slug: str | None, vote
             # versions or without them: load it again now that the versions are read (a
             # change committed after this moment moves them again), and keep it with them.
             loaded = True
-            bases.drop(source, slug)
+            bases.drop((source, slug))
             stamp, fresh = tuple(versions[:2]), source(slug)
-            bases.put(source, slug, fresh, stamp)
+            bases.put((source, slug), fresh, stamp)
             used, scope = scope, fresh.at(now)
             if (used.contest_id, used.stretch, used.counts_shown) != (scope.contest_id, scope.stretch, scope.counts_shown):
                 continue  # another key: read again

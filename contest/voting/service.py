@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from .. import metrics, page_cache
 from ..accounts.actors import Actor, is_system
@@ -24,14 +23,14 @@ from ..contests.rules import Rules
 from ..db import SessionLike, after_commit
 from ..errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from ..i18n import _
-from . import ledger, live, writer
+from . import ledger, live, targets, writer
 from .figures import figures
 from .models import LedgerEvent, Vote, VoteEntryQuota
 from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, votes_used_today
 
 __all__ = [
     "Ballot", "CaptchaRequired", "CastResult", "CastVote", "Idempotency", "OwnVote", "ViewStamp", "VoteContext",
-    "cast_vote", "change_status", "check_eligible", "load_votable_entry", "local_day", "receipt_status", "record_vote",
+    "cast_vote", "change_status", "check_eligible", "local_day", "receipt_status", "record_vote",
     "valid_counts", "voted_today", "votes_of_voter", "votes_used_today",
 ]
 
@@ -58,33 +57,17 @@ def new_receipt() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
 
 
-# The contest in the same query (its categories only if asked for): one round trip.
-_WITH_CONTEST = (joinedload(Entry.contest).lazyload(Contest.categories),)
-
-
-def load_votable_entry(session: SessionLike, entry_id: int) -> tuple[Entry, Contest]:
-    """An approved entry of a published contest, or NotFound / Forbidden."""
-    entry = session.get(Entry, entry_id, options=_WITH_CONTEST)
-    if entry is None:
-        raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
-    contest = contests.get_contest_by_id(session, entry.contest_id)
-    if entry.status != "approved" or not contest.is_published:
-        raise Forbidden(_("这件作品目前不能投票。"), code="entry_not_votable")
-    return entry, contest
-
-
-def check_eligible(contest: Contest, voter: User, now: datetime) -> Rules:
+def check_eligible(target: targets.Target, voter: User, now: datetime) -> Rules:
     """The contest's rules, once the voting window and the voter's eligibility are checked."""
-    if not contests.stage_of(contest, now).is_active("voting"):
+    if not target.voting_open(now):
         raise Forbidden(_("现在不在投票时间内。"), code="voting_closed")
-    rules = contests.rules_of(contest)
+    rules = target.rules
     if rules.verified_only and voter.phone_verified_at is None:
         raise Forbidden(_("请先完成手机验证再投票。"), code="not_verified")
     min_age = rules.min_account_age_hours
     if min_age and now - voter.created_at < timedelta(hours=min_age):
         raise Forbidden(_("新注册的账号需满 %(h)s 小时后才能投票。", h=min_age), code="account_too_new")
     return rules
-
 
 
 def cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -> CastResult:
@@ -111,14 +94,14 @@ def cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -
 
 
 def _cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) -> CastResult:
-    entry, contest = load_votable_entry(session, ballot.entry_id)
-    if ballot.slug is not None and contest.slug != ballot.slug:
+    target = targets.votable(session, ballot.entry_id)
+    if ballot.slug is not None and target.slug != ballot.slug:
         raise NotFound(_("没有找到这件作品。"), code="entry_not_found")
     voter = ballot.voter
     signals = VoteSignals(
-        voter_id=voter.id, account_created_at=voter.created_at, contest_id=contest.id, entry_id=entry.id,
+        voter_id=voter.id, account_created_at=voter.created_at, contest_id=target.contest_id, entry_id=target.entry_id,
         ip=ballot.ip, device_id=ballot.device_id, user_agent=ballot.user_agent,
-        viewed_at=ballot.stamp.seen_for(contest.id, entry.id) if ballot.stamp else None,
+        viewed_at=ballot.stamp.seen_for(target.contest_id, target.entry_id) if ballot.stamp else None,
     )
     verdict = antifraud.assess_vote(session, redis, signals, now)
     captcha_passed = False
@@ -129,7 +112,7 @@ def _cast_vote(session: SessionLike, redis: Any, ballot: Ballot, now: datetime) 
             raise CaptchaRequired(_("验证码不正确或已过期，请换一张再试。"), code="captcha_invalid")
     context = VoteContext(ip=signals.ip, subnet=antifraud.subnet_of(signals.ip), device_id=signals.device_id,
                           user_agent=signals.user_agent, captcha_passed=captcha_passed)
-    result = _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
+    result = _record(session, voter=voter, target=target, now=now, verdict=verdict, context=context,
                      idempotency=ballot.idempotency, observe=signals)
     after_commit(session, lambda: _after_commit(session, redis, result, signals, now))
     return result
@@ -155,16 +138,18 @@ def record_vote(
     With `observe`, the vote's fraud observation is written with it; with `idempotency`,
     the key is claimed with the vote's answer (Conflict when it already has one).
     """
-    entry, contest = load_votable_entry(session, entry_id)
-    return _record(session, voter=voter, entry=entry, contest=contest, now=now, verdict=verdict, context=context,
+    target = targets.read(session, entry_id)
+    if not target.votable:
+        raise targets.not_votable()
+    return _record(session, voter=voter, target=target, now=now, verdict=verdict, context=context,
                    idempotency=idempotency, observe=observe)
 
 
 def _record(
-    session: SessionLike, *, voter: User, entry: Entry, contest: Contest, now: datetime, verdict: Verdict,
+    session: SessionLike, *, voter: User, target: targets.Target, now: datetime, verdict: Verdict,
     context: VoteContext, idempotency: Idempotency | None, observe: VoteSignals | None,
 ) -> CastResult:
-    rules = check_eligible(contest, voter, now)
+    rules = check_eligible(target, voter, now)
     needs_captcha = rules.captcha_mode == "always" or (rules.captcha_mode == "risk" and verdict.action == "captcha")
     if needs_captcha and not context.captcha_passed:
         raise CaptchaRequired(_("请先完成图形验证码。"))
@@ -172,17 +157,17 @@ def _record(
     per_entry, per_day = rules.votes_per_entry_per_day, rules.votes_per_day
     status = "held" if verdict.action == "hold" else "valid"
     vote: dict[str, Any] = {  # the row's columns (writer.VoteRows)
-        "contest_id": contest.id, "entry_id": entry.id, "voter_id": voter.id, "day": day, "created_at": now,
+        "contest_id": target.contest_id, "entry_id": target.entry_id, "voter_id": voter.id, "day": day, "created_at": now,
         "status": status, "risk_score": verdict.score, "reasons": list(verdict.reasons), "ip": context.ip[:45],
         "subnet": context.subnet[:50], "device_id": context.device_id[:64], "user_agent": context.user_agent[:300],
         "receipt": new_receipt(), "idempotency_key": idempotency.key if idempotency else None, "status_reason": "",
     }
     detail = ("held: " + ",".join(verdict.reasons) if status == "held" else "valid")[:300]
-    event = {"kind": "cast", "contest_id": contest.id, "at": now, "detail": detail, "vote_status": status,
+    event = {"kind": "cast", "contest_id": target.contest_id, "at": now, "detail": detail, "vote_status": status,
              "format": ledger.EVENT_FORMAT, "digest": ledger.digest_of(
-        ledger.cast_fields(kind="cast", at=now, detail=detail, contest_id=contest.id, entry_id=entry.id,
+        ledger.cast_fields(kind="cast", at=now, detail=detail, contest_id=target.contest_id, entry_id=target.entry_id,
                            voter_id=voter.id, day=day, cast_at=now, receipt=vote["receipt"], vote_status=status,
-                           voter_key=contest.voter_key))}
+                           voter_key=target.voter_key))}
     reply = None
     if idempotency is not None:
         reply = {"voter_id": voter.id, "key": idempotency.key, "request_hash": idempotency.request_hash, "status": 201,
@@ -191,6 +176,10 @@ def _record(
                            observation=antifraud.observation_of(observe, now) if observe else None, reply=reply)
     try:
         written = writer.write_vote(session, rows)
+    except writer.NotVotable:
+        # withdrawn, rejected or unpublished since the target was kept
+        targets.forget(target.entry_id)
+        raise targets.not_votable() from None
     except writer.QuotaReached as reached:
         if reached.which == "entry":
             raise Conflict(_("今天已经为这件作品投过票了，明天再来吧。"), code="already_voted") from None
@@ -201,10 +190,9 @@ def _record(
     except (writer.DuplicateVote, writer.KeyTaken):
         # the same voter and key, or the key's answer already stored: the caller replays it
         raise Conflict(_("这个请求已经处理过了。"), code="duplicate_request") from None
-    cast = CastVote(id=written.vote_id, contest_id=contest.id, entry_id=entry.id, voter_id=voter.id, status=status,
+    cast = CastVote(id=written.vote_id, contest_id=target.contest_id, entry_id=target.entry_id, voter_id=voter.id, status=status,
                     risk_score=verdict.score, reasons=list(verdict.reasons), receipt=vote["receipt"])
-    categories = tuple(dict.fromkeys(c for c in (entry.category_id, entry.group_id) if c is not None))
-    return CastResult(cast, per_day - written.used_today, contest.slug, categories, written.observation_id,
+    return CastResult(cast, per_day - written.used_today, target.slug, target.categories, written.observation_id,
                       entry_done=written.used_for_entry >= per_entry)
 
 

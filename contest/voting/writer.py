@@ -4,7 +4,9 @@ and the idempotent answer, in the caller's transaction.
 On PostgreSQL this is ONE statement of data-modifying CTEs, so a vote costs one round
 trip however many rows it touches:
 
-    eq     bump the voter's count for the entry today, unless it reached its limit
+    ok     the entry is approved and its contest published (checked here again: the
+           caller may have read them a moment earlier, voting.targets)
+    eq     bump the voter's count for the entry today, only if ok, unless at its limit
     dq     bump the voter's count for the contest today, only if eq did, unless at limit
     v      insert the vote, only if dq did
     ev     insert the vote's ledger event, for the vote v inserted
@@ -36,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from ..antifraud.models import FraudObservation
+from ..contests.models import Contest, Entry
 from ..db import SessionLike, note_public_change
 from .models import COUNT_SLOTS, IdempotentReply, LedgerEvent, Vote, VoteCount, VoteEntryQuota, VoteQuota
 
@@ -46,6 +49,8 @@ DAY_QUOTA = VoteQuota.__table__
 OBSERVATION = FraudObservation.__table__
 REPLY = IdempotentReply.__table__
 COUNT = VoteCount.__table__
+ENTRY = Entry.__table__
+CONTEST = Contest.__table__
 COUNT_KEY = ("contest_id", "entry_id", "status", "reason", "slot")
 
 VOTE_COLUMNS = ("contest_id", "entry_id", "voter_id", "day", "created_at", "status", "risk_score", "reasons", "ip",
@@ -61,6 +66,10 @@ class QuotaReached(Exception):
     def __init__(self, which: str) -> None:
         super().__init__(which)
         self.which = which
+
+
+class NotVotable(Exception):
+    """The entry is not approved, or its contest not published (any more)."""
 
 
 class KeyTaken(Exception):
@@ -92,8 +101,8 @@ class VoteRows:
 
 
 def write_vote(session: SessionLike, rows: VoteRows) -> Written:
-    """Write the vote's rows in the caller's transaction; QuotaReached, KeyTaken or
-    DuplicateVote when something refused it (the caller rolls back)."""
+    """Write the vote's rows in the caller's transaction; NotVotable, QuotaReached, KeyTaken
+    or DuplicateVote when something refused it (the caller rolls back)."""
     try:
         if session.get_bind().dialect.name == "postgresql":
             written = _write_postgresql(session, rows)
@@ -125,9 +134,16 @@ def _bump_cte(table: Table, keys: tuple[str, ...], prefix: str, limit: str, guar
     )
 
 
+def _votable(entry_id: Any) -> Any:
+    """Whether the entry can be voted for: approved, in a published contest."""
+    return exists(select(ENTRY.c.id).join(CONTEST, CONTEST.c.id == ENTRY.c.contest_id)
+                  .where(ENTRY.c.id == entry_id, ENTRY.c.status == "approved", CONTEST.c.is_published))
+
+
 @cache
 def _statement(observe: bool, answer: bool) -> Any:
-    eq = _bump_cte(ENTRY_QUOTA, ("entry_id", "voter_id", "day"), "eq_", "per_entry")
+    ok = select(literal(1).label("ok")).where(_votable(_param(ENTRY_QUOTA, "entry_id", "eq_"))).cte("ok")
+    eq = _bump_cte(ENTRY_QUOTA, ("entry_id", "voter_id", "day"), "eq_", "per_entry", guard=exists(select(ok.c.ok)))
     dq = _bump_cte(DAY_QUOTA, ("contest_id", "voter_id", "day"), "dq_", "per_day", guard=exists(select(eq.c.used)))
     v = (postgresql.insert(VOTE).from_select(
         list(VOTE_COLUMNS), select(*(_param(VOTE, c, "v_") for c in VOTE_COLUMNS)).where(exists(select(dq.c.used))),
@@ -140,7 +156,7 @@ def _statement(observe: bool, answer: bool) -> Any:
     ).on_conflict_do_update(index_elements=list(COUNT_KEY), set_={"n": COUNT.c.n + 1}).returning(COUNT.c.n).cte("vc"))
     # PostgreSQL runs every data-modifying CTE, read or not; SQLAlchemy renders only those
     # the statement refers to, hence the counts of ev and vc.
-    answers: list[Any] = [select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
+    answers: list[Any] = [select(ok.c.ok).scalar_subquery(), select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
                           select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery(),
                           select(func.count()).select_from(vc).scalar_subquery()]
     if observe:
@@ -181,8 +197,10 @@ def _params(rows: VoteRows) -> dict[str, Any]:
 
 def _write_postgresql(session: SessionLike, rows: VoteRows) -> Written:
     statement = _statement(rows.observation is not None, rows.reply is not None)
-    entry_used, day_used, vote_id, _events, _counted, observation_id, reply_id = session.execute(
+    votable, entry_used, day_used, vote_id, _events, _counted, observation_id, reply_id = session.execute(
         statement, _params(rows)).one()
+    if votable is None:
+        raise NotVotable()
     if entry_used is None:
         raise QuotaReached("entry")
     if day_used is None:
@@ -203,6 +221,8 @@ def _bump(session: SessionLike, table: Table, keys: dict[str, Any], limit: int) 
 
 def _write_in_steps(session: SessionLike, rows: VoteRows) -> Written:
     vote = rows.vote
+    if not session.execute(select(_votable(vote["entry_id"]))).scalar():
+        raise NotVotable()
     entry_used = _bump(session, ENTRY_QUOTA, {k: vote[k] for k in ("entry_id", "voter_id", "day")}, rows.per_entry)
     if entry_used is None:
         raise QuotaReached("entry")
