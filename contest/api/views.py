@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 
 from .. import page_cache, web
 from ..accounts import service as accounts
-from ..accounts.models import User
 from ..antifraud import captcha
 from ..antifraud import service as antifraud
 from ..contests import service as contests
@@ -139,7 +138,7 @@ def _device_id() -> str:
 
 # --- authentication and rate-limit keys --------------------------------------------------
 
-def _authenticate() -> User:
+def _authenticate() -> tokens.Holder:
     """The account behind the request's bearer token (looked up once per request)."""
     if "api_auth" not in g:
         try:
@@ -292,7 +291,7 @@ def cast_vote(entry_id: int) -> tuple[Response, int]:
     return jsonify(result.answer()), 201
 
 
-def _ballot(voter: User, entry_id: int) -> voting.Ballot:
+def _ballot(voter: tokens.Holder, entry_id: int) -> voting.Ballot:
     payload = _json_object(optional=True)
     _only_fields(payload, ("captcha_id", "captcha_answer", "view_token"))
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from ..accounts.models import User
 from ..clock import LOCAL_TZ
 from ..db import SessionLike
 from .models import VoteQuota
@@ -40,6 +39,18 @@ class Idempotency:
     request_hash: str
 
 
+class Voter(Protocol):
+    """What a vote needs of the voter's account: a signed-in User, or the holder of an
+    API token (api.tokens.Holder), read as these columns only."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def phone_verified_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class Ballot:
     """A vote as it arrives: who votes for which entry, and what the request says of itself.
@@ -47,7 +58,7 @@ class Ballot:
     `slug`, when given, is the contest named in the address, which must be the entry's.
     """
 
-    voter: User
+    voter: Voter
     entry_id: int
     ip: str
     device_id: str = ""

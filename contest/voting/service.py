@@ -26,7 +26,7 @@ from ..i18n import _
 from . import ledger, live, targets, writer
 from .figures import figures
 from .models import LedgerEvent, Vote, VoteEntryQuota
-from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, local_day, votes_used_today
+from .records import Ballot, CastResult, CastVote, Idempotency, ViewStamp, Voter, local_day, votes_used_today
 
 __all__ = [
     "Ballot", "CaptchaRequired", "CastResult", "CastVote", "Idempotency", "OwnVote", "ViewStamp", "VoteContext",
@@ -57,7 +57,7 @@ def new_receipt() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
 
 
-def check_eligible(target: targets.Target, voter: User, now: datetime) -> Rules:
+def check_eligible(target: targets.Target, voter: Voter, now: datetime) -> Rules:
     """The contest's rules, once the voting window and the voter's eligibility are checked."""
     if not target.voting_open(now):
         raise Forbidden(_("现在不在投票时间内。"), code="voting_closed")
@@ -127,7 +127,7 @@ def _after_commit(session: SessionLike, redis: Any, result: CastResult, signals:
 
 
 def record_vote(
-    session: SessionLike, *, voter: User, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
+    session: SessionLike, *, voter: Voter, entry_id: int, now: datetime, verdict: Verdict = Verdict(),
     context: VoteContext = VoteContext(), idempotency: Idempotency | None = None, observe: VoteSignals | None = None,
 ) -> CastResult:
     """Store one vote with a verdict already reached (cast_vote's last step; the demo's
@@ -146,7 +146,7 @@ def record_vote(
 
 
 def _record(
-    session: SessionLike, *, voter: User, target: targets.Target, now: datetime, verdict: Verdict,
+    session: SessionLike, *, voter: Voter, target: targets.Target, now: datetime, verdict: Verdict,
     context: VoteContext, idempotency: Idempotency | None, observe: VoteSignals | None,
 ) -> CastResult:
     rules = check_eligible(target, voter, now)
