@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, bindparam, case, cast, exists, func, literal, literal_column, select, text, true
+from sqlalchemy import Integer, Table, bindparam, case, exists, func, literal, literal_column, null, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
@@ -117,19 +117,26 @@ def write_vote(session: SessionLike, rows: VoteRows) -> Written:
 # --- PostgreSQL: one statement ---------------------------------------------------------------
 
 def _param(table: Table, column: str, prefix: str) -> ColumnElement[Any]:
-    # Typed and cast: in INSERT … SELECT the server cannot infer a parameter's type.
-    col = table.c[column]
-    return cast(bindparam(f"{prefix}{column}", type_=col.type), col.type)
+    # Typed: in INSERT … SELECT the server cannot infer a parameter's type, and the
+    # psycopg dialect writes each typed parameter with its cast (%(name)s::INTEGER).
+    return bindparam(f"{prefix}{column}", type_=table.c[column].type)
+
+
+# Constants are written into the statement, not sent as parameters: with them the
+# statement stays within what psycopg keeps converted between calls (at most 4,096
+# characters and 50 parameters: psycopg._queries), instead of parsing its placeholders
+# again on every vote (tests/voting/test_vote_statement.py holds it there).
+ONE: ColumnElement[int] = literal_column("1")
 
 
 def _bump_cte(table: Table, keys: tuple[str, ...], prefix: str, limit: str, guard: Any = None) -> Any:
-    source = select(*(_param(table, k, prefix) for k in keys), literal(1))
+    source = select(*(_param(table, k, prefix) for k in keys), ONE)
     if guard is not None:
         source = source.where(guard)
     return (
         postgresql.insert(table).from_select([*keys, "used"], source)
-        .on_conflict_do_update(index_elements=list(keys), set_={"used": table.c.used + 1},
-                               where=table.c.used < bindparam(limit))
+        .on_conflict_do_update(index_elements=list(keys), set_={"used": table.c.used + ONE},
+                               where=table.c.used < bindparam(limit, type_=Integer))
         .returning(table.c.used).cte(prefix.rstrip("_"))
     )
 
@@ -137,26 +144,28 @@ def _bump_cte(table: Table, keys: tuple[str, ...], prefix: str, limit: str, guar
 def _votable(entry_id: Any) -> Any:
     """Whether the entry can be voted for: approved, in a published contest."""
     return exists(select(ENTRY.c.id).join(CONTEST, CONTEST.c.id == ENTRY.c.contest_id)
-                  .where(ENTRY.c.id == entry_id, ENTRY.c.status == "approved", CONTEST.c.is_published))
+                  .where(ENTRY.c.id == entry_id, ENTRY.c.status == literal_column("'approved'"), CONTEST.c.is_published))
 
 
 @cache
 def _statement(observe: bool, answer: bool) -> Any:
-    ok = select(literal(1).label("ok")).where(_votable(_param(ENTRY_QUOTA, "entry_id", "eq_"))).cte("ok")
+    ok = select(ONE.label("ok")).where(_votable(_param(ENTRY_QUOTA, "entry_id", "eq_"))).cte("ok")
     eq = _bump_cte(ENTRY_QUOTA, ("entry_id", "voter_id", "day"), "eq_", "per_entry", guard=exists(select(ok.c.ok)))
     dq = _bump_cte(DAY_QUOTA, ("contest_id", "voter_id", "day"), "dq_", "per_day", guard=exists(select(eq.c.used)))
     v = (postgresql.insert(VOTE).from_select(
         list(VOTE_COLUMNS), select(*(_param(VOTE, c, "v_") for c in VOTE_COLUMNS)).where(exists(select(dq.c.used))),
-    ).returning(VOTE.c.id, VOTE.c.contest_id, VOTE.c.entry_id, VOTE.c.status).cte("v"))
+    ).returning(VOTE.c.id, VOTE.c.contest_id, VOTE.c.entry_id, VOTE.c.status, VOTE.c.receipt).cte("v"))
     ev = (postgresql.insert(EVENT).from_select(
         [*EVENT_COLUMNS, "vote_id"], select(*(_param(EVENT, c, "ev_") for c in EVENT_COLUMNS), v.c.id),
     ).returning(EVENT.c.id).cte("ev"))
     vc = (postgresql.insert(COUNT).from_select(
-        [*COUNT_KEY, "n"], select(v.c.contest_id, v.c.entry_id, v.c.status, literal_column("''"), v.c.id % COUNT_SLOTS, literal_column("1")),
-    ).on_conflict_do_update(index_elements=list(COUNT_KEY), set_={"n": COUNT.c.n + 1}).returning(COUNT.c.n).cte("vc"))
+        [*COUNT_KEY, "n"], select(v.c.contest_id, v.c.entry_id, v.c.status, literal_column("''"),
+                                  v.c.id % literal_column(str(COUNT_SLOTS)), ONE),
+    ).on_conflict_do_update(index_elements=list(COUNT_KEY), set_={"n": COUNT.c.n + ONE}).returning(COUNT.c.n).cte("vc"))
     # PostgreSQL runs every data-modifying CTE, read or not; SQLAlchemy renders only those
     # the statement refers to, hence the counts of ev and vc.
-    answers: list[Any] = [select(ok.c.ok).scalar_subquery(), select(eq.c.used).scalar_subquery(), select(dq.c.used).scalar_subquery(),
+    answers: list[Any] = [select(ok.c.ok).scalar_subquery(), select(eq.c.used).scalar_subquery(),
+                          select(dq.c.used).scalar_subquery(),
                           select(v.c.id).scalar_subquery(), select(func.count()).select_from(ev).scalar_subquery(),
                           select(func.count()).select_from(vc).scalar_subquery()]
     if observe:
@@ -166,18 +175,18 @@ def _statement(observe: bool, answer: bool) -> Any:
         ).returning(OBSERVATION.c.id).cte("ob"))
         answers.append(select(ob.c.id).scalar_subquery())
     else:
-        answers.append(literal(None))
+        answers.append(null())
     if answer:
         body = func.json_build_object(
-            "vote_id", v.c.id, "receipt", cast(bindparam("v_receipt"), String),
-            "votes_left_today", cast(bindparam("per_day"), Integer) - dq.c.used,
+            literal_column("'vote_id'"), v.c.id, literal_column("'receipt'"), v.c.receipt,
+            literal_column("'votes_left_today'"), bindparam("per_day", type_=Integer) - dq.c.used,
         )
         reply = (postgresql.insert(REPLY).from_select(
             [*REPLY_COLUMNS, "body"], select(*(_param(REPLY, c, "re_") for c in REPLY_COLUMNS), body).select_from(v.join(dq, true())),
         ).on_conflict_do_nothing(index_elements=["voter_id", "key"]).returning(REPLY.c.id).cte("reply"))
         answers.append(select(reply.c.id).scalar_subquery())
     else:
-        answers.append(literal(None))
+        answers.append(null())
     return select(*answers)
 
 
