@@ -32,6 +32,20 @@ def test_an_accepted_vote(api, ballot, voter):
     assert db.session.scalar(select(func.count()).select_from(LedgerEvent).where(LedgerEvent.vote_id == vote.id)) == 1
 
 
+def test_every_value_at_its_limit_is_stored_whole_or_cut_to_its_column(api, ballot, voter):
+    # The vote's statement leaves the columns' lengths to the values it is given: each is
+    # bounded before it gets there (a long User-Agent is cut, the rest are refused above
+    # their limits), so the longest request any client may send is a 201, not an error.
+    _contest, entries = ballot
+    response = api.post(vote_url(entries[0]), json={}, token=voter.token, headers={
+        "User-Agent": "界" * 1000, "X-Device-Id": "d" * 64, "Idempotency-Key": "k" * 80})
+    assert response.status_code == 201, response.get_json()
+    vote = db.session.get(Vote, response.get_json()["vote_id"])
+    assert (len(vote.user_agent), len(vote.device_id), len(vote.idempotency_key)) == (300, 64, 80)
+    observation = db.session.scalar(select(FraudObservation).where(FraudObservation.voter_id == voter.id))
+    assert (observation.device_id, observation.ip, observation.subnet) == (vote.device_id, vote.ip, vote.subnet)
+
+
 def test_the_entry_answer_stamps_when_it_was_shown(api, ballot, voter, clock):
     # An app that votes the instant it shows an entry (or never shows it) looks like a bot.
     _contest, entries = ballot
