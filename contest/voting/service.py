@@ -138,9 +138,7 @@ def record_vote(
     With `observe`, the vote's fraud observation is written with it; with `idempotency`,
     the key is claimed with the vote's answer (Conflict when it already has one).
     """
-    target = targets.read(session, entry_id)
-    if not target.votable:
-        raise targets.not_votable()
+    target = targets.votable(session, entry_id, kept=False)
     return _record(session, voter=voter, target=target, now=now, verdict=verdict, context=context,
                    idempotency=idempotency, observe=observe)
 

@@ -75,10 +75,11 @@ def read(session: SessionLike, entry_id: int) -> Target:
                   rules=Rules.build(kind, rules), voter_key=voter_key)
 
 
-def votable(session: SessionLike, entry_id: int) -> Target:
+def votable(session: SessionLike, entry_id: int, *, kept: bool = True) -> Target:
     """The target of a vote for `entry_id`: kept in process while its contest's counters
-    hold, else read (NotFound for no such entry; Forbidden unless it can be voted for)."""
-    target = _current(session, entry_id)
+    hold, else read (always read with kept=False); NotFound for no such entry, Forbidden
+    unless it can be voted for."""
+    target = _current(session, entry_id) if kept else read(session, entry_id)
     if not target.votable:
         raise not_votable()
     return target
